@@ -1,0 +1,52 @@
+"""The Flask front of cunwu: ``create_app()`` builds the app (HTML pages, JSON API, CLI)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from engine.catalog import Catalog
+from engine.clock import system_clock
+from engine.db import make_engine, make_sessionmaker
+from engine.service import Engine
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        SECRET_KEY=os.environ.get("CUNWU_SECRET_KEY", "dev-only-change-me"),
+        DATABASE_URL=os.environ.get("CUNWU_DATABASE_URL"),
+        CUNWU_CLOCK=system_clock,
+        CUNWU_PROCESSES_DIR=os.environ.get("CUNWU_PROCESSES_DIR"),
+        API_TOKEN_MAX_AGE=12 * 3600,
+        JSON_SORT_KEYS=False,
+    )
+    if config:
+        app.config.update(config)
+    if not app.config.get("DATABASE_URL"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'cunwu.sqlite3'}"
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    db_engine = make_engine(app.config["DATABASE_URL"])
+    processes = app.config.get("CUNWU_PROCESSES_DIR")
+    catalog = Catalog(Path(processes) if processes else None)
+    clock = app.config["CUNWU_CLOCK"]
+    app.extensions["cunwu"] = Engine(make_sessionmaker(db_engine), lambda: clock(), catalog)
+    app.extensions["cunwu_db"] = db_engine
+
+    from . import api, cli, errors
+
+    errors.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
+    try:
+        from . import views
+    except ImportError:  # pages come with their own module
+        views = None
+    if views is not None:
+        views.init_app(app)
+    return app

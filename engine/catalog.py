@@ -1,0 +1,245 @@
+"""The power-list catalogue: discover, parse, validate and deploy BPMN definitions.
+
+A definition is deployed by content hash (BPMN bytes + catalogue entry): an unchanged file
+keeps its version, a changed one becomes version N+1, and running cases keep the version
+they started with. The parsed spec of each deployed version is cached in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .errors import DefinitionError, NotFound
+from .models import ProcessDefinition
+from .roles import ROLES
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "processes"
+CATEGORIES = {"A": "村级公共权力", "B": "便民服务"}
+
+
+def processes_dir() -> Path:
+    return Path(os.environ.get("CUNWU_PROCESSES_DIR", DEFAULT_DIR))
+
+
+@dataclass
+class CatalogueItem:
+    key: str
+    file: str
+    name: str
+    category: str
+    legal_basis: str = ""
+    starters: list[str] = field(default_factory=list)
+    notice_days: int = 7
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def meta(self) -> dict:
+        return {
+            "name": self.name, "category": self.category, "legal_basis": self.legal_basis,
+            "starters": list(self.starters), "notice_days": self.notice_days,
+            "description": self.description, **self.extra,
+        }
+
+
+def load_catalogue(directory: Path | None = None) -> list[CatalogueItem]:
+    directory = directory or processes_dir()
+    path = directory / "catalogue.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", -1) + 1
+        raise DefinitionError([f"{path}:{line}: 目录文件不是合法的 YAML：{exc}"]) from exc
+    items, problems = [], []
+    for index, entry in enumerate(raw.get("items") or [], start=1):
+        where = f"{path}: 第{index}项"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: 必须是键值对")
+            continue
+        missing = [k for k in ("key", "file", "name", "category") if not entry.get(k)]
+        if missing:
+            problems.append(f"{where}: 缺少字段 {', '.join(missing)}")
+            continue
+        if entry["category"] not in CATEGORIES:
+            problems.append(f"{where}（{entry['key']}）: category 只能是 A 或 B")
+        bad_roles = [r for r in entry.get("starters") or [] if r not in ROLES]
+        if bad_roles:
+            problems.append(f"{where}（{entry['key']}）: 未知角色 {', '.join(bad_roles)}")
+        known = {"key", "file", "name", "category", "legal_basis", "starters", "notice_days", "description"}
+        items.append(CatalogueItem(
+            key=entry["key"], file=entry["file"], name=entry["name"], category=entry["category"],
+            legal_basis=entry.get("legal_basis", ""), starters=list(entry.get("starters") or []),
+            notice_days=int(entry.get("notice_days", 7)), description=entry.get("description", ""),
+            extra={k: v for k, v in entry.items() if k not in known},
+        ))
+    if problems:
+        raise DefinitionError(problems)
+    return items
+
+
+def _line_of(source: bytes, element_id: str | None) -> int | str:
+    if not element_id:
+        return 1
+    try:
+        root = etree.fromstring(source)
+    except etree.XMLSyntaxError:
+        return 1
+    found = root.xpath("//*[@id=$id]", id=element_id)
+    return found[0].sourceline if found else 1
+
+
+def parse_source(source: bytes, filename: str, process_key: str | None = None):
+    """Parse one BPMN document; return ``(spec, subprocess_specs)`` or raise ``DefinitionError``
+    with ``FILE:LINE: message`` problems (malformed XML, XSD and semantic errors alike)."""
+    try:
+        tree = etree.fromstring(source)
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno or 1
+        raise DefinitionError([f"{filename}:{line}: XML 格式错误：{exc.msg}"]) from exc
+    if tree.tag != f"{{{BPMN_NS}}}definitions":
+        raise DefinitionError([f"{filename}:{tree.sourceline}: 根元素必须是 bpmn:definitions（BPMN 2.0）"])
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    try:
+        parser.add_bpmn_xml(etree.ElementTree(tree), filename=filename)
+        ids = parser.get_process_ids()
+        if not ids:
+            raise DefinitionError([f"{filename}:{tree.sourceline}: 文件中没有可执行的流程（isExecutable=\"true\"）"])
+        key = process_key or ids[0]
+        if key not in ids:
+            raise DefinitionError([f"{filename}:{tree.sourceline}: 找不到流程“{key}”，文件中的流程：{', '.join(ids)}"])
+        spec = parser.get_spec(key)
+        subprocess_specs = parser.get_subprocess_specs(key)
+    except ValidationException as exc:
+        line = exc.line_number or _line_of(source, exc.id)
+        message = str(exc).split(". ")[0] if exc.line_number else str(exc)
+        where = f"（元素 {exc.id}）" if exc.id else ""
+        raise DefinitionError([f"{filename}:{line}: {message}{where}"]) from exc
+    except DefinitionError:
+        raise
+    except (SpiffWorkflowException, KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise DefinitionError([f"{filename}:1: 无法解析流程：{exc}"]) from exc
+    return spec, subprocess_specs
+
+
+def content_hash(source: bytes, meta: dict) -> str:
+    digest = hashlib.sha256(source)
+    digest.update(json.dumps(meta, sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Deployed:
+    """A deployed definition with its parsed spec (shared by every case of that version)."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    category: str
+    meta: dict
+    spec: object
+    subprocess_specs: dict
+
+
+class Catalog:
+    def __init__(self, directory: Path | None = None):
+        self.directory = directory or processes_dir()
+        self._cache: dict[int, Deployed] = {}
+        self._lock = threading.Lock()
+
+    # -- deployment ---------------------------------------------------------------------
+    def deploy_all(self, session: Session, now) -> list[tuple[str, int, bool]]:
+        """Deploy every catalogue item; return ``(key, version, is_new)`` per item."""
+        from .runtime import serialize_spec
+
+        results, problems = [], []
+        items = load_catalogue(self.directory)
+        for item in items:
+            path = self.directory / item.file
+            try:
+                source = path.read_bytes()
+            except OSError as exc:
+                problems.append(f"{path}:0: 无法读取：{exc.strerror}")
+                continue
+            try:
+                spec, subs = parse_source(source, str(path), item.key)
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+                continue
+            meta = item.meta()
+            digest = content_hash(source, meta)
+            existing = session.scalar(select(ProcessDefinition).where(
+                ProcessDefinition.key == item.key, ProcessDefinition.content_hash == digest))
+            if existing:
+                results.append((item.key, existing.version, False))
+                continue
+            latest = session.scalar(select(func.max(ProcessDefinition.version)).where(
+                ProcessDefinition.key == item.key)) or 0
+            row = ProcessDefinition(
+                key=item.key, version=latest + 1, content_hash=digest, name=item.name,
+                category=item.category, meta=meta, source=source.decode("utf-8"),
+                spec_json=serialize_spec(spec, subs), deployed_at=now,
+            )
+            session.add(row)
+            session.flush()
+            results.append((item.key, row.version, True))
+        if problems:
+            raise DefinitionError(problems)
+        return results
+
+    # -- lookup -------------------------------------------------------------------------
+    def latest_rows(self, session: Session) -> list[ProcessDefinition]:
+        newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+                  .group_by(ProcessDefinition.key).subquery())
+        stmt = (select(ProcessDefinition)
+                .join(newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v))
+                .order_by(ProcessDefinition.category, ProcessDefinition.key))
+        return list(session.scalars(stmt))
+
+    def latest_row(self, session: Session, key: str) -> ProcessDefinition:
+        row = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                             .order_by(ProcessDefinition.version.desc()).limit(1))
+        if row is None:
+            raise NotFound(f"没有名为“{key}”的事项流程")
+        return row
+
+    def deployed(self, row: ProcessDefinition) -> Deployed:
+        hit = self._cache.get(row.id)
+        if hit is not None:
+            return hit
+        from .runtime import restore_spec
+
+        spec, subs = restore_spec(row.spec_json)
+        item = Deployed(row.id, row.key, row.version, row.name, row.category, dict(row.meta), spec, subs)
+        with self._lock:
+            self._cache.setdefault(row.id, item)
+        return self._cache[row.id]
+
+
+def validate_files(paths: list[Path]) -> list[str]:
+    """Parse each BPMN file; return the problems as ``FILE:LINE: message`` lines."""
+    problems: list[str] = []
+    for path in paths:
+        try:
+            source = Path(path).read_bytes()
+        except OSError as exc:
+            problems.append(f"{path}:0: 无法读取：{exc.strerror}")
+            continue
+        try:
+            parse_source(source, str(path))
+        except DefinitionError as exc:
+            problems.extend(exc.problems)
+    return problems

@@ -1,0 +1,54 @@
+"""One injectable clock for everything the engine does with time.
+
+SpiffWorkflow's timer events read ``datetime.now(timezone.utc)`` from their own module; we
+replace that module-level name with a subclass whose ``now()`` asks the clock of the
+current context, so notice periods are computed and fired by the engine's clock
+(``CUNWU_CLOCK``), never by the wall clock behind its back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import SpiffWorkflow.bpmn.specs.event_definitions.timer as _spiff_timer
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+_current: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("cunwu_clock", default=None)
+
+
+class _ClockedDatetime(datetime):
+    @classmethod
+    def now(cls, tz=None):  # noqa: D401 - mirrors datetime.now
+        clock = _current.get()
+        if clock is None:
+            return datetime.now(tz)
+        value = aware(clock())
+        return value.astimezone(tz) if tz is not None else value.replace(tzinfo=None)
+
+
+_spiff_timer.datetime = _ClockedDatetime
+
+
+def aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("CUNWU_CLOCK must return a timezone-aware datetime")
+    return value
+
+
+@contextlib.contextmanager
+def using(clock: Clock) -> Iterator[None]:
+    """Make SpiffWorkflow's timers follow ``clock`` inside the block."""
+    token = _current.set(clock)
+    try:
+        yield
+    finally:
+        _current.reset(token)

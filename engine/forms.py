@@ -1,0 +1,214 @@
+"""Task forms as marshmallow schemas, with Chinese labels and messages.
+
+``FORMS`` maps a form key (the ``form`` property of a BPMN user task) to its schema. Each
+field's ``metadata`` carries what a page needs to draw it: ``label``, ``help``, ``unit``,
+``choices`` (value → Chinese label), ``widget``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from .matters import MATTERS
+
+
+def _messages(label: str) -> dict[str, str]:
+    return {
+        "required": f"请填写{label}",
+        "null": f"{label}不能为空",
+        "invalid": f"{label}格式不正确",
+        "too_large": f"{label}数值过大",
+        "not_a_number": f"{label}必须是数字",
+        "special": f"{label}必须是有限数字",
+    }
+
+
+def text(label: str, *, required: bool = True, max_len: int = 20000, help: str = "", widget: str = "textarea",
+         **kw) -> fields.String:
+    validators = [validate.Length(min=1 if required else 0, max=max_len,
+                                  error=f"{label}长度须在{1 if required else 0}到{max_len}字之间")]
+    return fields.String(required=required, validate=validators, error_messages=_messages(label),
+                         metadata={"label": label, "help": help, "widget": widget}, **kw)
+
+
+def line(label: str, **kw) -> fields.String:
+    return text(label, max_len=200, widget="text", **kw)
+
+
+def count(label: str, *, required: bool = True, help: str = "", unit: str = "人", **kw) -> fields.Integer:
+    return fields.Integer(
+        required=required,
+        validate=validate.Range(min=0, max=10_000_000, error=f"{label}须为0到10000000之间的整数"),
+        error_messages={**_messages(label), "invalid": f"{label}必须是整数"},
+        metadata={"label": label, "help": help, "unit": unit, "widget": "number"},
+        **kw,
+    )
+
+
+def money(label: str, *, required: bool = True, help: str = "", **kw) -> fields.Decimal:
+    return fields.Decimal(
+        required=required,
+        places=2,
+        allow_nan=False,
+        validate=validate.Range(min=Decimal(0), max=Decimal("1e12"), error=f"{label}须为不小于0的金额"),
+        error_messages={**_messages(label), "invalid": f"{label}必须是金额数字"},
+        metadata={"label": label, "help": help, "unit": "元", "widget": "money"},
+        **kw,
+    )
+
+
+def choice(label: str, choices: dict[str, str], *, required: bool = True, help: str = "", **kw) -> fields.String:
+    allowed = "、".join(f"{k}（{v}）" for k, v in choices.items())
+    return fields.String(
+        required=required,
+        validate=validate.OneOf(list(choices), error=f"{label}只能是：{allowed}"),
+        error_messages=_messages(label),
+        metadata={"label": label, "help": help, "choices": choices, "widget": "select"},
+        **kw,
+    )
+
+
+def day(label: str, *, required: bool = True, help: str = "") -> fields.Date:
+    return fields.Date(required=required, error_messages={**_messages(label), "invalid": f"{label}须为日期，如 2026-03-01"},
+                       metadata={"label": label, "help": help, "widget": "date"})
+
+
+def flag(label: str, *, help: str = "") -> fields.Boolean:
+    return fields.Boolean(load_default=False, error_messages=_messages(label),
+                          metadata={"label": label, "help": help, "widget": "checkbox"})
+
+
+class FormSchema(Schema):
+    """Base of every task form: unknown fields are refused, messages are Chinese."""
+
+    title_zh = "表单"
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": "不认识的字段", "type": "表单数据必须是对象（JSON object）"}
+
+
+class ProposalForm(FormSchema):
+    title_zh = "提议"
+    title = line("事项名称")
+    summary = text("方案摘要", help="拟办事项的内容、理由和初步方案")
+    amount = money("涉及金额", required=False, help="可不填")
+    matter = choice("事项类别", {k: v for k, v in MATTERS.items()}, required=False,
+                    help="属于《村民委员会组织法》第二十四条等村级重大事项的，请选择")
+    assembly = choice("决议机构", {"representatives": "村民代表会议", "villager_assembly": "村民会议"},
+                      required=False, load_default="representatives")
+    withdraw = flag("撤回事项", help="修改方案时勾选，事项即以“撤回”办结")
+
+
+class MeetingForm(FormSchema):
+    title_zh = "会议记录"
+    held_on = day("会议日期")
+    attended = count("实到人数")
+    approve = count("赞成票数", unit="票")
+    oppose = count("反对票数", unit="票")
+    abstain = count("弃权票数", unit="票")
+    minutes = text("会议纪要")
+    attended_households = count("到会户代表数", required=False, unit="户", help="村民会议按户计算到会时填写")
+
+
+class ReviewForm(FormSchema):
+    title_zh = "监督审核"
+    decision = choice("审核结论", {"approve": "同意", "return": "退回"})
+    opinion = text("审核意见", required=False, help="退回时必须写明理由")
+
+    @validates_schema
+    def _opinion_required_on_return(self, data: dict, **kwargs: Any) -> None:
+        if data.get("decision") == "return" and not (data.get("opinion") or "").strip():
+            raise ValidationError({"opinion": ["退回时必须填写审核意见"]})
+
+
+class DisclosureForm(FormSchema):
+    title_zh = "公开内容"
+    content = text("公开内容")
+    notice_days = fields.Integer(
+        load_default=7,
+        validate=validate.Range(min=1, max=365, error="公示天数须在1到365天之间"),
+        error_messages={**_messages("公示天数"), "invalid": "公示天数必须是整数"},
+        metadata={"label": "公示天数", "unit": "天", "widget": "number", "help": "不得少于本事项的法定最少天数"},
+    )
+
+
+class ImplementationForm(FormSchema):
+    title_zh = "实施情况"
+    summary = text("实施情况")
+    amount_spent = money("实际支出")
+
+
+class ObjectionReplyForm(FormSchema):
+    title_zh = "异议答复"
+    decision = choice("处理结论", {"dismiss": "异议不成立（公示继续）", "uphold": "异议成立（退回修改并重新公示）"})
+    reply = text("答复内容", help="答复将在公开栏公布")
+
+
+FORMS: dict[str, type[FormSchema]] = {
+    "proposal": ProposalForm,
+    "meeting": MeetingForm,
+    "review": ReviewForm,
+    "disclosure": DisclosureForm,
+    "implementation": ImplementationForm,
+    "objection_reply": ObjectionReplyForm,
+}
+
+
+def register(key: str, schema: type[FormSchema]) -> type[FormSchema]:
+    FORMS[key] = schema
+    return schema
+
+
+def load(form: str, data: Any) -> dict:
+    """Validate ``data`` against form ``form``; raise ``ValidationError`` with Chinese messages."""
+    if form not in FORMS:
+        raise KeyError(form)
+    if not isinstance(data, dict):
+        raise ValidationError({"data": ["表单数据必须是对象（JSON object）"]})
+    return FORMS[form]().load(data)
+
+
+def to_task_data(values: dict) -> dict:
+    """Make validated values JSON-safe for the workflow state (dates as ISO, money as text)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, date):
+            out[key] = value.isoformat()
+        elif isinstance(value, Decimal):
+            out[key] = str(value.quantize(Decimal("0.01")))
+        else:
+            out[key] = value
+    return out
+
+
+def describe(form: str) -> list[dict]:
+    """The fields of a form as plain data (for the API ``fields`` and the HTML form)."""
+    schema = FORMS[form]()
+    described = []
+    for name, fld in schema.fields.items():
+        meta = dict(fld.metadata)
+        kind = {
+            fields.Integer: "integer", fields.Decimal: "money", fields.Date: "date", fields.Boolean: "boolean",
+        }.get(type(fld), "string")
+        item = {
+            "name": name,
+            "label": meta.get("label", name),
+            "type": kind,
+            "required": bool(fld.required),
+            "widget": meta.get("widget", "text"),
+        }
+        for extra in ("help", "unit"):
+            if meta.get(extra):
+                item[extra] = meta[extra]
+        if meta.get("choices"):
+            item["choices"] = [{"value": k, "label": v} for k, v in meta["choices"].items()]
+        if fld.load_default is not None and not callable(fld.load_default) and fld.load_default is not fields.missing_:
+            item["default"] = fld.load_default
+        described.append(item)
+    return described

@@ -1,0 +1,188 @@
+"""Import villages and people from the YAML format of CONTRACT.md (idempotent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import Invalid
+from .models import RoleAssignment, User, Village
+from .roles import ROLES, TOWNSHIP_ROLES, VILLAGE_ROLES
+from .rules import check_settings
+
+COUNTS = {
+    "adults": "18周岁以上村民人数",
+    "households": "户数",
+    "party_members": "有表决权的正式党员人数",
+    "representatives": "村民代表会议组成人员数",
+    "two_committees": "两委成员数",
+}
+
+
+def parse_yaml(text: str, source: str = "导入文件") -> dict:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第{mark.line + 1}行" if mark else ""
+        raise Invalid(f"{source}{where}不是合法的 YAML：{getattr(exc, 'problem', exc)}") from exc
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise Invalid(f"{source}的顶层必须是包含 villages 和 people 的键值对")
+    return doc
+
+
+def _int(entry: dict, key: str, label: str, where: str, errors: list[str]) -> int | None:
+    value = entry.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append(f"{where}：{label}（{key}）必须是整数")
+        return None
+    if value < 0:
+        errors.append(f"{where}：{label}（{key}）不能为负数")
+        return None
+    return value
+
+
+def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
+    """Create or update villages and people. Raises ``Invalid`` naming the first bad entries;
+    nothing is written then (the caller's transaction rolls back)."""
+    errors: list[str] = []
+    villages = doc.get("villages") or []
+    people = doc.get("people") or []
+    if not isinstance(villages, list):
+        raise Invalid("villages 必须是列表")
+    if not isinstance(people, list):
+        raise Invalid("people 必须是列表")
+    stats = {"villages_created": 0, "villages_updated": 0, "people_created": 0, "people_updated": 0}
+
+    seen_codes: set[str] = set()
+    for index, entry in enumerate(villages, start=1):
+        where = f"villages 第{index}项"
+        if not isinstance(entry, dict):
+            errors.append(f"{where}：必须是键值对")
+            continue
+        code = entry.get("code")
+        if not isinstance(code, str) or not code.strip():
+            errors.append(f"{where}：缺少村编码（code）")
+            continue
+        where = f"villages 第{index}项（{code}）"
+        if code in seen_codes:
+            errors.append(f"{where}：村编码重复")
+            continue
+        seen_codes.add(code)
+        for key, label in (("name", "村名"), ("township", "所属乡镇")):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                errors.append(f"{where}：缺少{label}（{key}）")
+        counts = {k: _int(entry, k, label, where, errors) for k, label in COUNTS.items()}
+        if any(v is None for v in counts.values()):
+            continue
+        for k in ("party_members", "representatives", "two_committees", "adults", "households"):
+            if counts[k] == 0:
+                errors.append(f"{where}：{COUNTS[k]}（{k}）必须大于0")
+        if counts["representatives"] > counts["adults"]:
+            errors.append(f"{where}：村民代表会议组成人员数不能超过18周岁以上村民人数")
+        settings = entry.get("settings") or {}
+        if not isinstance(settings, dict):
+            errors.append(f"{where}：settings 必须是键值对")
+            settings = {}
+        for key, msgs in check_settings(settings).items():
+            errors.append(f"{where}：设置 {key}：{msgs[0]}")
+        if errors:
+            continue
+        village = session.scalar(select(Village).where(Village.code == code))
+        if village is None:
+            village = Village(code=code, board_count=0, board_head="")
+            session.add(village)
+            stats["villages_created"] += 1
+        else:
+            stats["villages_updated"] += 1
+        village.name = entry["name"].strip()
+        village.township = entry["township"].strip()
+        village.settings = settings
+        for k, v in counts.items():
+            setattr(village, k, v)
+    if errors:
+        raise Invalid("导入失败：" + "；".join(errors[:20]), {"villages": errors})
+    session.flush()
+
+    seen_users: set[str] = set()
+    for index, entry in enumerate(people, start=1):
+        where = f"people 第{index}项"
+        if not isinstance(entry, dict):
+            errors.append(f"{where}：必须是键值对")
+            continue
+        username = entry.get("username")
+        if not isinstance(username, str) or not username.strip():
+            errors.append(f"{where}：缺少用户名（username）")
+            continue
+        where = f"people 第{index}项（{username}）"
+        if username in seen_users:
+            errors.append(f"{where}：用户名重复")
+            continue
+        seen_users.add(username)
+        if not isinstance(entry.get("name"), str) or not entry["name"].strip():
+            errors.append(f"{where}：缺少姓名（name）")
+        password = entry.get("password")
+        if password is not None and not isinstance(password, str | int):
+            errors.append(f"{where}：密码（password）必须是文字")
+        grants = []
+        for r_index, role in enumerate(entry.get("roles") or [], start=1):
+            rwhere = f"{where} 的第{r_index}个角色"
+            if not isinstance(role, dict) or not isinstance(role.get("role"), str):
+                errors.append(f"{rwhere}：须写成 {{village: 村编码, role: 角色}}")
+                continue
+            key = role["role"]
+            if key not in ROLES:
+                errors.append(f"{rwhere}：未知角色“{key}”，可用：{', '.join(ROLES)}")
+                continue
+            if "village" in role:
+                if key in TOWNSHIP_ROLES:
+                    errors.append(f"{rwhere}：{ROLES[key]}是乡镇角色，请写 township")
+                    continue
+                village = session.scalar(select(Village).where(Village.code == role["village"]))
+                if village is None:
+                    errors.append(f"{rwhere}：没有编码为“{role['village']}”的村")
+                    continue
+                grants.append((key, village.id, None))
+            elif "township" in role:
+                if key in VILLAGE_ROLES:
+                    errors.append(f"{rwhere}：{ROLES[key]}是村级角色，请写 village")
+                    continue
+                grants.append((key, None, str(role["township"])))
+            elif key == "admin":
+                grants.append((key, None, None))
+            else:
+                errors.append(f"{rwhere}：须指明 village 或 township")
+        if errors:
+            continue
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            if password in (None, ""):
+                errors.append(f"{where}：新用户必须设置密码（password）")
+                continue
+            user = User(username=username, name=entry["name"].strip(), active=True,
+                        password_hash=generate_password_hash(str(password)))
+            session.add(user)
+            stats["people_created"] += 1
+        else:
+            stats["people_updated"] += 1
+            user.name = entry["name"].strip()
+            if password not in (None, "") and not check_password_hash(user.password_hash, str(password)):
+                user.password_hash = generate_password_hash(str(password))
+        session.flush()
+        wanted = set(grants)
+        for assignment in list(user.roles):
+            if (assignment.role, assignment.village_id, assignment.township) not in wanted:
+                user.roles.remove(assignment)
+        have = {(a.role, a.village_id, a.township) for a in user.roles}
+        for role, village_id, township in sorted(wanted - have, key=str):
+            user.roles.append(RoleAssignment(role=role, village_id=village_id, township=township))
+    if errors:
+        raise Invalid("导入失败：" + "；".join(errors[:20]), {"people": errors})
+    session.flush()
+    return stats

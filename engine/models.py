@@ -1,0 +1,205 @@
+"""SQLAlchemy models. Schema changes go through Alembic (engine/migrations)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes on every backend (SQLite keeps no zone: we store UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        from datetime import UTC
+
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        from datetime import UTC
+
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict: JSON, list: JSON}
+
+
+class Village(Base):
+    __tablename__ = "village"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    township: Mapped[str] = mapped_column(String(200), index=True)
+    adults: Mapped[int] = mapped_column(Integer)
+    households: Mapped[int] = mapped_column(Integer)
+    party_members: Mapped[int] = mapped_column(Integer)
+    representatives: Mapped[int] = mapped_column(Integer)
+    two_committees: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Anchor of the publicity chain: number of entries and the newest hash. Kept in the same
+    # transaction as each post, so deleting the newest entry is detected too.
+    board_count: Mapped[int] = mapped_column(Integer, default=0)
+    board_head: Mapped[str] = mapped_column(String(64), default="")
+
+
+class User(Base):
+    __tablename__ = "person"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(400))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    roles: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class RoleAssignment(Base):
+    __tablename__ = "role_assignment"
+    __table_args__ = (UniqueConstraint("user_id", "role", "village_id", "township", name="uq_role_assignment"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"), nullable=True)
+    township: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    user: Mapped[User] = relationship(back_populates="roles")
+    village: Mapped[Village | None] = relationship(lazy="joined")
+
+
+class ProcessDefinition(Base):
+    """A deployed version of one catalogue item: the BPMN source and its parsed spec."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (
+        UniqueConstraint("key", "version", name="uq_definition_version"),
+        UniqueConstraint("key", "content_hash", name="uq_definition_hash"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(4))
+    meta: Mapped[dict] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(Text)
+    spec_json: Mapped[str] = mapped_column(Text)
+    deployed_at: Mapped[datetime]
+
+
+class Case(Base):
+    __tablename__ = "case_instance"
+    __table_args__ = (Index("ix_case_village_status", "village_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    state: Mapped[str] = mapped_column(Text)
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    next_timer_at: Mapped[datetime | None] = mapped_column(index=True, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    hold_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+    village: Mapped[Village] = relationship(lazy="joined")
+
+
+class TaskRow(Base):
+    """Projection of the workflow's human tasks, so a worklist is an indexed query."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_worklist", "state", "village_id", "role"),
+        Index("ix_task_case", "case_id", "state"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id", ondelete="CASCADE"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))
+    extra_roles: Mapped[str] = mapped_column(String(200), default="")
+    form: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    state: Mapped[str] = mapped_column(String(20))  # ready | completed | cancelled
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    completed_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    objection_id: Mapped[int | None] = mapped_column(ForeignKey("objection.id"), nullable=True)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id", ondelete="CASCADE"), index=True)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"), nullable=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    at: Mapped[datetime]
+
+
+class BoardEntry(Base):
+    """An append-only, hash-chained disclosure on a village's public board."""
+
+    __tablename__ = "board_entry"
+    __table_args__ = (UniqueConstraint("village_id", "seq", name="uq_board_seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    content: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime]
+    notice_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    posted_by: Mapped[str] = mapped_column(String(200))
+    reviewed_by: Mapped[str] = mapped_column(String(200), default="")
+    refers_to_id: Mapped[int | None] = mapped_column(ForeignKey("board_entry.id"), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Objection(Base):
+    __tablename__ = "objection"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("board_entry.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime]
+    decision: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    replied_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -1,0 +1,205 @@
+"""Quorum and voting rules (DOMAIN.md D1–D6, R11–R20) as pure functions over integers.
+
+D1: 以上/以下 include the stated number, 过半数/超过 exclude it, so ``三分之二以上`` is
+``3 * n >= 2 * total`` and ``过半数`` is ``2 * n > total``. Never compare rounded floats.
+Rules are versioned by the law text in force on the meeting date (D10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+BODIES: dict[str, str] = {
+    "two_committees": "村两委会议",
+    "party_members": "党员大会",
+    "representatives": "村民代表会议",
+    "villager_assembly": "村民会议",
+}
+
+#: Which village-record count is the number who should attend each body.
+BODY_MEMBERS: dict[str, str] = {
+    "two_committees": "two_committees",
+    "party_members": "party_members",
+    "representatives": "representatives",
+    "villager_assembly": "adults",
+}
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    version: str
+    title: str
+    effective_from: date
+    party_study_required: bool  # R4: prior study by the Party organisation is statutory
+
+
+RULE_SETS: tuple[RuleSet, ...] = (
+    RuleSet("organic-law-2018", "村民委员会组织法（2018年修正）", date(2018, 12, 29), False),
+    RuleSet("organic-law-2025", "村民委员会组织法（2025年修订，2026年1月1日起施行）", date(2026, 1, 1), True),
+)
+
+
+def rule_set_on(day: date) -> RuleSet:
+    """The rule set in force on ``day`` (the newest whose effective date is not after it)."""
+    in_force = [rs for rs in RULE_SETS if rs.effective_from <= day]
+    if not in_force:
+        return RULE_SETS[0]
+    return max(in_force, key=lambda rs: rs.effective_from)
+
+
+# Local variants (settings). Each may only be stricter than the national floor.
+DEFAULT_SETTINGS: dict[str, str] = {
+    # D3: national floor is half present; 四议两公开 texts often ask two thirds.
+    "party_members_quorum": "half",  # or "two_thirds"
+    # R15: national rule is more than half of those present; local texts ask more than half of all.
+    "representatives_pass": "present",  # or "all_members"
+}
+ALLOWED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "party_members_quorum": ("half", "two_thirds"),
+    "representatives_pass": ("present", "all_members"),
+}
+SETTING_LABELS = {
+    "party_members_quorum": "党员大会到会要求",
+    "representatives_pass": "村民代表会议通过要求",
+}
+
+
+def check_settings(settings: dict | None) -> dict[str, list[str]]:
+    """Errors (Chinese) for settings that are unknown or looser than the law."""
+    errors: dict[str, list[str]] = {}
+    for key, value in (settings or {}).items():
+        if key not in ALLOWED_SETTINGS:
+            errors[key] = [f"未知的设置项“{key}”"]
+        elif value not in ALLOWED_SETTINGS[key]:
+            allowed = "、".join(ALLOWED_SETTINGS[key])
+            errors[key] = [f"{SETTING_LABELS[key]}只能是 {allowed} 之一，不得低于法定标准"]
+    return errors
+
+
+@dataclass(frozen=True)
+class MeetingResult:
+    body: str
+    outcome: str  # "passed" | "failed" | "lapsed"
+    should_attend: int
+    attended: int
+    approve: int
+    quorum_met: bool
+    rules_version: str
+    reason: str
+    details: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+
+def more_than_half(part: int, whole: int) -> bool:
+    """过半数: strictly more than half."""
+    return 2 * part > whole
+
+
+def at_least_half(part: int, whole: int) -> bool:
+    """半数以上: half or more."""
+    return 2 * part >= whole
+
+
+def at_least_two_thirds(part: int, whole: int) -> bool:
+    """三分之二以上: two thirds or more."""
+    return 3 * part >= 2 * whole
+
+
+def tally_errors(
+    body: str,
+    *,
+    should_attend: int,
+    attended: int,
+    approve: int,
+    oppose: int,
+    abstain: int,
+    households: int | None = None,
+    attended_households: int | None = None,
+) -> dict[str, list[str]]:
+    """Field errors (Chinese) for a meeting record whose numbers cannot be true."""
+    errors: dict[str, list[str]] = {}
+    if attended > should_attend:
+        errors["attended"] = [f"实到人数（{attended}）不能超过应到人数（{should_attend}）"]
+    if approve + oppose + abstain > attended:
+        errors["approve"] = [
+            f"赞成、反对、弃权合计（{approve + oppose + abstain}）不能超过实到人数（{attended}）"
+        ]
+    if body == "villager_assembly" and attended_households is not None and households is not None:
+        if attended_households > households:
+            errors["attended_households"] = [f"到会户代表数（{attended_households}）不能超过总户数（{households}）"]
+    return errors
+
+
+def evaluate_meeting(
+    body: str,
+    *,
+    should_attend: int,
+    attended: int,
+    approve: int,
+    on: date,
+    households: int = 0,
+    attended_households: int = 0,
+    settings: dict | None = None,
+) -> MeetingResult:
+    """Decide whether a meeting was validly held (quorum) and whether it passed (D2–D5)."""
+    if body not in BODIES:
+        raise ValueError(f"unknown meeting body {body!r}")
+    if should_attend <= 0:
+        raise ValueError(f"{BODIES[body]}应到人数必须大于0")
+    cfg = {**DEFAULT_SETTINGS, **(settings or {})}
+    rs = rule_set_on(on)
+    name = BODIES[body]
+    n = should_attend
+
+    if body == "two_committees":  # D2
+        quorum = more_than_half(attended, n)
+        quorum_text = f"到会须超过两委成员半数（应到{n}人）"
+        passed = more_than_half(approve, n)
+        pass_text = f"赞成须超过两委成员半数（{n}人的半数）"
+    elif body == "party_members":  # D3 / R19 / R20
+        if cfg["party_members_quorum"] == "two_thirds":
+            quorum = at_least_two_thirds(attended, n)
+            quorum_text = f"到会须达应到党员三分之二以上（应到{n}人）"
+        else:
+            quorum = at_least_half(attended, n)
+            quorum_text = f"到会须达应到党员半数以上（应到{n}人）"
+        passed = more_than_half(approve, n)
+        pass_text = f"赞成须超过应到会党员半数（{n}人的半数）"
+    elif body == "representatives":  # D4 / R14 / R15
+        quorum = at_least_two_thirds(attended, n)
+        quorum_text = f"到会须达村民代表会议组成人员三分之二以上（应到{n}人）"
+        if cfg["representatives_pass"] == "all_members":
+            passed = more_than_half(approve, n)
+            pass_text = f"赞成须超过全体组成人员半数（{n}人的半数）"
+        else:
+            passed = more_than_half(approve, attended)
+            pass_text = f"赞成须超过到会人员半数（{attended}人的半数）"
+    else:  # villager_assembly, D5 / R11 / R12
+        by_people = more_than_half(attended, n)
+        by_households = households > 0 and at_least_two_thirds(attended_households, households)
+        quorum = by_people or by_households
+        quorum_text = f"到会须超过18周岁以上村民半数（{n}人），或本村三分之二以上户的代表（{households}户）"
+        passed = more_than_half(approve, attended)
+        pass_text = f"赞成须超过到会人员半数（{attended}人的半数）"
+
+    if not quorum:
+        outcome, reason = "lapsed", f"{name}未达法定人数，流会：{quorum_text}，实到{attended}人"
+    elif passed:
+        outcome, reason = "passed", f"{name}通过：赞成{approve}票，{pass_text}"
+    else:
+        outcome, reason = "failed", f"{name}未通过：赞成{approve}票，{pass_text}"
+    return MeetingResult(
+        body=body,
+        outcome=outcome,
+        should_attend=n,
+        attended=attended,
+        approve=approve,
+        quorum_met=quorum,
+        rules_version=rs.version,
+        reason=reason,
+        details={"quorum_rule": quorum_text, "pass_rule": pass_text},
+    )

@@ -1,0 +1,687 @@
+"""The engine service: everything a person or a program can do goes through here.
+
+One call = one database transaction: load the case (checking its lock version), apply the
+action, run the engine until it waits, save the state, project the task rows, append audit
+events and board entries. Either all of it lands or none of it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from marshmallow import ValidationError
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from . import forms, publicity, rules, runtime
+from .authz import Actor
+from .catalog import CATEGORIES, Catalog, Deployed
+from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
+from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
+from .roles import ROLES
+
+MAX_ROUNDS = 30  # a step may be repeated at most this often in one case (keeps the task tree shallow)
+STATUS_ZH = {"running": "办理中", "completed": "已办结", "rejected": "未通过", "withdrawn": "已撤回",
+             "on_hold": "已暂停"}
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+class Engine:
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog):
+        self.sessions = sessions
+        self._clock = clock
+        self.catalog = catalog
+
+    # -- basics -------------------------------------------------------------------------
+    def now(self) -> datetime:
+        value = self._clock()
+        if value.tzinfo is None:
+            raise ValueError("CUNWU_CLOCK must return a timezone-aware datetime")
+        return value.astimezone(UTC)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            try:
+                with session.begin():
+                    yield session
+            except OperationalError as exc:  # lock timeouts and serialization failures
+                raise Conflict("数据正被他人修改，请稍后重试") from exc
+
+    def actor(self, session: Session, username: str) -> Actor:
+        user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+        if user is None:
+            raise NotFound(f"没有用户“{username}”")
+        return Actor.of(user)
+
+    def _village(self, session: Session, code: str) -> Village:
+        village = session.scalar(select(Village).where(Village.code == code))
+        if village is None:
+            raise NotFound(f"没有编码为“{code}”的村")
+        return village
+
+    def _audit(self, session: Session, *, action: str, actor: Actor | None, case: Case | None = None,
+               village_id: int | None = None, task_id: str | None = None, summary: str = "",
+               data: dict | None = None, actor_name: str | None = None) -> None:
+        session.add(AuditEvent(
+            case_id=case.id if case else None, village_id=village_id or (case.village_id if case else None),
+            actor_id=actor.id if actor else None, actor_name=actor_name or (actor.name if actor else "系统"),
+            action=action, task_id=task_id, summary=summary, data=data, at=self.now(),
+        ))
+
+    # -- catalogue ----------------------------------------------------------------------
+    def deploy(self) -> list[tuple[str, int, bool]]:
+        with self.transaction() as session:
+            return self.catalog.deploy_all(session, self.now())
+
+    def processes(self) -> list[dict]:
+        with self.sessions() as session:
+            return [self._process_json(row) for row in self.catalog.latest_rows(session)]
+
+    def process(self, key: str) -> dict:
+        with self.sessions() as session:
+            row = self.catalog.latest_row(session, key)
+            deployed = self.catalog.deployed(row)
+            out = self._process_json(row)
+            out["lanes"], out["steps"] = self._lanes_and_steps(deployed)
+            return out
+
+    def deployed(self, key: str, version: int | None = None) -> Deployed:
+        with self.sessions() as session:
+            if version is None:
+                row = self.catalog.latest_row(session, key)
+            else:
+                row = session.scalar(select(ProcessDefinition).where(
+                    ProcessDefinition.key == key, ProcessDefinition.version == version))
+                if row is None:
+                    raise NotFound(f"事项“{key}”没有第{version}版")
+            return self.catalog.deployed(row)
+
+    @staticmethod
+    def _process_json(row: ProcessDefinition) -> dict:
+        meta = row.meta or {}
+        return {"key": row.key, "name": row.name, "category": row.category, "version": row.version,
+                "category_name": CATEGORIES.get(row.category, ""), "legal_basis": meta.get("legal_basis", ""),
+                "description": meta.get("description", ""), "starters": meta.get("starters", [])}
+
+    @staticmethod
+    def _lanes_and_steps(deployed: Deployed) -> tuple[list[dict], list[dict]]:
+        from .roles import role_for_lane
+
+        lanes: list[dict] = []
+        steps: list[dict] = []
+        for spec in deployed.spec.task_specs.values():
+            if not getattr(spec, "bpmn_id", None) or not spec.manual:
+                continue
+            props = runtime.task_properties(spec)
+            lane = spec.lane or ""
+            if lane and lane not in [x["name"] for x in lanes]:
+                lanes.append({"name": lane, "role": role_for_lane(lane)})
+            step = {"id": spec.bpmn_id, "name": spec.bpmn_name, "lane": lane, "role": role_for_lane(lane),
+                    "form": props.get("form")}
+            if props.get("body"):
+                step["body"] = props["body"]
+            steps.append(step)
+        return lanes, steps
+
+    # -- cases --------------------------------------------------------------------------
+    def start_case(self, username: str, process: str, village_code: str, title: str, data: dict | None) -> dict:
+        if not isinstance(process, str) or not process:
+            raise Invalid("请指定事项（process）", {"process": ["必填"]})
+        if not isinstance(village_code, str) or not village_code:
+            raise Invalid("请指定村（village）", {"village": ["必填"]})
+        if not isinstance(title, str) or not title.strip():
+            raise Invalid("请填写事项标题（title）", {"title": ["请填写事项标题"]})
+        if len(title) > 300:
+            raise Invalid("事项标题过长", {"title": ["事项标题不能超过300字"]})
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise Invalid("data 必须是对象", {"data": ["data 必须是对象（JSON object）"]})
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            row = self.catalog.latest_row(session, process)
+            deployed = self.catalog.deployed(row)
+            village = self._village(session, village_code)
+            starters = set(deployed.meta.get("starters") or [])
+            if not actor.roles_in(village) & starters:
+                names = "、".join(ROLES.get(r, r) for r in sorted(starters))
+                raise Forbidden(f"只有{names}可以发起“{deployed.name}”")
+            now = self.now()
+            wf = runtime.new_workflow(deployed.spec, deployed.subprocess_specs,
+                                      {"case_title": title, "village": village.code})
+            runtime.run(wf, self.now)
+            case = Case(definition_id=row.id, village_id=village.id, title=title.strip(), status="running",
+                        state="", lock_version=1, created_by=actor.id, created_at=now, updated_at=now)
+            session.add(case)
+            session.flush()
+            self._audit(session, action="start", actor=actor, case=case, summary=f"发起“{deployed.name}”",
+                        data={"title": title})
+            self._sync(session, case, wf, deployed)
+            # The starter's first task (e.g. 村党组织提议) is completed with the start data.
+            first = [t for t in runtime.open_tasks(wf) if t.state == "ready"]
+            if first and first[0].role in actor.roles_in(village) and first[0].form:
+                self._complete_loaded(session, actor, case, deployed, wf, first[0].id, data)
+            else:
+                case.state = runtime.dumps(wf)
+            return self._case_json(session, case)
+
+    def get_case(self, username: str, case_id: int) -> dict:
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            case = self._case_for(session, actor, case_id)
+            return self._case_json(session, case)
+
+    def case_path(self, username: str | None, case_id: int) -> tuple[Deployed, list[str], list[str], str]:
+        """For the case chart: (definition, completed BPMN ids in order, current ids, status)."""
+        with self.sessions() as session:
+            if username is None:
+                case = session.get(Case, case_id)
+                if case is None:
+                    raise NotFound(f"没有编号为{case_id}的事项")
+            else:
+                case = self._case_for(session, self.actor(session, username), case_id)
+            deployed = self.catalog.deployed(case.definition)
+            wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
+            current = [t.name for t in runtime.open_tasks(wf)]
+            return deployed, runtime.path_taken(wf), current, case.status
+
+    def list_cases(self, username: str, *, status: str | None = None, village_code: str | None = None,
+                   limit: int = 200) -> list[dict]:
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            stmt = select(Case).join(Village, Case.village_id == Village.id)
+            if not actor.is_admin():
+                stmt = stmt.where(or_(Case.village_id.in_(actor.village_ids() or {-1}),
+                                      Village.township.in_(actor.townships() or {"\x00"})))
+            if status:
+                stmt = stmt.where(Case.status == status)
+            if village_code:
+                stmt = stmt.where(Village.code == village_code)
+            cases = session.scalars(stmt.order_by(Case.updated_at.desc()).limit(limit))
+            return [self._case_summary(c) for c in cases]
+
+    def _case_for(self, session: Session, actor: Actor, case_id: int) -> Case:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"没有编号为{case_id}的事项")
+        if not actor.can_view(case.village):
+            raise Forbidden("您无权查看其他村的事项")
+        return case
+
+    # -- tasks --------------------------------------------------------------------------
+    def list_tasks(self, username: str, village_code: str | None = None) -> list[dict]:
+        """The ready tasks this person may complete now, overdue and oldest first."""
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            conditions = []
+            for g in actor.grants:
+                role_match = or_(TaskRow.role == g.role, TaskRow.extra_roles.contains(g.role))
+                if g.village_id is not None:
+                    conditions.append(role_match & (TaskRow.village_id == g.village_id))
+                elif g.township is not None:
+                    ids = select(Village.id).where(Village.township == g.township).scalar_subquery()
+                    conditions.append(role_match & TaskRow.village_id.in_(ids))
+            if not conditions:
+                return []
+            stmt = select(TaskRow).where(TaskRow.state == "ready", or_(*conditions))
+            if village_code:
+                stmt = stmt.join(Village, TaskRow.village_id == Village.id).where(Village.code == village_code)
+            rows = list(session.scalars(stmt.order_by(TaskRow.created_at, TaskRow.id)))
+            now = self.now()
+            rows.sort(key=lambda t: (not (t.due_at and t.due_at < now), t.due_at or datetime.max.replace(tzinfo=UTC),
+                                     t.created_at))
+            villages = {v.id: v for v in session.scalars(select(Village).where(
+                Village.id.in_({r.village_id for r in rows})))}
+            cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_({r.case_id for r in rows})))}
+            return [self._task_json(r, villages[r.village_id], cases[r.case_id], with_fields=False) for r in rows
+                    if actor.may_complete(r.role, r.extra_roles, villages[r.village_id])]
+
+    def get_task(self, username: str, task_id: str) -> dict:
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            row = session.get(TaskRow, task_id)
+            if row is None:
+                raise NotFound(f"没有编号为{task_id}的任务")
+            case = self._case_for(session, actor, row.case_id)
+            return self._task_json(row, case.village, case, with_fields=True, session=session)
+
+    def complete_task(self, username: str, task_id: str, data: dict) -> dict:
+        if not isinstance(data, dict):
+            raise Invalid("data 必须是对象", {"data": ["data 必须是对象（JSON object）"]})
+        try:
+            with self.transaction() as session:
+                actor = self.actor(session, username)
+                row = session.get(TaskRow, task_id)
+                if row is None:
+                    raise NotFound(f"没有编号为{task_id}的任务")
+                case = self._case_for(session, actor, row.case_id)
+                if not actor.may_complete(row.role, row.extra_roles, case.village):
+                    raise Forbidden(f"“{row.title}”须由{ROLES.get(row.role, row.role)}办理")
+                if case.status == "on_hold":
+                    raise Conflict(f"事项已被暂停：{case.hold_reason or ''}".rstrip("："))
+                if row.state != "ready":
+                    raise Conflict("该任务已经办理，不能重复提交")
+                deployed = self.catalog.deployed(case.definition)
+                wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
+                self._complete_loaded(session, actor, case, deployed, wf, task_id, data)
+                return self._case_json(session, case)
+        except IntegrityError as exc:
+            raise Conflict("数据正被他人修改，请稍后重试") from exc
+
+    def _complete_loaded(self, session: Session, actor: Actor, case: Case, deployed: Deployed, wf,
+                         task_id: str, data: dict) -> None:
+        row = session.get(TaskRow, task_id)
+        open_now = {t.id: t for t in runtime.open_tasks(wf)}
+        task = open_now.get(task_id)
+        if task is None or task.state != "ready":
+            raise Conflict("该任务已经办理，不能重复提交")
+        if row.form not in forms.FORMS:
+            raise Invalid(f"任务使用了未知的表单“{row.form}”")
+        try:
+            values = forms.load(row.form, data)
+        except ValidationError as exc:
+            fields = exc.messages if isinstance(exc.messages, dict) else {"data": exc.messages}
+            raise Invalid("表单填写有误：" + _first_message(fields), fields) from exc
+        rounds = session.scalar(select(func.count()).select_from(TaskRow).where(
+            TaskRow.case_id == case.id, TaskRow.name == row.name, TaskRow.state == "completed")) or 0
+        if rounds >= MAX_ROUNDS and not values.get("withdraw"):
+            raise Conflict(f"“{row.title}”在本事项中已办理{rounds}次，达到上限；请撤回事项或报乡镇处理")
+        now = self.now()
+        extra: dict = {}
+        summary = ""
+        objection: Objection | None = None
+        posting: dict | None = None
+
+        if row.form == "proposal":
+            if values.get("withdraw") and rounds == 0 and row.name == "propose" and case.lock_version == 1:
+                raise Invalid("新发起的事项不能直接撤回", {"withdraw": ["新发起的事项不能直接撤回"]})
+            summary = f"提议：{values.get('title', '')}"
+            if values.get("withdraw"):
+                summary = "撤回事项"
+        elif row.form == "meeting":
+            extra, summary = self._meeting(case.village, row.body or "", values)
+        elif row.form == "review":
+            self._no_self_review(session, actor, case, row)
+            summary = "审核同意" if values["decision"] == "approve" else f"审核退回：{values.get('opinion', '')}"
+            publishes = (task.properties or {}).get("publishes")
+            if publishes and values["decision"] == "approve":
+                posting = self._prepare_posting(session, case, publishes, now)
+                extra["notice_until"] = iso(posting["notice_until"])
+                extra["posted_at"] = iso(now)
+        elif row.form == "disclosure":
+            floor = int(deployed.meta.get("notice_days") or 7)
+            if values["notice_days"] < floor:
+                raise Invalid(f"公示天数不得少于{floor}天", {"notice_days": [f"本事项公示不得少于{floor}天"]})
+            summary = f"拟定公开内容（公示{values['notice_days']}天）"
+        elif row.form == "objection_reply":
+            objection = self._objection_for(session, case)
+            if objection is None:
+                raise Conflict("没有待答复的异议")
+            objection.decision = values["decision"]
+            objection.reply = values["reply"]
+            objection.replied_by = actor.name
+            objection.replied_at = now
+            session.flush()
+            remaining = session.scalar(select(func.count()).select_from(Objection).where(
+                Objection.entry_id == objection.entry_id, Objection.decision.is_(None))) or 0
+            extra["open_objections"] = remaining if values["decision"] == "dismiss" else 0
+            summary = ("异议成立，退回修改" if values["decision"] == "uphold" else "异议不成立") + f"：{values['reply']}"
+        elif row.form == "implementation":
+            summary = f"实施情况：支出{forms.to_task_data(values)['amount_spent']}元"
+
+        stored = forms.to_task_data(values)
+        try:
+            runtime.complete(wf, task_id, {**stored, **extra}, self.now)
+        except SpiffWorkflowException as exc:
+            raise Invalid(f"流程无法继续：{exc}") from exc
+
+        row.state = "completed"
+        row.completed_at = now
+        row.completed_by = actor.id
+        row.data = {**stored, **extra}
+        if objection is not None:
+            row.objection_id = objection.id
+        self._audit(session, action="complete", actor=actor, case=case, task_id=task_id,
+                    summary=f"{row.title}：{summary}" if summary else row.title, data={**stored, **extra})
+        if posting is not None:
+            entry = publicity.post(session, case.village, case_id=case.id, kind=posting["kind"],
+                                   title=posting["title"], content=posting["content"], posted_at=now,
+                                   notice_until=posting["notice_until"], posted_by=posting["posted_by"],
+                                   reviewed_by=actor.name, refers_to_id=posting["refers_to"])
+            self._audit(session, action="post", actor=actor, case=case,
+                        summary=f"张榜公布：{entry.title}（公示至{posting['notice_until']:%Y-%m-%d %H:%M}）",
+                        data={"entry": entry.id, "hash": entry.hash})
+        if objection is not None:
+            entry = session.get(BoardEntry, objection.entry_id)
+            publicity.post(session, case.village, case_id=case.id, kind="objection_reply",
+                           title=f"关于“{entry.title}”异议的答复",
+                           content=f"异议：{objection.text}\n答复：{objection.reply}\n结论："
+                                   + ("异议成立，事项退回修改，修改后重新公示" if objection.decision == "uphold"
+                                      else "异议不成立，公示继续"),
+                           posted_at=now, posted_by=actor.name, reviewed_by=actor.name, refers_to_id=entry.id)
+        self._sync(session, case, wf, deployed)
+
+    def _meeting(self, village: Village, body: str, values: dict) -> tuple[dict, str]:
+        if body not in rules.BODIES:
+            raise Invalid(f"会议类型“{body}”未知")
+        should = getattr(village, rules.BODY_MEMBERS[body])
+        errors = rules.tally_errors(body, should_attend=should, attended=values["attended"],
+                                    approve=values["approve"], oppose=values["oppose"], abstain=values["abstain"],
+                                    households=village.households,
+                                    attended_households=values.get("attended_households"))
+        if errors:
+            raise Invalid("会议记录数字有误：" + _first_message(errors), errors)
+        result = rules.evaluate_meeting(body, should_attend=should, attended=values["attended"],
+                                        approve=values["approve"], on=values["held_on"],
+                                        households=village.households,
+                                        attended_households=values.get("attended_households") or 0,
+                                        settings=village.settings)
+        extra = {"outcome": result.outcome, "should_attend": should, "rules_version": result.rules_version,
+                 "outcome_reason": result.reason}
+        return extra, result.reason
+
+    def _no_self_review(self, session: Session, actor: Actor, case: Case, row: TaskRow) -> None:
+        reviewed = session.scalar(select(TaskRow).where(
+            TaskRow.case_id == case.id, TaskRow.state == "completed",
+            TaskRow.form.not_in(("review", "objection_reply")))
+            .order_by(TaskRow.completed_at.desc(), TaskRow.created_at.desc()).limit(1))
+        if reviewed is not None and reviewed.completed_by == actor.id and actor.id is not None:
+            raise Forbidden(f"不能审核本人提交的记录（“{reviewed.title}”由您办理）")
+
+    def _prepare_posting(self, session: Session, case: Case, kind: str, now: datetime) -> dict:
+        draft = session.scalar(select(TaskRow).where(
+            TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "disclosure")
+            .order_by(TaskRow.completed_at.desc()).limit(1))
+        if draft is None or not draft.data:
+            raise Conflict("还没有拟定公开内容，不能张榜")
+        drafter = session.get(User, draft.completed_by) if draft.completed_by else None
+        previous = session.scalar(select(BoardEntry).where(
+            BoardEntry.case_id == case.id, BoardEntry.kind == kind).order_by(BoardEntry.seq.desc()).limit(1))
+        label = publicity.KINDS.get(kind, "公开")
+        return {
+            "kind": kind,
+            "title": f"{case.title}（{label}）" if previous is None else f"{case.title}（{label}·重新公示）",
+            "content": draft.data["content"],
+            "notice_until": now + timedelta(days=int(draft.data.get("notice_days") or 7)),
+            "posted_by": drafter.name if drafter else "",
+            "refers_to": previous.id if previous else None,
+        }
+
+    def _current_entry(self, session: Session, case: Case) -> BoardEntry | None:
+        return session.scalar(select(BoardEntry).where(
+            BoardEntry.case_id == case.id, BoardEntry.kind != "objection_reply",
+            BoardEntry.notice_until.is_not(None)).order_by(BoardEntry.seq.desc()).limit(1))
+
+    def _objection_for(self, session: Session, case: Case) -> Objection | None:
+        entry = self._current_entry(session, case)
+        if entry is None:
+            return None
+        return session.scalar(select(Objection).where(Objection.entry_id == entry.id, Objection.decision.is_(None))
+                              .order_by(Objection.id).limit(1))
+
+    # -- projection ---------------------------------------------------------------------
+    def _sync(self, session: Session, case: Case, wf, deployed: Deployed) -> None:
+        """Save the workflow state with the optimistic lock and project its open tasks."""
+        now = self.now()
+        open_tasks = runtime.open_tasks(wf)
+        open_ids = {t.id for t in open_tasks}
+        existing = {r.id: r for r in session.scalars(select(TaskRow).where(
+            TaskRow.case_id == case.id, TaskRow.state.in_(("ready", "waiting"))))}
+        for row_id, row in existing.items():
+            if row_id not in open_ids:
+                if row.state == "waiting":
+                    row.state = "completed" if wf.get_task_from_id(_uuid(row_id)).state == 64 else "cancelled"
+                    row.completed_at = now
+                else:
+                    row.state = "cancelled"
+        for t in open_tasks:
+            if t.id in existing:
+                existing[t.id].due_at = t.due_at if t.state == "waiting" else existing[t.id].due_at
+                continue
+            due = t.due_at if t.state == "waiting" else (now + timedelta(days=t.due_days) if t.due_days else None)
+            session.add(TaskRow(id=t.id, case_id=case.id, village_id=case.village_id, name=t.name, title=t.title,
+                                role=t.role, extra_roles=t.extra_roles, form=t.form, body=t.body, state=t.state,
+                                created_at=now, due_at=due))
+        status = runtime.end_status(wf)
+        if status:
+            case.status = status
+            self._audit(session, action="end", actor=None, case=case, summary=f"事项{STATUS_ZH[status]}")
+        state = runtime.dumps(wf)
+        if case.state == "":  # new case, not yet saved
+            case.state = state
+            case.next_timer_at = runtime.next_timer(wf)
+            case.updated_at = now
+            session.flush()
+            return
+        old_version = case.lock_version
+        result = session.execute(
+            update(Case).where(Case.id == case.id, Case.lock_version == old_version).values(
+                state=state, lock_version=old_version + 1, status=case.status,
+                next_timer_at=runtime.next_timer(wf), updated_at=now)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            raise Conflict("事项已被他人更新，请刷新后重试")
+        case.lock_version = old_version + 1
+        case.state = state
+        case.next_timer_at = runtime.next_timer(wf)
+        case.updated_at = now
+        session.flush()
+
+    # -- objections and the board ---------------------------------------------------------
+    def file_objection(self, entry_id: int, name: str, contact: str, text: str) -> dict:
+        errors: dict[str, list[str]] = {}
+        if not isinstance(name, str) or not name.strip():
+            errors["name"] = ["请填写姓名"]
+        elif len(name) > 100:
+            errors["name"] = ["姓名不能超过100字"]
+        if contact is not None and not isinstance(contact, str):
+            errors["contact"] = ["联系方式格式不正确"]
+        elif contact and len(contact) > 200:
+            errors["contact"] = ["联系方式不能超过200字"]
+        if not isinstance(text, str) or not text.strip():
+            errors["text"] = ["请填写异议内容"]
+        elif len(text) > 5000:
+            errors["text"] = ["异议内容不能超过5000字"]
+        if errors:
+            raise Invalid("异议填写有误：" + _first_message(errors), errors)
+        with self.transaction() as session:
+            entry = session.get(BoardEntry, entry_id)
+            if entry is None:
+                raise NotFound(f"公开栏没有编号为{entry_id}的条目")
+            now = self.now()
+            if entry.notice_until is None or entry.kind == "objection_reply":
+                raise Conflict("该条目不在公示期内，不接受异议；如有意见请向村务监督委员会或乡镇反映")
+            if now >= entry.notice_until:
+                raise Conflict(f"该条目已于{entry.notice_until:%Y-%m-%d %H:%M}公示期满，不再接受异议；"
+                               "如有意见请向村务监督委员会或乡镇反映")
+            case = session.get(Case, entry.case_id) if entry.case_id else None
+            if case is not None and (current := self._current_entry(session, case)) is not None \
+                    and current.id != entry.id:
+                raise Conflict("该公示已被新的公示取代，请对最新公示提出异议")
+            objection = Objection(entry_id=entry.id, name=name.strip(), contact=(contact or "").strip(),
+                                  text=text.strip(), filed_at=now)
+            session.add(objection)
+            session.flush()
+            self._audit(session, action="objection", actor=None, actor_name=f"村民 {objection.name}", case=case,
+                        village_id=entry.village_id, summary=f"对“{entry.title}”提出异议",
+                        data={"objection": objection.id, "entry": entry.id})
+            if case is not None and case.status in ("running", "on_hold"):
+                deployed = self.catalog.deployed(case.definition)
+                wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
+                if runtime.waiting_for_signal(wf, "objection"):
+                    runtime.send_signal(wf, "objection", self.now)
+                    self._sync(session, case, wf, deployed)
+                else:  # a reply task is already open; it will loop until none is left
+                    session.execute(update(Case).where(Case.id == case.id).values(updated_at=now))
+            return {"id": objection.id, "entry": entry.id, "filed_at": iso(now), "status": "received"}
+
+    def board(self, village_code: str, limit: int = 200) -> list[dict]:
+        with self.sessions() as session:
+            village = self._village(session, village_code)
+            entries = list(session.scalars(select(BoardEntry).where(BoardEntry.village_id == village.id)
+                                           .order_by(BoardEntry.seq.desc()).limit(limit)))
+            objections = publicity.objections_of(session, [e.id for e in entries])
+            return [self._entry_json(e, village, objections[e.id]) for e in entries]
+
+    def board_entry(self, entry_id: int) -> dict:
+        with self.sessions() as session:
+            entry = session.get(BoardEntry, entry_id)
+            if entry is None:
+                raise NotFound(f"公开栏没有编号为{entry_id}的条目")
+            village = session.get(Village, entry.village_id)
+            return self._entry_json(entry, village, publicity.objections_of(session, [entry.id])[entry.id])
+
+    def verify_board(self, village_code: str) -> dict:
+        with self.sessions() as session:
+            return publicity.verify(session, self._village(session, village_code))
+
+    def verify_all_boards(self) -> list[tuple[str, dict]]:
+        with self.sessions() as session:
+            return [(v.code, publicity.verify(session, v)) for v in session.scalars(select(Village).order_by(Village.code))]
+
+    # -- timers ---------------------------------------------------------------------------
+    def due_case_ids(self, session: Session, limit: int, *, lock: bool = False) -> list[int]:
+        stmt = (select(Case.id).where(Case.next_timer_at.is_not(None), Case.next_timer_at < self.now(),
+                                      Case.status == "running").order_by(Case.next_timer_at).limit(limit))
+        if lock and session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(session.scalars(stmt))
+
+    def run_timers(self, batch: int = 200) -> int:
+        """Fire every timer that is due by the clock, once. Returns the number of cases moved."""
+        fired = 0
+        seen: set[int] = set()
+        while True:
+            with self.transaction() as session:
+                ids = [i for i in self.due_case_ids(session, batch, lock=True) if i not in seen]
+                for case_id in ids:
+                    seen.add(case_id)
+                    with session.begin_nested():
+                        case = session.get(Case, case_id, with_for_update=session.bind.dialect.name == "postgresql")
+                        if case is None or case.status != "running":
+                            continue
+                        deployed = self.catalog.deployed(case.definition)
+                        wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
+                        before = {t.id for t in runtime.open_tasks(wf)}
+                        runtime.run(wf, self.now)
+                        after = {t.id for t in runtime.open_tasks(wf)}
+                        if before != after:
+                            self._audit(session, action="timer", actor=None, case=case, summary="公示期满，流程继续")
+                            fired += 1
+                        self._sync(session, case, wf, deployed)
+            if len(ids) < batch:
+                return fired
+
+    # -- hold -----------------------------------------------------------------------------
+    def hold_case(self, username: str, case_id: int, reason: str) -> dict:
+        if not isinstance(reason, str) or not reason.strip():
+            raise Invalid("请填写暂停理由", {"reason": ["请填写暂停理由"]})
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            case = self._case_for(session, actor, case_id)
+            if not actor.roles_in(case.village) & {"supervisor", "township_official"}:
+                raise Forbidden("只有村务监督委员会或乡镇干部可以暂停事项")
+            if case.status != "running":
+                raise Conflict(f"事项{STATUS_ZH.get(case.status, case.status)}，不能暂停")
+            case.status = "on_hold"
+            case.hold_reason = reason.strip()
+            case.lock_version += 1
+            self._audit(session, action="hold", actor=actor, case=case, summary=f"暂停事项：{reason.strip()}")
+            return self._case_json(session, case)
+
+    def release_case(self, username: str, case_id: int, note: str = "") -> dict:
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            case = self._case_for(session, actor, case_id)
+            if not actor.roles_in(case.village) & {"supervisor", "township_official"}:
+                raise Forbidden("只有村务监督委员会或乡镇干部可以恢复事项")
+            if case.status != "on_hold":
+                raise Conflict("事项没有被暂停")
+            case.status = "running"
+            case.hold_reason = None
+            case.lock_version += 1
+            self._audit(session, action="release", actor=actor, case=case, summary=f"恢复办理{('：' + note) if note else ''}")
+            return self._case_json(session, case)
+
+    # -- JSON shapes ------------------------------------------------------------------------
+    def _case_summary(self, case: Case) -> dict:
+        return {"id": case.id, "process": case.definition.key, "process_name": case.definition.name,
+                "version": case.definition.version, "village": case.village.code, "village_name": case.village.name,
+                "title": case.title, "status": case.status, "status_name": STATUS_ZH.get(case.status, case.status),
+                "created_at": iso(case.created_at), "updated_at": iso(case.updated_at)}
+
+    def _case_json(self, session: Session, case: Case) -> dict:
+        out = self._case_summary(case)
+        rows = session.scalars(select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state.in_(("ready", "waiting")))
+                               .order_by(TaskRow.created_at, TaskRow.id))
+        out["tasks"] = [self._task_json(r, case.village, case, with_fields=False) for r in rows]
+        events = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id))
+        out["history"] = [{"at": iso(e.at), "actor": e.actor_name, "action": e.action, "task": e.task_id,
+                           "summary": e.summary} for e in events]
+        entries = session.scalars(select(BoardEntry).where(BoardEntry.case_id == case.id).order_by(BoardEntry.seq))
+        out["board"] = [{"id": e.id, "seq": e.seq, "kind": e.kind, "title": e.title,
+                         "notice_until": iso(e.notice_until)} for e in entries]
+        out["hold_reason"] = case.hold_reason
+        return out
+
+    def _task_json(self, row: TaskRow, village: Village, case: Case, *, with_fields: bool,
+                   session: Session | None = None) -> dict:
+        out = {"id": row.id, "case": row.case_id, "name": row.name, "title": row.title, "role": row.role,
+               "role_name": ROLES.get(row.role, ""), "form": row.form, "state": row.state,
+               "case_title": case.title, "village": village.code, "village_name": village.name}
+        if row.body:
+            out["body"] = row.body
+            out["body_name"] = rules.BODIES.get(row.body, row.body)
+            out["should_attend"] = getattr(village, rules.BODY_MEMBERS.get(row.body, "adults"), None)
+            if row.body == "villager_assembly":
+                out["households"] = village.households
+        if row.due_at:
+            out["due_at"] = iso(row.due_at)
+            out["overdue"] = row.state == "ready" and row.due_at < self.now()
+        if with_fields and row.form in forms.FORMS:
+            out["fields"] = forms.describe(row.form)
+        if row.state == "completed":
+            out["data"] = row.data
+        if with_fields and session is not None and row.form == "objection_reply" and row.state == "ready":
+            objection = self._objection_for(session, case)
+            if objection is not None:
+                out["objection"] = {"id": objection.id, "name": objection.name, "contact": objection.contact,
+                                    "text": objection.text, "filed_at": iso(objection.filed_at)}
+        return out
+
+    def _entry_json(self, entry: BoardEntry, village: Village, objections: list[Objection]) -> dict:
+        now = self.now()
+        return {
+            "id": entry.id, "seq": entry.seq, "village": village.code, "case": entry.case_id, "kind": entry.kind,
+            "kind_name": publicity.KINDS.get(entry.kind, entry.kind), "title": entry.title,
+            "content": entry.content, "posted_at": iso(entry.posted_at), "notice_until": iso(entry.notice_until),
+            "in_notice": bool(entry.notice_until and now < entry.notice_until and entry.kind != "objection_reply"),
+            "posted_by": entry.posted_by, "reviewed_by": entry.reviewed_by, "refers_to": entry.refers_to_id,
+            "hash": entry.hash,
+            "objections": [{"id": o.id, "name": o.name, "text": o.text, "filed_at": iso(o.filed_at),
+                            "decision": o.decision, "reply": o.reply, "replied_at": iso(o.replied_at)}
+                           for o in objections],
+        }
+
+
+def _first_message(fields: dict) -> str:
+    for name, messages in fields.items():
+        if isinstance(messages, list) and messages:
+            return f"{name}：{messages[0]}"
+        if isinstance(messages, dict):
+            return f"{name}：{_first_message(messages)}"
+        return f"{name}：{messages}"
+    return "数据有误"
+
+
+def _uuid(value: str):
+    from uuid import UUID
+
+    return UUID(value)

@@ -1,0 +1,331 @@
+"""The JSON API (/api/v1), documented as OpenAPI by flask-smorest. Routes are thin: the
+engine service owns every rule."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
+from marshmallow import EXCLUDE, Schema, fields
+
+from engine.errors import BadRequest, NotAuthenticated
+
+from .auth import check_credentials, current_username, engine, issue_token
+
+blp = Blueprint("api", __name__, url_prefix="/api/v1", description="阳光村务 JSON API")
+
+
+class _In(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class TokenIn(_In):
+    username = fields.String(required=True, metadata={"description": "用户名"},
+                             error_messages={"required": "请填写用户名"})
+    password = fields.String(required=True, metadata={"description": "密码"},
+                             error_messages={"required": "请填写密码"})
+
+
+class TokenOut(Schema):
+    token = fields.String()
+
+
+class InstanceIn(_In):
+    process = fields.String(required=True, error_messages={"required": "请指定事项（process）"})
+    village = fields.String(required=True, error_messages={"required": "请指定村（village）"})
+    title = fields.String(required=True, error_messages={"required": "请填写事项标题（title）"})
+    data = fields.Dict(load_default=dict, error_messages={"invalid": "data 必须是对象（JSON object）"})
+
+
+class CompleteIn(_In):
+    data = fields.Dict(required=True, error_messages={"required": "请提交表单数据（data）",
+                                                      "invalid": "data 必须是对象（JSON object）"})
+
+
+class ObjectionIn(_In):
+    name = fields.String(required=True, error_messages={"required": "请填写姓名"})
+    contact = fields.String(load_default="", allow_none=True)
+    text = fields.String(required=True, error_messages={"required": "请填写异议内容"})
+
+
+class HoldIn(_In):
+    reason = fields.String(load_default="")
+
+
+class ProcessOut(Schema):
+    key = fields.String()
+    name = fields.String()
+    category = fields.String()
+    version = fields.Integer()
+    category_name = fields.String()
+    legal_basis = fields.String()
+    description = fields.String()
+    starters = fields.List(fields.String())
+
+
+class ProcessDetailOut(ProcessOut):
+    lanes = fields.List(fields.Dict())
+    steps = fields.List(fields.Dict())
+
+
+class TaskOut(Schema):
+    id = fields.String()
+    case = fields.Integer()
+    name = fields.String()
+    title = fields.String()
+    role = fields.String()
+    role_name = fields.String()
+    form = fields.String()
+    state = fields.String()
+    body = fields.String()
+    body_name = fields.String()
+    should_attend = fields.Integer()
+    households = fields.Integer()
+    due_at = fields.String()
+    overdue = fields.Boolean()
+    case_title = fields.String()
+    village = fields.String()
+    village_name = fields.String()
+    fields_ = fields.List(fields.Dict(), data_key="fields", attribute="fields")
+    data = fields.Dict(allow_none=True)
+    objection = fields.Dict()
+
+
+class CaseOut(Schema):
+    id = fields.Integer()
+    process = fields.String()
+    process_name = fields.String()
+    version = fields.Integer()
+    village = fields.String()
+    village_name = fields.String()
+    title = fields.String()
+    status = fields.String()
+    status_name = fields.String()
+    created_at = fields.String()
+    updated_at = fields.String()
+    hold_reason = fields.String(allow_none=True)
+    tasks = fields.List(fields.Nested(TaskOut))
+    history = fields.List(fields.Dict())
+    board = fields.List(fields.Dict())
+
+
+class EntryOut(Schema):
+    id = fields.Integer()
+    seq = fields.Integer()
+    village = fields.String()
+    case = fields.Integer(allow_none=True)
+    kind = fields.String()
+    kind_name = fields.String()
+    title = fields.String()
+    content = fields.String()
+    posted_at = fields.String()
+    notice_until = fields.String(allow_none=True)
+    in_notice = fields.Boolean()
+    posted_by = fields.String()
+    reviewed_by = fields.String()
+    refers_to = fields.Integer(allow_none=True)
+    hash = fields.String()
+    objections = fields.List(fields.Dict())
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean()
+    entries = fields.Integer()
+    head = fields.String()
+    broken = fields.Dict()
+
+
+class ObjectionOut(Schema):
+    id = fields.Integer()
+    entry = fields.Integer()
+    filed_at = fields.String()
+    status = fields.String()
+
+
+BEARER = [{"bearerAuth": []}]
+
+
+@blp.route("/auth/token")
+class Token(MethodView):
+    @blp.arguments(TokenIn)
+    @blp.response(200, TokenOut)
+    def post(self, body):
+        """登录，换取 API 令牌"""
+        user = check_credentials(body["username"], body["password"])
+        if user is None:
+            raise NotAuthenticated("用户名或密码错误")
+        return {"token": issue_token(user)}
+
+
+@blp.route("/processes")
+class Processes(MethodView):
+    @blp.response(200, ProcessOut(many=True))
+    @blp.doc(security=BEARER)
+    def get(self):
+        """事项清单（小微权力清单）"""
+        current_username()
+        return engine().processes()
+
+
+@blp.route("/processes/<string:key>")
+class ProcessDetail(MethodView):
+    @blp.response(200, ProcessDetailOut)
+    @blp.doc(security=BEARER)
+    def get(self, key):
+        """一个事项的泳道和步骤"""
+        current_username()
+        return engine().process(key)
+
+
+@blp.route("/instances")
+class Instances(MethodView):
+    @blp.arguments(InstanceIn)
+    @blp.response(201, CaseOut)
+    @blp.doc(security=BEARER)
+    def post(self, body):
+        """发起一个事项（data 为提议表单）"""
+        user = current_username()
+        return engine().start_case(user, body["process"], body["village"], body["title"], body["data"])
+
+
+@blp.route("/instances/<int:case_id>")
+class Instance(MethodView):
+    @blp.response(200, CaseOut)
+    @blp.doc(security=BEARER)
+    def get(self, case_id):
+        """一个事项的状态、待办和经过"""
+        return engine().get_case(current_username(), case_id)
+
+
+@blp.route("/instances/<int:case_id>/hold")
+class Hold(MethodView):
+    @blp.arguments(HoldIn)
+    @blp.response(200, CaseOut)
+    @blp.doc(security=BEARER)
+    def post(self, body, case_id):
+        """暂停事项（村务监督委员会、乡镇干部）"""
+        return engine().hold_case(current_username(), case_id, body["reason"])
+
+
+@blp.route("/instances/<int:case_id>/release")
+class Release(MethodView):
+    @blp.arguments(HoldIn)
+    @blp.response(200, CaseOut)
+    @blp.doc(security=BEARER)
+    def post(self, body, case_id):
+        """恢复办理被暂停的事项"""
+        return engine().release_case(current_username(), case_id, body["reason"])
+
+
+@blp.route("/tasks")
+class Tasks(MethodView):
+    @blp.response(200, TaskOut(many=True))
+    @blp.doc(security=BEARER)
+    def get(self):
+        """我可以办理的待办任务"""
+        return engine().list_tasks(current_username())
+
+
+@blp.route("/tasks/<string:task_id>")
+class TaskDetail(MethodView):
+    @blp.response(200, TaskOut)
+    @blp.doc(security=BEARER)
+    def get(self, task_id):
+        """一个任务及其表单字段"""
+        return engine().get_task(current_username(), task_id)
+
+
+@blp.route("/tasks/<string:task_id>/complete")
+class Complete(MethodView):
+    @blp.arguments(CompleteIn)
+    @blp.response(200, CaseOut)
+    @blp.doc(security=BEARER)
+    def post(self, body, task_id):
+        """办理任务，返回事项"""
+        return engine().complete_task(current_username(), task_id, body["data"])
+
+
+@blp.route("/villages/<string:code>/board")
+class Board(MethodView):
+    @blp.response(200, EntryOut(many=True))
+    def get(self, code):
+        """村务公开栏（无需登录），新的在前"""
+        return engine().board(code)
+
+
+@blp.route("/board/<int:entry_id>/objections")
+class Objections(MethodView):
+    @blp.arguments(ObjectionIn)
+    @blp.response(201, ObjectionOut)
+    def post(self, body, entry_id):
+        """村民对公示提出异议（无需登录）"""
+        limiter = current_app.extensions.get("cunwu_objection_limiter")
+        if limiter is not None:
+            limiter.check(request.remote_addr or "")
+        return engine().file_objection(entry_id, body["name"], body.get("contact") or "", body["text"])
+
+
+@blp.route("/villages/<string:code>/board/verify")
+class BoardVerify(MethodView):
+    @blp.response(200, VerifyOut)
+    def get(self, code):
+        """校验公开栏哈希链（无需登录）"""
+        return engine().verify_board(code)
+
+
+@blp.route("/processes/<string:key>/diagram")
+class ProcessDiagram(MethodView):
+    def get(self, key):
+        """事项流程图（svg/png/pdf）"""
+        renderer = current_app.extensions.get("cunwu_diagrams")
+        if renderer is None:
+            return _not_implemented()
+        return renderer.process_diagram(key)
+
+
+@blp.route("/instances/<int:case_id>/diagram")
+class InstanceDiagram(MethodView):
+    @blp.doc(security=BEARER)
+    def get(self, case_id):
+        """事项流程图，标出当前步骤"""
+        renderer = current_app.extensions.get("cunwu_diagrams")
+        user = current_username()
+        if renderer is None:
+            return _not_implemented()
+        return renderer.case_diagram(user, case_id)
+
+
+def _not_implemented() -> Response:
+    from .errors import error_response
+
+    return error_response(501, "流程图功能尚未提供")
+
+
+class CunwuApi(Api):
+    def _register_responses(self):  # keep the contract's error shape in the docs too
+        return super()._register_responses()
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("API_TITLE", "阳光村务 API")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    api = CunwuApi(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
+    api.register_blueprint(blp)
+    # smorest installs its own HTTP error handler; put the contract's shape back on top.
+    from . import errors
+
+    errors.init_app(app)
+
+    @app.before_request
+    def _json_body_is_object():
+        if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH") and request.data:
+            body = request.get_json(silent=True)
+            if body is None:
+                raise BadRequest("请求正文不是合法的 JSON")
+            if not isinstance(body, dict):
+                raise BadRequest("请求正文必须是 JSON 对象")

@@ -1,0 +1,65 @@
+"""API tokens (signed, expiring) and the current user of a request."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request, session
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+
+from engine.errors import NotAuthenticated
+from engine.models import User
+
+SALT = "cunwu-api-token"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def engine():
+    return current_app.extensions["cunwu"]
+
+
+def check_credentials(username, password) -> User | None:
+    if not isinstance(username, str) or not isinstance(password, str):
+        return None
+    with engine().sessions() as s:
+        user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
+        if user is None or not check_password_hash(user.password_hash, password):
+            return None
+        return user
+
+
+def issue_token(user: User) -> str:
+    return _serializer().dumps({"u": user.username, "p": user.password_hash[-12:]})
+
+
+def token_user(token: str) -> str | None:
+    try:
+        data = _serializer().loads(token, max_age=current_app.config["API_TOKEN_MAX_AGE"])
+    except (SignatureExpired, BadSignature):
+        return None
+    if not isinstance(data, dict) or "u" not in data:
+        return None
+    with engine().sessions() as s:
+        user = s.scalar(select(User).where(User.username == data["u"], User.active.is_(True)))
+        # A changed password revokes the tokens issued before it.
+        if user is None or user.password_hash[-12:] != data.get("p"):
+            return None
+        return user.username
+
+
+def current_username(required: bool = True) -> str | None:
+    if "username" in g:
+        return g.username
+    header = request.headers.get("Authorization", "")
+    username = None
+    if header.lower().startswith("bearer "):
+        username = token_user(header[7:].strip())
+    elif session.get("username"):
+        username = session["username"]
+    if username is None and required:
+        raise NotAuthenticated("请先登录（Authorization: Bearer <token>）")
+    g.username = username
+    return username

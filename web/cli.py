@@ -1,0 +1,232 @@
+"""The ``cunwu`` command line: Flask CLI commands of the app (see CONTRACT.md)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from engine import db
+from engine.catalog import validate_files
+from engine.errors import CunwuError, DefinitionError
+
+DEMO_FILE = Path(__file__).parent / "demo" / "demo.yaml"
+
+
+def _engine():
+    return current_app.extensions["cunwu"]
+
+
+def init_db() -> list[tuple[str, int, bool]]:
+    db.upgrade(current_app.extensions["cunwu_db"])
+    return _engine().deploy()
+
+
+def import_file(path: Path) -> dict:
+    from engine.importer import import_data, parse_yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CunwuError(f"无法读取 {path}：{exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise CunwuError(f"{path} 不是 UTF-8 编码的文本文件") from exc
+    doc = parse_yaml(text, str(path))
+    with _engine().transaction() as session:
+        return import_data(session, doc)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """建立或升级数据库，并部署 processes/ 中的全部流程。"""
+    try:
+        results = init_db()
+    except DefinitionError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    for key, version, is_new in results:
+        click.echo(f"{key}\tv{version}\t{'新部署' if is_new else '未变'}")
+    click.echo("数据库已就绪。")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def import_command(file: Path):
+    """从 YAML 文件导入村和人员（可重复执行）。"""
+    try:
+        stats = import_file(file)
+    except CunwuError as exc:
+        click.echo(f"错误：{exc.message}", err=True)
+        for items in (exc.fields or {}).values():
+            for item in items if isinstance(items, list) else [items]:
+                click.echo(f"  - {item}", err=True)
+        sys.exit(1)
+    click.echo("导入完成：新建村{villages_created}个，更新村{villages_updated}个，"
+               "新建人员{people_created}人，更新人员{people_updated}人。".format(**stats))
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def demo_command(host: str, port: int):
+    """初始化数据库，导入示范村，并在本机启动服务。"""
+    init_db()
+    stats = import_file(DEMO_FILE)
+    click.echo(f"示范村已导入（{stats}）。请用浏览器打开 http://{host}:{port}/ ，演示账号见 README。")
+    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve_command(host: str, port: int, workers: int):
+    """用 gunicorn 启动生产服务（多进程）。"""
+    import os
+    import shutil
+
+    gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
+    args = [gunicorn, "--no-control-socket", "-w", str(workers), "-b", f"{host}:{port}",
+            "--access-logfile", "-", "web.wsgi:app"]
+    os.execv(gunicorn, args)
+
+
+@click.group("processes")
+def processes_group():
+    """事项清单（流程定义）。"""
+
+
+@processes_group.command("list")
+@with_appcontext
+def processes_list():
+    """列出已部署的事项：编号、名称、类别、版本。"""
+    for p in _engine().processes():
+        click.echo(f"{p['key']}\t{p['name']}\t{p['category']}（{p['category_name']}）\tv{p['version']}")
+
+
+@processes_group.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def processes_validate(files):
+    """解析并检查 BPMN 文件；有问题时逐条输出 FILE:LINE: message。"""
+    problems = validate_files(list(files))
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{len(files)} 个文件均有效。")
+
+
+@processes_group.command("check")
+@with_appcontext
+def processes_check():
+    """对全部已部署流程做合规检查（四议、监督审核、公示期等）。"""
+    try:
+        from engine.compliance import check_deployed
+    except ImportError:  # pragma: no cover - until the checker lands
+        click.echo("合规检查尚未提供。", err=True)
+        sys.exit(1)
+    problems = check_deployed(_engine())
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        sys.exit(1)
+    click.echo("全部流程通过合规检查。")
+
+
+@click.command("render")
+@click.argument("keys", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="全部事项")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf"]), default="pdf", show_default=True)
+@click.option("--paper", type=click.Choice(["A4", "A3"]), default="A3", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("posters"), show_default=True)
+@with_appcontext
+def render_command(keys, all_, fmt, paper, out):
+    """生成流程图海报。"""
+    try:
+        from diagrams.cli import render_posters
+    except ImportError:
+        click.echo("流程图功能尚未提供。", err=True)
+        sys.exit(1)
+    sys.exit(render_posters(_engine(), keys, all_, fmt, paper, out))
+
+
+@click.group("timers")
+def timers_group():
+    """定时事件（公示期、期限）。"""
+
+
+@timers_group.command("run")
+@with_appcontext
+def timers_run():
+    """按时钟触发所有已到期的定时事件（一次）。"""
+    fired = _engine().run_timers()
+    click.echo(f"已处理 {fired} 个到期事项。")
+
+
+@click.command("worker")
+@click.option("--interval", default=30.0, show_default=True, help="两次扫描之间的秒数")
+@click.option("--once", is_flag=True, help="只扫描一次")
+@with_appcontext
+def worker_command(interval: float, once: bool):
+    """持续触发到期的定时事件。"""
+    while True:
+        fired = _engine().run_timers()
+        if fired:
+            click.echo(f"已处理 {fired} 个到期事项。")
+        if once:
+            return
+        time.sleep(interval)
+
+
+@click.group("board")
+def board_group():
+    """村务公开栏。"""
+
+
+@board_group.command("verify")
+@click.option("--village", "village", default=None, help="村编码；不填则校验所有村")
+@with_appcontext
+def board_verify(village: str | None):
+    """校验公开栏哈希链：完好返回0，否则指出第一条被改动的条目并返回1。"""
+    try:
+        results = [(village, _engine().verify_board(village))] if village else _engine().verify_all_boards()
+    except CunwuError as exc:
+        click.echo(f"错误：{exc.message}", err=True)
+        sys.exit(1)
+    bad = False
+    for code, result in results:
+        if result["ok"]:
+            click.echo(f"{code}\t完好\t{result['entries']}条\t{result['head']}")
+        else:
+            bad = True
+            b = result["broken"]
+            click.echo(f"{code}\t已被改动\t第{b['seq']}条（编号{b['id']}）：{b['reason']}")
+    sys.exit(1 if bad else 0)
+
+
+COMMANDS = [init_db_command, import_command, demo_command, serve_command, processes_group, render_command,
+            timers_group, worker_command, board_group]
+
+
+def init_app(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def main():
+    """阳光村务（cunwu）命令行。"""
