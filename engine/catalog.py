@@ -56,15 +56,23 @@ class CatalogueItem:
 
 
 def load_catalogue(directory: Path | None = None) -> list[CatalogueItem]:
+    """Read ``catalogue.yaml`` and then every ``catalogue.d/*.yaml`` (sorted) of ``directory``."""
     directory = directory or processes_dir()
-    path = directory / "catalogue.yaml"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", -1) + 1
-        raise DefinitionError([f"{path}:{line}: 目录文件不是合法的 YAML：{exc}"]) from exc
-    items, problems = [], []
-    for index, entry in enumerate(raw.get("items") or [], start=1):
+    paths = [directory / "catalogue.yaml", *sorted((directory / "catalogue.d").glob("*.yaml"))]
+    entries: list[tuple[Path, int, object]] = []
+    for path in paths:
+        if not path.exists():
+            continue
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", -1) + 1
+            raise DefinitionError([f"{path}:{line}: 目录文件不是合法的 YAML：{exc}"]) from exc
+        if not isinstance(raw, dict):
+            raise DefinitionError([f"{path}:1: 目录文件顶层须为 items 列表"])
+        entries.extend((path, i, e) for i, e in enumerate(raw.get("items") or [], start=1))
+    items, problems, keys = [], [], set()
+    for path, index, entry in entries:
         where = f"{path}: 第{index}项"
         if not isinstance(entry, dict):
             problems.append(f"{where}: 必须是键值对")
@@ -73,6 +81,10 @@ def load_catalogue(directory: Path | None = None) -> list[CatalogueItem]:
         if missing:
             problems.append(f"{where}: 缺少字段 {', '.join(missing)}")
             continue
+        if entry["key"] in keys:
+            problems.append(f"{where}（{entry['key']}）: 事项编号重复")
+            continue
+        keys.add(entry["key"])
         if entry["category"] not in CATEGORIES:
             problems.append(f"{where}（{entry['key']}）: category 只能是 A 或 B")
         bad_roles = [r for r in entry.get("starters") or [] if r not in ROLES]

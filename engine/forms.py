@@ -7,7 +7,8 @@ field's ``metadata`` carries what a page needs to draw it: ``label``, ``help``, 
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -82,8 +83,28 @@ def flag(label: str, *, help: str = "") -> fields.Boolean:
                           metadata={"label": label, "help": help, "widget": "checkbox"})
 
 
+@dataclass
+class CheckContext:
+    """What a form's ``check`` may look at beyond its own fields (read-mostly)."""
+
+    session: Any
+    village: Any  # engine.models.Village (counts, settings)
+    case: Any  # engine.models.Case
+    meta: dict  # the catalogue entry of the item (thresholds, notice floor, ...)
+    now: datetime
+    actor: Any  # engine.authz.Actor
+    task: Any  # engine.models.TaskRow being completed
+    properties: dict = field(default_factory=dict)  # the BPMN task's spiffworkflow properties
+
+
 class FormSchema(Schema):
-    """Base of every task form: unknown fields are refused, messages are Chinese."""
+    """Base of every task form: unknown fields are refused, messages are Chinese.
+
+    A form may define ``check(self, values, ctx: CheckContext) -> dict | None``: rules that need
+    the database or the village record (a linked resolution, thresholds, avoidance). It raises
+    ``engine.errors.Invalid`` with ``fields`` to refuse, and may return extra task data for the
+    gateways; the key ``exclude_users`` (usernames) keeps those people off the case (回避).
+    """
 
     title_zh = "表单"
 
@@ -212,3 +233,19 @@ def describe(form: str) -> list[dict]:
             item["default"] = fld.load_default
         described.append(item)
     return described
+
+
+def _load_item_forms() -> None:
+    """Forms of the other power-list items live in ``engine/forms_*.py`` modules that call
+    ``register``; import them so ``FORMS`` is complete wherever ``engine.forms`` is used."""
+    import importlib
+    import pkgutil
+
+    import engine
+
+    for info in sorted(pkgutil.iter_modules(engine.__path__), key=lambda m: m.name):
+        if info.name.startswith("forms_"):
+            importlib.import_module(f"engine.{info.name}")
+
+
+_load_item_forms()

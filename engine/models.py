@@ -126,6 +126,8 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     hold_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Usernames kept off this case's tasks (回避, R45), set by a form's ``check``.
+    excluded_users: Mapped[list] = mapped_column(JSON, default=list)
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
     village: Mapped[Village] = relationship(lazy="joined")
 

@@ -241,7 +241,8 @@ class Engine:
                 Village.id.in_({r.village_id for r in rows})))}
             cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_({r.case_id for r in rows})))}
             return [self._task_json(r, villages[r.village_id], cases[r.case_id], with_fields=False) for r in rows
-                    if actor.may_complete(r.role, r.extra_roles, villages[r.village_id])]
+                    if actor.may_complete(r.role, r.extra_roles, villages[r.village_id])
+                    and actor.username not in (cases[r.case_id].excluded_users or [])]
 
     def get_task(self, username: str, task_id: str) -> dict:
         with self.sessions() as session:
@@ -264,6 +265,8 @@ class Engine:
                 case = self._case_for(session, actor, row.case_id)
                 if not actor.may_complete(row.role, row.extra_roles, case.village):
                     raise Forbidden(f"“{row.title}”须由{ROLES.get(row.role, row.role)}办理")
+                if actor.username in (case.excluded_users or []):
+                    raise Forbidden("您与本事项有利害关系，依规回避，不能办理")
                 if case.status == "on_hold":
                     raise Conflict(f"事项已被暂停：{case.hold_reason or ''}".rstrip("："))
                 if row.state != "ready":
@@ -289,12 +292,21 @@ class Engine:
         except ValidationError as exc:
             fields = exc.messages if isinstance(exc.messages, dict) else {"data": exc.messages}
             raise Invalid("表单填写有误：" + _first_message(fields), fields) from exc
+        schema = forms.FORMS[row.form]()
+        checked: dict = {}
+        if hasattr(schema, "check"):
+            ctx = forms.CheckContext(session=session, village=case.village, case=case, meta=deployed.meta,
+                                     now=self.now(), actor=actor, task=row, properties=task.properties or {})
+            checked = dict(schema.check(values, ctx) or {})
+            excluded = checked.pop("exclude_users", None)
+            if excluded:
+                case.excluded_users = sorted(set(case.excluded_users or []) | set(excluded))
         rounds = session.scalar(select(func.count()).select_from(TaskRow).where(
             TaskRow.case_id == case.id, TaskRow.name == row.name, TaskRow.state == "completed")) or 0
         if rounds >= MAX_ROUNDS and not values.get("withdraw"):
             raise Conflict(f"“{row.title}”在本事项中已办理{rounds}次，达到上限；请撤回事项或报乡镇处理")
         now = self.now()
-        extra: dict = {}
+        extra: dict = dict(checked)
         summary = ""
         objection: Objection | None = None
         posting: dict | None = None

@@ -140,6 +140,25 @@ BUILDERS: dict[str, Callable[[], Process]] = {
 }
 
 
+def _collect_item_modules() -> None:
+    """Items live in ``tools/items_*.py`` modules, each with its own ``BUILDERS`` dict."""
+    import importlib
+    import pkgutil
+
+    import tools
+
+    for info in sorted(pkgutil.iter_modules(tools.__path__), key=lambda m: m.name):
+        if info.name.startswith("items_"):
+            module = importlib.import_module(f"tools.{info.name}")
+            for key, fn in getattr(module, "BUILDERS", {}).items():
+                if key in BUILDERS:
+                    raise ValueError(f"item {key!r} is built twice")
+                BUILDERS[key] = fn
+
+
+_collect_item_modules()
+
+
 def build(key: str) -> bytes:
     """The BPMN bytes for one registered item."""
     process = BUILDERS[key]()
