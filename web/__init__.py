@@ -14,7 +14,8 @@ from engine.service import Engine
 
 
 def create_app(config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    instance = os.environ.get("CUNWU_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance or None)
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("CUNWU_SECRET_KEY", "dev-only-change-me"),
         DATABASE_URL=os.environ.get("CUNWU_DATABASE_URL"),

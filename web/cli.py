@@ -78,10 +78,15 @@ def import_command(file: Path):
 @with_appcontext
 def demo_command(host: str, port: int):
     """初始化数据库，导入示范村，并在本机启动服务。"""
+    from .demo_clock import install
+
+    install(current_app)  # the demo's clock can be moved forward (POST /api/v1/demo/clock)
     init_db()
     stats = import_file(DEMO_FILE)
     click.echo(f"示范村已导入（{stats}）。请用浏览器打开 http://{host}:{port}/ ，演示账号见 README。")
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
 @click.command("serve")

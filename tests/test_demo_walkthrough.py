@@ -1,0 +1,48 @@
+"""The README's curl walk-through, run against a real `cunwu demo` server process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_walkthrough_completes_a_case_with_two_entries(tmp_path):
+    port = free_port()
+    env = {**os.environ, "CUNWU_INSTANCE_PATH": str(tmp_path), "CUNWU_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db"}
+    cunwu = Path(sys.executable).with_name("cunwu")
+    server = subprocess.Popen([str(cunwu), "demo", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("demo server did not start")
+        result = subprocess.run(["bash", str(ROOT / "docs" / "walkthrough.sh")], capture_output=True, text=True,
+                                env={**env, "API": f"http://127.0.0.1:{port}/api/v1"}, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        out = result.stdout
+        assert "status: completed" in out
+        assert "verify: ok=True entries=2" in out
+        assert "实施结果公开" in out and "决议公开" in out
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
