@@ -12,15 +12,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from marshmallow import ValidationError
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import forms, publicity, rules, runtime
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
-from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
+from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
 from .roles import ROLES
 

@@ -151,11 +151,11 @@ def test_role_and_village_scope(api):
 
 
 def test_no_one_reviews_their_own_record(api, app):
-    from web.cli import import_file
-
     # Make 张书记 also a supervisor: he still may not review the meeting he recorded.
     import tempfile
     from pathlib import Path
+
+    from web.cli import import_file
 
     doc = Path(tempfile.mkdtemp()) / "more.yaml"
     doc.write_text("people:\n  - username: zhang\n    name: 张书记\n    roles:\n"
@@ -192,7 +192,7 @@ def test_concurrent_completion_has_exactly_one_winner(backend, request):
     task = walk.task("two_committees")
     clients = [ApiClient(app, "zhang") for _ in range(8)]
     for c in clients:
-        c.headers  # log in before the race
+        assert c.headers  # log in before the race
     results: list[int] = []
     barrier = threading.Barrier(len(clients))
 

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from engine import publicity
-from engine.errors import Conflict
 from engine.models import AuditEvent, BoardEntry, Case, TaskRow
 from engine.service import Engine
 from tests.conftest import ApiClient
