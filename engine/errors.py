@@ -46,3 +46,9 @@ class DefinitionError(CunwuError):
     def __init__(self, problems: list[str]):
         super().__init__("；".join(problems))
         self.problems = problems
+
+
+class TooManyRequests(CunwuError):
+    """Too many requests from one source in a short time (e.g. objections from one address)."""
+
+    code, status = "too_many_requests", 429

@@ -1,0 +1,327 @@
+"""Shared pieces of the pages: the blueprint, login and role guards, CSRF, time display,
+turning a posted HTML form into the data a task form expects, the objection rate limiter."""
+
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import wraps
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
+from markupsafe import Markup
+
+from engine import reports
+from engine.errors import BadRequest, Forbidden, TooManyRequests
+from engine.roles import ROLES
+
+bp = Blueprint("web", __name__)
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def engine():
+    return current_app.extensions["cunwu"]
+
+
+# -- who is logged in -----------------------------------------------------------------------
+def me() -> dict | None:
+    """The logged-in person's profile (name, grants, villages in scope), once per request."""
+    if "me" not in g:
+        username = session.get("username")
+        g.me = reports.profile(engine(), username) if username else None
+        if username and g.me is None:  # deleted or deactivated since login
+            session.clear()
+    return g.me
+
+
+def username() -> str:
+    return me()["username"]
+
+
+def has_role(*roles: str) -> bool:
+    profile = me()
+    return bool(profile and set(profile["roles"]) & set(roles))
+
+
+def login_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if me() is None:
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def roles_required(*roles: str, message: str) -> Callable:
+    """Pages of one kind of person (监督台, 乡镇视图, 管理): others get 403 in Chinese."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not has_role(*roles):
+                raise Forbidden(message)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def acting_village() -> str | None:
+    """The village the person acts for now (None: every village in their scope)."""
+    code = session.get("village")
+    profile = me()
+    if not profile or not code:
+        return None
+    if code not in {v["code"] for v in profile["villages"]}:
+        return None
+    return code
+
+
+def safe_next(target: str | None) -> str:
+    if not target:
+        return url_for("web.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.home")
+    return target
+
+
+# -- CSRF ---------------------------------------------------------------------------------
+def csrf_token() -> str:
+    token = session.get("_csrf")
+    if not token:
+        token = session["_csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_field() -> Markup:
+    return Markup('<input type="hidden" name="csrf_token" value="%s">') % csrf_token()
+
+
+def csrf_enabled() -> bool:
+    config = current_app.config
+    return bool(config.get("CUNWU_CSRF_ENABLED", config.get("WTF_CSRF_ENABLED", True)))
+
+
+@bp.before_request
+def _check_csrf():
+    if request.method in ("GET", "HEAD", "OPTIONS") or not csrf_enabled():
+        return None
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("_csrf") or ""
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise BadRequest("页面已过期或来源不明（安全校验未通过），请返回刷新页面后重新提交")
+    return None
+
+
+# -- time ---------------------------------------------------------------------------------
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("CUNWU_TIMEZONE") or DEFAULT_TZ)
+
+
+def to_local(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=_tz())
+    return value.astimezone(_tz())
+
+
+def fmt_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    local = to_local(value)
+    return local.strftime(fmt) if local else ""
+
+
+def fmt_date(value) -> str:
+    return fmt_time(value, "%Y-%m-%d")
+
+
+def now_local() -> datetime:
+    return engine().now().astimezone(_tz())
+
+
+def remaining(until) -> str:
+    """Time left in a notice period, the way a board says it: 还剩3天 / 还剩5小时 / 已期满."""
+    end = to_local(until)
+    if end is None:
+        return ""
+    seconds = (end - now_local()).total_seconds()
+    if seconds <= 0:
+        return "公示期满"
+    if seconds < 86400:
+        return f"还剩{max(1, math.ceil(seconds / 3600))}小时"
+    return f"还剩{math.ceil(seconds / 86400)}天"
+
+
+def overdue_text(due) -> str:
+    end = to_local(due)
+    if end is None:
+        return ""
+    seconds = (now_local() - end).total_seconds()
+    if seconds <= 0:
+        return ""
+    days = int(seconds // 86400)
+    return f"已逾期{days}天" if days else "已逾期"
+
+
+# -- forms --------------------------------------------------------------------------------
+def form_data(fields: list[dict], form, *, skip: set[str] = frozenset()) -> dict:
+    """The posted HTML form as the data of an engine form. Values stay text: the engine's
+    marshmallow schema converts and checks them (and answers in Chinese). Empty inputs are
+    left out so that required fields say 请填写… and optional ones take their default."""
+    data: dict = {}
+    for f in fields:
+        name = f["name"]
+        if name in skip:
+            continue
+        if f["type"] == "boolean":
+            data[name] = form.get(name) in ("on", "true", "1", "yes")
+            continue
+        raw = form.get(name)
+        if raw is None:
+            continue
+        raw = raw.strip()
+        if raw == "":
+            continue
+        data[name] = raw
+    return data
+
+
+def split_errors(fields: list[dict], errors: dict) -> tuple[dict, list[str]]:
+    """Engine error fields → (messages per form field, messages with no field of their own)."""
+    names = {f["name"] for f in fields}
+    labels = {f["name"]: f["label"] for f in fields}
+    by_field: dict[str, list[str]] = {}
+    other: list[str] = []
+    for key, messages in (errors or {}).items():
+        if isinstance(messages, dict):
+            messages = [f"{k}：{v[0] if isinstance(v, list) and v else v}" for k, v in messages.items()]
+        elif not isinstance(messages, list):
+            messages = [str(messages)]
+        messages = [str(m) for m in messages]
+        if key in names:
+            by_field[key] = messages
+        else:
+            other.extend(f"{labels.get(key, key)}：{m}" if key not in ("_schema", "data") else m for m in messages)
+    return by_field, other
+
+
+# -- the objection limiter ----------------------------------------------------------------
+class RateLimiter:
+    """At most ``limit`` hits per ``window`` seconds per key (e.g. an IP address), in memory.
+
+    ``check(key)`` records a hit and raises ``TooManyRequests`` (429) once the key is over its
+    limit. One process only: behind several gunicorn workers each keeps its own count."""
+
+    def __init__(self, limit: int = 5, window: float = 600.0, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._hits: dict[str, deque] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.setdefault(key or "?", deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                wait = max(1, math.ceil(hits[0] + self.window - now))
+                minutes = math.ceil(wait / 60)
+                raise TooManyRequests(f"提交过于频繁：同一网络{int(self.window // 60)}分钟内最多提交{self.limit}次异议，"
+                                      f"请约{minutes}分钟后再试")
+            hits.append(now)
+            if len(self._hits) > 10000:  # forget idle keys so memory stays bounded
+                for k in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
+                    del self._hits[k]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+# -- diagrams (another package; optional until it lands) -------------------------------------
+def case_chart(case_id: int) -> Markup | None:
+    """The case's flowchart with the current step marked, as inline SVG, if diagrams exist."""
+    try:
+        from diagrams.render import svg_for_case
+    except ImportError:
+        return None
+    try:
+        svg = svg_for_case(engine(), username(), case_id)
+    except Exception:  # noqa: BLE001 - a chart must never break the page
+        current_app.logger.exception("case chart failed")
+        return None
+    if isinstance(svg, bytes):
+        svg = svg.decode("utf-8")
+    return Markup(_strip_xml_prolog(svg)) if svg else None
+
+
+def process_chart(key: str) -> Markup | None:
+    """An item's flowchart as inline SVG, when the diagrams package offers one."""
+    try:
+        from diagrams import render
+    except ImportError:
+        return None
+    for name in ("svg_for_process", "process_svg", "svg_for_key"):
+        fn = getattr(render, name, None)
+        if fn is None:
+            continue
+        try:
+            svg = fn(engine(), key)
+        except Exception:  # noqa: BLE001
+            current_app.logger.exception("process chart failed")
+            return None
+        if isinstance(svg, bytes):
+            svg = svg.decode("utf-8")
+        return Markup(_strip_xml_prolog(svg)) if svg else None
+    return None
+
+
+def diagrams_available() -> bool:
+    if current_app.extensions.get("cunwu_diagrams") is not None:
+        return True
+    try:
+        import diagrams.render  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _strip_xml_prolog(svg: str) -> str:
+    start = svg.find("<svg")
+    return svg[start:] if start > 0 else svg
+
+
+# -- wiring -------------------------------------------------------------------------------
+STATUS_CLASS = {"running": "info", "completed": "ok", "rejected": "bad", "withdrawn": "muted", "on_hold": "warn"}
+OUTCOME_ZH = {"passed": "通过", "failed": "未通过", "lapsed": "流会"}
+
+
+def init_common(app: Flask) -> None:
+    config = app.config
+    limit = int(config.get("CUNWU_OBJECTION_LIMIT", 5))
+    window = float(config.get("CUNWU_OBJECTION_WINDOW", 600))
+    app.extensions.setdefault("cunwu_objection_limiter", RateLimiter(limit, window))
+    app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, me=me, has_role=has_role,
+                                 acting_village=acting_village, ROLES=ROLES, STATUS_CLASS=STATUS_CLASS,
+                                 OUTCOME_ZH=OUTCOME_ZH, now_local=now_local)
+    app.jinja_env.filters.update(localtime=fmt_time, localdate=fmt_date, remaining=remaining,
+                                 overdue_text=overdue_text)

@@ -1,0 +1,150 @@
+"""监督台 (the village supervision committee) and 乡镇视图 (township officials and discipline
+inspectors), with CSV and Excel exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, flash, redirect, render_template, request, url_for
+
+from engine import reports
+from engine.errors import Conflict, Invalid
+from engine.roles import TOWNSHIP_ROLES
+
+from .common import acting_village, bp, engine, fmt_time, roles_required, username
+
+
+@bp.route("/supervision")
+@roles_required("supervisor", message="监督台仅供村务监督委员会成员使用")
+def supervision():
+    village = request.args.get("village") or acting_village()
+    data = reports.supervision(engine(), username(), village)
+    return render_template("supervision.html", village=village, **data)
+
+
+@bp.route("/supervision/hold", methods=["POST"])
+@roles_required("supervisor", message="监督台仅供村务监督委员会成员使用")
+def supervision_hold():
+    try:
+        case_id = int(request.form.get("case") or "")
+    except ValueError:
+        flash("请选择要暂停的事项", "error")
+        return redirect(url_for("web.supervision"))
+    try:
+        engine().hold_case(username(), case_id, request.form.get("reason") or "")
+    except (Invalid, Conflict) as exc:
+        flash(exc.message, "error")
+    else:
+        flash("事项已暂停，暂停期间任何人不能办理。")
+    return redirect(url_for("web.supervision"))
+
+
+TOWNSHIP_MESSAGE = "乡镇视图仅供乡镇干部和乡镇纪委使用"
+
+
+def _township_data() -> dict:
+    village = request.args.get("village") or None
+    data = reports.township(engine(), username(), village)
+    data["village"] = village
+    return data
+
+
+@bp.route("/township")
+@roles_required(*TOWNSHIP_ROLES, message=TOWNSHIP_MESSAGE)
+def township():
+    return render_template("township.html", **_township_data())
+
+
+SUMMARY_HEAD = ["乡镇", "村", "村编码", "在办事项", "暂停", "逾期环节", "流会", "未通过", "异议（全部）", "待答复异议",
+                "已办结事项"]
+DETAIL_HEAD = ["类别", "村", "事项", "环节/会议", "状态", "时间", "说明", "链接编号"]
+
+
+def _summary_rows(data: dict) -> list[list]:
+    rows = [[c["township"], c["name"], c["code"], c["open"], c["on_hold"], c["overdue"], c["lapsed"], c["failed"],
+             c["objections"], c["open_objections"], c["closed"]] for c in data["counts"]]
+    t = data["totals"]
+    rows.append(["合计", "", "", t["open"], t["on_hold"], t["overdue"], t["lapsed"], t["failed"], t["objections"],
+                 t["open_objections"], sum(c["closed"] for c in data["counts"])])
+    return rows
+
+
+def _case_rows(data: dict) -> list[list]:
+    return [["在办事项", c["village_name"], c["title"], c["stage"], c["status_name"], fmt_time(c["updated_at"]),
+             f"{c['process_name']}" + (f"；暂停理由：{c['hold_reason']}" if c.get("hold_reason") else ""),
+             f"事项{c['id']}"] for c in data["cases"]]
+
+
+def _overdue_rows(data: dict) -> list[list]:
+    return [["逾期环节", t["village_name"], t["case_title"], t["title"], f"逾期{t['overdue_days']}天",
+             fmt_time(t["due_at"]), f"应由{t['role_name']}办理", f"事项{t['case']}"] for t in data["overdue"]]
+
+
+def _meeting_rows(data: dict) -> list[list]:
+    return [[f"会议{m['outcome_name']}", m["village_name"], m["case_title"], m["title"], m["outcome_name"],
+             fmt_time(m["at"]), m["reason"], f"事项{m['case']}"] for m in data["meetings"]]
+
+
+def _objection_rows(data: dict) -> list[list]:
+    return [["异议", o["village_name"], o["entry_title"], o["text"], o["decision_name"], fmt_time(o["filed_at"]),
+             f"提出人：{o['name']}" + (f"；答复：{o['reply']}" if o.get("reply") else ""),
+             f"事项{o['case']}" if o.get("case") else f"公开栏{o['entry']}"] for o in data["objections"]]
+
+
+def _filename(data: dict, ext: str) -> str:
+    from urllib.parse import quote
+
+    stamp = fmt_time(data["generated_at"], "%Y%m%d-%H%M")
+    name = f"乡镇视图-{data['village'] or '全部村'}-{stamp}.{ext}"
+    return f"attachment; filename=township-{stamp}.{ext}; filename*=UTF-8''{quote(name)}"
+
+
+@bp.route("/township/export.csv")
+@roles_required(*TOWNSHIP_ROLES, message=TOWNSHIP_MESSAGE)
+def township_csv():
+    data = _township_data()
+    out = io.StringIO()
+    out.write("\ufeff")  # a BOM so that Excel reads the Chinese as UTF-8
+    writer = csv.writer(out, lineterminator="\r\n")
+    if request.args.get("table") == "detail":
+        writer.writerow(DETAIL_HEAD)
+        for rows in (_case_rows(data), _overdue_rows(data), _meeting_rows(data), _objection_rows(data)):
+            writer.writerows(rows)
+    else:
+        writer.writerow(SUMMARY_HEAD)
+        writer.writerows(_summary_rows(data))
+    return Response(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": _filename(data, "csv")})
+
+
+@bp.route("/township/export.xlsx")
+@roles_required(*TOWNSHIP_ROLES, message=TOWNSHIP_MESSAGE)
+def township_xlsx():
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    data = _township_data()
+    wb = Workbook()
+    sheets = [("汇总", SUMMARY_HEAD, _summary_rows(data)), ("在办事项", DETAIL_HEAD, _case_rows(data)),
+              ("逾期环节", DETAIL_HEAD, _overdue_rows(data)), ("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
+              ("异议", DETAIL_HEAD, _objection_rows(data))]
+    for index, (title, head, rows) in enumerate(sheets):
+        ws = wb.active if index == 0 else wb.create_sheet()
+        ws.title = title
+        ws.append(head)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            ws.append(row)
+        for col, name in enumerate(head, start=1):
+            width = max([len(str(name))] + [len(str(r[col - 1])) for r in rows[:200]]) * 2 + 2
+            ws.column_dimensions[get_column_letter(col)].width = min(60, width)
+        ws.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return Response(buffer.getvalue(),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": _filename(data, "xlsx")})
+

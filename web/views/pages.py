@@ -1,0 +1,286 @@
+"""Pages of the village cadres: login, 我的待办, 发起事项, the task form, the case page."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, session, url_for
+
+from engine import reports
+from engine.errors import CunwuError, Forbidden, Invalid, NotFound
+
+from ..auth import check_credentials
+from .common import (
+    acting_village,
+    bp,
+    case_chart,
+    engine,
+    form_data,
+    has_role,
+    login_required,
+    me,
+    now_local,
+    safe_next,
+    split_errors,
+    username,
+)
+
+#: Roles that may put a case on hold (shown as a hint; the engine decides).
+HOLD_HINT_ROLES = {"supervisor", "township_official"}
+
+
+# -- home, login --------------------------------------------------------------------------
+@bp.route("/")
+def home():
+    if me() is None:
+        return render_template("home_public.html", villages=reports.villages(engine()))
+    return worklist()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    next_url = request.values.get("next")
+    if request.method == "POST":
+        name = (request.form.get("username") or "").strip()
+        user = check_credentials(name, request.form.get("password") or "")
+        if user is None:
+            error = "用户名或密码错误"
+        else:
+            session.clear()  # a fresh session (and CSRF token) for the logged-in person
+            session["username"] = user.username
+            profile = reports.profile(engine(), user.username)
+            if profile and len(profile["villages"]) == 1:
+                session["village"] = profile["villages"][0]["code"]
+            elif profile and len(profile["villages"]) > 1 and not (profile["township_roles"] or profile["is_admin"]):
+                return redirect(url_for("web.choose_village", next=safe_next(next_url)))
+            return redirect(safe_next(next_url))
+    return render_template("login.html", error=error, next=next_url or "",
+                           username=request.form.get("username", "")), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    flash("您已退出登录。")
+    return redirect(url_for("web.home"))
+
+
+@bp.route("/village", methods=["GET", "POST"])
+@login_required
+def choose_village():
+    profile = me()
+    may_pick_all = profile["township_roles"] or profile["is_admin"]
+    if request.method == "POST":
+        code = request.form.get("village") or ""
+        if code and code not in {v["code"] for v in profile["villages"]}:
+            raise Forbidden("您在该村没有职务")
+        if not code and not may_pick_all and len(profile["villages"]) > 1:
+            flash("请选择您要办理事务的村。", "error")
+            return redirect(url_for("web.choose_village"))
+        session["village"] = code
+        return redirect(safe_next(request.form.get("next")))
+    return render_template("choose_village.html", villages=profile["villages"], may_pick_all=may_pick_all,
+                           current=acting_village(), next=request.args.get("next", ""))
+
+
+# -- worklist and starting ------------------------------------------------------------------
+def _startable(village_code: str | None) -> list[dict]:
+    """Catalogue items this person may start, each with the villages they may start it in
+    (the ``starters`` roles of the catalogue entry against the person's roles there)."""
+    profile = me()
+    out = []
+    for p in engine().processes():
+        starters = set(p.get("starters") or [])
+        where = [v for v in profile["villages"] if set(v["roles"]) & starters
+                 and (village_code is None or v["code"] == village_code)]
+        if where:
+            out.append({**p, "villages": where})
+    return out
+
+
+@bp.route("/tasks")
+@login_required
+def worklist():
+    village = acting_village()
+    tasks = engine().list_tasks(username(), village)
+    cases = engine().list_cases(username(), village_code=village, limit=10)
+    return render_template("worklist.html", tasks=tasks, startable=_startable(village), cases=cases,
+                           village=village)
+
+
+@bp.route("/start")
+@login_required
+def start_list():
+    return render_template("start_list.html", items=_startable(acting_village()))
+
+
+def _start_fields(key: str) -> tuple[dict, list[dict]]:
+    process = engine().process(key)
+    steps = process.get("steps") or []
+    form = steps[0].get("form") if steps else None
+    fields = []
+    if form:
+        from engine.forms import FORMS, describe
+
+        if form in FORMS:
+            # A new case cannot be withdrawn: the flag belongs to revised proposals only.
+            fields = [f for f in describe(form) if f["name"] != "withdraw"]
+    return process, fields
+
+
+@bp.route("/start/<key>", methods=["GET", "POST"])
+@login_required
+def start(key: str):
+    process, fields = _start_fields(key)
+    items = {p["key"]: p for p in _startable(acting_village())}
+    villages = items.get(key, {}).get("villages", [])
+    if not villages:
+        raise Forbidden(f"您不能发起“{process['name']}”（须由{_starter_names(process)}发起）")
+    has_title = any(f["name"] == "title" for f in fields)
+    errors: dict = {}
+    other: list[str] = []
+    values = dict(request.form) if request.method == "POST" else {}
+    status = 200
+    if request.method == "POST":
+        data = form_data(fields, request.form)
+        village = request.form.get("village") or (villages[0]["code"] if len(villages) == 1 else "")
+        title = data.get("title") if has_title else (request.form.get("case_title") or "").strip()
+        try:
+            case = engine().start_case(username(), key, village, title or "", data)
+        except Invalid as exc:
+            fld = list(fields) + [{"name": "village", "label": "村"}, {"name": "case_title", "label": "事项标题"}]
+            mapped = dict(exc.fields or {})
+            if "title" in mapped and not has_title:
+                mapped["case_title"] = mapped.pop("title")
+            errors, other = split_errors(fld, mapped)
+            if not exc.fields:
+                other.append(exc.message)
+            status = 422
+        except CunwuError as exc:
+            other = [exc.message]
+            status = exc.status
+        else:
+            flash(f"已发起“{case['title']}”。")
+            return redirect(url_for("web.case", case_id=case["id"]))
+    return render_template("start.html", process=process, fields=fields, villages=villages, has_title=has_title,
+                           values=values, errors=errors, other=other, today=now_local().date().isoformat()), status
+
+
+def _starter_names(process: dict) -> str:
+    from engine.roles import ROLES
+
+    return "、".join(ROLES.get(r, r) for r in process.get("starters") or []) or "指定人员"
+
+
+# -- a task ---------------------------------------------------------------------------------
+def _may_do(task_id: str) -> bool:
+    return any(t["id"] == task_id for t in engine().list_tasks(username()))
+
+
+def _visible_fields(task: dict) -> list[dict]:
+    fields = task.get("fields") or []
+    if task.get("form") == "meeting" and task.get("body") != "villager_assembly":
+        fields = [f for f in fields if f["name"] != "attended_households"]
+    return fields
+
+
+@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: str):
+    task = engine().get_task(username(), task_id)
+    case = engine().get_case(username(), task["case"])
+    may_do = task["state"] == "ready" and _may_do(task_id)
+    fields = _visible_fields(task)
+    errors: dict = {}
+    other: list[str] = []
+    values = dict(request.form) if request.method == "POST" else {}
+    status = 200
+    if request.method == "POST":
+        data = form_data(fields, request.form)
+        try:
+            engine().complete_task(username(), task_id, data)
+        except Invalid as exc:
+            errors, other = split_errors(fields, exc.fields)
+            if not exc.fields or not errors:
+                other.insert(0, exc.message)
+            status = 422
+        except CunwuError as exc:
+            other = [exc.message]
+            status = exc.status
+        else:
+            flash(f"“{task['title']}”已办理。")
+            return redirect(url_for("web.case", case_id=case["id"]))
+    return render_template("task.html", task=task, case=case, fields=fields, may_do=may_do, values=values,
+                           errors=errors, other=other, chart=case_chart(case["id"]),
+                           today=now_local().date().isoformat()), status
+
+
+# -- a case ---------------------------------------------------------------------------------
+def _case_context(case_id: int) -> dict:
+    case = engine().get_case(username(), case_id)
+    entries = []
+    for item in case.get("board") or []:
+        try:
+            entries.append(engine().board_entry(item["id"]))
+        except NotFound:
+            continue
+    mine = {t["id"] for t in engine().list_tasks(username()) if t["case"] == case_id}
+    village = reports.village(engine(), case["village"])
+    roles = set(next((v["roles"] for v in me()["villages"] if v["code"] == case["village"]), []))
+    return {"case": case, "entries": entries, "mine": mine, "village": village,
+            "may_hold": bool(roles & HOLD_HINT_ROLES)}
+
+
+@bp.route("/cases")
+@login_required
+def cases():
+    status = request.args.get("status") or None
+    village = request.args.get("village") or acting_village()
+    items = engine().list_cases(username(), status=status, village_code=village)
+    return render_template("cases.html", cases=items, status=status, village=village)
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def case(case_id: int):
+    ctx = _case_context(case_id)
+    return render_template("case.html", chart=case_chart(case_id), **ctx)
+
+
+@bp.route("/cases/<int:case_id>/print")
+@login_required
+def case_print(case_id: int):
+    ctx = _case_context(case_id)
+    return render_template("case_print.html", chart=case_chart(case_id), printed_at=now_local(), **ctx)
+
+
+@bp.route("/cases/<int:case_id>/hold", methods=["POST"])
+@login_required
+def case_hold(case_id: int):
+    try:
+        engine().hold_case(username(), case_id, request.form.get("reason") or "")
+    except (Invalid, CunwuError) as exc:
+        if isinstance(exc, Forbidden | NotFound):
+            raise
+        flash(exc.message, "error")
+    else:
+        flash("事项已暂停，暂停期间任何人不能办理。")
+    return redirect(safe_next(request.form.get("next")) if request.form.get("next")
+                    else url_for("web.case", case_id=case_id))
+
+
+@bp.route("/cases/<int:case_id>/release", methods=["POST"])
+@login_required
+def case_release(case_id: int):
+    try:
+        engine().release_case(username(), case_id, request.form.get("note") or "")
+    except CunwuError as exc:
+        if isinstance(exc, Forbidden | NotFound):
+            raise
+        flash(exc.message, "error")
+    else:
+        flash("事项已恢复办理。")
+    return redirect(safe_next(request.form.get("next")) if request.form.get("next")
+                    else url_for("web.case", case_id=case_id))
+
+
+__all__ = ["has_role"]
