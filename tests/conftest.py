@@ -106,18 +106,9 @@ def pg_app(clock):
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def any_app(request, tmp_path, clock, sqlite_template):
+def any_app(request):
     """The same test on the embedded SQLite and on the local PostgreSQL server."""
-    if request.param == "sqlite":
-        app = _sqlite_app(tmp_path, sqlite_template, clock)
-        yield app
-        app.extensions["cunwu_db"].dispose()
-    else:
-        url, schema = _fresh_pg_schema()
-        app = _make_app(url, clock)
-        yield app
-        app.extensions["cunwu_db"].dispose()
-        _drop_pg_schema(schema)
+    return request.getfixturevalue("app" if request.param == "sqlite" else "pg_app")
 
 
 class ApiClient:
