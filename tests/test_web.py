@@ -102,6 +102,16 @@ def test_login_wrong_password_and_logout(web, app):
     assert client.get("/tasks").status_code == 302
 
 
+def test_login_form_is_throttled_like_the_api(app):
+    if app.extensions.get("cunwu_login_throttle") is None:
+        pytest.skip("no login throttle in this tree")
+    client = app.test_client()
+    for _ in range(5):
+        assert client.post("/login", data={"username": "zhang", "password": "wrong"}).status_code == 401
+    r = client.post("/login", data={"username": "zhang", "password": "demo123"})
+    assert r.status_code == 429 and "登录失败次数过多" in r.data.decode()
+
+
 def test_login_refuses_offsite_next(app):
     client = app.test_client()
     r = client.post("/login", data={"username": "zhang", "password": "demo123", "next": "https://evil.example/"})
@@ -155,7 +165,7 @@ def test_start_a_major_decision_through_the_form(web, app):
 
 def test_people_without_the_starter_role_cannot_start(web):
     wang = web("wang")
-    assert "没有可以发起的事项" in wang.html("/start")
+    assert 'href="/start/major-decision"' not in wang.html("/start")
     r = wang.get("/start/major-decision")
     assert r.status_code == 403 and "村党组织书记" in r.data.decode()
 

@@ -15,7 +15,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, has_app_context, redirect, request, session, url_for
 from markupsafe import Markup
 
 from engine import reports
@@ -245,6 +245,8 @@ class RateLimiter:
             if len(hits) >= self.limit:
                 wait = max(1, math.ceil(hits[0] + self.window - now))
                 minutes = math.ceil(wait / 60)
+                if has_app_context():
+                    g.retry_after = wait  # a Retry-After header, where the app adds one
                 raise TooManyRequests(f"提交过于频繁：同一网络{int(self.window // 60)}分钟内最多提交{self.limit}次异议，"
                                       f"请约{minutes}分钟后再试")
             hits.append(now)

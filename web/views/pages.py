@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 
 from engine import reports
-from engine.errors import CunwuError, Forbidden, Invalid, NotFound
+from engine.errors import CunwuError, Forbidden, Invalid, NotFound, TooManyRequests
 
 from ..auth import check_credentials
 from .common import (
@@ -14,7 +14,6 @@ from .common import (
     case_chart,
     engine,
     form_data,
-    has_role,
     login_required,
     me,
     now_local,
@@ -39,12 +38,25 @@ def home():
 def login():
     error = None
     next_url = request.values.get("next")
+    status = 200
     if request.method == "POST":
         name = (request.form.get("username") or "").strip()
+        throttle = current_app.extensions.get("cunwu_login_throttle")  # web/security.py, when present
+        key = _login_key(name)
+        try:
+            if throttle is not None:
+                throttle.check(key)
+        except TooManyRequests as exc:
+            return render_template("login.html", error=exc.message, next=next_url or "", username=name), 429
         user = check_credentials(name, request.form.get("password") or "")
         if user is None:
             error = "用户名或密码错误"
+            status = 401
+            if throttle is not None:
+                throttle.fail(key)
         else:
+            if throttle is not None:
+                throttle.reset(key)
             session.clear()  # a fresh session (and CSRF token) for the logged-in person
             session["username"] = user.username
             profile = reports.profile(engine(), user.username)
@@ -54,7 +66,15 @@ def login():
                 return redirect(url_for("web.choose_village", next=safe_next(next_url)))
             return redirect(safe_next(next_url))
     return render_template("login.html", error=error, next=next_url or "",
-                           username=request.form.get("username", "")), (401 if error else 200)
+                           username=request.form.get("username", "")), status
+
+
+def _login_key(name: str) -> str:
+    try:
+        from ..security import login_key
+    except ImportError:  # the throttle module is optional
+        return f"{name.lower()}|{request.remote_addr or ''}"
+    return login_key(name)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -282,5 +302,3 @@ def case_release(case_id: int):
     return redirect(safe_next(request.form.get("next")) if request.form.get("next")
                     else url_for("web.case", case_id=case_id))
 
-
-__all__ = ["has_role"]
