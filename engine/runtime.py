@@ -206,6 +206,11 @@ def _timer_due(task) -> datetime | None:
         return None
 
 
+def is_completed(wf: BpmnWorkflow, task_id: str) -> bool:
+    task = wf.get_task_from_id(UUID(task_id))
+    return task is not None and task.state == TaskState.COMPLETED
+
+
 def next_timer(wf: BpmnWorkflow) -> datetime | None:
     dues = [d for d in (_timer_due(t) for t in wf.get_tasks(state=TaskState.WAITING)) if d is not None]
     return min(dues) if dues else None

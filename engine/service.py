@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from marshmallow import ValidationError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import forms, publicity, rules, runtime
@@ -168,8 +168,6 @@ class Engine:
             first = [t for t in runtime.open_tasks(wf) if t.state == "ready"]
             if first and first[0].role in actor.roles_in(village) and first[0].form:
                 self._complete_loaded(session, actor, case, deployed, wf, first[0].id, data)
-            else:
-                case.state = runtime.dumps(wf)
             return self._case_json(session, case)
 
     def get_case(self, username: str, case_id: int) -> dict:
@@ -251,7 +249,15 @@ class Engine:
             if row is None:
                 raise NotFound(f"没有编号为{task_id}的任务")
             case = self._case_for(session, actor, row.case_id)
-            return self._task_json(row, case.village, case, with_fields=True, session=session)
+            out = self._task_json(row, case.village, case, with_fields=True, session=session)
+            if "objection" in out and "supervisor" not in actor.roles_in(case.village):
+                out["objection"].pop("contact", None)  # an objector's contact is for the supervisors only
+        if out.get("objection", {}).get("contact"):  # every read of personal data is on the record
+            with self.transaction() as session:
+                self._audit(session, action="read_personal", actor=actor, case=case, task_id=task_id,
+                            summary=f"查看异议人联系方式（异议{out['objection']['id']}）",
+                            data={"objection": out["objection"]["id"]})
+        return out
 
     def complete_task(self, username: str, task_id: str, data: dict) -> dict:
         if not isinstance(data, dict):
@@ -449,7 +455,8 @@ class Engine:
         for row_id, row in existing.items():
             if row_id not in open_ids:
                 if row.state == "waiting":
-                    row.state = "completed" if wf.get_task_from_id(_uuid(row_id)).state == 64 else "cancelled"
+                    done = runtime.is_completed(wf, row_id)
+                    row.state = "completed" if done else "cancelled"
                     row.completed_at = now
                 else:
                     row.state = "cancelled"
@@ -560,14 +567,24 @@ class Engine:
 
     # -- timers ---------------------------------------------------------------------------
     def due_case_ids(self, session: Session, limit: int, *, lock: bool = False) -> list[int]:
+        """Running cases whose next timer is due by the clock, earliest first. With ``lock`` on
+        PostgreSQL the rows are claimed ``FOR UPDATE SKIP LOCKED``: rows another worker holds are
+        passed over, and a row it has just fired is no longer due when re-checked."""
         stmt = (select(Case.id).where(Case.next_timer_at.is_not(None), Case.next_timer_at < self.now(),
-                                      Case.status == "running").order_by(Case.next_timer_at).limit(limit))
+                                      Case.status == "running").order_by(Case.next_timer_at, Case.id).limit(limit))
         if lock and session.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         return list(session.scalars(stmt))
 
-    def run_timers(self, batch: int = 200) -> int:
-        """Fire every timer that is due by the clock, once. Returns the number of cases moved."""
+    def run_timers(self, batch: int = 50) -> int:
+        """Fire every timer that is due by the clock, once. Returns the number of cases moved.
+
+        Due cases are claimed in small batches, one transaction per batch (on PostgreSQL with
+        ``FOR UPDATE SKIP LOCKED``, so several workers share the work and never fire a case
+        twice; on SQLite the write lock makes workers take turns). Each case runs in its own
+        savepoint: a case that fails is logged and left due, and does not hold up the others."""
+        import logging
+
         fired = 0
         seen: set[int] = set()
         while True:
@@ -575,21 +592,32 @@ class Engine:
                 ids = [i for i in self.due_case_ids(session, batch, lock=True) if i not in seen]
                 for case_id in ids:
                     seen.add(case_id)
-                    with session.begin_nested():
-                        case = session.get(Case, case_id, with_for_update=session.bind.dialect.name == "postgresql")
-                        if case is None or case.status != "running":
-                            continue
-                        deployed = self.catalog.deployed(case.definition)
-                        wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
-                        before = {t.id for t in runtime.open_tasks(wf)}
-                        runtime.run(wf, self.now)
-                        after = {t.id for t in runtime.open_tasks(wf)}
-                        if before != after:
-                            self._audit(session, action="timer", actor=None, case=case, summary="公示期满，流程继续")
-                            fired += 1
-                        self._sync(session, case, wf, deployed)
+                    try:
+                        with session.begin_nested():
+                            fired += self._fire_timers(session, case_id)
+                    except (OperationalError, InterfaceError):
+                        raise  # the connection or the transaction is gone: not this case's fault
+                    except Exception:  # noqa: BLE001 - one broken case must not stop the sweep
+                        logging.getLogger("cunwu.timers").exception("定时事件处理失败：事项%s", case_id)
             if len(ids) < batch:
                 return fired
+
+    def _fire_timers(self, session: Session, case_id: int) -> int:
+        case = session.get(Case, case_id, with_for_update=session.bind.dialect.name == "postgresql",
+                           populate_existing=True)
+        if case is None or case.status != "running" or case.next_timer_at is None \
+                or case.next_timer_at >= self.now():
+            return 0
+        deployed = self.catalog.deployed(case.definition)
+        wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
+        before = {t.id for t in runtime.open_tasks(wf)}
+        runtime.run(wf, self.now)
+        after = {t.id for t in runtime.open_tasks(wf)}
+        moved = before != after
+        if moved:
+            self._audit(session, action="timer", actor=None, case=case, summary="公示期满，流程继续")
+        self._sync(session, case, wf, deployed)
+        return 1 if moved else 0
 
     # -- hold -----------------------------------------------------------------------------
     def hold_case(self, username: str, case_id: int, reason: str) -> dict:
@@ -692,8 +720,3 @@ def _first_message(fields: dict) -> str:
         return f"{name}：{messages}"
     return "数据有误"
 
-
-def _uuid(value: str):
-    from uuid import UUID
-
-    return UUID(value)
