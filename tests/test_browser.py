@@ -260,7 +260,7 @@ def test_township_view_and_public_pages(browser, live, app, api, clock):
     assert "示范村" in page.locator("main").inner_text()
     shot(page, "home-phone")
     page = phone.go("/board")
-    assert "村级重大事项决策" in page.locator("h2").first.inner_text()
+    assert "村级重大事项决策" in page.locator("#item-major-decision h2").inner_text()
     shot(page, "catalogue-phone", full_page=False)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page = phone.go("/api/v1/docs")

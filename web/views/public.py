@@ -54,11 +54,22 @@ def board_objection(code: str, entry_id: int):
 
 @bp.route("/board")
 def catalogue():
+    """看图做事: every catalogue item with its poster. With the diagrams service the charts are
+    lazy-loaded images of the public diagram endpoint (cached there); without it, inline SVG
+    from ``diagrams.render`` when that exists, else the list of steps alone."""
+    service = current_app.extensions.get("cunwu_diagrams") is not None
+    village = request.args.get("village") or None
+    if village and reports.village(engine(), village) is None:
+        village = None
     items = []
     for p in engine().processes():
         detail = engine().process(p["key"])
-        items.append({**detail, "chart": process_chart(p["key"])})
-    return render_template("catalogue.html", items=items, diagrams=diagrams_available(),
+        items.append({**detail, "chart": None if service else process_chart(p["key"])})
+    categories: dict[str, list[dict]] = {}
+    for item in items:
+        categories.setdefault(f"{item['category']}类 · {item['category_name']}", []).append(item)
+    return render_template("catalogue.html", items=items, categories=categories, service=service,
+                           diagrams=service or diagrams_available(), village=village,
                            villages=reports.villages(engine()))
 
 
