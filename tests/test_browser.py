@@ -243,6 +243,15 @@ def test_township_view_and_public_pages(browser, live, app, api, clock):
     assert page.locator("li.task").first.get_attribute("class") == "task overdue"
     shot(page, "doc-worklist", full_page=False)
     zhang.close()
+    # The same person on a phone: the worklist and a meeting form fit the screen.
+    zhang = Person(browser, live, "zhang", **PHONE)
+    page = zhang.go("/")
+    shot(page, "worklist-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page = zhang.open_task("村两委会议商议")
+    shot(page, "task-phone", full_page=False)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    zhang.close()
     zhou = Person(browser, live, "zhou")
     page = zhou.go("/township")
     assert "示范村" in page.locator("table").first.inner_text()
