@@ -1,0 +1,835 @@
+"""Forms of the 便民服务 items (category B): 宅基地, 低保, 特困, 临时救助, 惠农补贴, 出具证明.
+
+Same style as ``engine.forms``: marshmallow schemas, Chinese labels and messages, field
+``metadata`` for the pages. Rules that need the database, the village or the catalogue entry
+live in each form's ``check`` (see ``engine.forms.FormSchema``). The forms are documented in
+``docs/forms-services.md``.
+
+Settings (DOMAIN.md "(cfg)") are read by :func:`setting`: a village setting
+``"<item key>.<name>"`` wins, then the item's ``settings`` mapping in
+``processes/catalogue.d/b-services.yaml``, then ``DEFAULTS`` here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+
+from . import certificates
+from .errors import Forbidden, Invalid
+from .forms import FORMS, CheckContext, FormSchema, choice, count, day, flag, line, money, register, text
+from .models import Case, RoleAssignment, TaskRow, User
+from .roles import VILLAGE_ROLES
+
+CST = timezone(timedelta(hours=8), "CST")  # dates people write are China Standard Time dates
+
+DEFAULTS: dict[str, Any] = {
+    # R46: 民主评议 quorum and approval, as "p/q" (三分之二以上 = at least 2/3, D1).
+    "appraisal_quorum": "2/3",
+    "appraisal_pass": "2/3",
+    # §3.3.12 / §3.3.13: investigators named in the family economic investigation.
+    "min_investigators": 2,
+    # R49: one temporary-assistance grant per year for the same cause.
+    "once_per_year_same_cause": True,
+    # R50: area cap set by the province (square metres); None = not configured.
+    "homestead_max_area_m2": None,
+    # 特困人员认定 age limits [G]: 老年人 60周岁以上, 未成年人 未满18周岁.
+    "elderly_age": 60,
+    "minor_age": 18,
+    # R51: the local positive list (None = engine.certificates.DEFAULT_POSITIVE_LIST) and
+    # provincial additions to the national negative list.
+    "positive_list": None,
+    "extra_negative_list": [],
+}
+
+AVOIDANCE_MARK = "【单独登记】"
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _messages(label: str) -> dict[str, str]:
+    return {
+        "required": f"请填写{label}",
+        "null": f"{label}不能为空",
+        "invalid": f"{label}格式不正确",
+        "too_large": f"{label}数值过大",
+        "not_a_number": f"{label}必须是数字",
+        "special": f"{label}必须是有限数字",
+    }
+
+
+def positive_count(label: str, *, unit: str = "人", help: str = "", **kw) -> fields.Integer:
+    return fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=10_000_000, error=f"{label}须为1到10000000之间的整数"),
+        error_messages={**_messages(label), "invalid": f"{label}必须是整数"},
+        metadata={"label": label, "help": help, "unit": unit, "widget": "number"},
+        **kw,
+    )
+
+
+def quantity(label: str, *, unit: str, required: bool = True, help: str = "") -> fields.Decimal:
+    """A positive decimal quantity with a unit (面积、补贴标准 …), two places."""
+    return fields.Decimal(
+        required=required,
+        places=2,
+        allow_nan=False,
+        validate=validate.Range(min=Decimal("0.01"), max=Decimal("1e9"), error=f"{label}须大于0"),
+        error_messages={**_messages(label), "invalid": f"{label}必须是数字"},
+        metadata={"label": label, "help": help, "unit": unit, "widget": "number"},
+    )
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def id_number_problem(value: str) -> str | None:
+    """Why ``value`` is not a valid 18-digit 居民身份证号 (GB 11643-1999), or None."""
+    v = value.strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", v):
+        return "身份证号须为18位数字（最后一位可为X）"
+    try:
+        date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+    except ValueError:
+        return "身份证号中的出生日期不存在"
+    if _ID_CHECK[sum(int(a) * w for a, w in zip(v[:17], _ID_WEIGHTS, strict=True)) % 11] != v[17]:
+        return "身份证号校验位不正确，请核对"
+    return None
+
+
+def birth_date(id_number: str) -> date:
+    v = id_number.strip()
+    return date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+
+
+class IdNumber(fields.String):
+    """An 18-digit ID number, checked and upper-cased."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        problem = id_number_problem(value)
+        if problem:
+            raise ValidationError(problem)
+        return value.strip().upper()
+
+
+def id_number(label: str) -> IdNumber:
+    return IdNumber(required=True, error_messages=_messages(label),
+                    metadata={"label": label, "help": "18位居民身份证号", "widget": "text"})
+
+
+def split_names(value: str | None) -> list[str]:
+    """Names written as 张三、李四 / 张三，李四 / 张三 李四 → distinct, in order."""
+    seen: list[str] = []
+    for name in re.split(r"[\s,，、;；/]+", value or ""):
+        if name and name not in seen:
+            seen.append(name)
+    return seen
+
+
+def setting(ctx: CheckContext, key: str) -> Any:
+    """A setting: the village's own value (key ``"<item key>.<name>"``, the convention of
+    ``engine/settings.py``), else the catalogue entry's ``settings``, else the default."""
+    village_settings = getattr(ctx.village, "settings", None) or {}
+    item = getattr(getattr(ctx.case, "definition", None), "key", None)
+    if item and f"{item}.{key}" in village_settings:
+        return village_settings[f"{item}.{key}"]
+    item_settings = (ctx.meta or {}).get("settings") or {}
+    if key in item_settings:
+        return item_settings[key]
+    return DEFAULTS[key]
+
+
+def fraction(value: Any, key: str) -> tuple[int, int]:
+    """Parse a ratio setting ("2/3" or [2, 3]); it may not be below one half."""
+    p = q = None
+    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)):
+        p, q = int(m.group(1)), int(m.group(2))
+    elif isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(x, int) for x in value):
+        p, q = value
+    if p is None or q is None or q <= 0 or p > q or 2 * p < q:
+        raise Invalid(f"设置“{key}”有误：须写成“分子/分母”（如 2/3），且不低于二分之一、不高于1")
+    return p, q
+
+
+def at_least(part: int, whole: int, ratio: tuple[int, int]) -> bool:
+    """``part / whole >= p / q`` in integers (以上 includes the stated number, D1)."""
+    p, q = ratio
+    return q * part >= p * whole
+
+
+def _ratio_zh(ratio: tuple[int, int]) -> str:
+    p, q = ratio
+    return "全部" if p == q else f"{q}分之{p}"
+
+
+def _today(ctx: CheckContext) -> date:
+    return ctx.now.astimezone(CST).date()
+
+
+def _not_future(ctx: CheckContext, values: dict, *names: str) -> None:
+    today, earliest = _today(ctx), ctx.case.created_at.astimezone(CST).date()
+    errors = {}
+    for name in names:
+        value = values.get(name)
+        if value is None:
+            continue
+        if value > today:
+            errors[name] = [f"日期不能晚于今天（{today.isoformat()}）"]
+        elif value < earliest:
+            errors[name] = [f"日期不能早于本事项受理日期（{earliest.isoformat()}）"]
+    if errors:
+        raise Invalid("日期有误：" + next(iter(errors.values()))[0], errors)
+
+
+def _completed(ctx: CheckContext, *, form: str | None = None, name: str | None = None) -> list[TaskRow]:
+    """Completed tasks of this case, oldest first."""
+    stmt = select(TaskRow).where(TaskRow.case_id == ctx.case.id, TaskRow.state == "completed")
+    if form:
+        stmt = stmt.where(TaskRow.form == form)
+    if name:
+        stmt = stmt.where(TaskRow.name == name)
+    return list(ctx.session.scalars(stmt.order_by(TaskRow.completed_at, TaskRow.created_at)))
+
+
+def _latest_data(ctx: CheckContext, form: str) -> dict:
+    rows = _completed(ctx, form=form)
+    return dict(rows[-1].data or {}) if rows else {}
+
+
+def _first_round(ctx: CheckContext) -> bool:
+    return not _completed(ctx, name=ctx.task.name)
+
+
+def _village_cadres(ctx: CheckContext) -> dict[str, User]:
+    """Active people holding a village role in this case's village, by username."""
+    stmt = (select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(RoleAssignment.village_id == ctx.village.id, RoleAssignment.role.in_(VILLAGE_ROLES),
+                   User.active.is_(True)).order_by(User.username))
+    return {u.username: u for u in ctx.session.scalars(stmt).unique()}
+
+
+def _excluded_people(ctx: CheckContext) -> list[User]:
+    usernames = list(ctx.case.excluded_users or [])
+    if not usernames:
+        return []
+    return list(ctx.session.scalars(select(User).where(User.username.in_(usernames))))
+
+
+def _no_excluded_among(ctx: CheckContext, field: str, names: list[str], what: str) -> None:
+    """R45: a cadre who must withdraw may not be listed as an investigator or appraiser."""
+    for person in _excluded_people(ctx):
+        if person.name in names or person.username in names:
+            msg = f"{person.name}与申请人有利害关系，依规回避，不得{what}"
+            raise Invalid(msg, {field: [msg]})
+
+
+def _other_applications(ctx: CheckContext, form: str, id_number: str) -> list[tuple[TaskRow, Case]]:
+    """Completed application tasks of other cases in this village for the same ID number."""
+    rows = ctx.session.execute(
+        select(TaskRow, Case).join(Case, TaskRow.case_id == Case.id).where(
+            TaskRow.form == form, TaskRow.state == "completed", Case.village_id == ctx.village.id,
+            Case.id != ctx.case.id)).all()
+    return [(row, case) for row, case in rows if (row.data or {}).get("applicant_id_number") == id_number]
+
+
+def _no_open_duplicate(ctx: CheckContext, form: str, values: dict, what: str) -> None:
+    for _row, case in _other_applications(ctx, form, values["applicant_id_number"]):
+        if case.status in ("running", "on_hold"):
+            msg = f"该申请人已有一件{what}正在办理（事项编号{case.id}），不能重复申请"
+            raise Invalid(msg, {"applicant_id_number": [msg]})
+
+
+def _refuse_withdraw_on_first_round(ctx: CheckContext, values: dict) -> None:
+    if values.get("withdraw") and _first_round(ctx):
+        raise Invalid("新受理的申请不能直接撤回", {"withdraw": ["新受理的申请不能直接撤回"]})
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except ArithmeticError:
+        return None
+
+
+def _require(data: dict, when: bool, names: dict[str, str]) -> None:
+    """Raise a field error for each empty field in ``names`` (field → message) when ``when``."""
+    if not when:
+        return
+    errors = {name: [msg] for name, msg in names.items() if data.get(name) in (None, "") or
+              (isinstance(data.get(name), str) and not data[name].strip())}
+    if errors:
+        raise ValidationError(errors)
+
+
+def _register(key: str, schema: type[FormSchema]) -> None:
+    if key in FORMS and FORMS[key] is not schema:
+        raise RuntimeError(f"form key {key!r} is registered twice (engine/forms_services.py and another module)")
+    register(key, schema)
+
+
+# ---------------------------------------------------------------------------- shared parts
+
+
+class _Applicant(FormSchema):
+    """Who applies: the villager has no login; a cadre enters the application for them."""
+
+    applicant_name = line("申请人姓名")
+    applicant_id_number = id_number("申请人身份证号")
+    household = line("家庭户", help="户主姓名及户籍地址，如：张三户，示范村三组12号")
+    household_size = positive_count("家庭人口", unit="人")
+    phone = line("联系电话", required=False)
+
+
+RELATIONS = {"none": "无", "self": "申请人本人是村干部", "relative": "申请人是村干部的近亲属"}
+
+
+class _Avoidance(FormSchema):
+    """R45: an application from a village cadre or a near relative is registered separately."""
+
+    cadre_relation = choice("与村干部的关系", RELATIONS, required=False, load_default="none",
+                            help="申请人本人或其近亲属（配偶、父母、子女、兄弟姐妹等）是本村干部的，须如实选择")
+    related_cadre = line("相关村干部（用户名）", required=False,
+                         help="填写该村干部在系统中的用户名；该村干部须回避本事项的调查、评议等全部环节")
+
+    @validates_schema
+    def _related_cadre_named(self, data: dict, **kwargs: Any) -> None:
+        relation = data.get("cadre_relation", "none")
+        named = (data.get("related_cadre") or "").strip()
+        if relation != "none" and not named:
+            raise ValidationError({"related_cadre": ["申请人与村干部有关系时，须填写该村干部的用户名"]})
+        if relation == "none" and named:
+            raise ValidationError({"cadre_relation": ["填写了相关村干部，请选择申请人与其的关系"]})
+
+
+def _avoidance(values: dict, ctx: CheckContext) -> dict:
+    """Validate the named cadre against the village's people; flag the case and keep them off it."""
+    if values.get("cadre_relation", "none") == "none":
+        return {"avoidance": False}
+    username = values["related_cadre"].strip()
+    cadres = _village_cadres(ctx)
+    if username not in cadres:
+        known = "、".join(f"{u}（{p.name}）" for u, p in cadres.items()) or "无"
+        msg = f"本村没有用户名为“{username}”的村干部；本村村干部：{known}"
+        raise Invalid(msg, {"related_cadre": [msg]})
+    if not ctx.case.title.startswith(AVOIDANCE_MARK):
+        ctx.case.title = (AVOIDANCE_MARK + ctx.case.title)[:300]
+    return {"exclude_users": [username], "avoidance": True, "avoidance_cadre": cadres[username].name,
+            "registration": "单独登记"}
+
+
+# ---------------------------------------------------------------------------- B1 宅基地
+
+
+EXISTING_HOMESTEAD = {"none": "无宅基地", "rebuild": "拆旧建新（批准后退出原宅基地）", "has": "已有宅基地"}
+ONE_HOUSEHOLD_ONE_HOMESTEAD = ("根据《中华人民共和国土地管理法》第六十二条，农村村民一户只能拥有一处宅基地；"
+                               "该户已有宅基地，不予受理。如属拆旧建新，请选择“拆旧建新”并承诺退出原宅基地")
+
+
+class HomesteadApplicationForm(_Applicant):
+    title_zh = "宅基地（建房）申请"
+    reason = text("申请理由", help="如分户、原住房危旧等")
+    location = line("拟用地位置", help="村民小组、四至")
+    area_m2 = quantity("申请用地面积", unit="平方米")
+    storeys = positive_count("拟建层数", unit="层")
+    existing_homestead = choice("现有宅基地情况", EXISTING_HOMESTEAD, help="一户只能拥有一处宅基地")
+    uses_farmland = flag("占用农用地", help="占用农用地的，须依法办理农用地转用审批")
+    neighbours_consulted = flag("已征求四邻意见")
+    withdraw = flag("撤回申请", help="退回修改时勾选，事项即以“撤回”办结")
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _refuse_withdraw_on_first_round(ctx, values)
+        if values.get("withdraw"):
+            return {}
+        if values["existing_homestead"] == "has":  # R50 一户一宅
+            raise Invalid(ONE_HOUSEHOLD_ONE_HOMESTEAD, {"existing_homestead": [ONE_HOUSEHOLD_ONE_HOMESTEAD]})
+        cap = setting(ctx, "homestead_max_area_m2")
+        if cap is not None and values["area_m2"] > Decimal(str(cap)):
+            msg = f"申请用地面积超过本省规定的上限（{cap}平方米）"
+            raise Invalid(msg, {"area_m2": [msg]})
+        for row, case in _other_applications(ctx, "homestead_application", values["applicant_id_number"]):
+            if case.status in ("running", "on_hold"):
+                msg = f"该户已有一件宅基地申请正在办理（事项编号{case.id}），不能重复申请"
+                raise Invalid(msg, {"applicant_id_number": [msg]})
+            if case.status == "completed" and values["existing_homestead"] != "rebuild" \
+                    and not (row.data or {}).get("withdraw"):
+                msg = f"该户已于事项{case.id}获批宅基地。{ONE_HOUSEHOLD_ONE_HOMESTEAD}"
+                raise Invalid(msg, {"existing_homestead": [msg]})
+        return {"one_household_checked": True}
+
+
+class HomesteadVillageReviewForm(FormSchema):
+    title_zh = "宅基地村级审查"
+    decision = choice("审查结论", {"forward": "审查通过，签署意见报乡镇", "return": "退回申请人补正",
+                                   "refuse": "不予同意"})
+    materials_genuine = flag("申请材料真实有效")
+    fits_plan = flag("符合村庄规划和用地计划")
+    neighbours_agree = flag("四邻无异议")
+    opinion = text("审查意见")
+
+    @validates_schema
+    def _all_checked_before_forwarding(self, data: dict, **kwargs: Any) -> None:
+        if data.get("decision") != "forward":
+            return
+        missing = {name: [f"报乡镇审批前须确认“{self.fields[name].metadata['label']}”"]
+                   for name in ("materials_genuine", "fits_plan", "neighbours_agree") if not data.get(name)}
+        if missing:
+            raise ValidationError(missing)
+
+
+class HomesteadApprovalForm(FormSchema):
+    title_zh = "乡镇宅基地联审"
+    decision = choice("审批结论", {"approve": "批准", "return": "退回村级补充材料", "refuse": "不予批准"})
+    site_inspected_on = day("实地审查日期")
+    agriculture_opinion = text("农业农村部门意见")
+    natural_resources_opinion = text("自然资源部门意见", help="含是否符合国土空间规划、是否占用农用地")
+    approval_no = line("《农村宅基地批准书》编号", required=False, help="批准时必填")
+    planning_permit_no = line("乡村建设规划许可证编号", required=False, help="批准时必填")
+    approved_area_m2 = quantity("批准用地面积", unit="平方米", required=False, help="批准时必填")
+    reason = text("理由", required=False, help="退回或不予批准时必须写明")
+
+    @validates_schema
+    def _fields_for_the_decision(self, data: dict, **kwargs: Any) -> None:
+        _require(data, data.get("decision") == "approve", {
+            "approval_no": "批准时须填写《农村宅基地批准书》编号",
+            "planning_permit_no": "批准时须填写乡村建设规划许可证编号",
+            "approved_area_m2": "批准时须填写批准用地面积"})
+        _require(data, data.get("decision") in ("return", "refuse"), {"reason": "退回或不予批准时必须写明理由"})
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _not_future(ctx, values, "site_inspected_on")
+        if values["decision"] == "approve":
+            applied = _decimal(_latest_data(ctx, "homestead_application").get("area_m2"))
+            if applied is not None and values["approved_area_m2"] > applied:
+                msg = f"批准面积不能超过申请面积（{applied}平方米）"
+                raise Invalid(msg, {"approved_area_m2": [msg]})
+            cap = setting(ctx, "homestead_max_area_m2")
+            if cap is not None and values["approved_area_m2"] > Decimal(str(cap)):
+                msg = f"批准面积超过本省规定的上限（{cap}平方米）"
+                raise Invalid(msg, {"approved_area_m2": [msg]})
+        return {}
+
+
+class HomesteadSiteCheckForm(FormSchema):
+    title_zh = "宅基地实地检查"
+    checked_on = day("检查日期")
+    inspectors = line("到场人员", help="姓名用顿号分隔")
+    result = choice("检查结果", {"pass": "符合批准要求", "rectify": "不符合，责令整改后复查"})
+    notes = text("检查情况")
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _not_future(ctx, values, "checked_on")
+        return {}
+
+
+# ---------------------------------------------------------------------------- B2–B4 社会救助
+
+
+class SubsistenceApplicationForm(_Applicant, _Avoidance):
+    title_zh = "低保申请"
+    reason = text("申请理由", help="家庭困难情况")
+    monthly_income = money("家庭月人均收入", required=False, help="申请人自报，调查时核实")
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _no_open_duplicate(ctx, "subsistence_application", values, "低保申请")
+        return _avoidance(values, ctx)
+
+
+POVERTY_GROUPS = {"elderly": "老年人", "disabled": "残疾人", "minor": "未成年人"}
+CARE_LEVELS = {"full_self_care": "具备生活自理能力", "partial": "部分丧失生活自理能力",
+               "none": "完全丧失生活自理能力"}
+SUPPORT_MODES = {"scattered": "分散供养", "centralised": "集中供养"}
+
+
+class PovertyApplicationForm(_Applicant, _Avoidance):
+    title_zh = "特困人员供养申请"
+    group = choice("人员类别", POVERTY_GROUPS)
+    no_work_ability = flag("无劳动能力")
+    no_income = flag("无生活来源")
+    no_supporter = flag("无法定赡养、抚养、扶养义务人，或其义务人无履行义务能力")
+    care_level = choice("生活自理能力", CARE_LEVELS)
+    support_mode = choice("申请供养方式", SUPPORT_MODES)
+    reason = text("申请理由")
+
+    @validates_schema
+    def _three_conditions(self, data: dict, **kwargs: Any) -> None:
+        missing = {name: ["特困人员须同时具备无劳动能力、无生活来源、无法定义务人（或义务人无履行能力）三个条件"]
+                   for name in ("no_work_ability", "no_income", "no_supporter") if not data.get(name)}
+        if missing:
+            raise ValidationError(missing)
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        born = birth_date(values["applicant_id_number"])
+        today = _today(ctx)
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        elderly, minor = int(setting(ctx, "elderly_age")), int(setting(ctx, "minor_age"))
+        if values["group"] == "elderly" and age < elderly:
+            msg = f"按身份证号，申请人{age}周岁，不满{elderly}周岁，不属于老年人"
+            raise Invalid(msg, {"group": [msg]})
+        if values["group"] == "minor" and age >= minor:
+            msg = f"按身份证号，申请人{age}周岁，已满{minor}周岁，不属于未成年人"
+            raise Invalid(msg, {"group": [msg]})
+        _no_open_duplicate(ctx, "poverty_application", values, "特困人员供养申请")
+        return {**_avoidance(values, ctx), "applicant_age": age}
+
+
+ASSISTANCE_CAUSES = {"accident": "火灾、交通事故等意外事件", "illness": "重大疾病", "disaster": "自然灾害",
+                     "education": "教育等刚性支出", "other": "其他"}
+
+
+class AssistanceApplicationForm(_Applicant, _Avoidance):
+    title_zh = "临时救助申请"
+    emergency = flag("急难情形，申请先行救助", help="情况紧急的，可先行救助，事后补办调查、评议和公示")
+    cause = choice("困难原因", ASSISTANCE_CAUSES)
+    cause_detail = text("困难情况")
+    amount_requested = money("申请救助金额")
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        if setting(ctx, "once_per_year_same_cause"):  # R49
+            year_ago = ctx.now - timedelta(days=365)
+            for row, case in _other_applications(ctx, "assistance_application", values["applicant_id_number"]):
+                data = row.data or {}
+                if data.get("cause") != values["cause"] or case.status not in ("running", "on_hold", "completed"):
+                    continue
+                if case.status != "completed" or (row.completed_at and row.completed_at >= year_ago):
+                    msg = (f"同一事由（{ASSISTANCE_CAUSES[values['cause']]}）一年内只能救助一次："
+                           f"该申请人已有事项{case.id}（{case.created_at.astimezone(CST):%Y-%m-%d}）")
+                    raise Invalid(msg, {"cause": [msg]})
+        return _avoidance(values, ctx)
+
+
+INVESTIGATION_CONCLUSIONS = {"eligible": "符合条件，提交民主评议", "ineligible": "不符合条件，书面告知申请人",
+                             "withdrawn": "申请人撤回申请"}
+
+
+class HouseholdInvestigationForm(FormSchema):
+    title_zh = "家庭经济状况调查"
+    investigated_on = day("调查日期")
+    investigators = line("调查人员", help="姓名用顿号分隔；低保、特困不少于2人，临时救助不少于3人")
+    home_visit = flag("已入户调查")
+    neighbour_visit = flag("已走访邻里")
+    data_check = flag("已进行经济状况信息核对")
+    per_capita_income = money("核实的家庭月人均收入", required=False)
+    findings = text("调查情况")
+    conclusion = choice("调查结论", INVESTIGATION_CONCLUSIONS)
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _not_future(ctx, values, "investigated_on")
+        if values["conclusion"] == "withdrawn":
+            return {}
+        names = split_names(values["investigators"])
+        needed = int(setting(ctx, "min_investigators"))
+        if len(names) < needed:
+            msg = f"调查人员不少于{needed}人，现填写{len(names)}人"
+            raise Invalid(msg, {"investigators": [msg]})
+        _no_excluded_among(ctx, "investigators", names, "参加家庭经济状况调查")
+        if not values["home_visit"]:
+            msg = "家庭经济状况调查须入户调查"
+            raise Invalid(msg, {"home_visit": [msg]})
+        return {"investigator_count": len(names)}
+
+
+class DemocraticAppraisalForm(FormSchema):
+    title_zh = "民主评议"
+    held_on = day("评议日期")
+    members = positive_count("评议小组应到人数")
+    attended = count("实到人数")
+    agree = count("同意票数", unit="票")
+    disagree = count("不同意票数", unit="票")
+    abstain = count("弃权票数", unit="票", required=False, load_default=0)
+    participants = text("参加评议人员（签名）", help="到会人员姓名，用顿号分隔，人数须与实到人数一致")
+    minutes = text("评议记录")
+
+    @validates_schema
+    def _numbers_can_be_true(self, data: dict, **kwargs: Any) -> None:
+        errors = {}
+        if {"attended", "members"} <= data.keys() and data["attended"] > data["members"]:
+            errors["attended"] = [f"实到人数（{data['attended']}）不能超过应到人数（{data['members']}）"]
+        votes = sum(data.get(k) or 0 for k in ("agree", "disagree", "abstain"))
+        if "attended" in data and votes > data["attended"]:
+            errors["agree"] = [f"同意、不同意、弃权合计（{votes}）不能超过实到人数（{data['attended']}）"]
+        if errors:
+            raise ValidationError(errors)
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:  # R46
+        _not_future(ctx, values, "held_on")
+        names = split_names(values["participants"])
+        if len(names) != values["attended"]:
+            msg = f"参加评议人员签名{len(names)}人，与实到人数{values['attended']}人不一致"
+            raise Invalid(msg, {"participants": [msg]})
+        _no_excluded_among(ctx, "participants", names, "参加民主评议")
+        quorum = fraction(setting(ctx, "appraisal_quorum"), "appraisal_quorum")
+        passing = fraction(setting(ctx, "appraisal_pass"), "appraisal_pass")
+        members, attended, agree = values["members"], values["attended"], values["agree"]
+        if not at_least(attended, members, quorum):
+            outcome = "lapsed"
+            reason = (f"民主评议未达到会要求，流会：到会须达评议小组{_ratio_zh(quorum)}以上"
+                      f"（应到{members}人），实到{attended}人")
+        elif not at_least(agree, attended, passing):
+            outcome = "failed"
+            reason = f"民主评议未通过：同意须达到会人员{_ratio_zh(passing)}以上（到会{attended}人），同意{agree}票"
+        else:
+            outcome = "passed"
+            reason = f"民主评议通过：到会{attended}人（应到{members}人），同意{agree}票"
+        return {"outcome": outcome, "outcome_reason": reason,
+                "appraisal_rule": f"到会≥{quorum[0]}/{quorum[1]}，同意≥到会{passing[0]}/{passing[1]}"}
+
+
+class WelfareDecisionForm(FormSchema):
+    title_zh = "乡镇审批"
+    decision = choice("审批结论", {"approve": "批准", "refuse": "不予批准"})
+    decided_on = day("审批日期")
+    amount = money("核定金额", required=False, help="批准时必填：低保、特困为每月金额，临时救助为一次性金额")
+    support_mode = choice("供养方式", SUPPORT_MODES, required=False, help="特困人员批准时填写")
+    reason = text("理由", required=False, help="不予批准时必须写明理由，并书面告知申请人")
+
+    @validates_schema
+    def _fields_for_the_decision(self, data: dict, **kwargs: Any) -> None:
+        if data.get("decision") == "approve" and not data.get("amount"):
+            raise ValidationError({"amount": ["批准时须填写核定金额，且大于0"]})
+        _require(data, data.get("decision") == "refuse", {"reason": "不予批准时必须写明理由"})
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _not_future(ctx, values, "decided_on")
+        return {}
+
+
+class RefusalNoticeForm(FormSchema):
+    title_zh = "书面告知不予批准"
+    reason = text("不予批准理由", help="书面告知申请人的理由")
+    notified_on = day("告知日期")
+    method = choice("告知方式", {"in_person": "当面送达并签收", "post": "邮寄送达", "other": "其他书面方式"})
+    receipt = line("签收人或回执号", required=False)
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:  # R48
+        _not_future(ctx, values, "notified_on")
+        return {}
+
+
+class ReliefPaymentForm(FormSchema):
+    title_zh = "救助金发放"
+    amount = money("发放金额")
+    paid_on = day("发放日期")
+    method = choice("发放方式", {"transfer": "转账（社保卡、一卡通）", "cash": "现金", "in_kind": "实物"})
+    payee = line("领款人")
+    voucher = line("凭证号", required=False)
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _not_future(ctx, values, "paid_on")
+        if values["amount"] <= 0:
+            raise Invalid("发放金额须大于0", {"amount": ["发放金额须大于0"]})
+        approved = _decimal(_latest_data(ctx, "welfare_decision").get("amount"))
+        if approved is not None and values["amount"] > approved:
+            msg = f"发放金额不能超过乡镇核定金额（{approved}元）"
+            raise Invalid(msg, {"amount": [msg]})
+        return {}
+
+
+# ---------------------------------------------------------------------------- B5 惠农补贴
+
+
+SUBSIDY_TYPES = {"farmland_protection": "耕地地力保护补贴", "grain_growers": "实际种粮农民一次性补贴",
+                 "machinery": "农机购置补贴", "other": "其他惠农补贴"}
+
+
+class SubsidyListForm(FormSchema):
+    title_zh = "补贴面积和对象核实"
+    subsidy_type = choice("补贴项目", SUBSIDY_TYPES)
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100, error="补贴年度须为2000到2100年"),
+                          error_messages={**_messages("补贴年度"), "invalid": "补贴年度必须是整数"},
+                          metadata={"label": "补贴年度", "unit": "年", "widget": "number"})
+    households = positive_count("补贴户数", unit="户")
+    area_mu = quantity("核实面积合计", unit="亩")
+    rate = quantity("补贴标准", unit="元/亩")
+    total_amount = money("补贴总额")
+    recipients = text("补贴对象清册", help="逐户列明户主、面积、金额，或注明清册附件编号")
+    farmers_signed = flag("农户已签字确认面积")
+    cross_checked = flag("已与死亡人员、财政供养人员等名单比对")
+
+    @validates_schema
+    def _list_is_consistent(self, data: dict, **kwargs: Any) -> None:
+        errors = {}
+        if not data.get("farmers_signed"):
+            errors["farmers_signed"] = ["补贴面积须经农户签字确认"]
+        if not data.get("cross_checked"):
+            errors["cross_checked"] = ["补贴对象须与死亡人员、财政供养人员等名单比对后方可公示"]
+        if {"area_mu", "rate", "total_amount", "households"} <= data.keys():
+            expected = data["area_mu"] * data["rate"]
+            tolerance = Decimal("0.01") * data["households"]  # rounding per household
+            if abs(data["total_amount"] - expected) > tolerance:
+                errors["total_amount"] = [f"补贴总额应为面积×标准≈{expected.quantize(Decimal('0.01'))}元"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class SubsidyCheckForm(FormSchema):
+    title_zh = "乡镇审核补贴清册"
+    decision = choice("审核结论", {"approve": "审核通过，报送发放", "return": "退回村级重新核实"})
+    checked_households = count("抽查户数", unit="户")
+    opinion = text("审核意见", required=False, help="退回时必须写明")
+
+    @validates_schema
+    def _opinion_on_return(self, data: dict, **kwargs: Any) -> None:
+        _require(data, data.get("decision") == "return", {"opinion": "退回时必须填写审核意见"})
+
+
+class SubsidyPaymentForm(FormSchema):
+    title_zh = "补贴发放记录"
+    paid_on = day("发放日期")
+    households_paid = count("已发放户数", unit="户")
+    amount_paid = money("发放总额")
+    channel = choice("发放渠道", {"card": "一卡通（社保卡）直接发放到户", "other": "其他渠道"})
+    failed_households = count("发放失败户数", unit="户", required=False, load_default=0)
+    notes = text("说明", required=False, help="发放失败的原因和处理")
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _not_future(ctx, values, "paid_on")
+        listed = _latest_data(ctx, "subsidy_list")
+        households, total = listed.get("households"), _decimal(listed.get("total_amount"))
+        if households is not None and values["households_paid"] + values["failed_households"] > households:
+            msg = f"已发放户数与发放失败户数合计不能超过清册户数（{households}户）"
+            raise Invalid(msg, {"households_paid": [msg]})
+        if total is not None and values["amount_paid"] > total:
+            msg = f"发放总额不能超过公示的补贴总额（{total}元）"
+            raise Invalid(msg, {"amount_paid": [msg]})
+        return {}
+
+
+# ---------------------------------------------------------------------------- B6 出具证明
+
+
+class _SafeFormat(dict):
+    def __missing__(self, key: str) -> str:
+        return "____"
+
+
+class CertificateRequestForm(FormSchema):
+    title_zh = "出具证明申请"
+    applicant_name = line("申请人姓名")
+    applicant_id_number = id_number("申请人身份证号")
+    certificate_type = fields.String(
+        required=True, validate=validate.Length(min=1, max=100, error="请选择证明类型"),
+        error_messages=_messages("证明类型"),
+        metadata={"label": "证明类型", "widget": "select",
+                  "choices": {a.key: a.name for a in certificates.DEFAULT_POSITIVE_LIST},
+                  "help": "只能出具本村公布的可出具证明清单中的证明；国家明令取消的20项证明一律不予出具"})
+    purpose = text("用途")
+    requesting_agency = line("用证单位", required=False)
+    content = text("拟证明事项")
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:  # R51
+        wanted = values["certificate_type"]
+        banned = certificates.banned(wanted, setting(ctx, "extra_negative_list"))
+        if banned is not None:
+            msg = certificates.refusal(banned)
+            raise Invalid(msg, {"certificate_type": [msg]})
+        allowed = certificates.allowed(wanted, setting(ctx, "positive_list"))
+        if allowed is None:
+            names = "、".join(a.name for a in certificates.positive_list(setting(ctx, "positive_list"))) or "无"
+            msg = f"“{wanted}”不在本村公布的可出具证明清单中，村级组织不予出具。可出具的证明：{names}"
+            raise Invalid(msg, {"certificate_type": [msg]})
+        draft = allowed.template.format_map(_SafeFormat(
+            applicant_name=values["applicant_name"], applicant_id_number=values["applicant_id_number"],
+            content=values["content"]))
+        return {"certificate_key": allowed.key, "certificate_name": allowed.name,
+                "certificate_basis": allowed.legal_basis, "certificate_text": draft}
+
+
+class CertificateApprovalForm(FormSchema):
+    title_zh = "出具证明审批"
+    decision = choice("审批结论", {"approve": "同意出具", "refuse": "不予出具"})
+    verified = flag("已核实所证明事项属实")
+    opinion = text("审批意见", required=False, help="不予出具时必须写明理由")
+
+    @validates_schema
+    def _verified_or_reasoned(self, data: dict, **kwargs: Any) -> None:
+        if data.get("decision") == "approve" and not data.get("verified"):
+            raise ValidationError({"verified": ["同意出具前须核实所证明事项属实"]})
+        _require(data, data.get("decision") == "refuse", {"opinion": "不予出具时必须写明理由"})
+
+
+SEALS = {"committee": "村民委员会印章", "party": "村党组织印章", "cooperative": "股份经济合作社印章"}
+
+
+class CertificateSealLogForm(FormSchema):
+    title_zh = "用印登记"
+    seal = choice("印章", SEALS)
+    impressions = positive_count("用印次数", unit="次")
+    document = line("用印文件")
+    document_sha256 = line("文件哈希（SHA-256）", required=False, help="与用印照片编号至少填写一项")
+    photo = line("用印照片编号", required=False)
+    handler = line("经办人")
+    used_on = day("用印日期")
+
+    @validates_schema
+    def _evidence(self, data: dict, **kwargs: Any) -> None:  # R52
+        digest = (data.get("document_sha256") or "").strip().lower()
+        if digest and not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ValidationError({"document_sha256": ["文件哈希须为64位十六进制SHA-256值"]})
+        if not digest and not (data.get("photo") or "").strip():
+            raise ValidationError({"document_sha256": ["用印须留存文件哈希或用印照片，至少填写一项"]})
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _not_future(ctx, values, "used_on")
+        approvals = _completed(ctx, form="certificate_approval")
+        if approvals and approvals[-1].completed_by == ctx.actor.id:  # R36
+            raise Forbidden("用印审批人与印章保管人不能为同一人：本证明由您审批，请由印章保管人登记用印")
+        return {}
+
+
+class CertificateRegisterForm(FormSchema):
+    title_zh = "证明登记"
+    issued_on = day("出具日期")
+    received_by = line("领取人")
+    stub_kept = flag("存根已留档")
+
+    @validates_schema
+    def _stub(self, data: dict, **kwargs: Any) -> None:
+        if not data.get("stub_kept"):
+            raise ValidationError({"stub_kept": ["证明存根须留档备查"]})
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _not_future(ctx, values, "issued_on")
+        year = values["issued_on"].year
+        issued = ctx.session.execute(
+            select(TaskRow.data).join(Case, TaskRow.case_id == Case.id).where(
+                TaskRow.form == "certificate_register", TaskRow.state == "completed",
+                Case.village_id == ctx.village.id)).scalars().all()
+        same_year = sum(1 for d in issued if str((d or {}).get("issued_on", ""))[:4] == str(year))
+        return {"certificate_no": f"{ctx.village.code}-证-{year}-{same_year + 1:04d}"}
+
+
+# ---------------------------------------------------------------------------- registry
+
+
+SERVICE_FORMS: dict[str, type[FormSchema]] = {
+    "homestead_application": HomesteadApplicationForm,
+    "homestead_village_review": HomesteadVillageReviewForm,
+    "homestead_approval": HomesteadApprovalForm,
+    "homestead_site_check": HomesteadSiteCheckForm,
+    "subsistence_application": SubsistenceApplicationForm,
+    "poverty_application": PovertyApplicationForm,
+    "assistance_application": AssistanceApplicationForm,
+    "household_investigation": HouseholdInvestigationForm,
+    "democratic_appraisal": DemocraticAppraisalForm,
+    "welfare_decision": WelfareDecisionForm,
+    "refusal_notice": RefusalNoticeForm,
+    "relief_payment": ReliefPaymentForm,
+    "subsidy_list": SubsidyListForm,
+    "subsidy_check": SubsidyCheckForm,
+    "subsidy_payment": SubsidyPaymentForm,
+    "certificate_request": CertificateRequestForm,
+    "certificate_approval": CertificateApprovalForm,
+    "certificate_seal_log": CertificateSealLogForm,
+    "certificate_register": CertificateRegisterForm,
+}
+
+for _key, _schema in SERVICE_FORMS.items():
+    _register(_key, _schema)
