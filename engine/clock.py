@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as _spiff_timer
 
@@ -36,6 +36,15 @@ class _ClockedDatetime(datetime):
 
 
 _spiff_timer.datetime = _ClockedDatetime
+
+
+#: Villages keep Beijing time; messages people read show it (storage and the API stay in UTC).
+LOCAL_TZ = timezone(timedelta(hours=8), "北京时间")
+
+
+def local_text(value: datetime) -> str:
+    """``2026-03-09 16:00`` in Beijing time, for messages people read."""
+    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def aware(value: datetime) -> datetime:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import forms, publicity, rules, runtime
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
+from .clock import local_text
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
 from .roles import ROLES
@@ -374,7 +375,7 @@ class Engine:
                                    notice_until=posting["notice_until"], posted_by=posting["posted_by"],
                                    reviewed_by=actor.name, refers_to_id=posting["refers_to"])
             self._audit(session, action="post", actor=actor, case=case,
-                        summary=f"张榜公布：{entry.title}（公示至{posting['notice_until']:%Y-%m-%d %H:%M}）",
+                        summary=f"张榜公布：{entry.title}（公示至{local_text(posting['notice_until'])}）",
                         data={"entry": entry.id, "hash": entry.hash})
         if objection is not None:
             entry = session.get(BoardEntry, objection.entry_id)
@@ -518,7 +519,7 @@ class Engine:
             if entry.notice_until is None or entry.kind == "objection_reply":
                 raise Conflict("该条目不在公示期内，不接受异议；如有意见请向村务监督委员会或乡镇反映")
             if now >= entry.notice_until:
-                raise Conflict(f"该条目已于{entry.notice_until:%Y-%m-%d %H:%M}公示期满，不再接受异议；"
+                raise Conflict(f"该条目已于{local_text(entry.notice_until)}公示期满，不再接受异议；"
                                "如有意见请向村务监督委员会或乡镇反映")
             case = session.get(Case, entry.case_id) if entry.case_id else None
             if case is not None and (current := self._current_entry(session, case)) is not None \
@@ -603,7 +604,8 @@ class Engine:
                 return fired
 
     def _fire_timers(self, session: Session, case_id: int) -> int:
-        case = session.get(Case, case_id, with_for_update=session.bind.dialect.name == "postgresql",
+        lock = {"of": Case} if session.bind.dialect.name == "postgresql" else None  # not the joined rows
+        case = session.get(Case, case_id, with_for_update=lock,
                            populate_existing=True)
         if case is None or case.status != "running" or case.next_timer_at is None \
                 or case.next_timer_at >= self.now():

@@ -233,3 +233,13 @@ def test_diagram_endpoints_answer_without_500(api):
     assert r.status_code in (200, 501)
     if r.status_code == 501:
         assert "流程图" in error_of(r)["message"]
+
+
+def test_page_session_reads_the_api_but_cannot_change_anything(app):
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["username"] = "zhang"
+    assert client.get("/api/v1/tasks").status_code == 200
+    r = client.post("/api/v1/instances", json={"process": "major-decision", "village": "demo-001", "title": "x",
+                                               "data": {"title": "x", "summary": "y"}})
+    assert r.status_code == 401

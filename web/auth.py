@@ -11,6 +11,7 @@ from engine.errors import NotAuthenticated
 from engine.models import User
 
 SALT = "cunwu-api-token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -57,7 +58,9 @@ def current_username(required: bool = True) -> str | None:
     username = None
     if header.lower().startswith("bearer "):
         username = token_user(header[7:].strip())
-    elif session.get("username"):
+    elif session.get("username") and not (request.path.startswith("/api/") and request.method not in SAFE_METHODS):
+        # The pages' login session may read the API; changing anything through the API takes a
+        # bearer token, so a cross-site request riding on the cookie cannot act (CSRF).
         username = session["username"]
     if username is None and required:
         raise NotAuthenticated("请先登录（Authorization: Bearer <token>）")
