@@ -51,5 +51,6 @@ curl -sf -X POST "$API/demo/clock" -H "Authorization: Bearer $ADMIN" -H 'Content
      -d '{"advance_days": 8}' >/dev/null
 
 curl -sf "$API/instances/$CASE" -H "Authorization: Bearer $ZHANG" | json '"status: " + d["status"]'
-curl -sf "$API/villages/demo-001/board" | json '"board: " + " | ".join(e["title"] for e in d)'
+curl -sf "$API/instances/$CASE" -H "Authorization: Bearer $ZHANG" \
+     | json '"board entries of this case: " + " | ".join(e["title"] for e in d["board"])'
 curl -sf "$API/villages/demo-001/board/verify" | json '"verify: ok=%s entries=%s" % (d["ok"], d["entries"])'

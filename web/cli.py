@@ -83,6 +83,11 @@ def demo_command(host: str, port: int):
     install(current_app)  # the demo's clock can be moved forward (POST /api/v1/demo/clock)
     init_db()
     stats = import_file(DEMO_FILE)
+    from .demo_seed import seed
+
+    seeded = seed(_engine())
+    if seeded:
+        click.echo(f"已为示范村生成{seeded}个演示事项。")
     click.echo(f"示范村已导入（{stats}）。请用浏览器打开 http://{host}:{port}/ ，演示账号见 README。")
     from werkzeug.serving import run_simple
 
@@ -152,15 +157,16 @@ def processes_check():
 @click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf"]), default="pdf", show_default=True)
 @click.option("--paper", type=click.Choice(["A4", "A3"]), default="A3", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("posters"), show_default=True)
+@click.option("--village", default=None, help="村编号：海报写上本村名称和人员，二维码指向本村公开栏")
 @with_appcontext
-def render_command(keys, all_, fmt, paper, out):
+def render_command(keys, all_, fmt, paper, out, village):
     """生成流程图海报。"""
     try:
         from diagrams.cli import render_posters
     except ImportError:
         click.echo("流程图功能尚未提供。", err=True)
         sys.exit(1)
-    sys.exit(render_posters(_engine(), keys, all_, fmt, paper, out))
+    sys.exit(render_posters(_engine(), keys, all_, fmt, paper, out, village=village))
 
 
 @click.group("timers")
@@ -182,10 +188,18 @@ def timers_run():
 @with_appcontext
 def worker_command(interval: float, once: bool):
     """持续触发到期的定时事件。"""
+    from sqlalchemy.exc import SQLAlchemyError
+
     while True:
-        fired = _engine().run_timers()
-        if fired:
-            click.echo(f"已处理 {fired} 个到期事项。")
+        try:
+            fired = _engine().run_timers()
+        except (CunwuError, SQLAlchemyError) as exc:  # the database is away or busy: try again later
+            click.echo(f"本轮定时扫描失败：{getattr(exc, 'message', exc)}", err=True)
+            if once:
+                sys.exit(1)
+        else:
+            if fired:
+                click.echo(f"已处理 {fired} 个到期事项。")
         if once:
             return
         time.sleep(interval)
@@ -217,8 +231,59 @@ def board_verify(village: str | None):
     sys.exit(1 if bad else 0)
 
 
+@click.command("doctor")
+@with_appcontext
+def doctor_command():
+    """核对每个事项的流程状态、任务表、审计记录和公开栏是否一致，并校验公开栏哈希链。"""
+    from engine.doctor import check
+
+    report = check(_engine())
+    for problem in report.problems:
+        click.echo(problem)
+    if report.problems:
+        click.echo(f"发现{len(report.problems)}处不一致（共检查{report.cases}个事项、{report.villages}个村的公开栏）。")
+        sys.exit(1)
+    click.echo(f"一致：共检查{report.cases}个事项、{report.villages}个村的公开栏，未发现问题。")
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["auto", "sqlite", "pg", "json"]), default="auto",
+              show_default=True, help="auto：SQLite 用在线备份，PostgreSQL 用 pg_dump（没有时用 JSON）")
+@with_appcontext
+def backup_command(file: Path, fmt: str):
+    """把整个数据库备份到文件。"""
+    from engine.backup import BackupError, backup
+
+    try:
+        info = backup(current_app.extensions["cunwu_db"], file, fmt)
+    except BackupError as exc:
+        click.echo(f"备份失败：{exc}", err=True)
+        sys.exit(1)
+    click.echo(f"已备份到 {file}（{info['format']}，{info['bytes']}字节）。")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="不再确认，直接用备份替换当前数据库")
+@with_appcontext
+def restore_command(file: Path, yes: bool):
+    """用备份文件替换当前数据库的全部内容。"""
+    from engine.backup import BackupError, restore
+
+    if not yes:
+        click.confirm("当前数据库的全部内容将被备份文件替换，确定吗？", abort=True)
+    try:
+        info = restore(current_app.extensions["cunwu_db"], file)
+    except BackupError as exc:
+        click.echo(f"恢复失败：{exc}", err=True)
+        sys.exit(1)
+    _engine().catalog._cache.clear()  # deployed versions are looked up by row id: forget the old ones
+    click.echo(f"已从 {file} 恢复（{info['format']}）。建议接着运行 cunwu doctor 和 cunwu board verify。")
+
+
 COMMANDS = [init_db_command, import_command, demo_command, serve_command, processes_group, render_command,
-            timers_group, worker_command, board_group]
+            timers_group, worker_command, board_group, doctor_command, backup_command, restore_command]
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,81 @@
+"""Seed the demo village with cases at different stages, so the demo shows a lived-in village:
+one decision finished (two board entries), one whose resolution is in its notice period, and
+one waiting for the 党员大会. Runs only when the village has no cases yet."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from engine.models import Case, Village
+from engine.service import Engine
+
+
+class _Clock:
+    def __init__(self, start: datetime):
+        self.value = start
+
+    def __call__(self) -> datetime:
+        return self.value
+
+
+def _meeting(day: datetime, attended: int, approve: int, oppose: int, minutes: str) -> dict:
+    return {"held_on": day.date().isoformat(), "attended": attended, "approve": approve, "oppose": oppose,
+            "abstain": attended - approve - oppose, "minutes": minutes}
+
+
+def _step(engine: Engine, clock: _Clock, case: dict, username: str, name: str, data: dict, hours: int = 20) -> dict:
+    clock.value += timedelta(hours=hours)
+    task = next(t for t in case["tasks"] if t["name"] == name and t["state"] == "ready")
+    return engine.complete_task(username, task["id"], data)
+
+
+def _to_resolution_posted(engine: Engine, clock: _Clock, title: str, summary: str, amount: str) -> dict:
+    case = engine.start_case("zhang", "major-decision", "demo-001", title,
+                             {"title": title, "summary": summary, "amount": amount, "matter": "public_welfare"})
+    ok = {"decision": "approve"}
+    case = _step(engine, clock, case, "zhang", "two_committees", _meeting(clock.value, 7, 6, 1, f"两委会议商议：{title}"))
+    case = _step(engine, clock, case, "zhao", "review_two_committees", ok)
+    case = _step(engine, clock, case, "zhang", "party_members", _meeting(clock.value, 26, 22, 2, f"党员大会审议：{title}"))
+    case = _step(engine, clock, case, "zhao", "review_party_members", ok)
+    case = _step(engine, clock, case, "wang", "representatives",
+                 _meeting(clock.value, 25, 21, 2, f"村民代表会议表决：{title}"))
+    case = _step(engine, clock, case, "qian", "review_resolution", ok)
+    case = _step(engine, clock, case, "wang", "draft_resolution_disclosure",
+                 {"content": f"经村民代表会议表决通过：{summary}（赞成21票，反对2票，弃权2票）。", "notice_days": 7})
+    return _step(engine, clock, case, "zhao", "review_resolution_disclosure", ok)
+
+
+def seed(engine: Engine) -> int:
+    """Create the demo cases; return how many were created (0 when the village has some)."""
+    with engine.sessions() as s:
+        village = s.scalar(select(Village).where(Village.code == "demo-001"))
+        if village is None or s.scalar(select(func.count()).select_from(Case).where(Case.village_id == village.id)):
+            return 0
+    now = engine.now()
+    clock = _Clock(now - timedelta(days=40))
+    past = Engine(engine.sessions, clock, engine.catalog)
+
+    done = _to_resolution_posted(past, clock, "村文化广场照明改造", "更换广场路灯24盏", "36000")
+    clock.value += timedelta(days=8)
+    past.run_timers()
+    done = past.get_case("zhang", done["id"])
+    done = _step(past, clock, done, "wang", "implement", {"summary": "已更换路灯24盏并验收合格", "amount_spent": "35200.00"})
+    done = _step(past, clock, done, "zhao", "review_implementation", {"decision": "approve"})
+    done = _step(past, clock, done, "wang", "draft_result_disclosure",
+                 {"content": "村文化广场照明改造完成：更换路灯24盏，实际支出35200.00元。", "notice_days": 7})
+    _step(past, clock, done, "zhao", "review_result_disclosure", {"decision": "approve"})
+    clock.value += timedelta(days=8)
+    past.run_timers()
+
+    clock.value = now - timedelta(days=6)
+    _to_resolution_posted(past, clock, "修缮村小学围墙", "修缮村小学围墙120米，预算4.5万元", "45000")
+
+    clock.value = now - timedelta(days=2)
+    waiting = past.start_case("zhang", "major-decision", "demo-001", "新建村卫生室",
+                              {"title": "新建村卫生室", "summary": "在村委会东侧新建卫生室80平方米", "amount": "260000"})
+    waiting = _step(past, clock, waiting, "zhang", "two_committees", _meeting(clock.value, 7, 7, 0, "两委会议商议新建卫生室"))
+    _step(past, clock, waiting, "zhao", "review_two_committees", {"decision": "approve"})
+    engine.run_timers()
+    return 3
