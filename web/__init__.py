@@ -38,6 +38,9 @@ def create_app(config: dict | None = None) -> Flask:
     clock = app.config["CUNWU_CLOCK"]
     app.extensions["cunwu"] = Engine(make_sessionmaker(db_engine), lambda: clock(), catalog)
     app.extensions["cunwu_db"] = db_engine
+    from diagrams.service import Diagrams  # flowcharts and posters (GET …/diagram, cunwu render)
+
+    Diagrams.init_app(app)
 
     from . import api, cli, errors
 

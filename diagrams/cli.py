@@ -1,0 +1,92 @@
+"""``cunwu render KEY… | --all``: write flowcharts (svg) or wall posters (pdf/png) to a folder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from engine.errors import CunwuError, NotFound
+
+from .layout import RenderError
+from .service import Diagrams, check_format, check_paper
+
+
+def _service(engine) -> Diagrams:
+    try:
+        from flask import current_app, has_app_context
+
+        if has_app_context():
+            found = current_app.extensions.get("cunwu_diagrams")
+            if found is not None and found.engine is engine:
+                return found
+            return Diagrams(engine, public_url=current_app.config.get("CUNWU_PUBLIC_URL"),
+                            timezone=current_app.config.get("CUNWU_TIMEZONE") or "Asia/Shanghai")
+    except ImportError:  # pragma: no cover - flask is always installed with the app
+        pass
+    return Diagrams(engine)
+
+
+def output_name(key: str, fmt: str, paper: str, village: str | None = None) -> str:
+    if fmt == "svg":
+        return f"{key}.svg"
+    return f"{key}-{paper}{('-' + village) if village else ''}.{fmt}"
+
+
+def render_posters(engine, keys, all_: bool, fmt: str, paper: str, out: Path, village: str | None = None,
+                   base_url: str | None = None) -> int:
+    """Render the named items (or all with ``all_``) into ``out``; return the exit status."""
+    try:
+        fmt, paper = check_format(fmt), check_paper(paper)
+    except CunwuError as exc:
+        click.echo(exc.message, err=True)
+        return 1
+    known = [p["key"] for p in engine.processes()]
+    if all_:
+        wanted = list(dict.fromkeys([*known, *keys]))
+    else:
+        wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        click.echo("请指定要生成的事项（事项编号，如 major-decision），或用 --all 生成全部事项。", err=True)
+        return 1
+    bad = [k for k in wanted if k not in known]
+    if bad:
+        names = "、".join(f"“{k}”" for k in bad)
+        click.echo(f"没有这些事项：{names}。可用 cunwu processes list 查看全部事项。", err=True)
+        return 1
+    service = _service(engine)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        click.echo(f"无法创建输出目录 {out}：{exc.strerror}", err=True)
+        return 1
+
+    written: list[Path] = []
+    started = time.perf_counter()
+
+    def one(key: str) -> None:
+        rendered = service.render_process(key, fmt, paper, village, base_url=base_url)
+        target = out / output_name(key, fmt, paper, village)
+        target.write_bytes(rendered.data)
+        written.append(target)
+
+    try:
+        if all_:
+            with click.progressbar(wanted, label=f"生成{len(wanted)}个事项的{fmt.upper()}",
+                                   item_show_func=lambda k: k or "") as bar:
+                for key in bar:
+                    one(key)
+        else:
+            for key in wanted:
+                one(key)
+                click.echo(f"已生成 {out / output_name(key, fmt, paper, village)}")
+    except NotFound as exc:
+        click.echo(exc.message, err=True)
+        return 1
+    except (RenderError, CunwuError, OSError) as exc:
+        click.echo(f"生成失败：{getattr(exc, 'message', None) or exc}", err=True)
+        return 1
+    click.echo(f"共生成{len(written)}个文件，保存在 {out}（用时{time.perf_counter() - started:.1f}秒）。")
+    return 0

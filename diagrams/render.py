@@ -1,0 +1,551 @@
+"""Graphviz drawing of a chart: one column per role (lane), process order top to bottom.
+
+``svg_for_process(engine, key)`` and ``svg_for_case(engine, username, case_id)`` are the entry
+points the web pages use; ``chart_for`` gives the (cached) chart model and ``chart_bytes`` draws it
+in any Graphviz format (the posters embed its SVG).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from engine.models import ProcessDefinition
+
+from . import layout
+from .model import Chart, Node, build_chart
+
+FONT = "Noto Sans CJK SC"
+FONT_STACK = "Noto Sans CJK SC,WenQuanYi Zen Hei,sans-serif"  # SVG carries a CSS stack
+
+CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+DONE_MARK = "✓"  # U+2713 is in Noto Sans CJK (U+2714 is not)
+CURRENT_MARK = "▶"
+
+LANE_FILLS = ["#eef4fb", "#fbf7ee", "#eef8f1", "#f6effa", "#fbefef", "#eef7f8", "#f4f4ee"]
+LANE_BORDERS = ["#7a9cc6", "#c9a86a", "#74b08a", "#a98cc0", "#c98a8a", "#6fb0b8", "#a8a87a"]
+
+STATUS_NAMES = {"running": "办理中", "completed": "已办结", "rejected": "未通过", "withdrawn": "已撤回",
+                "on_hold": "已暂停"}
+END_COLORS = {"completed": "#2b8a3e", "rejected": "#c92a2a", "withdrawn": "#868e96", "": "#343a40"}
+
+DONE_FILL, DONE_LINE = "#d3f9d8", "#2b8a3e"
+CURRENT_FILL, CURRENT_LINE = "#ffe8a3", "#d9480f"
+IDLE_TEXT, IDLE_LINE = "#868e96", "#adb5bd"
+
+
+@dataclass
+class CaseMarks:
+    """What a case has done: completed ids in order, the current ids, its status."""
+
+    completed: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    status: str = "running"
+    title: str = ""
+    case_id: int | None = None
+
+    @property
+    def done(self) -> set[str]:
+        return set(self.completed) - set(self.current)
+
+
+# -- the chart of a deployed definition -------------------------------------------------------
+def definition_source(engine, deployed) -> tuple[str, str]:
+    """The deployed BPMN text of this version (for the flow names the spec does not keep) and
+    its content hash."""
+    with engine.sessions() as session:
+        row = session.get(ProcessDefinition, deployed.id)
+        if row is None:
+            return "", f"{deployed.key}-{deployed.version}"
+        return row.source, row.content_hash
+
+
+_charts: dict[int, tuple[object, Chart]] = {}
+_charts_lock = threading.Lock()
+
+
+def chart_for(engine, deployed) -> Chart:
+    """The chart model of one deployed version, cached per parsed definition object (the
+    catalogue keeps one per version)."""
+    hit = _charts.get(id(deployed))
+    if hit is not None and hit[0] is deployed:
+        return hit[1]
+    source, digest = definition_source(engine, deployed)
+    chart = build_chart(deployed, source)
+    chart.digest = digest
+    with _charts_lock:
+        if len(_charts) > 256:
+            _charts.clear()
+        _charts[id(deployed)] = (deployed, chart)
+    return chart
+
+
+# -- text helpers -----------------------------------------------------------------------------
+#: Two-character words a line break should not split.
+WORDS = ("未通过", "不少于", "通过", "期满", "撤回", "异议", "公示", "决议", "会议", "记录", "公开", "审核", "结果", "实施", "内容",
+         "动议", "组织", "办结", "事项", "村民", "代表", "党员", "大会", "申请", "受理", "答复", "驳回", "成立",
+         "监委", "两委", "商议", "审议", "提议", "拟定", "情况", "等待", "不少于")
+
+
+def _tokens(text: str) -> list[str]:
+    out, i = [], 0
+    while i < len(text):
+        for word in WORDS:
+            if text.startswith(word, i):
+                out.append(word)
+                i += len(word)
+                break
+        else:
+            close = text.find("）", i)
+            if text[i] == "（" and 0 < close - i <= 6:  # a short aside in brackets stays whole
+                out.append(text[i:close + 1])
+                i = close + 1
+            elif text[i].isdigit():  # keep a number with its unit (7天, 30天)
+                j = i
+                while j < len(text) and text[j].isdigit():
+                    j += 1
+                out.append(text[i:j + 1])
+                i = j + 1
+            else:
+                out.append(text[i])
+                i += 1
+    return out
+
+
+def _fill(tokens: list[str], target: int) -> list[str]:
+    out, line = [], ""
+    for token in tokens:
+        if line and len(line) + len(token) > target:
+            out.append(line)
+            line = ""
+        line += token
+    return out + [line]
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Split a Chinese label into balanced lines of about ``width`` characters, without
+    breaking common words or a number from its unit."""
+    text = text.strip()
+    if len(text) <= width:
+        return [text] if text else []
+    tokens = _tokens(text)
+    lines = -(-len(text) // width)
+    best = None
+    for target in range(-(-len(text) // lines), width + 2):
+        candidate = _fill(tokens, target)
+        score = (len(candidate), max(map(len, candidate)) - min(map(len, candidate)), max(map(len, candidate)))
+        if best is None or score < best[0]:
+            best = (score, candidate)
+    return best[1]
+
+
+def step_mark(number: int) -> str:
+    return CIRCLED[number - 1] if 0 < number <= len(CIRCLED) else f"{number}."
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _html_lines(lines: list[str], size: int | None = None, color: str | None = None, bold: bool = False) -> str:
+    out = []
+    for line in lines:
+        piece = _esc(line)
+        if bold:
+            piece = f"<B>{piece}</B>"
+        attrs = (f' POINT-SIZE="{size}"' if size else "") + (f' COLOR="{color}"' if color else "")
+        if attrs:
+            piece = f"<FONT{attrs}>{piece}</FONT>"
+        out.append(piece)
+    return "<BR/>".join(out)
+
+
+def _quote(value) -> str:
+    value = str(value)
+    if value.startswith("<") and value.endswith(">"):
+        return value  # an HTML-like label
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _attrs(**attrs) -> str:
+    return ", ".join(f"{k.rstrip('_')}={_quote(v)}" for k, v in attrs.items() if v is not None)
+
+
+# -- DOT --------------------------------------------------------------------------------------
+def to_dot(chart: Chart, marks: CaseMarks | None = None, *, font: str = FONT_STACK, title: bool = True,
+           legend: bool = True, unpaired: frozenset[str] = frozenset()) -> str:
+    """DOT source of the chart; with ``marks`` the case's path and current step are drawn."""
+    done = marks.done if marks else set()
+    current = set(marks.current) if marks else set()
+    taken = _taken_edges(chart, marks) if marks else set()
+
+    lines = ["digraph cunwu {"]
+    label = ""
+    if title:
+        head = f"{chart.name}　办事流程图（第{chart.version}版）"
+        sub = ""
+        if marks is not None:
+            status = STATUS_NAMES.get(marks.status, marks.status)
+            case = f"第{marks.case_id}号事项" if marks.case_id else "本事项"
+            sub = f"{case}{('：' + marks.title) if marks.title else ''}　当前状态：{status}"
+        label = f"<<FONT POINT-SIZE=\"28\"><B>{_esc(head)}</B></FONT>"
+        if sub:
+            label += f"<BR/><FONT POINT-SIZE=\"20\">{_esc(sub)}</FONT>"
+        label += "<BR/> >"
+    lines.append("  graph [" + _attrs(
+        rankdir="TB", newrank="true", compound="true", splines="spline", nodesep="0.2", ranksep="0.26",
+        fontname=font, fontsize="16", labelloc="t", labeljust="c", label=label or None,
+        bgcolor="white", pad="0.25", outputorder="edgesfirst", class_="cunwu-chart",
+        id=f"chart-{chart.key}") + "];")
+    lines.append("  node [" + _attrs(fontname=font, fontsize="20", margin="0.1,0.05", penwidth="1.4") + "];")
+    lines.append("  edge [" + _attrs(fontname=font, fontsize="16", color="#495057", arrowsize="0.7",
+                                     penwidth="1.2", fontcolor="#343a40") + "];")
+
+    # Lanes are columns between invisible, vertically aligned separator columns: in every row
+    # each node sits in a flat chain sep_i → node → sep_i+1, which dot keeps left to right, so
+    # the lanes stay columns in process order. (Lanes as clusters drift: dot orders clusters by
+    # its own crossing count.) ``chart_bytes`` checks the result and lays out again if a node
+    # slipped out of its column; the coloured bands are drawn behind from the separators'
+    # positions (``layout.render_checked``).
+    lanes = lane_names(chart)
+    lane_of = {nid: lanes.index(node.lane or "") for nid, node in chart.nodes.items()}
+    rows = chart_rows(chart, unpaired)
+    last = max(rows.values(), default=0)
+    for node in sorted(chart.nodes.values(), key=lambda n: n.order):
+        lines.append("  " + _node_line(node, done, current, marks is not None, font))
+    columns = len(lanes) + 1
+    row_keys = ["h", *range(last + 1), "end"]
+    for index, lane in enumerate(lanes):
+        lines.append(f"  lanehead{index} [" + _attrs(
+            shape="plaintext", label=f"<<FONT POINT-SIZE=\"24\"><B>{_esc(lane or '其他')}</B></FONT>>",
+            id=f"lane-{index}", class_="lane", margin="0.15,0.05") + "];")
+    for col in range(columns):
+        for key in row_keys:
+            lines.append(f"  sep{col}_{key} [shape=point, style=invis, width=0.01, group=sepcol{col}];")
+        lines.append("  " + " -> ".join(f"sep{col}_{key}" for key in row_keys) + " [style=invis, weight=40];")
+    for key in row_keys:
+        members: dict[int, list[str]] = {i: [] for i in range(len(lanes))}
+        if key == "h":
+            for index in range(len(lanes)):
+                members[index].append(f"lanehead{index}")
+        elif key != "end":
+            for node in sorted(chart.nodes.values(), key=lambda n: n.order):  # a stable input order
+                if rows[node.id] == key:
+                    members[lane_of[node.id]].append(_quote(node.id))
+        names = [f"sep{col}_{key}" for col in range(columns)] + [m for ms in members.values() for m in ms]
+        lines.append("  { rank=same; " + "; ".join(names) + "; }")
+        for index in range(len(lanes)):
+            left, right = f"sep{index}_{key}", f"sep{index + 1}_{key}"
+            for member in members[index] or [None]:
+                chain = [left, member, right] if member else [left, right]
+                lines.append("  " + " -> ".join(chain) + " [style=invis];")
+
+    for edge in chart.edges:
+        flat = rows.get(edge.source) == rows.get(edge.target)
+        lines.append("  " + _edge_line(chart, edge, (edge.source, edge.target) in taken, marks is not None, flat))
+
+    if legend:
+        kinds = {"start" if n.kind == "start" else "end" if n.kind == "end" else
+                 "gateway" if "gateway" in n.kind or n.kind in ("inclusive", "parallel") else
+                 "wait" if n.kind in ("catch", "boundary") else "task" for n in chart.nodes.values()}
+        kinds |= {"timer"} if any(n.event == "timer" for n in chart.nodes.values()) else set()
+        lines.extend(_legend(marks is not None, len(lanes), font, kinds))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def lane_names(chart: Chart) -> list[str]:
+    lanes = list(chart.lanes) or [""]
+    for node in chart.nodes.values():
+        if (node.lane or "") not in lanes:
+            lanes.append(node.lane or "")
+    return lanes
+
+
+def lane_colors(index: int) -> tuple[str, str]:
+    return LANE_FILLS[index % len(LANE_FILLS)], LANE_BORDERS[index % len(LANE_BORDERS)]
+
+
+def chart_rows(chart: Chart, unpaired: frozenset[str] = frozenset()) -> dict[str, int]:
+    """The row of each node: process order top to bottom, a decision beside its step."""
+    pairs = set(side_by_side(chart, unpaired))
+    incoming: dict[str, list] = {}
+    for edge in chart.edges:
+        if not edge.back:
+            incoming.setdefault(edge.target, []).append(edge)
+    rows: dict[str, int] = {}
+    for node in sorted(chart.nodes.values(), key=lambda n: (n.rank, n.order)):  # ranks are topological
+        rows[node.id] = max((rows.get(e.source, 0) + (0 if (e.source, node.id) in pairs else 1)
+                             for e in incoming.get(node.id, []) if e.source in rows), default=0)
+    return rows
+
+
+def side_by_side(chart: Chart, unpaired: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """A decision right after a step is drawn beside the step, on the same row: the chart gets
+    about half as tall, and the diamond reads as "the outcome of this step"."""
+    forward_in: dict[str, list] = {}
+    out: dict[str, list] = {}
+    for edge in chart.edges:
+        out.setdefault(edge.source, []).append(edge)
+        if not edge.back:
+            forward_in.setdefault(edge.target, []).append(edge)
+    pairs = []
+    for node in chart.nodes.values():
+        if node.kind not in ("gateway", "inclusive", "parallel"):
+            continue
+        ins = forward_in.get(node.id, [])
+        if len(ins) != 1:
+            continue
+        task = chart.nodes[ins[0].source]
+        if task.kind not in ("task", "call") or task.lane != node.lane or len(out.get(task.id, [])) != 1:
+            continue
+        if task.id in unpaired or node.id in unpaired:
+            continue
+        # alternatives side by side in one lane (村民代表会议 / 村民会议) would make it too wide
+        if any(n.id != task.id and n.lane == task.lane and n.rank == task.rank and n.kind in ("task", "call")
+               for n in chart.nodes.values()):
+            continue
+        pairs.append((task.id, node.id))
+    return pairs
+
+
+def _prefixed(prefix: str, lines: list[str]) -> list[str]:
+    """The ✓/▶ mark goes before the first line (a wrapped name stays wrapped the same way)."""
+    if not prefix:
+        return lines
+    return [prefix + lines[0], *lines[1:]] if lines else [prefix.strip()]
+
+
+def _node_line(node: Node, done: set[str], current: set[str], case_view: bool, font: str) -> str:
+    is_done, is_current = node.id in done, node.id in current
+    idle = case_view and not is_done and not is_current
+    line_color = CURRENT_LINE if is_current else DONE_LINE if is_done else IDLE_LINE if idle else None
+    fill = CURRENT_FILL if is_current else DONE_FILL if is_done else None
+    text_color = IDLE_TEXT if idle else None
+    prefix = f"{CURRENT_MARK} " if is_current else f"{DONE_MARK} " if is_done else ""
+    classes = ["step", node.kind] + (["current"] if is_current else []) + (["done"] if is_done else [])
+    attrs: dict = {"id": f"node-{node.id}", "class_": " ".join(classes),
+                   "tooltip": node.name or node.id}
+    penwidth = "4" if is_current else "2.2" if is_done else None
+
+    if node.kind in ("task", "call"):
+        top = f"{step_mark(node.step_no)} " if node.step_no else ""
+        name_lines = wrap(node.name or node.id, 8)
+        name_lines[0] = prefix + top + name_lines[0]
+        label = _html_lines(name_lines, bold=True, color=text_color)
+        extra = []
+        due = node.properties.get("due_days")
+        if due:
+            extra.append(f"限{due}天内")
+        if is_current:
+            extra.append("当前步骤")
+        if extra:
+            label += "<BR/>" + _html_lines(["　".join(extra)], size=15,
+                                          color=CURRENT_LINE if is_current else text_color or "#5c677d")
+        attrs.update(shape="box", style="rounded,filled", fillcolor=fill or "white",
+                     color=line_color or "#3b5b85", penwidth=penwidth or ("2.6" if node.kind == "call" else "1.6"),
+                     label=f"<{label}>", margin="0.14,0.07")
+    elif node.kind in ("gateway", "inclusive", "parallel"):
+        marker = {"parallel": "+", "inclusive": "○"}.get(node.kind, "")
+        text = node.name or marker
+        label = _html_lines(_prefixed(prefix, wrap(text, 4)), size=16, color=text_color) if text else ""
+        attrs.update(shape="diamond", style="filled", fillcolor=fill or "#fff4d6",
+                     color=line_color or "#e08600", penwidth=penwidth or "1.6",
+                     label=f"<{label}>" if label else " ", width="0.5" if not node.name else None,
+                     height="0.4" if not node.name else None, margin="0.02,0.02", fontsize="11")
+    elif node.kind == "event_gateway":
+        label = _html_lines(_prefixed(prefix, wrap(node.name or "等待", 4)), size=16, color=text_color)
+        attrs.update(shape="diamond", style="filled", fillcolor=fill or "#fff4d6", peripheries="2",
+                     color=line_color or "#e08600", penwidth=penwidth or "1.4", label=f"<{label}>",
+                     margin="0.02,0.02")
+    else:  # events: round
+        name = node.name or ""
+        width = 3 if len(name) <= 6 else 4
+        label = _html_lines(_prefixed(prefix, wrap(name, width)), size=16, color=text_color)
+        if node.timer_text:
+            short = node.timer_text.removeprefix("公示") if "公示" in (node.name or "") else node.timer_text
+            label += "<BR/>" + _html_lines([short], size=16, bold=True, color=text_color or "#a61e4d")
+        if node.kind == "start":
+            attrs.update(shape="circle", style="filled", fillcolor=fill or "#ebfbee",
+                         color=line_color or "#2b8a3e", penwidth=penwidth or "1.6")
+        elif node.kind == "end":
+            attrs.update(shape="circle", style="filled", fillcolor=fill or "white",
+                         color=line_color or END_COLORS.get(node.end_kind, "#343a40"), penwidth=penwidth or "4")
+        else:
+            attrs.update(shape="doublecircle", style="filled",
+                         fillcolor=fill or ("#fff0f6" if node.event == "timer" else "#f3f0ff"),
+                         color=line_color or ("#a61e4d" if node.event == "timer" else "#6741d9"),
+                         penwidth=penwidth or "1.3")
+        attrs.update(label=f"<{label}>", margin="0.02,0.02")
+    return f"{_quote(node.id)} [{_attrs(**attrs)}];"
+
+
+def _edge_line(chart: Chart, edge, taken: bool, case_view: bool, flat: bool = False) -> str:
+    attrs: dict = {"id": f"flow-{edge.source}-{edge.target}",
+                   "class_": "flow" + (" taken" if taken else "") + (" loop" if edge.back else "")}
+    if edge.label:  # a white chip behind the words keeps crossing lines from running through them
+        text = _html_lines(wrap(edge.label, 6), color=DONE_LINE if taken else IDLE_TEXT if case_view else None,
+                           bold=taken)
+        # dot's routing of labelled flat edges (a loop back to the step beside a decision) is
+        # fragile ("lost … edge"): those get an external label, placed after the layout
+        attrs["xlabel" if flat else "label"] = (
+            f'<<TABLE BORDER="0" CELLBORDER="0" CELLPADDING="1" CELLSPACING="0" BGCOLOR="#ffffffdd">'
+            f'<TR><TD>{text}</TD></TR></TABLE>>')
+    if taken:
+        attrs.update(color=DONE_LINE, penwidth="3.2", arrowsize="0.9")
+    elif case_view:
+        attrs.update(color=IDLE_LINE, fontcolor=IDLE_TEXT)
+    if edge.back:
+        attrs.update(style="dashed" if not taken else "bold")
+        if not taken:
+            attrs.setdefault("color", "#7b8794")
+    if flat:  # within a row: no ordering constraint (dot mishandles flat edges mixed with the lane chains)
+        attrs["constraint"] = "false"
+    if edge.back:
+        # drawn against the ranks: reverse it for the layout and draw the arrow at the real target
+        tail, head = edge.target, edge.source
+        attrs["dir"] = "back"
+    else:
+        tail, head = edge.source, edge.target
+    return f"{_quote(tail)} -> {_quote(head)} [{_attrs(**attrs)}];"
+
+
+def _taken_edges(chart: Chart, marks: CaseMarks) -> set[tuple[str, str]]:
+    """The flows the case went along: each visited node is joined to the latest earlier visited
+    node that has a flow into it."""
+    incoming: dict[str, set[str]] = {}
+    for edge in chart.edges:
+        incoming.setdefault(edge.target, set()).add(edge.source)
+    taken: set[tuple[str, str]] = set()
+    visited = [n for n in marks.completed if n in chart.nodes] + [n for n in marks.current if n in chart.nodes]
+    for i, nid in enumerate(visited):
+        sources = incoming.get(nid, set())
+        for prev in reversed(visited[:i]):
+            if prev in sources:
+                taken.add((prev, nid))
+                break
+    return taken
+
+
+def _legend(case_view: bool, lanes: int, font: str, kinds: set[str] | None = None) -> list[str]:
+    def small(text: str) -> str:
+        return f"<<FONT POINT-SIZE=\"16\">{text}</FONT>>"
+
+    items = [
+        ("lg_start", dict(shape="circle", style="filled", fillcolor="#ebfbee", color="#2b8a3e", label=small("开始"),
+                          width="0.75", fixedsize="true")),
+        ("lg_task", dict(shape="box", style="rounded,filled", fillcolor="white", color="#3b5b85",
+                         label="<<B>① 办事步骤</B>>")),
+        ("lg_gateway", dict(shape="diamond", style="filled", fillcolor="#fff4d6", color="#e08600",
+                            label=small("判断"), width="1.1", height="0.6", fixedsize="true")),
+        ("lg_wait", dict(shape="doublecircle", style="filled", fillcolor="#fff0f6", color="#a61e4d",
+                         label=small("公示期" if kinds is None or "timer" in kinds else "等待"), width="0.95",
+                         fixedsize="true")),
+        ("lg_end", dict(shape="circle", style="filled", fillcolor="white", color="#2b8a3e", penwidth="4",
+                        label=small("结束"), width="0.75", fixedsize="true")),
+    ]
+    if kinds is not None:  # only the shapes this chart uses
+        wanted = {"lg_start": "start", "lg_task": "task", "lg_gateway": "gateway", "lg_wait": "wait", "lg_end": "end"}
+        kinds = kinds | ({"wait"} if "timer" in kinds else set())
+        items = [item for item in items if wanted[item[0]] in kinds]
+    if case_view:
+        items += [
+            ("lg_done", dict(shape="box", style="rounded,filled", fillcolor=DONE_FILL, color=DONE_LINE,
+                             penwidth="2.2", label=f"<<B>{DONE_MARK} 已完成</B>>")),
+            ("lg_current", dict(shape="box", style="rounded,filled", fillcolor=CURRENT_FILL,
+                                color=CURRENT_LINE, penwidth="4", label=f"<<B>{CURRENT_MARK} 当前步骤</B>>")),
+        ]
+    legend_label = "<<B>图例</B>　虚线：退回、流会后重来　线上的字：按什么结果走哪条路>"
+    out = ["  subgraph cluster_legend {",
+           "    graph [" + _attrs(label=legend_label, style="rounded", color="#adb5bd", fontsize="16",
+                                  labelloc="b", margin="10", class_="legend", id="legend") + "];"]
+    for node_id, attrs in items:
+        out.append(f"    {node_id} [{_attrs(id=node_id, class_='legend-item', **attrs)}];")
+    out.append("    { rank=same; " + "; ".join(i[0] for i in items) + "; }")
+    out.append("    " + " -> ".join(i[0] for i in items) + " [style=invis];")
+    out.append("  }")
+    out.append(f"  sep{(lanes + 1) // 2}_end -> {items[len(items) // 2][0]} [style=invis];")
+    return out
+
+
+# -- running dot ------------------------------------------------------------------------------
+def misplaced(chart: Chart, geo: dict) -> set[str]:
+    """Nodes that dot put outside their lane's column (it does not always keep flat-edge order)."""
+    lanes = lane_names(chart)
+    columns: dict[int, list[float]] = {}
+    centres: dict[str, float] = {}
+    for obj in geo.get("objects", []):
+        name, pos = obj.get("name", ""), obj.get("pos")
+        if not pos:
+            continue
+        x = float(pos.split(",")[0])
+        if name.startswith("sep") and "_" in name:
+            columns.setdefault(int(name[3:].split("_")[0]), []).append(x)
+        elif name in chart.nodes:
+            centres[name] = x
+    bad = set()
+    for nid, x in centres.items():
+        index = lanes.index(chart.nodes[nid].lane or "")
+        left, right = columns.get(index), columns.get(index + 1)
+        if left and right and not (max(left) < x < min(right)):
+            bad.add(nid)
+    return bad
+
+
+def chart_bytes(chart: Chart, fmt: str, marks: CaseMarks | None = None, *, title: bool = True,
+                legend: bool = True, dpi: int | None = None) -> bytes:
+    """The chart alone (no poster frame) as svg, png or pdf, drawn by Graphviz."""
+    font = FONT_STACK if fmt == "svg" else FONT
+    first = to_dot(chart, marks, font=font, title=title, legend=legend)
+    key = hashlib.sha256(f"{fmt}|{dpi}|{first}".encode()).hexdigest()  # the DOT text says it all
+    with _drawn_lock:
+        hit = _drawn.get(key)
+        if hit is not None:
+            _drawn.move_to_end(key)
+            return hit
+    bands = [layout.Band(i, *lane_colors(i)) for i in range(len(lane_names(chart)))]
+    unpaired: frozenset[str] = frozenset()
+    dot = first
+    for attempt in range(4):  # a node out of its column: lay out again without its side-by-side pairing
+        data, bad = layout.render_checked(dot, fmt, dpi=dpi, bands=bands,
+                                          check=lambda geo: misplaced(chart, geo), final=attempt == 3)
+        if data is not None:
+            with _drawn_lock:
+                _drawn[key] = data
+                while len(_drawn) > 96:
+                    _drawn.popitem(last=False)
+            return data
+        unpaired = unpaired | frozenset(bad)
+        dot = to_dot(chart, marks, font=font, title=title, legend=legend, unpaired=unpaired)
+    raise layout.RenderError("流程图排版失败")  # pragma: no cover - the last attempt always draws
+
+
+_drawn: OrderedDict[str, bytes] = OrderedDict()  # process-wide: same DOT, same picture
+_drawn_lock = threading.Lock()
+
+
+# -- entry points for templates and the API ---------------------------------------------------
+def svg_for_process(engine, key: str, version: int | None = None) -> str:
+    """The flowchart of the latest (or a given) version of an item, as SVG text."""
+    deployed = engine.deployed(key, version)
+    return chart_bytes(chart_for(engine, deployed), "svg").decode("utf-8")
+
+
+def case_marks(engine, username: str | None, case_id: int) -> tuple[object, CaseMarks]:
+    deployed, completed, current, status = engine.case_path(username, case_id)
+    title = ""
+    if username is not None:
+        try:
+            title = engine.get_case(username, case_id).get("title", "")
+        except Exception:  # noqa: BLE001 - the title is a nicety; the path decides access
+            title = ""
+    return deployed, CaseMarks(list(completed), list(current), status, title, case_id)
+
+
+def svg_for_case(engine, username: str | None, case_id: int) -> str:
+    """The flowchart of a case's definition with its path and current step(s) marked."""
+    deployed, marks = case_marks(engine, username, case_id)
+    return chart_bytes(chart_for(engine, deployed), "svg", marks).decode("utf-8")

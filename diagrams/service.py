@@ -1,0 +1,205 @@
+"""The flowchart service: charts and posters of deployed definitions and of cases, cached.
+
+``Diagrams`` is what the Flask app registers as ``app.extensions["cunwu_diagrams"]``
+(``process_diagram(key)`` / ``case_diagram(username, case_id)`` answer the API routes) and what
+the ``cunwu render`` command uses. It talks to the engine only (``Engine.deployed``,
+``Engine.case_path`` and the engine's own tables), never to the web layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+
+from engine.errors import BadRequest, NotFound
+from engine.models import Case, RoleAssignment, User, Village
+from engine.roles import ROLES
+
+from . import poster, render
+from .cache import RenderCache, cache_key
+
+FORMATS = {"svg": "image/svg+xml; charset=utf-8", "png": "image/png", "pdf": "application/pdf"}
+PAPERS = ("A4", "A3")
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+
+
+@dataclass
+class Rendered:
+    data: bytes
+    mimetype: str
+    filename: str
+    etag: str
+
+
+def check_format(fmt: str | None) -> str:
+    value = (fmt or "svg").strip().lower()
+    if value not in FORMATS:
+        raise BadRequest(f"不支持的格式“{fmt}”，可选：svg、png、pdf",
+                         {"format": [f"只能是 svg、png 或 pdf，收到“{fmt}”"]})
+    return value
+
+
+def check_paper(paper: str | None) -> str:
+    value = (paper or "A3").strip().upper()
+    if value not in PAPERS:
+        raise BadRequest(f"不支持的纸张“{paper}”，可选：A4、A3", {"paper": [f"只能是 A4 或 A3，收到“{paper}”"]})
+    return value
+
+
+class Diagrams:
+    def __init__(self, engine, *, cache_dir: Path | None = None, public_url: str | None = None,
+                 timezone: str = "Asia/Shanghai"):
+        self.engine = engine
+        self.cache = RenderCache(cache_dir)
+        self.public_url = (public_url or "").rstrip("/") or None
+        self.tz = ZoneInfo(timezone)
+
+    @classmethod
+    def init_app(cls, app) -> Diagrams:
+        """Register on a Flask app: posters are kept under ``<instance>/diagram-cache`` (in tests
+        only when ``CUNWU_DIAGRAM_CACHE_DIR`` is given)."""
+        folder = app.config.get("CUNWU_DIAGRAM_CACHE_DIR")
+        if folder is None and not app.testing:
+            folder = Path(app.instance_path) / "diagram-cache"
+        service = cls(app.extensions["cunwu"], cache_dir=Path(folder) if folder else None,
+                      public_url=app.config.get("CUNWU_PUBLIC_URL"),
+                      timezone=app.config.get("CUNWU_TIMEZONE") or "Asia/Shanghai")
+        app.extensions["cunwu_diagrams"] = service
+        return service
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def today(self) -> datetime:
+        return self.engine.now().astimezone(self.tz)
+
+    def board_url(self, village: str | None, base_url: str | None = None) -> str:
+        base = (self.public_url or (base_url or "").rstrip("/") or DEFAULT_PUBLIC_URL)
+        return f"{base}/villages/{village}/board" if village else f"{base}/board"
+
+    def poster_info(self, lanes: list[str], village: str | None, base_url: str | None) -> poster.PosterInfo:
+        info = poster.PosterInfo(board_url=self.board_url(village, base_url), print_date=self.today())
+        if not village:
+            return info
+        with self.engine.sessions() as session:
+            row = session.scalar(select(Village).where(Village.code == village))
+            if row is None:
+                raise NotFound(f"没有编号为“{village}”的村", {"village": [f"没有编号为“{village}”的村"]})
+            info.village_name, info.township = row.name, row.township
+            people = session.execute(
+                select(RoleAssignment.role, User.name)
+                .join(User, RoleAssignment.user_id == User.id)
+                .where(User.active.is_(True),
+                       or_(RoleAssignment.village_id == row.id, RoleAssignment.township == row.township))
+                .order_by(User.name))
+            wanted = set(lanes)
+            for role, name in people:
+                lane = ROLES.get(role, "")
+                if lane in wanted and name not in info.contacts.setdefault(lane, []):
+                    info.contacts[lane].append(name)
+        return info
+
+    # -- rendering --------------------------------------------------------------------------------
+    def render_process(self, key: str, fmt: str = "svg", paper: str = "A3", village: str | None = None,
+                       base_url: str | None = None, version: int | None = None) -> Rendered:
+        """svg: the chart; pdf: the A4/A3 poster; png: that poster as an image."""
+        fmt, paper = check_format(fmt), check_paper(paper)
+        village = (village or "").strip() or None
+        deployed = self.engine.deployed(key, version)
+        chart = render.chart_for(self.engine, deployed)
+        base = f"{chart.key}-v{chart.version}"
+        if fmt == "svg":  # the bare chart: no village details, but a wrong village is still an error
+            if village:
+                self.poster_info([], village, base_url)
+            tag = cache_key("chart", chart.key, chart.version, chart.digest, fmt)
+            data = self.cache.get_or_render(tag, f"{base}.svg", lambda: render.chart_bytes(chart, "svg"))
+            return Rendered(data, FORMATS[fmt], f"{base}.svg", tag)
+        info = self.poster_info(chart.lanes, village, base_url)
+        bare_tag = cache_key("bare-chart", chart.key, chart.version, chart.digest)
+
+        def bare() -> bytes:  # the chart without its title, shared by both papers and formats
+            return self.cache.get_or_render(bare_tag, f"{base}-bare.svg",
+                                            lambda: render.chart_bytes(chart, "svg", title=False), persist=False)
+
+        tag = cache_key("poster", chart.key, chart.version, chart.digest, fmt, paper, info.board_url,
+                        info.village_name, info.township, info.contacts, info.print_date.date().isoformat())
+        name = f"{base}-{paper}{('-' + village) if village else ''}.{fmt}"
+        if fmt == "pdf":
+            data = self.cache.get_or_render(tag, name, lambda: poster.poster_pdf(chart, paper, info, svg=bare()))
+        else:  # rasterise the (cached) PDF page so the PNG keeps the paper's proportions
+            pdf_tag = cache_key("poster", chart.key, chart.version, chart.digest, "pdf", paper, info.board_url,
+                                info.village_name, info.township, info.contacts,
+                                info.print_date.date().isoformat())
+            pdf_name = name.removesuffix(".png") + ".pdf"
+
+            def make_png() -> bytes:
+                pdf = self.cache.get_or_render(pdf_tag, pdf_name,
+                                               lambda: poster.poster_pdf(chart, paper, info, svg=bare()))
+                return poster.pdf_to_png(pdf, poster.PNG_DPI[paper])
+
+            data = self.cache.get_or_render(tag, name, make_png)
+        return Rendered(data, FORMATS[fmt], name, tag)
+
+    def render_case(self, username: str | None, case_id: int, fmt: str = "svg", paper: str = "A3",
+                    base_url: str | None = None) -> Rendered:
+        """svg/png: the chart with the path taken and the current step(s) marked; pdf: a poster
+        page of it."""
+        fmt, paper = check_format(fmt), check_paper(paper)
+        deployed, completed, current, status = self.engine.case_path(username, case_id)
+        with self.engine.sessions() as session:
+            case = session.get(Case, case_id)
+            title = case.title if case is not None else ""
+            village = case.village.code if case is not None and case.village is not None else None
+        marks = render.CaseMarks(list(completed), list(current), status, title, case_id)
+        chart = render.chart_for(self.engine, deployed)
+        tag = cache_key("case", case_id, chart.key, chart.version, chart.digest, fmt, paper, marks.completed,
+                        marks.current, status, title, self.today().date().isoformat() if fmt == "pdf" else "")
+        name = f"case-{case_id}.{fmt}" if fmt != "pdf" else f"case-{case_id}-{paper}.pdf"
+        if fmt == "svg":
+            make = lambda: render.chart_bytes(chart, "svg", marks)  # noqa: E731
+        elif fmt == "png":
+            make = lambda: render.chart_bytes(chart, "png", marks, dpi=96)  # noqa: E731
+        else:
+            def make() -> bytes:
+                return poster.poster_pdf(chart, paper, self.poster_info(chart.lanes, village, base_url), marks)
+        data = self.cache.get_or_render(tag, name, make, persist=False)
+        return Rendered(data, FORMATS[fmt], name, tag)
+
+    # -- Flask ------------------------------------------------------------------------------------
+    def _response(self, rendered: Rendered, *, public: bool):
+        from flask import Response, request
+
+        response = Response(rendered.data, mimetype=rendered.mimetype.split(";")[0])
+        if rendered.mimetype.startswith("image/svg"):
+            response.headers["Content-Type"] = rendered.mimetype
+        response.headers["Content-Disposition"] = f'inline; filename="{rendered.filename}"'
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.set_etag(rendered.etag)
+        response.cache_control.max_age = 300 if public else 0
+        if public:
+            response.cache_control.public = True
+        else:
+            response.cache_control.private = True
+            response.cache_control.no_cache = True
+        return response.make_conditional(request)
+
+    def process_diagram(self, key: str):
+        """``GET /api/v1/processes/{key}/diagram?format=svg|png|pdf&paper=A4|A3&village=CODE``"""
+        from flask import request
+
+        args = request.args
+        rendered = self.render_process(key, args.get("format"), args.get("paper"), args.get("village"),
+                                       base_url=request.url_root)
+        return self._response(rendered, public=True)
+
+    def case_diagram(self, username: str | None, case_id: int):
+        """``GET /api/v1/instances/{id}/diagram?format=svg|png|pdf&paper=A4|A3``"""
+        from flask import request
+
+        args = request.args
+        rendered = self.render_case(username, case_id, args.get("format"), args.get("paper"),
+                                    base_url=request.url_root)
+        return self._response(rendered, public=False)
+

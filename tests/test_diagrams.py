@@ -1,0 +1,381 @@
+"""Flowcharts and posters drawn from the deployed definitions (diagrams/)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from flows import Walk
+from lxml import etree
+
+from diagrams import layout, render
+from diagrams.model import build_chart
+from engine.catalog import load_catalogue
+
+SVG = "{http://www.w3.org/2000/svg}"
+KEYS = [item.key for item in load_catalogue()]  # every catalogue item, new ones included
+A4 = (595.28, 841.89)
+A3 = (841.89, 1190.55)
+
+
+def svg_nodes(svg: bytes) -> dict[str, tuple[set[str], str]]:
+    """SVG node id → (classes, its text joined)."""
+    root = etree.fromstring(svg)
+    out = {}
+    for group in root.iter(f"{SVG}g"):
+        classes = set((group.get("class") or "").split())
+        if "node" in classes:
+            text = "".join("".join(t.itertext()) for t in group.iter(f"{SVG}text"))
+            out[group.get("id") or ""] = (classes, text)
+    return out
+
+
+def svg_texts(svg: bytes) -> list[str]:
+    root = etree.fromstring(svg)
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+
+
+def pdf_info(pdf: bytes) -> str:
+    """``pdfinfo`` of a PDF (WeasyPrint compresses its page objects, so no regex on the bytes)."""
+    proc = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, check=True)
+    return proc.stdout.decode()
+
+
+def page_size(pdf: bytes) -> tuple[float, float]:
+    info = pdf_info(pdf)
+    match = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info)
+    assert match, info
+    return float(match.group(1)), float(match.group(2))
+
+
+def pdf_pages(pdf: bytes) -> int:
+    return int(re.search(r"Pages:\s+(\d+)", pdf_info(pdf)).group(1))
+
+
+def is_paper(size: tuple[float, float], paper: tuple[float, float]) -> bool:
+    w, h = size
+    return any(abs(w - a) < 0.02 and abs(h - b) < 0.02 for a, b in (paper, paper[::-1]))
+
+
+def font_cmap() -> set[int]:
+    from fontTools.ttLib import TTCollection
+
+    path = subprocess.run(["fc-match", "-f", "%{file}", "Noto Sans CJK SC:style=Regular"],
+                          capture_output=True, text=True, check=True).stdout
+    return set(TTCollection(path).fonts[0].getBestCmap())
+
+
+@pytest.fixture
+def engine(app):
+    return app.extensions["cunwu"]
+
+
+@pytest.fixture
+def diagrams(app):
+    return app.extensions["cunwu_diagrams"]
+
+
+def test_catalogue_and_deployed_agree(engine):
+    assert sorted(KEYS) == sorted(p["key"] for p in engine.processes())
+
+
+# -- every item, every format, both papers ---------------------------------------------------------
+@pytest.mark.parametrize("key", KEYS)
+def test_every_item_renders_everywhere(engine, diagrams, key):
+    process = engine.process(key)
+    svg = diagrams.render_process(key, "svg").data
+    texts = svg_texts(svg)
+    node_texts = [text for _classes, text in svg_nodes(svg).values()]
+    for step in process["steps"]:  # a step added to the BPMN appears without touching diagrams/
+        assert any(step["name"] in text for text in node_texts), step["name"]
+    for lane in process["lanes"]:
+        assert lane["name"] in texts, lane["name"]
+    assert "Noto Sans CJK SC" in svg.decode()
+
+    for paper, size in (("A4", A4), ("A3", A3)):
+        pdf = diagrams.render_process(key, "pdf", paper).data
+        assert pdf.startswith(b"%PDF")
+        assert is_paper(page_size(pdf), size), (paper, page_size(pdf))
+        assert pdf_pages(pdf) == 1
+        png = diagrams.render_process(key, "png", paper).data
+        assert png.startswith(b"\x89PNG")
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        ratio = max(width, height) / min(width, height)
+        assert abs(ratio - 2 ** 0.5) < 0.01  # the PNG is the A-series page, not the bare chart
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_layout_reads_as_lanes(engine, key):
+    """Lanes are columns in process order, every node inside its own column, no label on
+    another label or on a node."""
+    chart = render.chart_for(engine, engine.deployed(key))
+    geo = json.loads(render.chart_bytes(chart, "json"))
+    heads = sorted((o for o in geo["objects"] if o.get("name", "").startswith("lanehead")),
+                   key=lambda o: float(o["pos"].split(",")[0]))
+    assert [int(o["name"].removeprefix("lanehead")) for o in heads] == list(range(len(render.lane_names(chart))))
+    assert render.misplaced(chart, geo) == set()
+    assert layout.overlaps(geo) == []
+    start = [n for n in chart.nodes.values() if n.kind == "start"]
+    assert start and start[0].lane == chart.lanes[0]  # the lane that starts the process comes first
+
+
+def test_no_glyph_falls_outside_the_font(engine):
+    cmap = font_cmap()
+    for key in KEYS:
+        chart = render.chart_for(engine, engine.deployed(key))
+        text = "".join(svg_texts(render.chart_bytes(chart, "svg")))
+        missing = {ch for ch in text if ord(ch) not in cmap and not ch.isspace()}
+        assert not missing, (key, missing)
+
+
+# -- what the chart says ---------------------------------------------------------------------------
+def test_major_decision_chart_content(engine):
+    chart = render.chart_for(engine, engine.deployed("major-decision"))
+    assert chart.lanes == ["村党组织书记", "村务监督委员会", "村委会主任"]
+    labels = {(e.source, e.target): e.label for e in chart.edges}
+    assert labels[("gw_two_committees", "two_committees")] == "流会"
+    assert labels[("gw_two_committees", "propose")] == "未通过"
+    assert labels[("gw_two_committees", "review_two_committees")] == "通过"
+    assert labels[("gw_reply_resolution", "propose")] == "异议成立"
+    loops = {(e.source, e.target) for e in chart.edges if e.back}
+    assert ("gw_two_committees", "two_committees") in loops
+    assert ("gw_two_committees", "review_two_committees") not in loops
+    timers = [n for n in chart.nodes.values() if n.event == "timer"]
+    assert timers and all(n.timer_text == "公示不少于7天" for n in timers)
+    kinds = {n.id: n.kind for n in chart.nodes.values()}
+    assert kinds["start"] == "start" and kinds["end_completed"] == "end"
+    assert kinds["gw_assembly"] == "gateway" and kinds["wait_resolution"] == "event_gateway"
+    assert [n.id for n in chart.steps][:3] == ["propose", "two_committees", "review_two_committees"]
+    assert chart.nodes["representatives"].step_no < chart.nodes["villager_assembly"].step_no
+    # exceptional branches (objection replies) are numbered after the main path
+    assert chart.nodes["reply_resolution_objection"].step_no > chart.nodes["review_result_disclosure"].step_no
+
+    svg = render.chart_bytes(chart, "svg")
+    nodes = svg_nodes(svg)
+    assert {f"node-{nid}" for nid in chart.nodes} <= set(nodes)  # ids are node-<bpmn id>
+    assert any("不少于7天" in text for _c, text in nodes.values())
+    assert "流会" in "".join(svg_texts(svg))
+
+
+def test_notice_period_comes_from_the_catalogue(engine):
+    deployed = engine.deployed("major-decision")
+    source = render.definition_source(engine, deployed)[0]
+    changed = type(deployed)(**{**deployed.__dict__, "meta": {**deployed.meta, "notice_days": 10}})
+    chart = build_chart(changed, source)
+    assert {n.timer_text for n in chart.nodes.values() if n.event == "timer"} == {"公示不少于10天"}
+
+
+def test_flow_without_name_falls_back_to_its_condition(engine):
+    deployed = engine.deployed("major-decision")
+    source = render.definition_source(engine, deployed)[0]
+    chart = build_chart(deployed, source.replace(' name="流会"', ""))
+    labels = {(e.source, e.target): e.label for e in chart.edges}
+    assert labels[("gw_two_committees", "two_committees")] == "流会"  # outcome == "lapsed"
+
+
+def test_templates_can_embed_the_svg(app):
+    with app.app_context():
+        engine = app.extensions["cunwu"]
+        text = render.svg_for_process(engine, "major-decision")
+        assert text.lstrip().startswith("<?xml") or "<svg" in text[:400]
+        assert "村党组织提议" in text
+
+
+# -- the API ---------------------------------------------------------------------------------------
+def test_process_diagram_api(api):
+    public = api(None)
+    r = public.get("/processes/major-decision/diagram")
+    assert r.status_code == 200
+    assert r.mimetype == "image/svg+xml"
+    assert b"<svg" in r.data
+    assert r.headers["ETag"]
+    again = public.client.get("/api/v1/processes/major-decision/diagram",
+                              headers={"If-None-Match": r.headers["ETag"]})
+    assert again.status_code == 304
+
+    r = public.get("/processes/major-decision/diagram?format=pdf&paper=A4")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert is_paper(page_size(r.data), A4)
+    r = public.get("/processes/major-decision/diagram?format=pdf")  # A3 by default
+    assert is_paper(page_size(r.data), A3)
+    r = public.get("/processes/major-decision/diagram?format=png&paper=a3")
+    assert r.status_code == 200 and r.mimetype == "image/png"
+
+
+@pytest.mark.parametrize("query, field", [("format=bmp", "format"), ("format=SVGZ", "format"), ("paper=B5", "paper"),
+                                          ("format=pdf&paper=letter", "paper")])
+def test_bad_format_or_paper_is_400_in_chinese(api, query, field):
+    r = api(None).get(f"/processes/major-decision/diagram?{query}")
+    assert r.status_code == 400
+    body = r.get_json()
+    assert body["error"]["code"] == "bad_request"
+    assert re.search(r"[\u4e00-\u9fff]", body["error"]["message"])
+    assert field in body["error"]["fields"]
+
+
+def test_unknown_key_or_village_is_404_in_chinese(api):
+    r = api(None).get("/processes/no-such-item/diagram?format=pdf")
+    assert r.status_code == 404
+    assert "no-such-item" in r.get_json()["error"]["message"]
+    assert re.search(r"[\u4e00-\u9fff]", r.get_json()["error"]["message"])
+    r = api(None).get("/processes/major-decision/diagram?format=pdf&village=nowhere")
+    assert r.status_code == 404
+    assert "nowhere" in r.get_json()["error"]["message"]
+
+
+def test_village_poster_names_the_village_and_its_board(api, tmp_path):
+    r = api(None).get("/processes/major-decision/diagram?format=pdf&paper=A4&village=demo-001")
+    assert r.status_code == 200
+    pdf = tmp_path / "v.pdf"
+    pdf.write_bytes(r.data)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for expected in ("示范村", "/villages/demo-001/board", "办事找谁", "张书记", "打印日期", "第1版", "村级公共权力",
+                     "村民委员会组织法"):
+        assert expected in text, expected
+    plain = api(None).get("/processes/major-decision/diagram?format=pdf&paper=A4")
+    pdf.write_bytes(plain.data)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "/board" in text and "/villages/" not in text
+
+
+def test_case_diagram_marks_the_path_and_the_current_step(api):
+    walk = Walk(api)
+    walk.start()
+    walk.meeting("two_committees", "two_committees")
+    walk.review("review_two_committees")
+    case_id = walk.case["id"]
+    assert walk.ready() == ["party_members"]
+
+    r = walk.secretary.get(f"/instances/{case_id}/diagram")
+    assert r.status_code == 200 and r.mimetype == "image/svg+xml"
+    assert "no-cache" in r.headers["Cache-Control"]
+    nodes = svg_nodes(r.data)
+    classes, text = nodes["node-party_members"]
+    assert "current" in classes and render.CURRENT_MARK in text and "当前步骤" in text
+    for done in ("propose", "two_committees", "review_two_committees"):
+        classes, text = nodes[f"node-{done}"]
+        assert "done" in classes and render.DONE_MARK in text, done
+    for future in ("representatives", "implement"):
+        classes, text = nodes[f"node-{future}"]
+        assert not classes & {"done", "current"}
+        assert render.DONE_MARK not in text and render.CURRENT_MARK not in text
+    root = etree.fromstring(r.data)
+    taken = {g.get("id") for g in root.iter(f"{SVG}g") if "taken" in (g.get("class") or "").split()}
+    assert "flow-two_committees-gw_two_committees" in taken
+    assert "flow-gw_review_two_committees-party_members" in taken
+    assert "flow-gw_two_committees-propose" not in taken
+
+    r = walk.secretary.get(f"/instances/{case_id}/diagram?format=png")
+    assert r.status_code == 200 and r.data.startswith(b"\x89PNG")
+    r = walk.secretary.get(f"/instances/{case_id}/diagram?format=pdf&paper=A4")
+    assert r.status_code == 200 and is_paper(page_size(r.data), A4)
+    r = walk.secretary.get(f"/instances/{case_id}/diagram?format=gif")
+    assert r.status_code == 400
+
+    # the chart moves with the case
+    walk.meeting("party_members", "party_members", attended=25, approve=15, oppose=10, abstain=0)  # no: 提议
+    nodes = svg_nodes(walk.secretary.get(f"/instances/{case_id}/diagram").data)
+    assert "current" in nodes["node-propose"][0]
+    assert "done" in nodes["node-party_members"][0]
+
+
+def test_case_diagram_needs_access(api):
+    walk = Walk(api)
+    walk.start()
+    case_id = walk.case["id"]
+    assert api(None).get(f"/instances/{case_id}/diagram").status_code == 401
+    assert api("chen").get(f"/instances/{case_id}/diagram").status_code in (403, 404)
+    assert walk.secretary.get("/instances/999999/diagram").status_code == 404
+
+
+def test_svg_for_case(app, api):
+    walk = Walk(api)
+    walk.start()
+    with app.app_context():
+        text = render.svg_for_case(app.extensions["cunwu"], "zhang", walk.case["id"])
+    classes, label = svg_nodes(text.encode())["node-two_committees"]
+    assert "current" in classes and render.CURRENT_MARK in label
+
+
+def test_finished_case_marks_its_end(api):
+    walk = Walk(api)
+    walk.start()
+    walk.meeting("two_committees", "two_committees", attended=7, approve=3, oppose=4, abstain=0)  # voted no
+    walk.do(walk.secretary, "propose", {"title": "硬化村东道路", "summary": "撤回", "withdraw": True})
+    assert walk.refresh()["status"] == "withdrawn"
+    nodes = svg_nodes(walk.secretary.get(f"/instances/{walk.case['id']}/diagram").data)
+    assert "done" in nodes["node-end_withdrawn"][0]
+    assert not any("current" in classes for classes, _t in nodes.values())
+
+
+# -- versions and the cache ------------------------------------------------------------------------
+def test_a_new_definition_version_gives_a_new_poster(app, engine, diagrams, tmp_path):
+    first = diagrams.render_process("major-decision", "svg")
+    assert diagrams.render_process("major-decision", "svg").etag == first.etag  # cached
+    folder = tmp_path / "processes"
+    shutil.copytree(engine.catalog.directory, folder)
+    bpmn = folder / "major-decision.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="组织实施"', 'name="组织实施并记录"'),
+                    encoding="utf-8")
+    engine.catalog.directory = folder
+    deployed = dict((k, v) for k, v, _new in engine.deploy())
+    assert deployed["major-decision"] == 2
+    second = diagrams.render_process("major-decision", "svg")
+    assert second.etag != first.etag
+    assert "组织实施并记录" in "".join(t for _c, t in svg_nodes(second.data).values())
+    assert "第2版" in second.data.decode()
+    old = diagrams.render_process("major-decision", "svg", version=1)
+    assert "组织实施并记录" not in old.data.decode()
+
+
+def test_posters_are_kept_on_disk(tmp_path, clock, sqlite_template):
+    from conftest import _sqlite_app
+
+    from diagrams.service import Diagrams
+
+    app = _sqlite_app(tmp_path, sqlite_template, clock, CUNWU_DIAGRAM_CACHE_DIR=str(tmp_path / "cache"))
+    try:
+        service = app.extensions["cunwu_diagrams"]
+        pdf = service.render_process("major-decision", "pdf", "A4").data
+        files = list((tmp_path / "cache").iterdir())
+        assert files and any(f.read_bytes() == pdf for f in files)
+        other = Diagrams(app.extensions["cunwu"], cache_dir=tmp_path / "cache")  # another worker
+        assert other.render_process("major-decision", "pdf", "A4").data == pdf
+        assert other.cache.hits == 1 and other.cache.misses == 0
+        clock.advance(days=1)  # the print date is on the poster
+        assert other.render_process("major-decision", "pdf", "A4").data != pdf
+    finally:
+        app.extensions["cunwu_db"].dispose()
+
+
+# -- the command line ------------------------------------------------------------------------------
+def test_cli_render_all_writes_every_item(app, tmp_path):
+    out = tmp_path / "posters"
+    result = app.test_cli_runner().invoke(args=["render", "--all", "--format", "svg", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{k}.svg" for k in KEYS)
+    assert "共生成" in result.output
+
+
+def test_cli_render_one_poster_for_a_village(app, tmp_path):
+    out = tmp_path / "posters"
+    result = app.test_cli_runner().invoke(args=["render", "major-decision", "--format", "pdf", "--paper", "A4",
+                                                "--village", "demo-001", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    pdf = (out / "major-decision-A4-demo-001.pdf").read_bytes()
+    assert is_paper(page_size(pdf), A4)
+
+
+def test_cli_render_bad_input(app, tmp_path):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["render", "major-decision", "no-such-item", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no-such-item" in result.output and "没有" in result.output
+    assert runner.invoke(args=["render", "--format", "bmp", "--all"]).exit_code == 2
+    result = runner.invoke(args=["render", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "--all" in result.output
+    result = runner.invoke(args=["render", "major-decision", "--village", "nowhere", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "nowhere" in result.output
