@@ -106,21 +106,164 @@ def _line_of(source: bytes, element_id: str | None) -> int | str:
     if not element_id:
         return 1
     try:
-        root = etree.fromstring(source)
+        root = etree.fromstring(source, _safe_parser())
     except etree.XMLSyntaxError:
         return 1
     found = root.xpath("//*[@id=$id]", id=element_id)
     return found[0].sourceline if found else 1
 
 
+MAX_SOURCE_BYTES = 2 * 1024 * 1024  # a real power-list item is well under 200 KB
+
+
+
+def _safe_parser() -> etree.XMLParser:
+    """No DTDs, no entities, no network: a definition file is data, never a way to read the
+    server or exhaust its memory. (A new parser per call: lxml parsers are not shared across threads.)"""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+_FLOW_NODES = {
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+    "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask", "businessRuleTask",
+    "task", "callActivity", "subProcess", "transaction", "adHocSubProcess", "exclusiveGateway",
+    "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway",
+}
+_SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+
+
+def _local(element) -> str:
+    tag = element.tag
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _label(element) -> str:
+    name = element.get("name")
+    ident = element.get("id") or "?"
+    return f"“{name}”（{ident}）" if name else ident
+
+
+def structure_problems(tree, filename: str) -> list[str]:
+    """What SpiffWorkflow's parser does not check but the engine relies on: every sequence
+    flow joins two existing nodes, no bare ``bpmn:task``, every node is reachable from a start
+    event and can reach an end event (no endless loop), and every condition, timer expression
+    and script compiles in the restricted evaluator."""
+    problems: list[str] = []
+    where = f"{{{BPMN_NS}}}"
+    for bare in tree.iter(f"{where}task"):
+        problems.append(f"{filename}:{bare.sourceline}: 任务{_label(bare)}是无类型的 bpmn:task，"
+                        "引擎会把它当作待人办理的任务；请改为 bpmn:userTask 并指定表单（form）")
+    for scope in [*tree.iter(f"{where}process"), *tree.iter(f"{where}subProcess"),
+                  *tree.iter(f"{where}transaction")]:
+        problems.extend(_scope_problems(scope, filename))
+    expressions = [(e, "条件表达式", "eval") for e in tree.iter(f"{where}conditionExpression")]
+    for tag in ("timeDate", "timeDuration", "timeCycle"):
+        expressions += [(e, "定时表达式", "eval") for e in tree.iter(f"{where}{tag}")]
+    expressions += [(e, "脚本", "exec") for e in tree.iter(f"{where}script")]
+    expressions += [(e, "脚本", "exec") for tag in ("preScript", "postScript")
+                    for e in tree.iter(f"{{{_SPIFF_NS}}}{tag}")]
+    for element, kind, mode in expressions:
+        source = (element.text or "").strip()
+        if not source:
+            continue
+        error = _compile_error(source, mode)
+        if error:
+            problems.append(f"{filename}:{element.sourceline}: {kind}不能执行（{error}）：{source[:120]}")
+    return problems
+
+
+def _compile_error(source: str, mode: str) -> str | None:
+    """Compile like the engine will (RestrictedPython); the reason it cannot, or None."""
+    from .scripting import _compile
+
+    try:
+        _compile(source, mode)
+    except (SyntaxError, ValueError) as exc:
+        message = str(getattr(exc, "msg", None) or exc)
+        return message if len(message) <= 160 else message[:160] + "…"
+    return None
+
+
+def _scope_problems(scope, filename: str) -> list[str]:
+    nodes = {}
+    for child in scope:
+        if _local(child) in _FLOW_NODES and child.get("id"):
+            nodes[child.get("id")] = child
+    problems: list[str] = []
+    edges: dict[str, set[str]] = {i: set() for i in nodes}
+    for flow in scope:
+        if _local(flow) != "sequenceFlow":
+            continue
+        for attr, what in (("sourceRef", "起点"), ("targetRef", "终点")):
+            ref = flow.get(attr)
+            if ref not in nodes:
+                problems.append(f"{filename}:{flow.sourceline}: 顺序流{_label(flow)}的{what}“{ref or ''}”"
+                                "在本流程中不存在")
+        if flow.get("sourceRef") in nodes and flow.get("targetRef") in nodes:
+            edges[flow.get("sourceRef")].add(flow.get("targetRef"))
+    links: dict[str, set[str]] = {}
+    for ident, node in nodes.items():
+        attached = node.get("attachedToRef")
+        if _local(node) == "boundaryEvent" and attached in edges:
+            edges[attached].add(ident)
+        for link in node.iter(f"{{{BPMN_NS}}}linkEventDefinition"):
+            links.setdefault(link.get("name") or "", set()).add(ident)
+    for members in links.values():  # a link throw continues at the link catch of the same name
+        throws = [m for m in members if _local(nodes[m]) == "intermediateThrowEvent"]
+        catches = [m for m in members if _local(nodes[m]) == "intermediateCatchEvent"]
+        for t in throws:
+            edges[t].update(catches)
+    if problems:
+        return problems
+    event_sub = {i for i, n in nodes.items() if _local(n) == "subProcess" and n.get("triggeredByEvent") == "true"}
+    starts = [i for i, n in nodes.items() if _local(n) == "startEvent"]
+    ends = {i for i, n in nodes.items() if _local(n) == "endEvent"}
+    if not starts:
+        return []  # Spiff reports a process without a start event itself
+    reached = _closure(starts, edges)
+    reverse: dict[str, set[str]] = {i: set() for i in nodes}
+    for source, targets in edges.items():
+        for target in targets:
+            reverse[target].add(source)
+    finishing = _closure(ends, reverse)
+    for ident, node in nodes.items():
+        if ident in event_sub:
+            continue
+        if ident not in reached:
+            problems.append(f"{filename}:{node.sourceline}: {_label(node)}无法从开始事件到达")
+        elif ident not in finishing:
+            problems.append(f"{filename}:{node.sourceline}: 从{_label(node)}出发永远到不了结束事件"
+                            "（死循环或缺少结束事件）")
+    return problems
+
+
+def _closure(seeds, edges: dict[str, set[str]]) -> set[str]:
+    seen = set(seeds)
+    todo = list(seeds)
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
 def parse_source(source: bytes, filename: str, process_key: str | None = None):
     """Parse one BPMN document; return ``(spec, subprocess_specs)`` or raise ``DefinitionError``
     with ``FILE:LINE: message`` problems (malformed XML, XSD and semantic errors alike)."""
+    if len(source) > MAX_SOURCE_BYTES:
+        raise DefinitionError([f"{filename}:1: 文件过大（{len(source) / 1048576:.1f} MB），"
+                               f"BPMN 文件不得超过 {MAX_SOURCE_BYTES // 1048576} MB"])
     try:
-        tree = etree.fromstring(source)
+        tree = etree.fromstring(source, _safe_parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno or 1
         raise DefinitionError([f"{filename}:{line}: XML 格式错误：{exc.msg}"]) from exc
+    if tree is None:
+        raise DefinitionError([f"{filename}:1: XML 格式错误：文件为空"])
+    docinfo = tree.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.doctype:
+        raise DefinitionError([f"{filename}:1: 不允许 DOCTYPE 声明（其中的实体可被用来读取服务器文件或耗尽内存）"])
     if tree.tag != f"{{{BPMN_NS}}}definitions":
         raise DefinitionError([f"{filename}:{tree.sourceline}: 根元素必须是 bpmn:definitions（BPMN 2.0）"])
     parser = SpiffBpmnParser(validator=VALIDATOR)
@@ -129,6 +272,9 @@ def parse_source(source: bytes, filename: str, process_key: str | None = None):
         ids = parser.get_process_ids()
         if not ids:
             raise DefinitionError([f"{filename}:{tree.sourceline}: 文件中没有可执行的流程（isExecutable=\"true\"）"])
+        structure = structure_problems(tree, filename)
+        if structure:
+            raise DefinitionError(structure)
         key = process_key or ids[0]
         if key not in ids:
             raise DefinitionError([f"{filename}:{tree.sourceline}: 找不到流程“{key}”，文件中的流程：{', '.join(ids)}"])
@@ -141,7 +287,7 @@ def parse_source(source: bytes, filename: str, process_key: str | None = None):
         raise DefinitionError([f"{filename}:{line}: {message}{where}"]) from exc
     except DefinitionError:
         raise
-    except (SpiffWorkflowException, KeyError, ValueError, TypeError, AttributeError) as exc:
+    except (SpiffWorkflowException, KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise DefinitionError([f"{filename}:1: 无法解析流程：{exc}"]) from exc
     return spec, subprocess_specs
 
@@ -254,4 +400,6 @@ def validate_files(paths: list[Path]) -> list[str]:
             parse_source(source, str(path))
         except DefinitionError as exc:
             problems.extend(exc.problems)
+        except Exception as exc:  # noqa: BLE001 - a hostile file must never end in a traceback
+            problems.append(f"{path}:1: 无法解析流程：{type(exc).__name__}：{exc}")
     return problems

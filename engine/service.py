@@ -7,7 +7,7 @@ events and board entries. Either all of it lands or none of it does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -567,12 +567,15 @@ class Engine:
             return [(v.code, publicity.verify(session, v)) for v in session.scalars(select(Village).order_by(Village.code))]
 
     # -- timers ---------------------------------------------------------------------------
-    def due_case_ids(self, session: Session, limit: int, *, lock: bool = False) -> list[int]:
+    def due_case_ids(self, session: Session, limit: int, *, lock: bool = False,
+                     exclude: Collection[int] = ()) -> list[int]:
         """Running cases whose next timer is due by the clock, earliest first. With ``lock`` on
         PostgreSQL the rows are claimed ``FOR UPDATE SKIP LOCKED``: rows another worker holds are
         passed over, and a row it has just fired is no longer due when re-checked."""
         stmt = (select(Case.id).where(Case.next_timer_at.is_not(None), Case.next_timer_at < self.now(),
                                       Case.status == "running").order_by(Case.next_timer_at, Case.id).limit(limit))
+        if exclude:
+            stmt = stmt.where(Case.id.not_in(list(exclude)))
         if lock and session.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         return list(session.scalars(stmt))
@@ -587,29 +590,32 @@ class Engine:
         import logging
 
         fired = 0
-        seen: set[int] = set()
+        skip: set[int] = set()  # failed, or still due after firing: not again in this sweep
         while True:
             with self.transaction() as session:
-                ids = [i for i in self.due_case_ids(session, batch, lock=True) if i not in seen]
+                ids = self.due_case_ids(session, batch, lock=True, exclude=skip)
                 for case_id in ids:
-                    seen.add(case_id)
                     try:
                         with session.begin_nested():
-                            fired += self._fire_timers(session, case_id)
+                            moved, still_due = self._fire_timers(session, case_id)
+                            fired += moved
+                            if still_due:
+                                skip.add(case_id)
                     except (OperationalError, InterfaceError):
                         raise  # the connection or the transaction is gone: not this case's fault
                     except Exception:  # noqa: BLE001 - one broken case must not stop the sweep
+                        skip.add(case_id)
                         logging.getLogger("cunwu.timers").exception("定时事件处理失败：事项%s", case_id)
             if len(ids) < batch:
                 return fired
 
-    def _fire_timers(self, session: Session, case_id: int) -> int:
+    def _fire_timers(self, session: Session, case_id: int) -> tuple[int, bool]:
+        """Run one due case's timers; ``(1 if it moved else 0, still due)``."""
         lock = {"of": Case} if session.bind.dialect.name == "postgresql" else None  # not the joined rows
-        case = session.get(Case, case_id, with_for_update=lock,
-                           populate_existing=True)
-        if case is None or case.status != "running" or case.next_timer_at is None \
-                or case.next_timer_at >= self.now():
-            return 0
+        case = session.get(Case, case_id, with_for_update=lock, populate_existing=True)
+        now = self.now()
+        if case is None or case.status != "running" or case.next_timer_at is None or case.next_timer_at >= now:
+            return 0, False
         deployed = self.catalog.deployed(case.definition)
         wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
         before = {t.id for t in runtime.open_tasks(wf)}
@@ -619,7 +625,7 @@ class Engine:
         if moved:
             self._audit(session, action="timer", actor=None, case=case, summary="公示期满，流程继续")
         self._sync(session, case, wf, deployed)
-        return 1 if moved else 0
+        return (1 if moved else 0), case.next_timer_at is not None and case.next_timer_at < now
 
     # -- hold -----------------------------------------------------------------------------
     def hold_case(self, username: str, case_id: int, reason: str) -> dict:

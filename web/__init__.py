@@ -53,4 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
         views = None
     if views is not None:
         views.init_app(app)
+    from . import security
+
+    security.init_app(app)
     return app

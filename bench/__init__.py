@@ -1,0 +1,1 @@
+"""Benchmarks of cunwu: ``bench/run [--quick]`` (see docs/readme-performance.md)."""
