@@ -70,7 +70,13 @@ def check_settings(settings: dict | None) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for key, value in (settings or {}).items():
         if key not in ALLOWED_SETTINGS:
-            errors[key] = [f"未知的设置项“{key}”"]
+            from .settings import check_item_setting  # item thresholds, engine/settings.py
+
+            problems = check_item_setting(key, value)
+            if problems is None:
+                errors[key] = [f"未知的设置项“{key}”"]
+            elif problems:
+                errors[key] = problems
         elif value not in ALLOWED_SETTINGS[key]:
             allowed = "、".join(ALLOWED_SETTINGS[key])
             errors[key] = [f"{SETTING_LABELS[key]}只能是 {allowed} 之一，不得低于法定标准"]
