@@ -958,3 +958,69 @@ def test_task_describes_its_form_fields(item):
     assert task["form"] == "approval"
     assert [f["name"] for f in task["fields"]] == ["decision", "opinion"]
     assert task["fields"][0]["choices"][0] == {"value": "approve", "label": "同意"}
+
+
+# ---------------------------------------------------------------------------- objections on every disclosure
+
+
+def _object_and_uphold(case: Item, stem: str, drafter: str = "wang") -> None:
+    case.do(drafter, f"draft_{stem}_disclosure", NOTICE)
+    case.do("zhao", f"review_{stem}_disclosure", APPROVE)
+    entry = case.board()[0]
+    assert entry["case"] == case.case["id"] and entry["in_notice"]
+    r = case.client(None).post(f"/board/{entry['id']}/objections", json={"name": "村民丙", "text": "有异议"})
+    assert r.status_code == 201
+    assert case.ready() == [f"reply_{stem}_objection"]
+    case.do("qian", f"reply_{stem}_objection", {"decision": "uphold", "reply": "异议成立，退回修改后重新公示"})
+
+
+def test_objection_upheld_on_the_purchase_result(item, clock):
+    case = item("procurement")
+    case.start("li", PURCHASE)
+    case.do("wang", "approve_purchase", APPROVE)
+    case.do("zhao", "review_purchase", APPROVE)
+    case.do("li", "quotation", QUOTE)
+    case.do("li", "acceptance", PURCHASE_ACCEPT)
+    case.do("sun", "payment", {**PAY, "amount": "1500"})
+    _object_and_uphold(case, "result")
+    assert case.ready() == ["acceptance"]
+
+
+def test_objection_upheld_on_the_deal(app, item, api, clock):
+    set_village(app, assembly_authorisation="授权决定")
+    case = item("asset-disposal")
+    case.start("wang", {**DISPOSAL, "asset_type": "building", "outsider": False, "reserve_price": "30000",
+                        "resolution_case": resolution(api, matter="asset_disposal")})
+    case.do("zhao", "review_plan", APPROVE)
+    case.do("wang", "local_trading", {**TRADE, "price": "31000", "platform": ""})
+    _object_and_uphold(case, "deal")
+    assert case.ready() == ["plan"]
+
+
+def test_objection_upheld_on_the_roster(item, clock):
+    case = item("member-confirmation")
+    case.start("wang", {**ROSTER, "removed": ""})
+    case.do("zhao", "review_roster", APPROVE)
+    _object_and_uphold(case, "roster")
+    assert case.ready() == ["roster"]
+
+
+def test_objection_upheld_on_the_distribution_plan(item, api, clock):
+    roster_id = confirmed_roster(item("member-confirmation"), clock)
+    link = resolution(api, matter="requisition_compensation", assembly="villager_assembly", amount="1000000")
+    case = item("requisition-distribution")
+    case.start("wang", {**COMPENSATION, "resolution_case": link, "roster_case": roster_id})
+    case.do("zhao", "review_plan", APPROVE)
+    _object_and_uphold(case, "distribution")
+    assert case.ready() == ["plan"]
+
+
+def test_rule_set_versions_of_the_decision_and_the_linked_resolution(item, api):
+    """D10: the claim records today's rule set; the link records the one its resolution was voted under."""
+    link = resolution(api, held_on="2025-12-20")
+    case = item("spending-approval")
+    case.start("sun", {**CLAIM, "amount": "30000", "resolution_case": link})
+    data = case.data_of("submit")
+    assert data["rules_version"] == "organic-law-2025"
+    assert data["resolution_rules_version"] == "organic-law-2018"
+    assert data["resolution_held_on"] == "2025-12-20"
