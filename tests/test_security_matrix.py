@@ -1,0 +1,262 @@
+"""Role × action × village: every JSON endpoint (and the HTML pages that act on a case or task)
+tried by every kind of person of the demo township, of a neighbouring township, and anonymously.
+Nobody gets a 2xx for something they may not do (0 escalations); everybody who may gets through.
+
+The test fails when a new /api route appears that the matrix does not classify."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import ApiClient, TestClock, _sqlite_app
+from tests.flows import MEETING_OK, PROPOSAL, Walk
+
+EXTRA = """
+villages:
+  - {code: far-001, name: 远山村, township: 远山镇, adults: 500, households: 150, party_members: 20,
+     representatives: 25, two_committees: 5}
+people:
+  - username: liu
+    name: 刘镇长
+    password: "demo123"
+    roles: [{township: 远山镇, role: township_official}]
+  - username: ma
+    name: 马书记
+    password: "demo123"
+    roles: [{village: far-001, role: party_secretary}]
+"""
+
+ANON = None
+PEOPLE = ["zhang", "wang", "li", "zhao", "qian", "sun", "zhou", "wu", "chen", "admin", "liu", "ma"]
+EVERYONE = [ANON, *PEOPLE]
+LOGGED_IN = set(PEOPLE)
+#: who may look at a case of each village (a role there, or a township role over it, or admin)
+VIEW = {
+    "demo-001": {"zhang", "wang", "li", "zhao", "qian", "sun", "zhou", "wu", "admin"},
+    "demo-002": {"chen", "zhou", "wu", "admin"},
+}
+HOLD = {"demo-001": {"zhao", "qian", "zhou"}, "demo-002": {"zhou"}}
+START = {"demo-001": {"zhang"}, "demo-002": {"chen"}}
+#: who may complete the first meeting (two_committees: party secretary, or a committee member)
+MEET = {"demo-001": {"zhang", "li"}, "demo-002": {"chen"}}
+REVIEW = {"demo-001": {"zhao", "qian"}, "demo-002": set()}
+
+
+@pytest.fixture(scope="module")
+def matrix_app(tmp_path_factory, sqlite_template):
+    app = _sqlite_app(tmp_path_factory.mktemp("matrix"), sqlite_template, TestClock())
+    yield app
+    app.extensions["cunwu_db"].dispose()
+
+
+@pytest.fixture(scope="module")
+def world(matrix_app):
+    """Built once per module (logging in a dozen people costs a dozen scrypt checks); every test
+    leaves it as it found it, except the last one."""
+    from engine.importer import import_data, parse_yaml
+
+    app = matrix_app
+
+    with app.extensions["cunwu"].transaction() as session:
+        import_data(session, parse_yaml(EXTRA, "extra.yaml"))
+    clients = {u: ApiClient(app, u) for u in EVERYONE}
+    cases = {}
+    for village, starter in (("demo-001", "zhang"), ("demo-002", "chen")):
+        r = clients[starter].post("/instances", json={"process": "major-decision", "village": village,
+                                                      "title": f"{village}修路", "data": PROPOSAL})
+        assert r.status_code == 201, r.get_json()
+        cases[village] = r.get_json()
+    meeting = {v: next(t for t in c["tasks"] if t["name"] == "two_committees") for v, c in cases.items()}
+    walk = Walk(lambda u: clients[u])  # a second demo-001 case waiting for the supervisors' review
+    walk.start()
+    walk.meeting("two_committees", "two_committees")
+    review = walk.task("review_two_committees")
+    entry = None
+    return {"app": app, "clients": clients, "cases": cases, "meeting": meeting, "review": review,
+            "review_case": walk.case, "entry": entry}
+
+
+def _version(app, case_id: int) -> int:
+    with app.extensions["cunwu_db"].connect() as conn:
+        return conn.scalar(text("select lock_version from case_instance where id = :i"), {"i": case_id})
+
+
+def _check(who, r, allowed: bool, ok=(200, 201), what=""):
+    if allowed:
+        assert r.status_code in ok, f"{who} should be able to {what}: {r.status_code} {r.get_data(as_text=True)[:200]}"
+    else:
+        assert not 200 <= r.status_code < 300, f"ESCALATION: {who} may not {what} but got {r.status_code}"
+        assert r.status_code in ((401,) if who is None else (403, 404)), f"{who} {what}: {r.status_code}"
+        body = r.get_json()
+        assert set(body["error"]) == {"code", "message", "fields"}
+
+
+COVERED = {
+    ("POST", "/api/v1/auth/token"), ("GET", "/api/v1/processes"), ("GET", "/api/v1/processes/<string:key>"),
+    ("GET", "/api/v1/processes/<string:key>/diagram"), ("POST", "/api/v1/instances"),
+    ("GET", "/api/v1/instances/<int:case_id>"), ("GET", "/api/v1/instances/<int:case_id>/diagram"),
+    ("POST", "/api/v1/instances/<int:case_id>/hold"), ("POST", "/api/v1/instances/<int:case_id>/release"),
+    ("GET", "/api/v1/tasks"), ("GET", "/api/v1/tasks/<string:task_id>"),
+    ("POST", "/api/v1/tasks/<string:task_id>/complete"), ("GET", "/api/v1/villages/<string:code>/board"),
+    ("POST", "/api/v1/board/<int:entry_id>/objections"), ("GET", "/api/v1/villages/<string:code>/board/verify"),
+    ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs"),
+}
+
+
+def test_every_api_route_is_in_the_matrix(matrix_app):
+    app = matrix_app
+    routes = {(m, r.rule) for r in app.url_map.iter_rules() if r.rule.startswith("/api/")
+              for m in r.methods - {"HEAD", "OPTIONS"}}
+    missing = routes - COVERED
+    assert not missing, f"classify these routes in the security matrix: {sorted(missing)}"
+
+
+def test_reading(world):
+    clients, cases = world["clients"], world["cases"]
+    for who in EVERYONE:
+        c = clients[who]
+        for path in ("/processes", "/processes/major-decision"):
+            _check(who, c.get(path), who in LOGGED_IN, what=f"GET {path}")
+        for village, case in cases.items():
+            _check(who, c.get(f"/instances/{case['id']}"), who in VIEW[village], what=f"see {village}'s case")
+            r = c.get(f"/instances/{case['id']}/diagram")
+            if r.status_code != 501:  # 501: no diagrams in this tree yet; then nothing is shown anyway
+                _check(who, r, who in VIEW[village], what=f"see {village}'s case chart")
+            task = world["meeting"][village]
+            _check(who, c.get(f"/tasks/{task['id']}"), who in VIEW[village], what=f"see a task of {village}")
+            # public: the board, its verification, the process chart
+            assert c.get(f"/villages/{village}/board").status_code == 200
+            assert c.get(f"/villages/{village}/board/verify").status_code == 200
+        assert c.get("/processes/major-decision/diagram").status_code in (200, 501)
+
+
+def test_worklists_show_only_what_one_may_do(world):
+    clients = world["clients"]
+    may_do = {"demo-001": {"zhang", "li"} | {"zhao", "qian"}, "demo-002": {"chen"}}
+    for who in EVERYONE:
+        r = clients[who].get("/tasks")
+        _check(who, r, who in LOGGED_IN, what="list tasks")
+        if who is None:
+            continue
+        for task in r.get_json():
+            assert who in may_do[task["village"]], f"ESCALATION: {who} sees {task['village']}'s {task['name']}"
+            if task["name"] == "review_two_committees":
+                assert who in REVIEW[task["village"]]
+            if task["name"] == "two_committees":
+                assert who in MEET[task["village"]]
+
+
+def test_completing(world):
+    app, clients = world["app"], world["clients"]
+    for village, task in [*world["meeting"].items(), ("demo-001", world["review"])]:
+        allowed = MEET[village] if task["name"] == "two_committees" else REVIEW[village]
+        case_id = task["case"]
+        before = _version(app, case_id)
+        for who in EVERYONE:  # empty data: the allowed get 422 (form errors), the others 403 / 401
+            r = clients[who].post(f"/tasks/{task['id']}/complete", json={"data": {}})
+            _check(who, r, who in allowed, ok=(422,), what=f"complete {village}'s {task['name']}")
+        assert _version(app, case_id) == before
+
+
+def test_self_review_is_refused(world):
+    """zhang recorded the meeting of the review case; as secretary he may not review it anyway, and
+    a supervisor who recorded it could not either (no self-review), which the engine enforces."""
+    r = world["clients"]["zhang"].post(f"/tasks/{world['review']['id']}/complete",
+                                       json={"data": {"decision": "approve"}})
+    assert r.status_code == 403
+
+
+def test_starting(world):
+    clients = world["clients"]
+    for village in ("demo-001", "demo-002", "far-001"):
+        for who in EVERYONE:  # bad proposal data: the allowed get 422, the others 403 / 401
+            r = clients[who].post("/instances", json={"process": "major-decision", "village": village,
+                                                      "title": "试探", "data": {"amount": "很多"}})
+            allowed = START.get(village, {"ma"} if village == "far-001" else set())
+            _check(who, r, who in allowed, ok=(422,), what=f"start a case in {village}")
+    with world["app"].extensions["cunwu_db"].connect() as conn:
+        assert conn.scalar(text("select count(*) from case_instance where title = '试探'")) == 0
+
+
+def test_holding_and_releasing(world):
+    app, clients = world["app"], world["clients"]
+    for village, case in world["cases"].items():
+        for who in EVERYONE:
+            before = _version(app, case["id"])
+            r = clients[who].post(f"/instances/{case['id']}/hold", json={"reason": "核查"})
+            _check(who, r, who in HOLD[village], what=f"hold {village}'s case")
+            if r.status_code == 200:
+                # now everybody tries to release it
+                for other in EVERYONE:
+                    if other in HOLD[village]:
+                        continue
+                    r2 = clients[other].post(f"/instances/{case['id']}/release", json={"reason": ""})
+                    _check(other, r2, False, what=f"release {village}'s case")
+                assert clients[who].post(f"/instances/{case['id']}/release", json={"reason": "核查完毕"}).status_code == 200
+            else:
+                assert _version(app, case["id"]) == before
+
+
+def test_public_endpoints_need_no_login(world):
+    c = world["clients"][None]
+    assert c.get("/villages/demo-001/board").status_code == 200
+    assert c.client.get("/api/v1/openapi.json").status_code == 200
+    assert c.post("/auth/token", json={"username": "zhang", "password": "demo123"}).status_code == 200
+
+
+def test_a_forged_or_foreign_token_is_refused(world):
+    app = world["app"]
+    from itsdangerous import URLSafeTimedSerializer
+
+    forged = URLSafeTimedSerializer("not-the-secret", salt="cunwu-api-token").dumps({"u": "admin", "p": "x"})
+    for token in (forged, "garbage", ""):
+        r = app.test_client().get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401
+
+
+# -- the HTML pages that act on one case or task -------------------------------------------------
+def web_client(app, username):
+    client = app.test_client()
+    r = client.post("/login", data={"username": username, "password": "demo123"})
+    assert r.status_code in (302, 303), r.data[:200]
+    return client
+
+
+def test_pages_of_a_case_or_task(world):
+    app = world["app"]
+    if "web.case" not in app.view_functions:
+        pytest.skip("no HTML pages")
+    for who in PEOPLE:
+        client = web_client(app, who)
+        for village, case in world["cases"].items():
+            allowed = who in VIEW[village]
+            for path in (f"/cases/{case['id']}", f"/cases/{case['id']}/print",
+                         f"/tasks/{world['meeting'][village]['id']}"):
+                r = client.get(path)
+                if allowed:
+                    assert r.status_code == 200, (who, path, r.status_code)
+                else:
+                    assert r.status_code in (403, 404), f"ESCALATION: {who} GET {path} → {r.status_code}"
+            r = client.post(f"/cases/{case['id']}/hold", data={"reason": "核查"})
+            if who in HOLD[village]:
+                assert r.status_code in (200, 302, 303), (who, r.status_code)
+                client.post(f"/cases/{case['id']}/release", data={"note": "好了"})
+            else:
+                assert r.status_code in (403, 404), f"ESCALATION: {who} held {village}'s case → {r.status_code}"
+            task = world["meeting"][village]
+            r = client.post(f"/tasks/{task['id']}", data={"held_on": "2026-03-03", "attended": "x"})
+            if who not in MEET[village]:
+                assert r.status_code in (403, 404), f"ESCALATION: {who} posted {village}'s task → {r.status_code}"
+    anon = app.test_client()
+    for case in world["cases"].values():
+        assert anon.get(f"/cases/{case['id']}").status_code in (302, 401)
+        assert anon.post(f"/cases/{case['id']}/hold", data={"reason": "x"}).status_code in (302, 401, 400)
+
+
+def test_zz_someone_allowed_really_completes(world):
+    """Last (it changes the world): a committee member records the 两委 meeting."""
+    r = world["clients"]["li"].post(f"/tasks/{world['meeting']['demo-001']['id']}/complete",
+                                    json={"data": MEETING_OK["two_committees"]})
+    assert r.status_code == 200
+    assert [t["name"] for t in r.get_json()["tasks"]] == ["review_two_committees"]
