@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -21,11 +22,12 @@ def _service(engine) -> Diagrams:
             found = current_app.extensions.get("cunwu_diagrams")
             if found is not None and found.engine is engine:
                 return found
-            return Diagrams(engine, public_url=current_app.config.get("CUNWU_PUBLIC_URL"),
+            return Diagrams(engine, public_url=current_app.config.get("CUNWU_PUBLIC_URL")
+                            or os.environ.get("CUNWU_PUBLIC_URL"),
                             timezone=current_app.config.get("CUNWU_TIMEZONE") or "Asia/Shanghai")
     except ImportError:  # pragma: no cover - flask is always installed with the app
         pass
-    return Diagrams(engine)
+    return Diagrams(engine, public_url=os.environ.get("CUNWU_PUBLIC_URL"))
 
 
 def output_name(key: str, fmt: str, paper: str, village: str | None = None) -> str:

@@ -299,7 +299,7 @@ def html_to_pdf(document: str) -> bytes:
 
 
 def pdf_to_png(pdf: bytes, dpi: int) -> bytes:
-    """Rasterise the page with poppler, then write a 128-colour PNG with Pillow: the poster is
+    """Rasterise the page with poppler, then write a 256-colour PNG with Pillow: the poster is
     flat colours and text, so the palette is lossless to the eye, 3× smaller and faster to
     compress than poppler's own RGB PNG."""
     from PIL import Image
@@ -317,7 +317,7 @@ def pdf_to_png(pdf: bytes, dpi: int) -> bytes:
         with Image.open(Path(tmp) / "poster.ppm") as image:
             image.load()
             out = io.BytesIO()
-            image.quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(
+            image.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(
                 out, "PNG", compress_level=6, dpi=(dpi, dpi))
             return out.getvalue()
 

@@ -25,8 +25,8 @@ CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 DONE_MARK = "✓"  # U+2713 is in Noto Sans CJK (U+2714 is not)
 CURRENT_MARK = "▶"
 
-LANE_FILLS = ["#eef4fb", "#fbf7ee", "#eef8f1", "#f6effa", "#fbefef", "#eef7f8", "#f4f4ee"]
-LANE_BORDERS = ["#7a9cc6", "#c9a86a", "#74b08a", "#a98cc0", "#c98a8a", "#6fb0b8", "#a8a87a"]
+LANE_FILLS = ["#e8f0fb", "#fcf2e0", "#e5f4e9", "#f0e8f8", "#fbe6e6", "#e0f3f4", "#f2f2df"]
+LANE_BORDERS = ["#6f94c4", "#c49a4f", "#5fa377", "#9b7cba", "#c27b7b", "#5aa6ad", "#a3a36a"]
 
 STATUS_NAMES = {"running": "办理中", "completed": "已办结", "rejected": "未通过", "withdrawn": "已撤回",
                 "on_hold": "已暂停"}

@@ -8,6 +8,7 @@ the ``cunwu render`` command uses. It talks to the engine only (``Engine.deploye
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -66,7 +67,7 @@ class Diagrams:
         if folder is None and not app.testing:
             folder = Path(app.instance_path) / "diagram-cache"
         service = cls(app.extensions["cunwu"], cache_dir=Path(folder) if folder else None,
-                      public_url=app.config.get("CUNWU_PUBLIC_URL"),
+                      public_url=app.config.get("CUNWU_PUBLIC_URL") or os.environ.get("CUNWU_PUBLIC_URL"),
                       timezone=app.config.get("CUNWU_TIMEZONE") or "Asia/Shanghai")
         app.extensions["cunwu_diagrams"] = service
         return service
