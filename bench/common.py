@@ -261,6 +261,23 @@ class GunicornServer:
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
         return len(out.stdout.split()) >= self.workers
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the master and its live workers."""
+        import subprocess
+
+        if self.proc is None:
+            return 0.0
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
+        total = 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        for pid in [self.proc.pid, *map(int, out.stdout.split())]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / ticks
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
     def kill(self, sig: int = 9) -> None:
         """Send ``sig`` to the master and all its workers at once (default SIGKILL)."""
         import signal

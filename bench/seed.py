@@ -149,8 +149,8 @@ def fill_board(db: Engine, village_id: int, count: int) -> None:
         conn.execute(text("analyze objection"))
 
 
-def fill_waiting(db: Engine, count: int, *, due_in_days: int = 30) -> None:
-    """``count`` running placeholder cases whose timer is due in the future (not yet due)."""
+def fill_waiting(db: Engine, count: int, *, base: datetime) -> None:
+    """``count`` running placeholder cases whose timer is due after ``base`` (not yet due)."""
     with db.begin() as conn:
         definition = conn.scalar(text("select id from process_definition order by id limit 1"))
         first_v = conn.scalar(text("select min(id) from village where code like 'fill-%'"))
@@ -159,7 +159,7 @@ def fill_waiting(db: Engine, count: int, *, due_in_days: int = 30) -> None:
             insert into case_instance (definition_id, village_id, title, status, state, lock_version,
                                        next_timer_at, created_at, updated_at, excluded_users)
             select :d, :fv + (g % :nv), '等待中的事项' || g, 'running', '{}', 1,
-                   now() + ((:days * 86400 + g % 86400) || ' seconds')::interval, now(), now(), '[]'
+                   :base + ((g % 86400) || ' seconds')::interval, :base, :base, '[]'
             from generate_series(1, :n) g"""), {"d": definition, "fv": first_v, "nv": nv, "n": count,
-                                                 "days": due_in_days})
+                                                 "base": base})
         conn.execute(text("analyze case_instance"))

@@ -53,9 +53,11 @@ class Tokens:
         return self.tokens[username]
 
 
-def start_case(transport, tokens: Tokens, title: str = "硬化村东道路") -> dict:
-    r = transport.request("POST", "/api/v1/instances", {"process": "major-decision", "village": VILLAGE,
-                                                        "title": title, "data": PROPOSAL}, tokens["zhang"])
+def start_case(transport, tokens: Tokens, title: str = "硬化村东道路", village: str = VILLAGE,
+               users: dict[str, str] | None = None) -> dict:
+    starter = (users or USERS)["party_secretary"]
+    r = transport.request("POST", "/api/v1/instances", {"process": "major-decision", "village": village,
+                                                        "title": title, "data": PROPOSAL}, tokens[starter])
     if r.status != 201:
         raise RuntimeError(f"start: {r.status} {r.body}")
     return r.body
@@ -65,9 +67,9 @@ def ready_tasks(case: dict) -> list[dict]:
     return [t for t in case["tasks"] if t["state"] == "ready"]
 
 
-def complete(transport, tokens: Tokens, task: dict):
+def complete(transport, tokens: Tokens, task: dict, users: dict[str, str] | None = None):
     """POST the task's completion as the user of its role; returns the Response."""
-    user = USERS[task["role"]]
+    user = (users or USERS)[task["role"]]
     return transport.request("POST", f"/api/v1/tasks/{task['id']}/complete", {"data": task_data(task)},
                              tokens[user])
 

@@ -1,0 +1,566 @@
+"""The figures of ``bench/run``. Each function returns a list of :class:`Figure`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import event, select, text
+
+from .common import (
+    ROOT,
+    Clock,
+    GunicornServer,
+    HttpTransport,
+    drop_schema,
+    fresh_schema,
+    make_app,
+    median,
+    percentile,
+    pg_url,
+)
+from .walk import Tokens, advance, complete, ready_tasks, start_case
+
+PROCESS_FILE = ROOT / "processes" / "major-decision.bpmn"
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log from the in-process server
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float | None
+    unit: str
+    target: str = ""
+    met: bool | None = None
+    detail: dict = field(default_factory=dict)
+    note: str = ""
+
+    def line(self) -> str:
+        value = "—" if self.value is None else (f"{self.value:.3g}" if abs(self.value) < 1000 else f"{self.value:.0f}")
+        mark = {True: "✓", False: "✗", None: ""}[self.met]
+        parts = [f"{self.name:<44} {value:>9} {self.unit:<8}"]
+        if self.target:
+            parts.append(f"target {self.target} {mark}".rstrip())
+        extra = ", ".join(f"{k} {_fmt(v)}" for k, v in self.detail.items() if not isinstance(v, list | dict))
+        if extra:
+            parts.append(f"({extra})")
+        if self.note:
+            parts.append(f"— {self.note}")
+        return "  ".join(parts)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+class InProcessServer:
+    """The app behind werkzeug's threaded server on a loopback port (real HTTP, movable clock)."""
+
+    def __init__(self, app):
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> tuple[str, int]:
+        return "127.0.0.1", self.server.server_port
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(10)
+
+
+# -- 1. task completion through the whole stack, against bare SpiffWorkflow -------------------------
+def _recorded_steps(app, case_id: int) -> list[tuple[str, dict]]:
+    """(task name, the data the engine stored) of every completed user task, in order."""
+    with app.extensions["cunwu_db"].connect() as conn:
+        rows = conn.execute(text(
+            "select t.name, t.data from task t join audit_event a on a.task_id = t.id and a.action = 'complete' "
+            "where t.case_id = :c and t.state = 'completed' order by a.id"), {"c": case_id}).all()
+    import json
+
+    return [(name, data if isinstance(data, dict) else json.loads(data)) for name, data in rows]
+
+
+def bare_spiff(steps: list[tuple[str, dict]], repeat: int) -> list[float]:
+    """SpiffWorkflow alone: the same process and data; per step deserialize (full spec embedded,
+    JSON string) → complete → run → serialize. Returns the seconds of every step."""
+    from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+    from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+    from SpiffWorkflow.util.task import TaskState
+
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_file(str(PROCESS_FILE))
+    spec = parser.get_spec("major-decision")
+    subs = parser.get_subprocess_specs("major-decision")
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    times: list[float] = []
+    for _ in range(repeat):
+        wf = BpmnWorkflow(spec, subs)
+        wf.task_tree.data.update({"case_title": "硬化村东道路", "village": "demo-001"})
+        wf.do_engine_steps()
+        state = serializer.serialize_json(wf)
+        for name, data in steps:
+            t0 = time.perf_counter()
+            wf = serializer.deserialize_json(state)
+            task = next(t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id == name)
+            task.data.update(data)
+            task.run()
+            wf.refresh_timers()
+            wf.do_engine_steps()
+            wf.refresh_timers()
+            wf.do_engine_steps()
+            state = serializer.serialize_json(wf)
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def _walk_cases(app, clock, transport, cases: int) -> tuple[list[float], list[int]]:
+    """Run ``cases`` 四议两公开 cases to the end through ``transport``; the seconds of every
+    task completion request and the case ids."""
+    tokens = Tokens(transport)
+    timings: list[float] = []
+    ids: list[int] = []
+    for i in range(cases):
+        case = advance(transport, tokens, start_case(transport, tokens, title=f"硬化村东道路{i + 1}"), timings)
+        ids.append(case["id"])
+    for _ in range(2):  # resolution notice, then result notice
+        clock.advance(days=7, seconds=1)
+        app.extensions["cunwu"].run_timers()
+        for case_id in ids:
+            r = transport.request("GET", f"/api/v1/instances/{case_id}", None, tokens["zhang"])
+            advance(transport, tokens, r.body, timings)
+    return timings, ids
+
+
+def stack(quick: bool) -> list[Figure]:
+    cases = 3 if quick else 20
+    out: list[Figure] = []
+    backends = [("sqlite", None)]
+    from .common import pg_available
+
+    if pg_available():
+        backends.append(("postgresql", "pg"))
+    steps = None
+    state_bytes = None
+    for label, kind in backends:
+        schema = None
+        folder = tempfile.mkdtemp(prefix="cunwu-bench-")
+        if kind == "pg":
+            url, schema = fresh_schema()
+        else:
+            url = f"sqlite:///{folder}/bench.sqlite3"
+        try:
+            clock = Clock()
+            app = make_app(url, clock)
+            with InProcessServer(app) as server:
+                transport = HttpTransport(*server.base)
+                timings, ids = _walk_cases(app, clock, transport, cases)
+                transport.close()
+            with app.extensions["cunwu_db"].connect() as conn:
+                status, state = conn.execute(text("select status, state from case_instance where id = :i"),
+                                             {"i": ids[0]}).one()
+            assert status == "completed", status
+            if steps is None:
+                steps = _recorded_steps(app, ids[0])
+                from engine import runtime
+
+                raw = runtime.state_json(state)
+                state_bytes = (len(state.encode("utf-8")), len(raw.encode("utf-8")))
+            out.append(Figure(f"stack.{label}.complete_median", _ms(median(timings)), "ms",
+                              detail={"p95_ms": _ms(percentile(timings, 0.95)), "n": len(timings)}))
+            app.extensions["cunwu_db"].dispose()
+        finally:
+            if schema:
+                drop_schema(schema)
+    bare = bare_spiff(steps, 20 if quick else 100)
+    bare_median = _ms(median(bare))
+    out.insert(0, Figure("stack.bare_spiff.complete_median", bare_median, "ms",
+                         detail={"p95_ms": _ms(percentile(bare, 0.95)), "n": len(bare)},
+                         note="SpiffWorkflow alone: load (full spec) → complete → save, JSON string"))
+    for fig in [f for f in out if f.name.startswith("stack.") and "bare" not in f.name]:
+        ratio = fig.value / bare_median
+        out.append(Figure(fig.name.replace("complete_median", "ratio_to_bare"), ratio, "×", "≤ 2", ratio <= 2.0,
+                          detail={"p95_ratio": fig.detail["p95_ms"] / _ms(percentile(bare, 0.95))}))
+    stored, raw = state_bytes
+    out.append(Figure("state.bytes_at_end", stored / 1024, "KB", "≤ 12", stored <= 12 * 1024,
+                      detail={"uncompressed_kb": raw / 1024},
+                      note="case_instance.state of a finished 四议两公开 case"))
+    return out
+
+
+# -- 2. worklist and board with 10^3 .. 10^6 rows (PostgreSQL) ---------------------------------------
+class StatementLog:
+    def __init__(self, db):
+        self.db = db
+        self.statements: list[tuple[str, object]] = []
+
+    def __enter__(self):
+        event.listen(self.db, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.db, "before_cursor_execute", self._record)
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append((statement, parameters))
+
+
+def _plans(db, statements, tables: tuple[str, ...]) -> dict[str, str]:
+    """EXPLAIN every SELECT on ``tables``; returns {first line of the statement: plan}."""
+    plans = {}
+    with db.connect() as conn:
+        for statement, params in statements:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            if not any(f"FROM {t}" in statement or f"JOIN {t}" in statement for t in tables):
+                continue
+            rows = conn.exec_driver_sql("EXPLAIN " + statement, params).all()
+            plans[" ".join(statement.split())[:160]] = "\n".join(r[0] for r in rows)
+    return plans
+
+
+def _seq_scans(plans: dict[str, str], tables: tuple[str, ...]) -> list[str]:
+    return [t for plan in plans.values() for t in tables if f"Seq Scan on {t} " in plan + " "]
+
+
+def queries(quick: bool) -> list[Figure]:
+    from .common import pg_available
+    from .seed import fill_board, fill_tasks, filler_cases, filler_villages
+
+    if not pg_available():
+        return [Figure("queries", None, "", note="PostgreSQL not reachable: skipped")]
+    sizes = [10**3, 10**5] if quick else [10**3, 10**5, 10**6]
+    url, schema = fresh_schema()
+    out: list[Figure] = []
+    try:
+        clock = Clock()
+        app = make_app(url, clock)
+        engine = app.extensions["cunwu"]
+        db = app.extensions["cunwu_db"]
+        for i in range(20):  # the secretary's real worklist: 20 cases waiting for a 两委 meeting
+            engine.start_case("zhang", "major-decision", "demo-001", f"事项{i + 1}",
+                              {"title": f"事项{i + 1}", "summary": "基准测试"})
+        with db.connect() as conn:
+            home = conn.scalar(text("select id from village where code = 'demo-001'"))
+        filler_villages(db, 1000)
+        filler_cases(db, 10_000)
+        tasks_now = entries_now = 0
+        results: dict[int, dict] = {}
+        for size in sizes:
+            fill_tasks(db, size - tasks_now, home_village_id=home)
+            fill_board(db, home, size - entries_now)
+            tasks_now = entries_now = size
+            with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("vacuum analyze task"))
+                conn.execute(text("vacuum analyze board_entry"))
+            worklist = engine.list_tasks("zhang")
+            assert len(worklist) == 20, len(worklist)
+            assert len(engine.board("demo-001")) == 200
+            repeat = 30
+            t_work = [_timed(lambda: engine.list_tasks("zhang")) for _ in range(repeat)]
+            t_board = [_timed(lambda: engine.board("demo-001")) for _ in range(repeat)]
+            with StatementLog(db) as log:
+                engine.list_tasks("zhang")
+                engine.board("demo-001")
+            plans = _plans(db, log.statements, ("task", "board_entry", "objection"))
+            results[size] = {"worklist": median(t_work), "board": median(t_board), "plans": plans,
+                             "seq_scans": _seq_scans(plans, ("task", "board_entry"))}
+        first = sizes[0]
+        for size in sizes:
+            r = results[size]
+            label = f"10^{len(str(size)) - 1}"
+            for what in ("worklist", "board"):
+                value = _ms(r[what])
+                ratio = r[what] / results[first][what]
+                is_last = size == sizes[-1] and size != first
+                fig = Figure(f"queries.{what}.{label}", value, "ms",
+                             "≤ 1.5× the 10^3 figure" if is_last else "", (ratio <= 1.5) if is_last else None,
+                             detail={"ratio_to_10^3": ratio, "seq_scans": ",".join(r["seq_scans"]) or "none"})
+                if what == "worklist":
+                    fig.detail["plans"] = r["plans"]
+                out.append(fig)
+    finally:
+        drop_schema(schema)
+    return out
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# -- 3. the timer sweep: 1 000 due among 100 000 waiting ---------------------------------------------
+def timers(quick: bool) -> list[Figure]:
+    from .common import TestClientTransport, pg_available
+    from .seed import clone_cases, fill_waiting, filler_villages
+
+    if not pg_available():
+        return [Figure("timers", None, "", note="PostgreSQL not reachable: skipped")]
+    waiting, due = 100_000, 1_000
+    url, schema = fresh_schema()
+    out: list[Figure] = []
+    try:
+        clock = Clock()
+        app = make_app(url, clock)
+        engine = app.extensions["cunwu"]
+        db = app.extensions["cunwu_db"]
+        transport = TestClientTransport(app)
+        tokens = Tokens(transport)
+        source = advance(transport, tokens, start_case(transport, tokens))  # waits for its resolution notice
+        clone_cases(db, source["id"], due - 1)
+        filler_villages(db, 100)
+        with db.connect() as conn:
+            notice = conn.scalar(text("select next_timer_at from case_instance where id = :i"), {"i": source["id"]})
+        clock.value = notice + timedelta(hours=1)  # the 1 000 are due; the 100 000 wait 30+ days more
+        fill_waiting(db, waiting - due, base=clock.value + timedelta(days=30))
+        with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("vacuum analyze case_instance"))
+        times = []
+        for _ in range(20):
+            with engine.sessions() as session:
+                t0 = time.perf_counter()
+                ids = engine.due_case_ids(session, due)
+                times.append(time.perf_counter() - t0)
+        assert len(ids) == due, len(ids)
+        with StatementLog(db) as log, engine.sessions() as session:
+            engine.due_case_ids(session, 50, lock=True)
+        plans = _plans(db, log.statements, ("case_instance",))
+        out.append(Figure("timers.find_1000_due_of_100000", _ms(median(times)), "ms", "< 1000",
+                          median(times) < 1.0,
+                          detail={"max_ms": _ms(max(times)), "seq_scans": ",".join(_seq_scans(plans, ("case_instance",)))
+                                  or "none", "plans": plans}))
+        fire = 100 if quick else due
+        if fire < due:  # the quick setting fires a sample: the others wait a day more
+            with db.begin() as conn:
+                conn.execute(text("update case_instance set next_timer_at = next_timer_at + interval '1 day' "
+                                  "where id in (select id from case_instance where next_timer_at < :now "
+                                  "order by id offset :n)"), {"now": clock.value, "n": fire})
+        t0 = time.perf_counter()
+        fired = engine.run_timers()
+        elapsed = time.perf_counter() - t0
+        assert fired == fire, fired
+        out.append(Figure(f"timers.fire_{fire}_one_worker", elapsed, "s",
+                          detail={"per_case_ms": _ms(elapsed / fire)},
+                          note="load, run, save, task rows and audit per case"))
+    finally:
+        drop_schema(schema)
+    return out
+
+
+# -- 4. posters -------------------------------------------------------------------------------------
+def posters(quick: bool) -> list[Figure]:
+    try:
+        from diagrams.service import Diagrams
+    except ImportError:
+        return [Figure("posters.a3_pdf_per_item", None, "s", "< 1", None,
+                       note="diagrams does not provide posters in this tree: skipped")]
+    folder = tempfile.mkdtemp(prefix="cunwu-bench-")
+    app = make_app(f"sqlite:///{folder}/bench.sqlite3", Clock(), demo=False)
+    engine = app.extensions["cunwu"]
+    keys = [p["key"] for p in engine.processes()]
+    if quick:
+        keys = keys[:4]
+    times = {}
+    failures = {}
+    for key in keys:
+        service = Diagrams(engine)  # a fresh service: nothing cached
+        t0 = time.perf_counter()
+        try:
+            data = service.render_process(key, "pdf", "A3").data
+            assert data.startswith(b"%PDF")
+            times[key] = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 - reported, not fatal for the other figures
+            failures[key] = f"{type(exc).__name__}: {exc}"[:200]
+    app.extensions["cunwu_db"].dispose()
+    if not times:
+        return [Figure("posters.a3_pdf_per_item", None, "s", "< 1", None, detail={"failures": failures},
+                       note="rendering failed: " + "; ".join(failures.values())[:200])]
+    worst = max(times.values())
+    return [Figure("posters.a3_pdf_per_item", median(list(times.values())), "s", "< 1", worst < 1.0,
+                   detail={"max_s": worst, "slowest": max(times, key=times.get), "items": len(times),
+                           "per_item": times, "failures": failures})]
+
+
+# -- 5. throughput with N gunicorn workers (PostgreSQL) ---------------------------------------------
+def bench_villages(db, count: int) -> list[dict[str, str]]:
+    """``count`` villages ``load-NN`` (township 负载镇), each with its own secretary, director and
+    supervisor; returns the role → username maps."""
+    from engine.importer import import_data, parse_yaml
+
+    lines = ["villages:"]
+    people = ["people:"]
+    maps = []
+    for i in range(1, count + 1):
+        code = f"load-{i:02d}"
+        lines.append(f"  - {{code: {code}, name: 负载村{i}, township: 负载镇, adults: 900, households: 320, "
+                     "party_members: 30, representatives: 30, two_committees: 7}")
+        users = {"party_secretary": f"ps{i:02d}", "village_director": f"vd{i:02d}", "supervisor": f"sv{i:02d}",
+                 "committee_member": f"ps{i:02d}"}
+        for role, username in list(users.items())[:3]:
+            people.append(f"  - {{username: {username}, name: {username}, password: demo123, "
+                          f"roles: [{{village: {code}, role: {role}}}]}}")
+        maps.append({"village": code, **users})
+    from sqlalchemy.orm import Session
+
+    with Session(db) as session, session.begin():
+        import_data(session, parse_yaml("\n".join(lines + people), "load.yaml"))
+    return maps
+
+
+def _load(server: GunicornServer, requests: int, seconds: float, villages: list[dict[str, str]]) -> dict:
+    """One client thread per village, each starting cases and completing their tasks until the
+    request budget or the time is used up; returns counts and latencies."""
+    lock = threading.Lock()
+    budget = [requests]
+    latencies: list[float] = []
+    errors: list[str] = []
+    conflicts: list[str] = []
+    deadline = time.monotonic() + seconds
+    tokens_shared: dict = {}
+
+    def take() -> bool:
+        with lock:
+            if budget[0] <= 0 or time.monotonic() > deadline:
+                return False
+            budget[0] -= 1
+            return True
+
+    def client(seed: int, users: dict[str, str]):
+        transport = HttpTransport(*server.base)
+        tokens = Tokens(transport)
+        tokens.tokens.update(tokens_shared)
+        case = None
+        try:
+            while take():
+                if case is None or not ready_tasks(case):
+                    r_start = time.perf_counter()
+                    case = start_case(transport, tokens, title=f"负载{seed}-{random.randint(1, 10**9)}",
+                                      village=users["village"], users=users)
+                    with lock:
+                        latencies.append(time.perf_counter() - r_start)
+                    continue
+                r = complete(transport, tokens, ready_tasks(case)[0], users)
+                with lock:
+                    latencies.append(r.elapsed)
+                if r.status == 409:  # as a person would: look again, then go on
+                    conflicts.append(str(r.body)[:200])
+                    case = transport.request("GET", f"/api/v1/instances/{case['id']}", None,
+                                             tokens[users["party_secretary"]]).body
+                    continue
+                if r.status != 200:
+                    errors.append(f"{r.status} {str(r.body)[:200]}")
+                    case = None
+                    continue
+                case = r.body
+        except Exception as exc:  # noqa: BLE001 - counted
+            errors.append(repr(exc)[:200])
+        finally:
+            transport.close()
+
+    login = Tokens(HttpTransport(*server.base))
+    tokens_shared.update({u: login[u] for v in villages for k, u in v.items() if k != "village"})
+    threads = [threading.Thread(target=client, args=(i, v)) for i, v in enumerate(villages)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+    elapsed = time.perf_counter() - t0
+    return {"requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
+            "p50_ms": _ms(median(latencies)), "p95_ms": _ms(percentile(latencies, 0.95)), "errors": errors[:5],
+            "error_count": len(errors), "conflicts": len(conflicts), "conflict_samples": conflicts[:3]}
+
+
+def throughput(quick: bool) -> list[Figure]:
+    from .common import pg_available
+
+    if not pg_available():
+        return [Figure("throughput", None, "", note="PostgreSQL not reachable: skipped")]
+    requests, seconds, clients = (150, 15.0, 8) if quick else (1500, 60.0, 8)
+    out: list[Figure] = []
+    base_rps = None
+    for workers in (1, 2, 4):
+        url, schema = fresh_schema()
+        try:
+            app = make_app(url, demo=False)  # schema and processes; the server runs on the real clock
+            villages = bench_villages(app.extensions["cunwu_db"], clients)
+            app.extensions["cunwu_db"].dispose()
+            log = Path(tempfile.mkdtemp(prefix="cunwu-bench-")) / "gunicorn.log"
+            with GunicornServer(url, workers=workers, log=log) as server:
+                cpu0, client0 = server.cpu_seconds(), time.process_time()
+                result = _load(server, requests, seconds, villages)
+                result["server_cpu_ms"] = _ms((server.cpu_seconds() - cpu0) / max(1, result["requests"]))
+                result["client_cpu_ms"] = _ms((time.process_time() - client0) / max(1, result["requests"]))
+        finally:
+            drop_schema(schema)
+        base_rps = base_rps or result["rps"]
+        out.append(Figure(f"throughput.gunicorn_w{workers}", result["rps"], "req/s",
+                          detail={"speedup_vs_w1": result["rps"] / base_rps, "p50_ms": result["p50_ms"],
+                                  "p95_ms": result["p95_ms"], "requests": result["requests"],
+                                  "server_cpu_ms_per_req": result["server_cpu_ms"],
+                                  "client_cpu_ms_per_req": result["client_cpu_ms"],
+                                  "errors": result["error_count"], "conflicts_409": result["conflicts"],
+                                  "error_samples": result["errors"], "conflict_samples": result["conflict_samples"]},
+                          note=f"{clients} villages, one client thread each, on the same 2 cores"))
+    return out
+
+
+ALL = {"stack": stack, "queries": queries, "timers": timers, "posters": posters, "throughput": throughput}
+
+
+def machine() -> dict:
+    import platform
+    import subprocess
+
+    info = {"python": platform.python_version(), "cores": os.cpu_count(), "platform": platform.platform(),
+            "loadavg_start": os.getloadavg()}
+    try:
+        model = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        info["cpu"] = model[0] if model else ""
+        info["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (OSError, ValueError):
+        pass
+    try:
+        from sqlalchemy import create_engine
+
+        eng = create_engine(pg_url())
+        with eng.connect() as conn:
+            info["postgresql"] = conn.scalar(select(text("version()")))
+        eng.dispose()
+    except Exception:  # noqa: BLE001
+        info["postgresql"] = None
+    try:
+        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                        text=True).stdout.strip()
+    except OSError:
+        pass
+    return info
+
+
+__all__ = ["ALL", "Figure", "machine"]
