@@ -167,7 +167,7 @@ class Engine:
             self._sync(session, case, wf, deployed)
             # The starter's first task (e.g. 村党组织提议) is completed with the start data.
             first = [t for t in runtime.open_tasks(wf) if t.state == "ready"]
-            if first and first[0].role in actor.roles_in(village) and first[0].form:
+            if first and first[0].form and actor.may_complete(first[0].role, first[0].extra_roles, village):
                 self._complete_loaded(session, actor, case, deployed, wf, first[0].id, data)
             return self._case_json(session, case)
 
@@ -181,7 +181,7 @@ class Engine:
         """For the case chart: (definition, completed BPMN ids in order, current ids, status)."""
         with self.sessions() as session:
             if username is None:
-                case = session.get(Case, case_id)
+                case = _by_id(session, Case, case_id)
                 if case is None:
                     raise NotFound(f"没有编号为{case_id}的事项")
             else:
@@ -207,7 +207,7 @@ class Engine:
             return [self._case_summary(c) for c in cases]
 
     def _case_for(self, session: Session, actor: Actor, case_id: int) -> Case:
-        case = session.get(Case, case_id)
+        case = _by_id(session, Case, case_id)
         if case is None:
             raise NotFound(f"没有编号为{case_id}的事项")
         if not actor.can_view(case.village):
@@ -512,7 +512,7 @@ class Engine:
         if errors:
             raise Invalid("异议填写有误：" + _first_message(errors), errors)
         with self.transaction() as session:
-            entry = session.get(BoardEntry, entry_id)
+            entry = _by_id(session, BoardEntry, entry_id)
             if entry is None:
                 raise NotFound(f"公开栏没有编号为{entry_id}的条目")
             now = self.now()
@@ -552,7 +552,7 @@ class Engine:
 
     def board_entry(self, entry_id: int) -> dict:
         with self.sessions() as session:
-            entry = session.get(BoardEntry, entry_id)
+            entry = _by_id(session, BoardEntry, entry_id)
             if entry is None:
                 raise NotFound(f"公开栏没有编号为{entry_id}的条目")
             village = session.get(Village, entry.village_id)
@@ -618,12 +618,14 @@ class Engine:
             return 0, False
         deployed = self.catalog.deployed(case.definition)
         wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
-        before = {t.id for t in runtime.open_tasks(wf)}
+        before = {t.id: t for t in runtime.open_tasks(wf)}
         runtime.run(wf, self.now)
         after = {t.id for t in runtime.open_tasks(wf)}
-        moved = before != after
+        moved = set(before) != after
         if moved:
-            self._audit(session, action="timer", actor=None, case=case, summary="公示期满，流程继续")
+            ended = "、".join(t.title for i, t in before.items() if i not in after and t.state == "waiting")
+            self._audit(session, action="timer", actor=None, case=case,
+                        summary=f"{ended or '定时'}：时间已到，流程继续")
         self._sync(session, case, wf, deployed)
         return (1 if moved else 0), case.next_timer_at is not None and case.next_timer_at < now
 
@@ -717,6 +719,14 @@ class Engine:
                             "decision": o.decision, "reply": o.reply, "replied_at": iso(o.replied_at)}
                            for o in objections],
         }
+
+
+def _by_id(session: Session, model, ident):
+    """``session.get`` for integer keys that may come from a URL: out-of-range ids (which
+    SQLite cannot even bind) are simply not found."""
+    if isinstance(ident, bool) or not isinstance(ident, int) or not 0 < ident < 2**63:
+        return None
+    return session.get(model, ident)
 
 
 def _first_message(fields: dict) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 __all__ = ["Threshold", "THRESHOLDS", "TEXT_SETTINGS", "check_item_setting", "threshold", "legal_problems",
@@ -136,7 +137,7 @@ def check_item_setting(key: str, value: Any) -> list[str] | None:
         return []
     t = THRESHOLDS.get(key)
     if t is None:
-        return None
+        return _check_catalogue_setting(key, value)
     number = _number(value)
     if number is None:
         return [f"{t.label}须为不小于0的数字（单位：{t.unit}）"]
@@ -146,6 +147,73 @@ def check_item_setting(key: str, value: Any) -> list[str] | None:
     if bound is not None and t.looser(number, bound):
         return [_looser_message(t, bound, basis)]
     return []
+
+
+def _fraction(value: Any) -> Fraction | None:
+    if isinstance(value, str) and "/" in value:
+        try:
+            p, q = (int(x) for x in value.split("/", 1))
+            return Fraction(p, q) if q > 0 else None
+        except ValueError:
+            return None
+    if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(x, int) for x in value) and value[1]:
+        return Fraction(value[0], value[1])
+    return None
+
+
+def _direction(name: str) -> str | None:
+    """Which way is stricter for a catalogue setting, read from its name: more people or a larger
+    ratio is stricter for ``min_*``/``*_quorum``/``*_pass``; a shorter time limit or a smaller cap
+    for ``*_days``/``*max*``/``*_limit``. ``None``: no order (a list, a flag, a text)."""
+    if name.startswith("min_") or name.endswith(("_quorum", "_pass")):
+        return "higher"
+    if name.endswith(("_days", "_limit")) or "max" in name:
+        return "lower"
+    return None
+
+
+def _check_catalogue_setting(key: str, value: Any) -> list[str] | None:
+    """A village override of an item's catalogue ``settings:`` entry (``"<item>.<name>"``): the
+    same kind of value as the default, and never looser than it."""
+    if "." not in key:
+        return None
+    item_key, name = key.split(".", 1)
+    try:
+        from .catalog import load_catalogue
+
+        items = {i.key: i for i in load_catalogue()}
+    except Exception:  # noqa: BLE001 - a broken catalogue is reported by `cunwu processes check`
+        return None
+    item = items.get(item_key)
+    if item is None or name not in (item.extra.get("settings") or {}):
+        return None
+    default = item.extra["settings"][name]
+    label = f"{item.name}的设置“{name}”"
+    if default is None:  # not set in the catalogue: any non-negative number
+        return [] if _number(value) is not None else [f"{label}须为不小于0的数字"]
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            return [f"{label}须为 true 或 false"]
+        return [] if value or not default else [f"{label}不得关闭（本县规定须执行）"]
+    base = _fraction(default)
+    if base is not None:
+        got = _fraction(value)
+        if got is None or not 0 < got <= 1:
+            return [f"{label}须写成“分子/分母”（如 2/3）"]
+        return [] if got >= base else [f"{label}不得低于{default}，只能从严设置"]
+    if isinstance(default, int | float):
+        number = _number(value)
+        if number is None:
+            return [f"{label}须为不小于0的数字"]
+        direction = _direction(name)
+        if direction == "higher" and number < Decimal(str(default)):
+            return [f"{label}不得低于{default}，只能从严设置"]
+        if direction == "lower" and number > Decimal(str(default)):
+            return [f"{label}不得高于{default}，只能从严设置"]
+        return []
+    if isinstance(default, list):
+        return [] if isinstance(value, list) else [f"{label}须为列表"]
+    return [] if isinstance(value, str) else [f"{label}须为文字"]
 
 
 def legal_problems(item: str, thresholds: dict) -> list[str]:

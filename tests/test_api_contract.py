@@ -243,3 +243,9 @@ def test_page_session_reads_the_api_but_cannot_change_anything(app):
     r = client.post("/api/v1/instances", json={"process": "major-decision", "village": "demo-001", "title": "x",
                                                "data": {"title": "x", "summary": "y"}})
     assert r.status_code == 401
+
+
+def test_out_of_range_ids_are_404(api):
+    huge = 2**70
+    assert api(None).post(f"/board/{huge}/objections", json={"name": "刘", "text": "x"}).status_code == 404
+    assert api("zhang").get(f"/instances/{huge}").status_code == 404

@@ -53,6 +53,12 @@ def seed(engine: Engine) -> int:
         village = s.scalar(select(Village).where(Village.code == "demo-001"))
         if village is None or s.scalar(select(func.count()).select_from(Case).where(Case.village_id == village.id)):
             return 0
+    with engine.transaction() as s:
+        # R2: the demo village's 村民会议 has authorised its 村民代表会议 to decide Art. 24 matters,
+        # so the demo's resolutions can be linked from spending, asset and allowance items.
+        village = s.scalar(select(Village).where(Village.code == "demo-001"))
+        village.settings = {**(village.settings or {}), "assembly_authorisation":
+                            "2026年1月10日村民会议决定：授权村民代表会议讨论决定第二十四条所列事项（演示）"}
     now = engine.now()
     clock = _Clock(now - timedelta(days=40))
     past = Engine(engine.sessions, clock, engine.catalog)
