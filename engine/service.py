@@ -331,7 +331,8 @@ class Engine:
             summary = "审核同意" if values["decision"] == "approve" else f"审核退回：{values.get('opinion', '')}"
             publishes = (task.properties or {}).get("publishes")
             if publishes and values["decision"] == "approve":
-                posting = self._prepare_posting(session, case, publishes, now)
+                posting = self._prepare_posting(session, case, publishes, now,
+                                                (task.properties or {}).get("notice_label"))
                 extra["notice_until"] = iso(posting["notice_until"])
                 extra["posted_at"] = iso(now)
         elif row.form == "disclosure":
@@ -414,7 +415,8 @@ class Engine:
         if reviewed is not None and reviewed.completed_by == actor.id and actor.id is not None:
             raise Forbidden(f"不能审核本人提交的记录（“{reviewed.title}”由您办理）")
 
-    def _prepare_posting(self, session: Session, case: Case, kind: str, now: datetime) -> dict:
+    def _prepare_posting(self, session: Session, case: Case, kind: str, now: datetime,
+                         label: str | None = None) -> dict:
         draft = session.scalar(select(TaskRow).where(
             TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "disclosure")
             .order_by(TaskRow.completed_at.desc()).limit(1))
@@ -423,7 +425,7 @@ class Engine:
         drafter = session.get(User, draft.completed_by) if draft.completed_by else None
         previous = session.scalar(select(BoardEntry).where(
             BoardEntry.case_id == case.id, BoardEntry.kind == kind).order_by(BoardEntry.seq.desc()).limit(1))
-        label = publicity.KINDS.get(kind, "公开")
+        label = label or publicity.KINDS.get(kind, "公开")
         return {
             "kind": kind,
             "title": f"{case.title}（{label}）" if previous is None else f"{case.title}（{label}·重新公示）",

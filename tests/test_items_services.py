@@ -212,7 +212,7 @@ def to_notice(item: Item, process: str = "subsistence-allowance", data: dict | N
 
 def test_subsistence_happy_path(app, item, clock):
     entry = to_notice(item)
-    assert entry["kind"] == "notice" and entry["title"] == "刘大娘申请低保（公示）"
+    assert entry["kind"] == "notice" and entry["title"] == "刘大娘申请低保（评议结果公示）"
     assert item.ready() == []
     clock.advance(days=6, hours=23)
     run_timers(app)

@@ -48,10 +48,12 @@ def _meeting(p: Process, task: str, name: str, *, lane: str, body: str, on_faile
 
 
 def _review(p: Process, task: str, name: str, *, back: str, after: str, approve_label: str | None = "同意",
-            publishes: str | None = None) -> None:
-    """A supervisor review and its gateway: return → ``back``, approve (default) → ``after``."""
+            publishes: str | None = None, notice_label: str | None = None) -> None:
+    """A supervisor review and its gateway: return → ``back``, approve (default) → ``after``.
+    ``notice_label`` names the posted notice on the board (e.g. 审批结果公示)."""
     gw = f"gw_{task}"
-    p.user_task(task, name, lane=SUPERVISOR, form="review", publishes=publishes, due_days=5)
+    extra = {"notice_label": notice_label} if notice_label else {}
+    p.user_task(task, name, lane=SUPERVISOR, form="review", publishes=publishes, due_days=5, **extra)
     p.exclusive(gw, lane=SUPERVISOR)
     p.flow(task, gw)
     p.flow(gw, back, "退回", condition=RETURNED)
@@ -59,12 +61,14 @@ def _review(p: Process, task: str, name: str, *, back: str, after: str, approve_
 
 
 def _disclosure(p: Process, *, kind: str, draft: str, draft_name: str, review: str, review_name: str,
-                wait_name: str, notice_name: str, reply: str, reply_gw: str, revise: str, after: str) -> None:
+                wait_name: str, notice_name: str, reply: str, reply_gw: str, revise: str, after: str,
+                notice_label: str | None = None) -> None:
     """Draft → supervisor review (publishes ``kind``) → notice period or objection → reply."""
     wait, notice, objection = f"wait_{kind}", f"notice_{kind}", f"objection_{kind}"
     p.user_task(draft, draft_name, lane=VILLAGE_DIRECTOR, form="disclosure", due_days=3)
     p.flow(draft, review)
-    _review(p, review, review_name, back=draft, after=wait, approve_label="同意并张榜", publishes=kind)
+    _review(p, review, review_name, back=draft, after=wait, approve_label="同意并张榜", publishes=kind,
+            notice_label=notice_label)
     p.event_gateway(wait, wait_name, lane=VILLAGE_DIRECTOR)
     p.timer_catch(notice, notice_name, lane=VILLAGE_DIRECTOR, time_date="notice_until")
     p.signal_catch(objection, "收到异议", lane=SUPERVISOR, signal="objection")

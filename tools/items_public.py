@@ -45,7 +45,8 @@ def _publicise(p: Process, *, kind: str, stem: str, what: str, revise: str, afte
     _disclosure(p, kind=kind, draft=f"draft_{stem}_disclosure", draft_name=f"拟定{what}公示内容",
                 review=f"review_{stem}_disclosure", review_name=f"监委会审核{what}公示",
                 wait_name=f"{what}公示中", notice_name=f"{what}公示期满",
-                reply=f"reply_{stem}_objection", reply_gw=f"gw_reply_{stem}", revise=revise, after=after)
+                reply=f"reply_{stem}_objection", reply_gw=f"gw_reply_{stem}", revise=revise, after=after,
+                notice_label=f"{what}公示")
     p._nodes[f"reply_{stem}_objection"].name = f"答复{what}公示异议"
     if lane != VILLAGE_DIRECTOR:  # the drafter and the notice period belong to another role
         for node in (f"draft_{stem}_disclosure", f"wait_{kind}", f"notice_{kind}"):

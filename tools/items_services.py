@@ -76,7 +76,7 @@ def _notice(p: Process, *, kind: str, label: str, revise: str, after: str, reply
                 review=f"review_{kind}", review_name=f"监委会审核{label}",
                 wait_name=f"{label}中", notice_name=f"{label}期满",
                 reply=f"reply_{kind}_objection", reply_gw=f"gw_reply_{kind}",
-                revise=revise, after=after)
+                revise=revise, after=after, notice_label=label)
     _rename(p, f"reply_{kind}_objection", f"答复{label}异议")
     _allow(p, f"draft_{kind}", VILLAGE_ALTERNATES)
     if reply_roles:
