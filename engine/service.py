@@ -253,11 +253,15 @@ class Engine:
             out = self._task_json(row, case.village, case, with_fields=True, session=session)
             if "objection" in out and "supervisor" not in actor.roles_in(case.village):
                 out["objection"].pop("contact", None)  # an objector's contact is for the supervisors only
-        if out.get("objection", {}).get("contact"):  # every read of personal data is on the record
+        # Every read of personal data (an objector's contact, an applicant's ID number or phone) is on the record.
+        personal = sorted(k for k, v in (out.get("data") or {}).items() if v and (k.endswith("id_number") or k in (
+            "phone", "contact")))
+        if out.get("objection", {}).get("contact") or personal:
+            what = f"异议人联系方式（异议{out['objection']['id']}）" if "objection" in out else "申请人个人信息"
             with self.transaction() as session:
                 self._audit(session, action="read_personal", actor=actor, case=case, task_id=task_id,
-                            summary=f"查看异议人联系方式（异议{out['objection']['id']}）",
-                            data={"objection": out["objection"]["id"]})
+                            summary=f"查看{what}", data={"objection": out.get("objection", {}).get("id"),
+                                                       "fields": personal})
         return out
 
     def complete_task(self, username: str, task_id: str, data: dict) -> dict:

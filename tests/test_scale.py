@@ -129,8 +129,8 @@ def test_a_broken_case_does_not_stop_the_sweep(app, api, clock, caplog):
 
 
 def test_cunwu_serve_runs_gunicorn_with_several_workers(tmp_path):
-    """``cunwu serve`` execs gunicorn with the requested workers; checked with --help-less dry run:
-    we start it for real on a free port and ask it for the public board."""
+    """``cunwu serve`` execs gunicorn with the requested workers: start it for real on a free port,
+    ask it for the API description, count its worker processes."""
     import socket
     import time
     import urllib.request
@@ -148,8 +148,7 @@ def test_cunwu_serve_runs_gunicorn_with_several_workers(tmp_path):
         body = None
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/processes/major-decision/diagram",
-                                            timeout=5) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=5) as r:
                     body = r.status
                 break
             except urllib.error.HTTPError as exc:
@@ -157,7 +156,7 @@ def test_cunwu_serve_runs_gunicorn_with_several_workers(tmp_path):
                 break
             except OSError:
                 time.sleep(0.3)
-        assert body in (200, 501), "gunicorn did not answer"
+        assert body == 200, "gunicorn did not answer"
         children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(server.pid)], capture_output=True,
                                   text=True).stdout.split()
         assert len(children) == 3, f"expected 3 gunicorn workers, found {children}"

@@ -391,3 +391,34 @@ def test_contact_is_for_the_supervisors_only_and_every_read_is_audited(app, api,
         with app.extensions["cunwu"].sessions() as session:
             assert session.scalar(select(text("count(*)")).select_from(AuditEvent).where(
                 AuditEvent.action == "read_personal")) == 2
+
+
+def test_the_html_login_is_throttled_too(app):
+    if "web.login" not in app.view_functions:
+        pytest.skip("no HTML login")
+    client = app.test_client()
+    for _ in range(5):
+        r = client.post("/login", data={"username": "wang", "password": "wrong"},
+                        environ_base={"REMOTE_ADDR": "10.9.9.9"})
+        assert r.status_code == 401
+    r = client.post("/login", data={"username": "wang", "password": "demo123"}, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert r.status_code == 429 and "登录失败次数过多" in r.data.decode()
+
+
+def test_reading_an_applicants_id_number_is_audited(app, api):
+    try:
+        from tests.test_items_services import SUBSISTENCE
+    except ImportError:
+        pytest.skip("no 便民服务 items in this tree")
+    if "subsistence-allowance" not in {p["key"] for p in api("zhang").get("/processes").get_json()}:
+        pytest.skip("no subsistence-allowance item")
+    r = api("wang").post("/instances", json={"process": "subsistence-allowance", "village": "demo-001",
+                                             "title": "低保申请", "data": SUBSISTENCE})
+    assert r.status_code == 201, r.get_json()
+    task_id = next(h["task"] for h in r.get_json()["history"] if h["action"] == "complete")
+    assert api("chen").get(f"/tasks/{task_id}").status_code == 403  # another village: nothing read
+    got = api("zhou").get(f"/tasks/{task_id}").get_json()
+    assert got["data"]["applicant_id_number"] == SUBSISTENCE["applicant_id_number"]
+    with app.extensions["cunwu"].sessions() as session:
+        reads = session.scalars(select(AuditEvent).where(AuditEvent.action == "read_personal")).all()
+    assert len(reads) == 1 and reads[0].actor_name == "周镇长" and "applicant_id_number" in reads[0].data["fields"]
