@@ -66,7 +66,10 @@ def post(
     refers_to_id: int | None = None,
 ) -> BoardEntry:
     """Append an entry to the village's chain (inside the caller's transaction)."""
-    locked = session.scalar(select(Village).where(Village.id == village.id).with_for_update())
+    # Lock the village row and re-read the chain head from the database: the object in the
+    # session may have been loaded before another transaction appended an entry.
+    locked = session.scalar(select(Village).where(Village.id == village.id).with_for_update()
+                            .execution_options(populate_existing=True))
     entry = BoardEntry(
         village_id=locked.id, seq=locked.board_count + 1, case_id=case_id, kind=kind, title=title,
         content=content, posted_at=posted_at, notice_until=notice_until, posted_by=posted_by,

@@ -53,7 +53,7 @@ class Engine:
             try:
                 with session.begin():
                     yield session
-            except OperationalError as exc:  # lock timeouts and serialization failures
+            except (OperationalError, IntegrityError) as exc:  # lock timeouts, serialization failures, races
                 raise Conflict("数据正被他人修改，请稍后重试") from exc
 
     def actor(self, session: Session, username: str) -> Actor:
@@ -527,7 +527,10 @@ class Engine:
             if now >= entry.notice_until:
                 raise Conflict(f"该条目已于{local_text(entry.notice_until)}公示期满，不再接受异议；"
                                "如有意见请向村务监督委员会或乡镇反映")
-            case = session.get(Case, entry.case_id) if entry.case_id else None
+            # Lock the case first: objections filed at the same moment are taken one after another.
+            lock = {"of": Case} if session.bind.dialect.name == "postgresql" else None
+            case = session.get(Case, entry.case_id, with_for_update=lock, populate_existing=True) \
+                if entry.case_id else None
             if case is not None and (current := self._current_entry(session, case)) is not None \
                     and current.id != entry.id:
                 raise Conflict("该公示已被新的公示取代，请对最新公示提出异议")

@@ -108,11 +108,6 @@ def test_parallel_completions_with_threads_on_the_flask_app(any_app):
 def test_parallel_objections_keep_the_board_chain(any_app, clock, request):
     """Many villagers object to the same notice at once: each objection is stored once, the case
     gets one reply task per objection (answered in turn) and the chain stays whole."""
-    if any_app.extensions["cunwu_db"].dialect.name == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, raises=Exception, reason=(
-            "known race, reported: Engine.file_objection loads the case without locking it, so two "
-            "objections at once both open the reply task and the second fails with IntegrityError (500) "
-            "instead of waiting; fix: SELECT the case FOR UPDATE first (or map IntegrityError to 409)")))
     walk = Walk(lambda u: ApiClient(any_app, u))
     walk.start()
     walk.to_resolution()
@@ -156,11 +151,6 @@ def test_two_disclosures_in_one_village_at_the_same_moment(any_app, request, mon
     notices must be posted, one after the other on the chain."""
     from engine import publicity
 
-    if any_app.extensions["cunwu_db"].dialect.name == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-            "known race, reported: publicity.post locks the village row but reads board_count/board_head from "
-            "the session's identity map (loaded before the lock), so the second post reuses the same seq and "
-            "fails on uq_board_seq (409 to a supervisor); fix: .execution_options(populate_existing=True)")))
     walks = []
     for title in ("修路", "修桥"):
         walk = Walk(lambda u: ApiClient(any_app, u))
