@@ -121,6 +121,8 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(20), default="running")
     state: Mapped[str] = mapped_column(Text)
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Optimistic locking: every UPDATE checks and bumps lock_version (a stale save is a 409).
+    __mapper_args__ = {"version_id_col": lock_version}
     next_timer_at: Mapped[datetime | None] = mapped_column(index=True, nullable=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
     created_at: Mapped[datetime]

@@ -16,6 +16,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import forms, publicity, rules, runtime
 from .authz import Actor
@@ -53,6 +54,8 @@ class Engine:
             try:
                 with session.begin():
                     yield session
+            except StaleDataError as exc:  # the case was saved by someone else since we loaded it
+                raise Conflict("事项已被他人更新，请刷新后重试") from exc
             except (OperationalError, IntegrityError) as exc:  # lock timeouts, serialization failures, races
                 raise Conflict("数据正被他人修改，请稍后重试") from exc
 
@@ -159,7 +162,7 @@ class Engine:
                                       {"case_title": title, "village": village.code})
             runtime.run(wf, self.now)
             case = Case(definition_id=row.id, village_id=village.id, title=title.strip(), status="running",
-                        state="", lock_version=1, created_by=actor.id, created_at=now, updated_at=now)
+                        state="", created_by=actor.id, created_at=now, updated_at=now)
             session.add(case)
             session.flush()
             self._audit(session, action="start", actor=actor, case=case, summary=f"发起“{deployed.name}”",
@@ -323,7 +326,7 @@ class Engine:
         posting: dict | None = None
 
         if row.form == "proposal":
-            if values.get("withdraw") and rounds == 0 and row.name == "propose" and case.lock_version == 1:
+            if values.get("withdraw") and rounds == 0 and row.name == "propose" and case.state == "":
                 raise Invalid("新发起的事项不能直接撤回", {"withdraw": ["新发起的事项不能直接撤回"]})
             summary = f"提议：{values.get('title', '')}"
             if values.get("withdraw"):
@@ -479,23 +482,9 @@ class Engine:
         if status:
             case.status = status
             self._audit(session, action="end", actor=None, case=case, summary=f"事项{STATUS_ZH[status]}")
-        state = runtime.dumps(wf)
-        if case.state == "":  # new case, not yet saved
-            case.state = state
-            case.next_timer_at = runtime.next_timer(wf)
-            case.updated_at = now
-            session.flush()
-            return
-        old_version = case.lock_version
-        result = session.execute(
-            update(Case).where(Case.id == case.id, Case.lock_version == old_version).values(
-                state=state, lock_version=old_version + 1, status=case.status,
-                next_timer_at=runtime.next_timer(wf), updated_at=now)
-            .execution_options(synchronize_session=False))
-        if result.rowcount != 1:
-            raise Conflict("事项已被他人更新，请刷新后重试")
-        case.lock_version = old_version + 1
-        case.state = state
+        # One UPDATE ... WHERE lock_version = <as loaded>: SQLAlchemy's version counter
+        # (``version_id_col``) raises StaleDataError when someone else saved first.
+        case.state = runtime.dumps(wf)
         case.next_timer_at = runtime.next_timer(wf)
         case.updated_at = now
         session.flush()
@@ -651,7 +640,6 @@ class Engine:
                 raise Conflict(f"事项{STATUS_ZH.get(case.status, case.status)}，不能暂停")
             case.status = "on_hold"
             case.hold_reason = reason.strip()
-            case.lock_version += 1
             self._audit(session, action="hold", actor=actor, case=case, summary=f"暂停事项：{reason.strip()}")
             return self._case_json(session, case)
 
@@ -665,7 +653,6 @@ class Engine:
                 raise Conflict("事项没有被暂停")
             case.status = "running"
             case.hold_reason = None
-            case.lock_version += 1
             self._audit(session, action="release", actor=actor, case=case, summary=f"恢复办理{('：' + note) if note else ''}")
             return self._case_json(session, case)
 

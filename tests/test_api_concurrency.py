@@ -45,7 +45,7 @@ def _assert_one_winner(app, statuses: list, task_id: str, case_id: int) -> None:
         version = conn.scalar(text("select lock_version from case_instance where id = :c"), {"c": case_id})
     assert completions == 1
     assert row.state == "completed" and row.completed_by is not None
-    assert version == 3  # created (1), proposal completed by the starter (2), this meeting (3)
+    assert version == 4  # inserted (1), first state saved (2), proposal by the starter (3), this meeting (4)
     report = check(app.extensions["cunwu"])
     assert report.ok, report.problems
 
