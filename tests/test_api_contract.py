@@ -249,3 +249,19 @@ def test_out_of_range_ids_are_404(api):
     huge = 2**70
     assert api(None).post(f"/board/{huge}/objections", json={"name": "刘", "text": "x"}).status_code == 404
     assert api("zhang").get(f"/instances/{huge}").status_code == 404
+
+
+def test_a_changed_password_revokes_tokens_within_half_a_minute(app, api, tmp_path, monkeypatch):
+    import web.auth
+    from web.cli import import_file
+
+    client = api("zhang")
+    assert client.get("/tasks").status_code == 200
+    doc = tmp_path / "pw.yaml"
+    doc.write_text("people:\n  - username: zhang\n    name: 张书记\n    password: newpass\n    roles:\n"
+                   "      - {village: demo-001, role: party_secretary}\n", encoding="utf-8")
+    with app.app_context():
+        import_file(doc)
+    later = web.auth.time.monotonic() + web.auth.TOKEN_CHECK_SECONDS + 1
+    monkeypatch.setattr(web.auth.time, "monotonic", lambda: later)
+    assert client.get("/tasks").status_code == 401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app, g, request, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -11,6 +13,7 @@ from engine.errors import NotAuthenticated
 from engine.models import User
 
 SALT = "cunwu-api-token"
+TOKEN_CHECK_SECONDS = 30.0
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -43,12 +46,23 @@ def token_user(token: str) -> str | None:
         return None
     if not isinstance(data, dict) or "u" not in data:
         return None
+    # A changed password or a deactivated account revokes the tokens issued before it. The check
+    # is remembered for a short while per token, so a burst of requests costs one lookup.
+    cache = current_app.extensions.setdefault("cunwu_token_checks", {})
+    now = time.monotonic()
+    hit = cache.get(token)
+    if hit is not None and now - hit[1] < TOKEN_CHECK_SECONDS:
+        return hit[0]
     with engine().sessions() as s:
         user = s.scalar(select(User).where(User.username == data["u"], User.active.is_(True)))
-        # A changed password revokes the tokens issued before it.
-        if user is None or user.password_hash[-12:] != data.get("p"):
-            return None
+        valid = user is not None and user.password_hash[-12:] == data.get("p")
+    if len(cache) > 10_000:
+        cache.clear()
+    if valid:
+        cache[token] = (user.username, now)
         return user.username
+    cache.pop(token, None)
+    return None
 
 
 def current_username(required: bool = True) -> str | None:
