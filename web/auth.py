@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from flask import current_app, g, request, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.errors import NotAuthenticated
 from engine.models import User
@@ -25,12 +26,18 @@ def engine():
     return current_app.extensions["cunwu"]
 
 
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return generate_password_hash("cunwu-no-such-user")
+
+
 def check_credentials(username, password) -> User | None:
     if not isinstance(username, str) or not isinstance(password, str):
         return None
     with engine().sessions() as s:
         user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
-        if user is None or not check_password_hash(user.password_hash, password):
+        # Hash even for an unknown name, so the answer's timing does not tell which names exist.
+        if not check_password_hash(user.password_hash if user else _dummy_hash(), password) or user is None:
             return None
         return user
 
