@@ -1,1 +1,1 @@
-"""Benchmarks of cunwu: ``bench/run [--quick]`` (see docs/readme-performance.md)."""
+"""Benchmarks of cunwu: ``bench/run [--quick]`` (see README.md, section Performance)."""

@@ -17,7 +17,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/run", description="cunwu benchmarks (see docs/readme-performance.md)")
+    parser = argparse.ArgumentParser(prog="bench/run", description="cunwu benchmarks (see README.md, section Performance)")
     parser.add_argument("--quick", action="store_true", help="the short setting (< 2 min; what CI runs)")
     parser.add_argument("--only", nargs="+", choices=sorted(ALL), help="run only these groups")
     parser.add_argument("--out", type=Path, help="JSON result file (default bench/results/<time>.json)")

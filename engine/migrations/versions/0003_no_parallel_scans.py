@@ -3,7 +3,7 @@
 The worklist, board and timer queries return a handful of rows through an index. With a long
 history the planner, assuming ``state`` and ``village_id`` independent, expects tens of
 thousands of rows (e.g. 41 064 for 20 at 10^6 tasks) and starts parallel workers: 30-80 ms for a
-query that takes 0.05 ms. Measured in bench/ (queries.*); see docs/readme-performance.md.
+query that takes 0.05 ms. Measured in bench/ (queries.*); see README.md, section Performance.
 
 Revision ID: 0003
 Revises: 0002
