@@ -105,7 +105,7 @@ def test_parallel_completions_with_threads_on_the_flask_app(any_app):
     _assert_one_winner(any_app, statuses, task_id, case_id)
 
 
-def test_parallel_objections_keep_the_board_chain(any_app, clock, request):
+def test_parallel_objections_keep_the_board_chain(any_app, clock):
     """Many villagers object to the same notice at once: each objection is stored once, the case
     gets one reply task per objection (answered in turn) and the chain stays whole."""
     walk = Walk(lambda u: ApiClient(any_app, u))
@@ -146,7 +146,7 @@ def test_parallel_objections_keep_the_board_chain(any_app, clock, request):
     assert walk.public.get("/villages/demo-001/board/verify").get_json()["ok"] is True
 
 
-def test_two_disclosures_in_one_village_at_the_same_moment(any_app, request, monkeypatch):
+def test_two_disclosures_in_one_village_at_the_same_moment(any_app, monkeypatch):
     """Two supervisors approve the disclosures of two different cases of one village at once: both
     notices must be posted, one after the other on the chain."""
     from engine import publicity
