@@ -213,12 +213,16 @@ def _restore_sqlite(db: Engine, path: Path) -> None:
         src.close()
 
 
-def _dump_schema(tool: str, path: Path) -> str:
+def _dump_schema(tool: str, path: Path) -> tuple[str, bool]:
+    """The schema the dump holds, and whether the dump creates it itself."""
     listing = subprocess.run([tool, "--list", str(path)], capture_output=True, text=True, timeout=600)
     if listing.returncode != 0:
         raise BackupError(f"pg_restore 无法读取备份：{listing.stderr.strip()[-500:]}")
     found = re.findall(r"^\d+; \d+ \d+ SCHEMA - (\S+) ", listing.stdout, flags=re.M)
-    return found[0] if found else "public"
+    if found:
+        return found[0], True
+    tables = re.findall(r"^\d+; \d+ \d+ TABLE (\S+) ", listing.stdout, flags=re.M)
+    return (tables[0] if tables else "public"), False
 
 
 def _restore_pg(db: Engine, path: Path) -> None:
@@ -226,7 +230,7 @@ def _restore_pg(db: Engine, path: Path) -> None:
     if tool is None:
         raise BackupError("找不到 pg_restore，请安装 PostgreSQL 客户端")
     schema = _pg_schema(db)
-    dumped = _dump_schema(tool, path)
+    dumped, creates_schema = _dump_schema(tool, path)
     if dumped != schema:
         raise BackupError(f"备份中的数据在模式“{dumped}”，当前数据库使用模式“{schema}”；"
                           "跨模式恢复请在原库上用 --format json 备份")
@@ -236,8 +240,8 @@ def _restore_pg(db: Engine, path: Path) -> None:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {quoted_aside} CASCADE"))
         if conn.scalar(text("select 1 from pg_namespace where nspname = :n"), {"n": schema}):
             conn.execute(text(f"ALTER SCHEMA {quoted} RENAME TO {quoted_aside}"))
-        if dumped == "public":  # pg_dump does not create the public schema itself
-            conn.execute(text("CREATE SCHEMA public"))
+        if not creates_schema:  # a dump of the whole database leaves "public" to exist already
+            conn.execute(text(f"CREATE SCHEMA {quoted}"))
     cmd = [tool, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
            f"--dbname={_libpq_uri(db)}", str(path)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)

@@ -177,3 +177,34 @@ def test_backup_format_must_fit_the_database(app, tmp_path):
     out = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "x.bak"), "--format", "pg"])
     assert out.exit_code == 1 and "只适用于 PostgreSQL" in out.output
     assert not Path(tmp_path / "x.bak").exists()
+
+
+@pytest.mark.pg
+def test_postgresql_round_trip_in_the_public_schema(clock, tmp_path):
+    """The usual production set-up: a database of its own, tables in ``public``."""
+    from engine.backup import pg_tool
+    from tests.conftest import _make_app
+
+    if pg_tool("pg_dump") is None:
+        pytest.skip("pg_dump is not installed")
+    name = f"cunwu_public_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = PG_URL.split("?")[0].rsplit("/", 1)[0]
+    app = _make_app(f"{base}/{name}", clock)
+    try:
+        walk = _walk_to_notice(app)
+        backup = tmp_path / "cunwu.pgdump"
+        _cli(app, "backup", str(backup))
+        Walk(lambda u: ApiClient(app, u)).start()  # after the backup: gone after the restore
+        _cli(app, "restore", str(backup), "--yes")
+        with app.extensions["cunwu_db"].connect() as conn:
+            assert conn.scalar(text("select count(*) from case_instance")) == 1
+            assert conn.scalar(text("select current_schema()")) == "public"
+        _goes_on(app, walk.case["id"], clock)
+    finally:
+        app.extensions["cunwu_db"].dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
