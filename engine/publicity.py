@@ -68,7 +68,9 @@ def post(
     """Append an entry to the village's chain (inside the caller's transaction)."""
     # Lock the village row and re-read the chain head from the database: the object in the
     # session may have been loaded before another transaction appended an entry.
-    locked = session.scalar(select(Village).where(Village.id == village.id).with_for_update()
+    # FOR NO KEY UPDATE (key_share): posts serialise, but rows that merely reference the village
+    # (task rows, audit events inserted earlier in this transaction) do not deadlock with it.
+    locked = session.scalar(select(Village).where(Village.id == village.id).with_for_update(key_share=True)
                             .execution_options(populate_existing=True))
     entry = BoardEntry(
         village_id=locked.id, seq=locked.board_count + 1, case_id=case_id, kind=kind, title=title,

@@ -517,7 +517,7 @@ class Engine:
                 raise Conflict(f"该条目已于{local_text(entry.notice_until)}公示期满，不再接受异议；"
                                "如有意见请向村务监督委员会或乡镇反映")
             # Lock the case first: objections filed at the same moment are taken one after another.
-            lock = {"of": Case} if session.bind.dialect.name == "postgresql" else None
+            lock = {"of": Case, "key_share": True} if session.bind.dialect.name == "postgresql" else None
             case = session.get(Case, entry.case_id, with_for_update=lock, populate_existing=True) \
                 if entry.case_id else None
             if case is not None and (current := self._current_entry(session, case)) is not None \
@@ -609,7 +609,7 @@ class Engine:
 
     def _fire_timers(self, session: Session, case_id: int) -> tuple[int, bool]:
         """Run one due case's timers; ``(1 if it moved else 0, still due)``."""
-        lock = {"of": Case} if session.bind.dialect.name == "postgresql" else None  # not the joined rows
+        lock = {"of": Case, "key_share": True} if session.bind.dialect.name == "postgresql" else None  # not the joined rows
         case = session.get(Case, case_id, with_for_update=lock, populate_existing=True)
         now = self.now()
         if case is None or case.status != "running" or case.next_timer_at is None or case.next_timer_at >= now:
