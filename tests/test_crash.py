@@ -7,6 +7,7 @@ Quick setting (CI): 5 kill/restart rounds. ``CUNWU_FULL=1``: 20 rounds.
 
 from __future__ import annotations
 
+import http.client
 import os
 import random
 import sys
@@ -66,8 +67,8 @@ class Client(threading.Thread):
                     self.acknowledged.append(("complete", task["id"]))
                 elif r.status != 409:
                     self.acknowledged.append(("unexpected", r.status, r.body))
-        except (OSError, RuntimeError, ValueError):
-            pass  # the server was killed under us: that is the point
+        except (OSError, RuntimeError, ValueError, http.client.HTTPException):
+            pass  # the server was killed under us (even mid-answer): that is the point
         finally:
             self.transport.close()
 
