@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from flask import Flask, g, request
+from flask import Flask, g, has_app_context, request
 
 from engine.errors import CunwuError
 
@@ -99,9 +99,9 @@ class LoginThrottle:
 
 
 class RateLimiter:
-    """At most ``limit`` hits per ``window`` seconds per key; ``check(key)`` counts one hit and
-    raises :class:`TooManyRequests` once the key is over. (Used only when the pages do not
-    register their own objection limiter.)"""
+    """At most ``limit`` hits per ``window`` seconds per key (e.g. an IP address), in memory;
+    ``check(key)`` counts one hit and raises :class:`TooManyRequests` (429) once the key is over.
+    One process only: behind several gunicorn workers each keeps its own count."""
 
     def __init__(self, limit: int = 5, window: float = 600.0, clock: Callable[[], float] = time.monotonic):
         self.limit = limit
@@ -118,7 +118,8 @@ class RateLimiter:
                 hits.popleft()
             if len(hits) >= self.limit:
                 wait = hits[0] + self.window - now
-                g.retry_after = math.ceil(max(1.0, wait))
+                if has_app_context():
+                    g.retry_after = math.ceil(max(1.0, wait))  # a Retry-After header
                 raise TooManyRequests(f"提交过于频繁：同一网络{_minutes(self.window)}分钟内最多提交{self.limit}次，"
                                       f"请约{_minutes(wait)}分钟后再试")
             hits.append(now)

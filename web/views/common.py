@@ -6,21 +6,20 @@ from __future__ import annotations
 import hmac
 import math
 import secrets
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import wraps
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, current_app, g, has_app_context, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
 from markupsafe import Markup
 
 from engine import reports
-from engine.errors import BadRequest, Forbidden, TooManyRequests
+from engine.errors import BadRequest, Forbidden
 from engine.roles import ROLES
+
+from ..security import RateLimiter  # one limiter for the pages and the JSON API
 
 bp = Blueprint("web", __name__)
 
@@ -223,42 +222,6 @@ def split_errors(fields: list[dict], errors: dict) -> tuple[dict, list[str]]:
 
 
 # -- the objection limiter ----------------------------------------------------------------
-class RateLimiter:
-    """At most ``limit`` hits per ``window`` seconds per key (e.g. an IP address), in memory.
-
-    ``check(key)`` records a hit and raises ``TooManyRequests`` (429) once the key is over its
-    limit. One process only: behind several gunicorn workers each keeps its own count."""
-
-    def __init__(self, limit: int = 5, window: float = 600.0, clock: Callable[[], float] = time.monotonic):
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._hits: dict[str, deque] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str) -> None:
-        now = self.clock()
-        with self._lock:
-            hits = self._hits.setdefault(key or "?", deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                wait = max(1, math.ceil(hits[0] + self.window - now))
-                minutes = math.ceil(wait / 60)
-                if has_app_context():
-                    g.retry_after = wait  # a Retry-After header, where the app adds one
-                raise TooManyRequests(f"提交过于频繁：同一网络{int(self.window // 60)}分钟内最多提交{self.limit}次异议，"
-                                      f"请约{minutes}分钟后再试")
-            hits.append(now)
-            if len(self._hits) > 10000:  # forget idle keys so memory stays bounded
-                for k in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
-                    del self._hits[k]
-
-    def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
-
-
 # -- diagrams (another package; optional until it lands) -------------------------------------
 def case_chart(case_id: int) -> Markup | None:
     """The case's flowchart with the current step marked, as inline SVG, if diagrams exist."""
