@@ -38,22 +38,15 @@ def create_app(config: dict | None = None) -> Flask:
     clock = app.config["CUNWU_CLOCK"]
     app.extensions["cunwu"] = Engine(make_sessionmaker(db_engine), lambda: clock(), catalog)
     app.extensions["cunwu_db"] = db_engine
+
     from diagrams.service import Diagrams  # flowcharts and posters (GET …/diagram, cunwu render)
 
+    from . import api, cli, errors, security, views
+
     Diagrams.init_app(app)
-
-    from . import api, cli, errors
-
     errors.init_app(app)
     api.init_app(app)
     cli.init_app(app)
-    try:
-        from . import views
-    except ImportError:  # pages come with their own module
-        views = None
-    if views is not None:
-        views.init_app(app)
-    from . import security
-
+    views.init_app(app)
     security.init_app(app)
     return app
