@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
+from bench.common import drop_schema, fresh_schema
 from web import create_app
 from web.cli import import_file, init_db
 
@@ -74,26 +73,13 @@ def app(tmp_path, clock, sqlite_template):
     app.extensions["cunwu_db"].dispose()
 
 
-def _fresh_pg_schema() -> str:
-    """A private schema in the test database; returns a URL that uses it."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    finally:
-        admin.dispose()
-    sep = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}", schema
+def _fresh_pg_schema() -> tuple[str, str]:
+    """A private schema in the test database; returns ``(URL that uses it, schema)``."""
+    return fresh_schema(PG_URL, prefix="t")
 
 
 def _drop_pg_schema(schema: str) -> None:
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    drop_schema(schema, PG_URL)
 
 
 @pytest.fixture
