@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
 
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-
-from tests.conftest import ApiClient  # noqa: E402
-from tests.flows import Walk  # noqa: E402
+from tests.conftest import ApiClient
+from tests.flows import Walk
 
 FULL = os.environ.get("CUNWU_FULL") == "1"
 EXAMPLES = 150 if FULL else 12
