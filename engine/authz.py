@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .models import User, Village
-from .roles import READ_ALL_ROLES, TOWNSHIP_ROLES
+from .roles import COUNTY_ROLES, READ_ALL_ROLES, TOWNSHIP_ROLES, level_of
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,7 @@ class Grant:
     role: str
     village_id: int | None = None
     township: str | None = None
+    county: str | None = None
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Actor:
     @classmethod
     def of(cls, user: User) -> Actor:
         return cls(user.id, user.username, user.name,
-                   tuple(Grant(r.role, r.village_id, r.township) for r in user.roles))
+                   tuple(Grant(r.role, r.village_id, r.township, r.county) for r in user.roles))
 
     # -- scope --------------------------------------------------------------------------
     def roles_in(self, village: Village) -> set[str]:
@@ -35,7 +36,9 @@ class Actor:
                 roles.add(g.role)
             elif g.township is not None and g.township == village.township:
                 roles.add(g.role)
-            elif g.role == "admin" and g.village_id is None and g.township is None:
+            elif g.county is not None and village.county is not None and g.county == village.county:
+                roles.add(g.role)
+            elif g.role == "admin" and g.village_id is None and g.township is None and g.county is None:
                 roles.add("admin")
         return roles
 
@@ -56,6 +59,13 @@ class Actor:
 
     def townships(self) -> set[str]:
         return {g.township for g in self.grants if g.township is not None and g.role in TOWNSHIP_ROLES | {"admin"}}
+
+    def counties(self) -> set[str]:
+        return {g.county for g in self.grants if g.county is not None and g.role in COUNTY_ROLES}
+
+    def level_in(self, village: Village) -> int:
+        """The highest supervision level this person holds for ``village`` (0: none)."""
+        return max((level_of(r) for r in self.roles_in(village)), default=0)
 
     def may_complete(self, role: str, extra_roles: str, village: Village) -> bool:
         allowed = {role} | {r.strip() for r in (extra_roles or "").split(",") if r.strip()}

@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import Invalid
 from .models import RoleAssignment, User, Village
-from .roles import ROLES, TOWNSHIP_ROLES, VILLAGE_ROLES
+from .roles import COUNTY_ROLES, ROLES, TOWNSHIP_ROLES, VILLAGE_ROLES
 from .rules import check_settings
 
 COUNTS = {
@@ -78,6 +78,8 @@ def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
         for key, label in (("name", "村名"), ("township", "所属乡镇")):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 errors.append(f"{where}：缺少{label}（{key}）")
+        if entry.get("county") is not None and (not isinstance(entry["county"], str) or not entry["county"].strip()):
+            errors.append(f"{where}：所属县（county）必须是县名")
         counts = {k: _int(entry, k, label, where, errors) for k, label in COUNTS.items()}
         if any(v is None for v in counts.values()):
             continue
@@ -103,6 +105,7 @@ def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
             stats["villages_updated"] += 1
         village.name = entry["name"].strip()
         village.township = entry["township"].strip()
+        village.county = entry["county"].strip() if entry.get("county") else None
         village.settings = settings
         for k, v in counts.items():
             setattr(village, k, v)
@@ -140,7 +143,16 @@ def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
             if key not in ROLES:
                 errors.append(f"{rwhere}：未知角色“{key}”，可用：{', '.join(ROLES)}")
                 continue
-            if "village" in role:
+            if key in COUNTY_ROLES or "county" in role:
+                if key not in COUNTY_ROLES:
+                    errors.append(f"{rwhere}：{ROLES[key]}不是县级角色，不能写 county")
+                    continue
+                county = role.get("county")
+                if not isinstance(county, str) or not county.strip():
+                    errors.append(f"{rwhere}：{ROLES[key]}是县级角色，请写 county（县名）")
+                    continue
+                grants.append((key, None, None, county.strip()))
+            elif "village" in role:
                 if key in TOWNSHIP_ROLES:
                     errors.append(f"{rwhere}：{ROLES[key]}是乡镇角色，请写 township")
                     continue
@@ -148,14 +160,14 @@ def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
                 if village is None:
                     errors.append(f"{rwhere}：没有编码为“{role['village']}”的村")
                     continue
-                grants.append((key, village.id, None))
+                grants.append((key, village.id, None, None))
             elif "township" in role:
                 if key in VILLAGE_ROLES:
                     errors.append(f"{rwhere}：{ROLES[key]}是村级角色，请写 village")
                     continue
-                grants.append((key, None, str(role["township"])))
+                grants.append((key, None, str(role["township"]), None))
             elif key == "admin":
-                grants.append((key, None, None))
+                grants.append((key, None, None, None))
             else:
                 errors.append(f"{rwhere}：须指明 village 或 township")
         if errors:
@@ -177,11 +189,11 @@ def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
         session.flush()
         wanted = set(grants)
         for assignment in list(user.roles):
-            if (assignment.role, assignment.village_id, assignment.township) not in wanted:
+            if (assignment.role, assignment.village_id, assignment.township, assignment.county) not in wanted:
                 user.roles.remove(assignment)
-        have = {(a.role, a.village_id, a.township) for a in user.roles}
-        for role, village_id, township in sorted(wanted - have, key=str):
-            user.roles.append(RoleAssignment(role=role, village_id=village_id, township=township))
+        have = {(a.role, a.village_id, a.township, a.county) for a in user.roles}
+        for role, village_id, township, county in sorted(wanted - have, key=str):
+            user.roles.append(RoleAssignment(role=role, village_id=village_id, township=township, county=county))
     if errors:
         raise Invalid("导入失败：" + "；".join(errors[:20]), {"people": errors})
     session.flush()

@@ -55,6 +55,7 @@ class Village(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     township: Mapped[str] = mapped_column(String(200), index=True)
+    county: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     adults: Mapped[int] = mapped_column(Integer)
     households: Mapped[int] = mapped_column(Integer)
     party_members: Mapped[int] = mapped_column(Integer)
@@ -87,6 +88,7 @@ class RoleAssignment(Base):
     role: Mapped[str] = mapped_column(String(40))
     village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"), nullable=True)
     township: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    county: Mapped[str | None] = mapped_column(String(200), nullable=True)
     user: Mapped[User] = relationship(back_populates="roles")
     village: Mapped[Village | None] = relationship(lazy="joined")
 
@@ -128,6 +130,9 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     hold_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Who placed the current hold and at which supervision level (engine.roles.level_of).
+    hold_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    hold_level: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Usernames kept off this case's tasks (回避, R45), set by a form's ``check``.
     excluded_users: Mapped[list] = mapped_column(JSON, default=list)
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")

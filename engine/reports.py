@@ -22,7 +22,7 @@ OUTCOMES_ZH = {"lapsed": "流会", "failed": "未通过"}
 
 
 def _village_json(v: Village) -> dict:
-    return {"code": v.code, "name": v.name, "township": v.township, "adults": v.adults,
+    return {"code": v.code, "name": v.name, "township": v.township, "county": v.county, "adults": v.adults,
             "households": v.households, "party_members": v.party_members,
             "representatives": v.representatives, "two_committees": v.two_committees}
 
@@ -44,7 +44,8 @@ def profile(engine: Engine, username: str) -> dict | None:
         for r in user.roles:
             grants.append({"role": r.role, "role_name": ROLES.get(r.role, r.role),
                            "village": r.village.code if r.village else None,
-                           "village_name": r.village.name if r.village else None, "township": r.township})
+                           "village_name": r.village.name if r.village else None, "township": r.township,
+                           "county": r.county})
         scoped = []
         for v in villages:
             roles = actor.roles_in(v)
@@ -75,7 +76,7 @@ def people(engine: Engine) -> list[dict]:
                         "roles": [{"role": r.role, "role_name": ROLES.get(r.role, r.role),
                                    "village": r.village.code if r.village else None,
                                    "village_name": r.village.name if r.village else None,
-                                   "township": r.township} for r in user.roles]})
+                                   "township": r.township, "county": r.county} for r in user.roles]})
         return out
 
 

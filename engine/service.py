@@ -24,7 +24,7 @@ from .catalog import CATEGORIES, Catalog, Deployed
 from .clock import local_text
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
-from .roles import ROLES
+from .roles import HOLD_ROLES, LEVEL_NAMES, ROLES, level_of
 
 MAX_ROUNDS = 30  # a step may be repeated at most this often in one case (keeps the task tree shallow)
 STATUS_ZH = {"running": "办理中", "completed": "已办结", "rejected": "未通过", "withdrawn": "已撤回",
@@ -200,8 +200,12 @@ class Engine:
             actor = self.actor(session, username)
             stmt = select(Case).join(Village, Case.village_id == Village.id)
             if not actor.is_admin():
-                stmt = stmt.where(or_(Case.village_id.in_(actor.village_ids() or {-1}),
-                                      Village.township.in_(actor.townships() or {"\x00"})))
+                scope = [Case.village_id.in_(actor.village_ids() or {-1})]
+                if actor.townships():
+                    scope.append(Village.township.in_(actor.townships()))
+                if actor.counties():
+                    scope.append(Village.county.in_(actor.counties()))
+                stmt = stmt.where(or_(*scope))
             if status:
                 stmt = stmt.where(Case.status == status)
             if village_code:
@@ -229,6 +233,9 @@ class Engine:
                     conditions.append(role_match & (TaskRow.village_id == g.village_id))
                 elif g.township is not None:
                     ids = select(Village.id).where(Village.township == g.township).scalar_subquery()
+                    conditions.append(role_match & TaskRow.village_id.in_(ids))
+                elif g.county is not None:
+                    ids = select(Village.id).where(Village.county == g.county).scalar_subquery()
                     conditions.append(role_match & TaskRow.village_id.in_(ids))
             if not conditions:
                 return []
@@ -634,26 +641,39 @@ class Engine:
         with self.transaction() as session:
             actor = self.actor(session, username)
             case = self._case_for(session, actor, case_id)
-            if not actor.roles_in(case.village) & {"supervisor", "township_official"}:
-                raise Forbidden("只有村务监督委员会或乡镇干部可以暂停事项")
+            held = actor.roles_in(case.village) & HOLD_ROLES
+            if not held:
+                raise Forbidden("只有村务监督委员会、乡镇干部、乡镇纪委或县纪委可以暂停事项")
             if case.status != "running":
                 raise Conflict(f"事项{STATUS_ZH.get(case.status, case.status)}，不能暂停")
+            level = max(level_of(r) for r in held)
             case.status = "on_hold"
             case.hold_reason = reason.strip()
-            self._audit(session, action="hold", actor=actor, case=case, summary=f"暂停事项：{reason.strip()}")
+            case.hold_by = actor.username
+            case.hold_level = level
+            self._audit(session, action="hold", actor=actor, case=case,
+                        summary=f"{LEVEL_NAMES[level]}暂停事项：{reason.strip()}")
             return self._case_json(session, case)
 
     def release_case(self, username: str, case_id: int, note: str = "") -> dict:
         with self.transaction() as session:
             actor = self.actor(session, username)
             case = self._case_for(session, actor, case_id)
-            if not actor.roles_in(case.village) & {"supervisor", "township_official"}:
-                raise Forbidden("只有村务监督委员会或乡镇干部可以恢复事项")
+            held = actor.roles_in(case.village) & HOLD_ROLES
+            if not held:
+                raise Forbidden("只有村务监督委员会、乡镇干部、乡镇纪委或县纪委可以恢复事项")
             if case.status != "on_hold":
                 raise Conflict("事项没有被暂停")
+            level = max(level_of(r) for r in held)
+            placed = case.hold_level or 1
+            if level < placed:
+                raise Forbidden(f"此事项由{LEVEL_NAMES.get(placed, '上级')}暂停，只有同级或上级可以恢复办理")
             case.status = "running"
             case.hold_reason = None
-            self._audit(session, action="release", actor=actor, case=case, summary=f"恢复办理{('：' + note) if note else ''}")
+            case.hold_by = None
+            case.hold_level = None
+            self._audit(session, action="release", actor=actor, case=case,
+                        summary=f"{LEVEL_NAMES[level]}恢复办理{('：' + note) if note else ''}")
             return self._case_json(session, case)
 
     # -- JSON shapes ------------------------------------------------------------------------

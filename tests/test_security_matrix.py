@@ -14,7 +14,7 @@ from tests.flows import MEETING_OK, PROPOSAL, Walk
 
 EXTRA = """
 villages:
-  - {code: far-001, name: 远山村, township: 远山镇, adults: 500, households: 150, party_members: 20,
+  - {code: far-001, name: 远山村, township: 远山镇, county: 远山县, adults: 500, households: 150, party_members: 20,
      representatives: 25, two_committees: 5}
 people:
   - username: liu
@@ -25,18 +25,25 @@ people:
     name: 马书记
     password: "demo123"
     roles: [{village: far-001, role: party_secretary}]
+  - username: ye
+    name: 叶纪委
+    password: "demo123"
+    roles: [{county: 远山县, role: county_inspector}]
 """
 
 ANON = None
-PEOPLE = ["zhang", "wang", "li", "zhao", "qian", "sun", "zhou", "wu", "chen", "admin", "liu", "ma"]
+PEOPLE = ["zhang", "wang", "li", "zhao", "qian", "sun", "zhou", "wu", "chen", "admin", "liu", "ma",
+          "xu", "he", "ye"]
 EVERYONE = [ANON, *PEOPLE]
 LOGGED_IN = set(PEOPLE)
-#: who may look at a case of each village (a role there, or a township role over it, or admin)
+#: who may look at a case of each village (a role there, a township role over it, the county
+#: inspector of its county (xu: 示范县; ye: 远山县 sees nothing here), or admin)
 VIEW = {
-    "demo-001": {"zhang", "wang", "li", "zhao", "qian", "sun", "zhou", "wu", "admin"},
-    "demo-002": {"chen", "zhou", "wu", "admin"},
+    "demo-001": {"zhang", "wang", "li", "zhao", "qian", "sun", "zhou", "wu", "he", "xu", "admin"},
+    "demo-002": {"chen", "zhou", "wu", "he", "xu", "admin"},
 }
-HOLD = {"demo-001": {"zhao", "qian", "zhou"}, "demo-002": {"zhou"}}
+#: who may hold (issue 10: village supervisor, township official or discipline inspector, county inspector)
+HOLD = {"demo-001": {"zhao", "qian", "zhou", "wu", "xu"}, "demo-002": {"zhou", "wu", "xu"}}
 START = {"demo-001": {"zhang"}, "demo-002": {"chen"}}
 #: who may complete the first meeting (two_committees: party secretary, or a committee member)
 MEET = {"demo-001": {"zhang", "li"}, "demo-002": {"chen"}}
@@ -195,6 +202,22 @@ def test_holding_and_releasing(world):
                 assert clients[who].post(f"/instances/{case['id']}/release", json={"reason": "核查完毕"}).status_code == 200
             else:
                 assert _version(app, case["id"]) == before
+
+
+def test_a_hold_is_released_only_at_its_level_or_higher(world):
+    """Village (zhao) < township (zhou, wu) < county (xu): a lower level gets 403 with a Chinese sentence."""
+    clients, case = world["clients"], world["cases"]["demo-001"]
+    url = f"/instances/{case['id']}"
+    for holder, lower, higher in (("zhou", "zhao", "wu"), ("xu", "wu", "xu"), ("zhao", None, "zhou")):
+        assert clients[holder].post(f"{url}/hold", json={"reason": "核查"}).status_code == 200
+        if lower:
+            r = clients[lower].post(f"{url}/release", json={"note": "越级"})
+            assert r.status_code == 403
+            assert "暂停" in r.get_json()["error"]["message"]
+        assert clients[higher].post(f"{url}/release", json={"note": "核查完毕"}).status_code == 200
+    history = clients["xu"].get(url).get_json()["history"]
+    assert any(h["action"] == "hold" and "县级" in h["summary"] for h in history)
+    assert any(h["action"] == "release" and "乡镇级" in h["summary"] for h in history)
 
 
 def test_public_endpoints_need_no_login(world):

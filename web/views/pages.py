@@ -23,7 +23,7 @@ from .common import (
 )
 
 #: Roles that may put a case on hold (shown as a hint; the engine decides).
-HOLD_HINT_ROLES = {"supervisor", "township_official"}
+HOLD_HINT_ROLES = {"supervisor", "township_official", "discipline_inspector", "county_inspector"}
 
 
 # -- home, login --------------------------------------------------------------------------
