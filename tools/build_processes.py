@@ -82,7 +82,7 @@ def _disclosure(p: Process, *, kind: str, draft: str, draft_name: str, review: s
     p.flow(reply, reply_gw)
     p.flow(reply_gw, revise, "异议成立", condition=UPHELD)
     p.flow(reply_gw, reply, "尚有异议", condition=OBJECTIONS_OPEN)
-    p.flow(reply_gw, wait, "驳回", default=True)
+    p.flow(reply_gw, wait, "异议不成立", default=True)
 
 
 def major_decision() -> Process:
