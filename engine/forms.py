@@ -138,14 +138,18 @@ class MeetingForm(FormSchema):
 
 
 class ReviewForm(FormSchema):
+    """D9 (组织法第三十二条): the 监委会 supervises and never decides. ``return``: the record as
+    written is incomplete or wrong, whoever recorded it corrects it (no new meeting, no new vote);
+    ``object``: the procedure was defective, the case is held for the township's inspection."""
+
     title_zh = "监督审核"
-    decision = choice("审核结论", {"approve": "同意", "return": "退回"})
-    opinion = text("审核意见", required=False, help="退回时必须写明理由")
+    decision = choice("审核结论", {"approve": "同意", "return": "退回更正记录", "object": "程序有问题，提出异议（暂停并报乡镇纪委核查）"})
+    opinion = text("审核意见", required=False, help="退回或提出异议时必须写明理由")
 
     @validates_schema
-    def _opinion_required_on_return(self, data: dict, **kwargs: Any) -> None:
-        if data.get("decision") == "return" and not (data.get("opinion") or "").strip():
-            raise ValidationError({"opinion": ["退回时必须填写审核意见"]})
+    def _opinion_required(self, data: dict, **kwargs: Any) -> None:
+        if data.get("decision") in ("return", "object") and not (data.get("opinion") or "").strip():
+            raise ValidationError({"opinion": ["退回或提出异议时必须填写审核意见"]})
 
 
 class DisclosureForm(FormSchema):
@@ -167,8 +171,17 @@ class ImplementationForm(FormSchema):
 
 class ObjectionReplyForm(FormSchema):
     title_zh = "异议答复"
-    decision = choice("处理结论", {"dismiss": "异议不成立（公示继续）", "uphold": "异议成立（退回修改并重新公示）"})
+    decision = choice("处理结论", {"dismiss": "异议不成立（公示继续）", "uphold": "异议成立（更正后重新公示）",
+                                   "escalate": "涉及决定本身（暂停并报乡镇纪委核查）"})
     reply = text("答复内容", help="答复将在公开栏公布")
+
+
+class InspectionForm(FormSchema):
+    """The township 纪委's inspection of an objection to the procedure (D9)."""
+
+    title_zh = "乡镇纪委核查"
+    finding = choice("核查结论", {"dismiss": "程序无问题（恢复办理）", "redo": "程序有缺陷（责令重做该环节）"})
+    opinion = text("核查意见")
 
 
 FORMS: dict[str, type[FormSchema]] = {
@@ -178,6 +191,7 @@ FORMS: dict[str, type[FormSchema]] = {
     "disclosure": DisclosureForm,
     "implementation": ImplementationForm,
     "objection_reply": ObjectionReplyForm,
+    "inspection": InspectionForm,
 }
 
 

@@ -288,7 +288,7 @@ class Engine:
                     raise Forbidden(f"“{row.title}”须由{ROLES.get(row.role, row.role)}办理")
                 if actor.username in (case.excluded_users or []):
                     raise Forbidden("您与本事项有利害关系，依规回避，不能办理")
-                if case.status == "on_hold":
+                if case.status == "on_hold" and row.form != "inspection":  # the inspection releases the hold
                     raise Conflict(f"事项已被暂停：{case.hold_reason or ''}".rstrip("："))
                 if row.state != "ready":
                     raise Conflict("该任务已经办理，不能重复提交")
@@ -339,10 +339,20 @@ class Engine:
             if values.get("withdraw"):
                 summary = "撤回事项"
         elif row.form == "meeting":
+            correcting = self._returned_record(session, case, row)
+            if correcting is not None and values["held_on"].isoformat() != correcting.data.get("held_on"):
+                # D9: a supervisor's return corrects the record of the meeting that was held; it never
+                # makes a meeting be held again (组织法第三十二条: the 监委会 supervises, it does not decide).
+                message = f"这是对{correcting.data.get('held_on')}会议记录的更正，会议日期不能改变"
+                raise Invalid(message, {"held_on": [message]})
             extra, summary = self._meeting(case.village, row.body or "", values)
+            if correcting is not None:
+                extra["corrects"] = correcting.id
+                summary = f"更正记录：{summary}"
         elif row.form == "review":
             self._no_self_review(session, actor, case, row)
-            summary = "审核同意" if values["decision"] == "approve" else f"审核退回：{values.get('opinion', '')}"
+            summary = {"approve": "审核同意", "return": f"退回更正记录：{values.get('opinion', '')}",
+                       "object": f"对程序提出异议，报乡镇纪委核查：{values.get('opinion', '')}"}[values["decision"]]
             publishes = (task.properties or {}).get("publishes")
             if publishes and values["decision"] == "approve":
                 posting = self._prepare_posting(session, case, publishes, now,
@@ -366,7 +376,11 @@ class Engine:
             remaining = session.scalar(select(func.count()).select_from(Objection).where(
                 Objection.entry_id == objection.entry_id, Objection.decision.is_(None))) or 0
             extra["open_objections"] = remaining if values["decision"] == "dismiss" else 0
-            summary = ("异议成立，退回修改" if values["decision"] == "uphold" else "异议不成立") + f"：{values['reply']}"
+            summary = {"uphold": "异议成立，更正后重新公示", "escalate": "异议涉及决定本身，报乡镇纪委核查",
+                       "dismiss": "异议不成立"}[values["decision"]] + f"：{values['reply']}"
+        elif row.form == "inspection":
+            summary = ("核查无问题，恢复办理" if values["finding"] == "dismiss" else "程序有缺陷，责令重做该环节") \
+                + f"：{values['opinion']}"
         elif row.form == "implementation":
             summary = f"实施情况：支出{forms.to_task_data(values)['amount_spent']}元"
 
@@ -397,10 +411,39 @@ class Engine:
             publicity.post(session, case.village, case_id=case.id, kind="objection_reply",
                            title=f"关于“{entry.title}”异议的答复",
                            content=f"异议：{objection.text}\n答复：{objection.reply}\n结论："
-                                   + ("异议成立，事项退回修改，修改后重新公示" if objection.decision == "uphold"
-                                      else "异议不成立，公示继续"),
+                                   + {"uphold": "异议成立，更正后重新公示",
+                                      "escalate": "异议涉及决定本身，已暂停办理，报乡镇纪委核查"}.get(
+                                       objection.decision, "异议不成立，公示继续"),
                            posted_at=now, posted_by=actor.name, reviewed_by=actor.name, refers_to_id=entry.id)
         self._sync(session, case, wf, deployed)
+        if values.get("decision") == "object" and row.form == "review" or \
+                values.get("decision") == "escalate" and row.form == "objection_reply":
+            # D9: an objection to the procedure holds the case; the township 纪委 inspects it.
+            case.status = "on_hold"
+            case.hold_reason = f"{actor.name}提出异议，待乡镇纪委核查：" + (values.get("opinion") or values.get("reply"))
+            case.hold_by = actor.username
+            case.hold_level = level_of("discipline_inspector")  # released by the inspection (or above)
+            self._audit(session, action="hold", actor=actor, case=case, summary=f"暂停事项：{case.hold_reason}")
+        elif row.form == "inspection" and case.status == "on_hold":
+            case.status = "running"
+            case.hold_reason = case.hold_by = case.hold_level = None
+            self._audit(session, action="release", actor=actor, case=case, summary=f"乡镇纪委核查后恢复办理：{summary}")
+        session.flush()
+
+    def _returned_record(self, session: Session, case: Case, row: TaskRow) -> TaskRow | None:
+        """The earlier record of this meeting task when the supervisor's latest review of it returned it."""
+        previous = session.scalar(select(TaskRow).where(
+            TaskRow.case_id == case.id, TaskRow.name == row.name, TaskRow.state == "completed")
+            .order_by(TaskRow.completed_at.desc(), TaskRow.created_at.desc()).limit(1))
+        if previous is None or not previous.data:
+            return None
+        review = session.scalar(select(TaskRow).where(
+            TaskRow.case_id == case.id, TaskRow.form == "review", TaskRow.state == "completed",
+            TaskRow.completed_at >= previous.completed_at)
+            .order_by(TaskRow.completed_at.desc(), TaskRow.created_at.desc()).limit(1))
+        if review is None or not review.data or review.data.get("decision") != "return":
+            return None
+        return previous
 
     def _meeting(self, village: Village, body: str, values: dict) -> tuple[dict, str]:
         if body not in rules.BODIES:

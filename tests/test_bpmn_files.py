@@ -343,8 +343,9 @@ def test_major_decision_objection_during_notice():
     # Upheld wins over open objections (Spiff tests conditions in the targets' top-to-bottom order).
     run.wf.catch(BpmnEvent(SignalEventDefinition("objection")))
     run.wf.do_engine_steps()
+    # D8: an upheld objection has the notice corrected and posted again (not the case re-proposed).
     run.complete("reply_resolution_objection", decision="uphold", open_objections=2)
-    assert run.ready() == ["propose"]
+    assert run.ready() == ["draft_resolution_disclosure"]
 
 
 # ---------------------------------------------------------------------------- the builder itself

@@ -33,6 +33,9 @@ LAPSED = 'outcome == "lapsed"'
 FAILED = 'outcome == "failed"'
 RETURNED = 'decision == "return"'
 UPHELD = 'decision == "uphold"'
+OBJECTED = 'decision == "object"'
+ESCALATED = 'decision == "escalate"'
+REDO = 'finding == "redo"'
 OBJECTIONS_OPEN = "open_objections > 0"
 
 
@@ -47,21 +50,38 @@ def _meeting(p: Process, task: str, name: str, *, lane: str, body: str, on_faile
     p.flow(gw, after, "通过", default=True)
 
 
+def _inspection(p: Process, task: str, *, redo: str, after: str) -> str:
+    """A township 纪委 inspection of a supervisor's objection (D9): ``redo`` → the stage again,
+    ``dismiss`` (default) → ``after``. The engine holds the case until it is done."""
+    inspect, gw = f"inspect_{task}", f"gw_inspect_{task}"
+    if DISCIPLINE_INSPECTOR not in p.lanes:
+        p.lanes.append(DISCIPLINE_INSPECTOR)
+    p.user_task(inspect, "乡镇纪委核查", lane=DISCIPLINE_INSPECTOR, form="inspection", due_days=15)
+    p.exclusive(gw, lane=DISCIPLINE_INSPECTOR)
+    p.flow(inspect, gw)
+    p.flow(gw, redo, "责令重做", condition=REDO)
+    p.flow(gw, after, "核查无问题", default=True)
+    return inspect
+
+
 def _review(p: Process, task: str, name: str, *, back: str, after: str, approve_label: str | None = "同意",
             publishes: str | None = None, notice_label: str | None = None) -> None:
-    """A supervisor review and its gateway: return → ``back``, approve (default) → ``after``.
-    ``notice_label`` names the posted notice on the board (e.g. 审批结果公示)."""
+    """A supervisor review and its gateway (D9: the 监委会 supervises, never decides):
+    return → ``back`` (whoever recorded it corrects the record; the engine never lets a returned
+    meeting be held again), object → township inspection (the case is on hold; ``redo`` → ``back``),
+    approve (default) → ``after``. ``notice_label`` names the posted notice on the board."""
     gw = f"gw_{task}"
     extra = {"notice_label": notice_label} if notice_label else {}
     p.user_task(task, name, lane=SUPERVISOR, form="review", publishes=publishes, due_days=5, **extra)
     p.exclusive(gw, lane=SUPERVISOR)
     p.flow(task, gw)
-    p.flow(gw, back, "退回", condition=RETURNED)
+    p.flow(gw, back, "退回更正", condition=RETURNED)
+    p.flow(gw, _inspection(p, task, redo=back, after=after), "提出异议", condition=OBJECTED)
     p.flow(gw, after, approve_label, default=True)
 
 
 def _disclosure(p: Process, *, kind: str, draft: str, draft_name: str, review: str, review_name: str,
-                wait_name: str, notice_name: str, reply: str, reply_gw: str, revise: str, after: str,
+                wait_name: str, notice_name: str, reply: str, reply_gw: str, revise: str, after: str, redo: str | None = None,
                 notice_label: str | None = None) -> None:
     """Draft → supervisor review (publishes ``kind``) → notice period or objection → reply."""
     wait, notice, objection = f"wait_{kind}", f"notice_{kind}", f"objection_{kind}"
@@ -81,6 +101,7 @@ def _disclosure(p: Process, *, kind: str, draft: str, draft_name: str, review: s
     p.flow(objection, reply)
     p.flow(reply, reply_gw)
     p.flow(reply_gw, revise, "异议成立", condition=UPHELD)
+    p.flow(reply_gw, _inspection(p, reply, redo=redo or revise, after=wait), "报乡镇核查", condition=ESCALATED)
     p.flow(reply_gw, reply, "尚有异议", condition=OBJECTIONS_OPEN)
     p.flow(reply_gw, wait, "异议不成立", default=True)
 
@@ -125,7 +146,7 @@ def major_decision() -> Process:
                 review="review_resolution_disclosure", review_name="监委会审核决议公开",
                 wait_name="决议公示中", notice_name="决议公示期满",
                 reply="reply_resolution_objection", reply_gw="gw_reply_resolution",
-                revise="propose", after="implement")
+                revise="draft_resolution_disclosure", redo="propose", after="implement")
     p.user_task("implement", "组织实施", lane=VILLAGE_DIRECTOR, form="implementation")
     p.flow("implement", "review_implementation")
     _review(p, "review_implementation", "监委会审核实施情况", back="implement", after="draft_result_disclosure")
@@ -134,7 +155,7 @@ def major_decision() -> Process:
                 review="review_result_disclosure", review_name="监委会审核结果公开",
                 wait_name="结果公示中", notice_name="结果公示期满",
                 reply="reply_result_objection", reply_gw="gw_reply_result",
-                revise="implement", after="end_completed")
+                revise="draft_result_disclosure", redo="implement", after="end_completed")
     p.end("end_completed", "办结", lane=VILLAGE_DIRECTOR)
     return p
 
