@@ -143,11 +143,10 @@ def test_objection_upheld_requires_a_new_disclosure_with_a_full_period(app, walk
     first = walk.board()[0]
     clock.advance(days=3)
     walk.public.post(f"/board/{first['id']}/objections", json={"name": "刘村民", "text": "方案未经党员大会"})
-    walk.do(walk.supervisor, "reply_resolution_objection", {"decision": "uphold", "reply": "异议成立，重新审议。"})
-    assert walk.ready() == ["propose"]
-    walk.do(walk.secretary, "propose", {"title": "硬化村东道路", "summary": "修改后的方案"})
-    walk.to_resolution()
-    walk.disclose("resolution", "修改后的决议")
+    walk.do(walk.supervisor, "reply_resolution_objection", {"decision": "uphold", "reply": "异议成立，更正公示。"})
+    # D8 (revised 2026-12): the notice is corrected and posted again; the resolution stands.
+    assert walk.ready() == ["draft_resolution_disclosure"]
+    walk.disclose("resolution", "更正后的决议公示")
     second = walk.board()[0]
     assert second["kind"] == "resolution" and second["refers_to"] == first["id"]
     clock.advance(days=6)
