@@ -134,12 +134,17 @@ def test_no_glyph_falls_outside_the_font(engine):
 # -- what the chart says ---------------------------------------------------------------------------
 def test_major_decision_chart_content(engine):
     chart = render.chart_for(engine, engine.deployed("major-decision"))
-    assert chart.lanes == ["村党组织书记", "村务监督委员会", "村委会主任"]
+    assert chart.lanes == ["村党组织书记", "村务监督委员会", "乡镇纪委", "村委会主任"]  # 乡镇纪委: 核查 (D9)
     labels = {(e.source, e.target): e.label for e in chart.edges}
     assert labels[("gw_two_committees", "two_committees")] == "流会"
     assert labels[("gw_two_committees", "propose")] == "未通过"
     assert labels[("gw_two_committees", "review_two_committees")] == "通过"
-    assert labels[("gw_reply_resolution", "propose")] == "异议成立"
+    assert labels[("gw_reply_resolution", "draft_resolution_disclosure")] == "异议成立"
+    # D9: the supervisor returns a record to be corrected or objects; the 乡镇纪委 inspects.
+    assert labels[("gw_review_two_committees", "two_committees")] == "退回更正"
+    assert labels[("gw_review_two_committees", "inspect_review_two_committees")] == "提出异议"
+    assert labels[("gw_inspect_review_two_committees", "two_committees")] == "责令重做"
+    assert chart.nodes["inspect_review_two_committees"].lane == "乡镇纪委"
     loops = {(e.source, e.target) for e in chart.edges if e.back}
     assert ("gw_two_committees", "two_committees") in loops
     assert ("gw_two_committees", "review_two_committees") not in loops
@@ -150,8 +155,9 @@ def test_major_decision_chart_content(engine):
     assert kinds["gw_assembly"] == "gateway" and kinds["wait_resolution"] == "event_gateway"
     assert [n.id for n in chart.steps][:3] == ["propose", "two_committees", "review_two_committees"]
     assert chart.nodes["representatives"].step_no < chart.nodes["villager_assembly"].step_no
-    # exceptional branches (objection replies) are numbered after the main path
-    assert chart.nodes["reply_resolution_objection"].step_no > chart.nodes["review_result_disclosure"].step_no
+    # an objection reply is numbered after the notice it answers
+    assert chart.nodes["reply_resolution_objection"].step_no > chart.nodes["review_resolution_disclosure"].step_no
+    assert chart.nodes["inspect_review_two_committees"].step_no > chart.nodes["review_two_committees"].step_no
 
     svg = render.chart_bytes(chart, "svg")
     nodes = svg_nodes(svg)

@@ -225,7 +225,7 @@ def test_a_task_of_another_role_is_read_only(web, walk):
     html = web("zhao").html(f"/tasks/{tid}")
     assert '<select name="decision"' in html and "请选择" in html
     r = web("zhao").post(f"/tasks/{tid}", data={"decision": "return"})
-    assert r.status_code == 422 and "退回时必须填写审核意见" in errors_of(r.data.decode())
+    assert r.status_code == 422 and "退回或提出异议时必须填写审核意见" in errors_of(r.data.decode())
 
 
 def test_revised_proposal_offers_withdraw_checkbox(web, walk):
