@@ -150,8 +150,14 @@ def evaluate_meeting(
     households: int = 0,
     attended_households: int = 0,
     settings: dict | None = None,
+    vote_rule: str | None = None,
 ) -> MeetingResult:
-    """Decide whether a meeting was validly held (quorum) and whether it passed (D2–D5)."""
+    """Decide whether a meeting was validly held (quorum) and whether it passed (D2–D5).
+
+    ``vote_rule="party_admission"``: the 支部大会 that admits a probationary member or makes one a
+    full member (《中国共产党发展党员工作细则》第二十条: the voting members present must be MORE than
+    half of those who should attend; 第二十一条: approvals above half of those who should attend;
+    第三十三条: the same for 转正). Village settings cannot loosen it."""
     if body not in BODIES:
         raise ValueError(f"unknown meeting body {body!r}")
     if should_attend <= 0:
@@ -166,6 +172,11 @@ def evaluate_meeting(
         quorum_text = f"到会须超过两委成员半数（应到{n}人）"
         passed = more_than_half(approve, n)
         pass_text = f"赞成须超过两委成员半数（{n}人的半数）"
+    elif body == "party_members" and vote_rule == "party_admission" and cfg["party_members_quorum"] != "two_thirds":
+        quorum = more_than_half(attended, n)
+        quorum_text = f"讨论接收（转正）预备党员的支部大会，到会有表决权的党员须超过应到会人数的半数（应到{n}人，细则第二十条）"
+        passed = more_than_half(approve, n)
+        pass_text = f"赞成须超过应到会有表决权党员的半数（{n}人的半数，细则第二十一条）"
     elif body == "party_members":  # D3 / R19 / R20
         if cfg["party_members_quorum"] == "two_thirds":
             quorum = at_least_two_thirds(attended, n)

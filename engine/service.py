@@ -345,7 +345,8 @@ class Engine:
                 # makes a meeting be held again (组织法第三十二条: the 监委会 supervises, it does not decide).
                 message = f"这是对{correcting.data.get('held_on')}会议记录的更正，会议日期不能改变"
                 raise Invalid(message, {"held_on": [message]})
-            extra, summary = self._meeting(case.village, row.body or "", values)
+            extra, summary = self._meeting(case.village, row.body or "", values,
+                                           (task.properties or {}).get("vote_rule"))
             if correcting is not None:
                 extra["corrects"] = correcting.id
                 summary = f"更正记录：{summary}"
@@ -445,7 +446,7 @@ class Engine:
             return None
         return previous
 
-    def _meeting(self, village: Village, body: str, values: dict) -> tuple[dict, str]:
+    def _meeting(self, village: Village, body: str, values: dict, vote_rule: str | None = None) -> tuple[dict, str]:
         if body not in rules.BODIES:
             raise Invalid(f"会议类型“{body}”未知")
         should = getattr(village, rules.BODY_MEMBERS[body])
@@ -459,7 +460,7 @@ class Engine:
                                         approve=values["approve"], on=values["held_on"],
                                         households=village.households,
                                         attended_households=values.get("attended_households") or 0,
-                                        settings=village.settings)
+                                        settings=village.settings, vote_rule=vote_rule)
         extra = {"outcome": result.outcome, "should_attend": should, "rules_version": result.rules_version,
                  "outcome_reason": result.reason}
         return extra, result.reason

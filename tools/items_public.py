@@ -307,7 +307,7 @@ def party_admission() -> Process:
     p.user_task("issue_form", "发放入党志愿书", lane=PARTY_SECRETARY, form="party_form_issue", due_days=15)
     p.flow("issue_form", "branch_meeting")
     _meeting(p, "branch_meeting", "支部大会讨论接收预备党员", lane=PARTY_SECRETARY, body="party_members",
-             on_failed="end_rejected", after="approve_admission")
+             on_failed="end_rejected", after="approve_admission", vote_rule="party_admission")
     p.user_task("approve_admission", "上级党委审批接收预备党员", lane=TOWNSHIP_OFFICIAL, form="party_approval",
                 due_days=90, stage="admission", meeting="branch_meeting")
     _decide(p, "approve_admission", lane=TOWNSHIP_OFFICIAL, on_reject="end_rejected", after="probation",
@@ -315,7 +315,7 @@ def party_admission() -> Process:
     p.timer_catch("probation", "预备期满一年", lane=PARTY_SECRETARY, time_date="probation_until")
     p.flow("probation", "full_member")
     _meeting(p, "full_member", "支部大会讨论预备党员转正", lane=PARTY_SECRETARY, body="party_members",
-             on_failed="end_rejected", after="approve_full")
+             on_failed="end_rejected", after="approve_full", vote_rule="party_admission")
     p.user_task("approve_full", "上级党委审批转正", lane=TOWNSHIP_OFFICIAL, form="party_approval", due_days=90,
                 stage="full", meeting="full_member")
     _decide(p, "approve_full", lane=TOWNSHIP_OFFICIAL, on_reject="end_rejected", after="end_completed",
