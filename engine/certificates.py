@@ -139,4 +139,4 @@ def allowed(value: str, configured: Iterable[object] | None = None) -> Allowed |
 
 def refusal(entry: Banned) -> str:
     """The Chinese reason shown to the villager when a banned type is requested."""
-    return f"根据{RULE}，村级组织不得出具‘{entry.name}’证明，请到{entry.where}办理（依据：{RULE_REF}）"
+    return f"根据{RULE}，村级组织不得出具“{entry.name}”证明，请到{entry.where}办理（依据：{RULE_REF}）"

@@ -1080,7 +1080,7 @@ class CompensationPlanForm(ItemForm):
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
         if values["land_owner"] == "group":
-            raise refuse("land_owner", "村民小组所有土地的补偿款分配须由该村民小组会议决定；本系统尚未支持村民小组会议，"
+            raise refuse("land_owner", "村民小组所有土地的补偿款分配须由该村民小组会议决定；本系统暂不支持村民小组会议，"
                                        "请按村民小组会议程序办理并报乡镇")
         if values["retained"] + values["distributed"] != values["total"]:
             raise refuse("total", "补偿款总额须等于集体留存与分配给成员的金额之和")

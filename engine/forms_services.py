@@ -165,9 +165,17 @@ def at_least(part: int, whole: int, ratio: tuple[int, int]) -> bool:
     return q * part >= p * whole
 
 
+_DIGITS_ZH = "零一二三四五六七八九十"
+
+
+def _number_zh(n: int) -> str:
+    return _DIGITS_ZH[n] if 0 <= n <= 10 else str(n)
+
+
 def _ratio_zh(ratio: tuple[int, int]) -> str:
+    """``(2, 3)`` → 三分之二以上; ``(1, 1)`` → 全体 (as the law writes them)."""
     p, q = ratio
-    return "全部" if p == q else f"{q}分之{p}"
+    return "全体" if p == q else f"{_number_zh(q)}分之{_number_zh(p)}以上"
 
 
 def _today(ctx: CheckContext) -> date:
@@ -570,11 +578,11 @@ class DemocraticAppraisalForm(FormSchema):
         members, attended, agree = values["members"], values["attended"], values["agree"]
         if not at_least(attended, members, quorum):
             outcome = "lapsed"
-            reason = (f"民主评议未达到会要求，流会：到会须达评议小组{_ratio_zh(quorum)}以上"
+            reason = (f"民主评议未达到会要求，流会：到会须达评议小组{_ratio_zh(quorum)}"
                       f"（应到{members}人），实到{attended}人")
         elif not at_least(agree, attended, passing):
             outcome = "failed"
-            reason = f"民主评议未通过：同意须达到会人员{_ratio_zh(passing)}以上（到会{attended}人），同意{agree}票"
+            reason = f"民主评议未通过：同意须达到会人员{_ratio_zh(passing)}（到会{attended}人），同意{agree}票"
         else:
             outcome = "passed"
             reason = f"民主评议通过：到会{attended}人（应到{members}人），同意{agree}票"

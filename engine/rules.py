@@ -199,7 +199,7 @@ def evaluate_meeting(
         by_people = more_than_half(attended, n)
         by_households = households > 0 and at_least_two_thirds(attended_households, households)
         quorum = by_people or by_households
-        quorum_text = f"到会须超过18周岁以上村民半数（{n}人），或本村三分之二以上户的代表（{households}户）"
+        quorum_text = f"到会须超过本村十八周岁以上村民（共{n}人）的半数，或本村三分之二以上户的代表（共{households}户）"
         passed = more_than_half(approve, attended)
         pass_text = f"赞成须超过到会人员半数（{attended}人的半数）"
 

@@ -578,7 +578,7 @@ class Engine:
                                   text=text.strip(), filed_at=now)
             session.add(objection)
             session.flush()
-            self._audit(session, action="objection", actor=None, actor_name=f"村民 {objection.name}", case=case,
+            self._audit(session, action="objection", actor=None, actor_name="村民", case=case,
                         village_id=entry.village_id, summary=f"对“{entry.title}”提出异议",
                         data={"objection": objection.id, "entry": entry.id})
             if case is not None and case.status in ("running", "on_hold"):

@@ -759,7 +759,7 @@ def test_negative_list_certificates_are_refused_at_once(item, banned):
         error = r.get_json()["error"]
         reason = error["fields"]["certificate_type"][0]
         assert reason == error["message"]
-        assert reason.startswith(f"根据民政部等六部门2020年规定，村级组织不得出具‘{banned.name}’证明，请到")
+        assert reason.startswith(f"根据民政部等六部门2020年规定，村级组织不得出具“{banned.name}”证明，请到")
         assert banned.where in reason
 
 
@@ -782,7 +782,7 @@ def test_provincial_additions_to_the_negative_list(app, item):
     set_village_settings(app, **{"certificate.extra_negative_list": [
         {"key": "school_transfer", "name": "转学", "where": "学校或教育行政部门"}]})
     r = item.start("certificate", {**CERT, "certificate_type": "转学证明"}, by="li", status=422)
-    assert "不得出具‘转学’证明" in r.get_json()["error"]["message"]
+    assert "不得出具“转学”证明" in r.get_json()["error"]["message"]
 
 
 def test_certificate_refused_by_the_director(item):
