@@ -63,6 +63,12 @@ SETTING_LABELS = {
     "party_members_quorum": "党员大会到会要求",
     "representatives_pass": "村民代表会议通过要求",
 }
+SETTING_VALUE_NAMES = {
+    "half": "应到党员半数以上到会（half）",
+    "two_thirds": "应到党员三分之二以上到会（two_thirds）",
+    "present": "赞成超过到会人员半数（present）",
+    "all_members": "赞成超过全体组成人员半数（all_members）",
+}
 
 
 def check_settings(settings: dict | None) -> dict[str, list[str]]:
@@ -78,8 +84,8 @@ def check_settings(settings: dict | None) -> dict[str, list[str]]:
             elif problems:
                 errors[key] = problems
         elif value not in ALLOWED_SETTINGS[key]:
-            allowed = "、".join(ALLOWED_SETTINGS[key])
-            errors[key] = [f"{SETTING_LABELS[key]}只能是 {allowed} 之一，不得低于法定标准"]
+            allowed = "或".join(SETTING_VALUE_NAMES[v] for v in ALLOWED_SETTINGS[key])
+            errors[key] = [f"{SETTING_LABELS[key]}只能是{allowed}，不得低于法定标准"]
     return errors
 
 

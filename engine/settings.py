@@ -80,7 +80,7 @@ THRESHOLDS: dict[str, Threshold] = {t.key: t for t in (
 #: Settings that are a fact on file rather than a number.
 TEXT_SETTINGS: dict[str, str] = {
     # R2: a 村民代表会议 may decide an Art. 24 matter only under the 村民会议's authorisation.
-    "assembly_authorisation": "村民会议授权村民代表会议决定第二十四条事项的决定（文号或会议记录）",
+    "assembly_authorisation": "村民会议授权村民代表会议决定第二十四条事项",
 }
 
 
@@ -133,7 +133,7 @@ def check_item_setting(key: str, value: Any) -> list[str] | None:
     """Chinese problems with one village setting; ``None`` when ``key`` is not an item setting."""
     if key in TEXT_SETTINGS:
         if not isinstance(value, str) or not value.strip() or len(value) > 500:
-            return [f"{TEXT_SETTINGS[key]}须填写文号或会议记录（500字以内）"]
+            return [f"{TEXT_SETTINGS[key]}：须填写授权决定的文号或会议记录（500字以内）"]
         return []
     t = THRESHOLDS.get(key)
     if t is None:
