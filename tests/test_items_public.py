@@ -347,6 +347,17 @@ SEAL = {"applicant": "村民刘某", "document": "居住情况证明", "reason":
 SEAL_LOG = {"stamped_on": "2026-03-02", "impressions": 2, "document_ref": "ZM-2026-001", "handler": "李委员"}
 
 
+def test_the_party_organisations_seal_is_approved_by_its_secretary(item):
+    case = item("seal-use")
+    case.start("li", {**SEAL, "seal": "party"})
+    assert case.ready() == ["approve_party_seal"]
+    assert "村党组织书记" in case.refused("wang", "approve_party_seal", APPROVE, "decision", status=403)
+    case.do("zhang", "approve_party_seal", APPROVE)
+    case.do("zhao", "review_seal", APPROVE)
+    case.do("li", "seal_log", SEAL_LOG)
+    assert case.status == "completed"
+
+
 def test_seal_use_happy_path(item):
     case = item("seal-use")
     case.start("li", SEAL)

@@ -245,14 +245,22 @@ def spending_approval() -> Process:
 
 
 def seal_use() -> Process:
-    """A6 村级印章使用: 用印申请 → 主任审批 → 监委会审核事由 → 管章人用印登记（审批人≠管章人）."""
-    p = Process(key="seal-use", name="村级印章使用", lanes=[COMMITTEE_MEMBER, VILLAGE_DIRECTOR, SUPERVISOR])
+    """A6 村级印章使用: 用印申请 → 审批（村党组织印章由村党组织书记审批，其他由村委会主任审批）
+    → 监委会审核事由 → 管章人用印登记（审批人≠管章人）."""
+    p = Process(key="seal-use", name="村级印章使用",
+                lanes=[COMMITTEE_MEMBER, PARTY_SECRETARY, VILLAGE_DIRECTOR, SUPERVISOR])
     p.start("start", "申请用印", lane=COMMITTEE_MEMBER)
     p.user_task("apply", "用印申请登记", lane=COMMITTEE_MEMBER, form="seal_request", due_days=2)
-    p.user_task("approve_seal", "村委会主任审批用印", lane=VILLAGE_DIRECTOR, form="approval", due_days=2)
-    p.end("end_rejected", "不予用印", lane=VILLAGE_DIRECTOR)
+    p.exclusive("gw_seal_kind", "哪枚印章", lane=COMMITTEE_MEMBER)
     p.flow("start", "apply")
-    p.flow("apply", "approve_seal")
+    p.flow("apply", "gw_seal_kind")
+    # The 村党组织's seal is the Party organisation's: its secretary approves it, not the 村委会主任.
+    p.user_task("approve_party_seal", "村党组织书记审批用印", lane=PARTY_SECRETARY, form="approval", due_days=2)
+    p.user_task("approve_seal", "村委会主任审批用印", lane=VILLAGE_DIRECTOR, form="approval", due_days=2)
+    p.flow("gw_seal_kind", "approve_party_seal", "村党组织印章", condition='seal == "party"')
+    p.flow("gw_seal_kind", "approve_seal", "其他印章", default=True)
+    p.end("end_rejected", "不予用印", lane=VILLAGE_DIRECTOR)
+    _decide(p, "approve_party_seal", lane=PARTY_SECRETARY, on_reject="end_rejected", after="review_seal")
     _decide(p, "approve_seal", lane=VILLAGE_DIRECTOR, on_reject="end_rejected", after="review_seal")
     _review(p, "review_seal", "监委会审核用印事由", back="apply", after="seal_log")
     p.user_task("seal_log", "管章人用印并登记", lane=COMMITTEE_MEMBER, form="seal_log", due_days=2,
