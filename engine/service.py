@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import forms, publicity, rules, runtime
+from . import forms, holds, publicity, rules, runtime
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
 from .clock import local_text
@@ -288,7 +288,7 @@ class Engine:
                     raise Forbidden(f"“{row.title}”须由{ROLES.get(row.role, row.role)}办理")
                 if actor.username in (case.excluded_users or []):
                     raise Forbidden("您与本事项有利害关系，依规回避，不能办理")
-                if case.status == "on_hold" and row.form != "inspection":  # the inspection releases the hold
+                if case.status == "on_hold" and not getattr(forms.FORMS.get(row.form), "releases_hold", False):
                     raise Conflict(f"事项已被暂停：{case.hold_reason or ''}".rstrip("："))
                 if row.state != "ready":
                     raise Conflict("该任务已经办理，不能重复提交")
@@ -417,17 +417,14 @@ class Engine:
                                        objection.decision, "异议不成立，公示继续"),
                            posted_at=now, posted_by=actor.name, reviewed_by=actor.name, refers_to_id=entry.id)
         self._sync(session, case, wf, deployed)
-        if values.get("decision") == "object" and row.form == "review" or \
-                values.get("decision") == "escalate" and row.form == "objection_reply":
-            # D9: an objection to the procedure holds the case; the township 纪委 inspects it.
-            case.status = "on_hold"
-            case.hold_reason = f"{actor.name}提出异议，待乡镇纪委核查：" + (values.get("opinion") or values.get("reply"))
-            case.hold_by = actor.username
-            case.hold_level = level_of("discipline_inspector")  # released by the inspection (or above)
-            self._audit(session, action="hold", actor=actor, case=case, summary=f"暂停事项：{case.hold_reason}")
-        elif row.form == "inspection" and case.status == "on_hold":
-            case.status = "running"
-            case.hold_reason = case.hold_by = case.hold_level = None
+        if values.get("decision") is not None and values.get("decision") == getattr(schema, "holds_on", None):
+            # D9: an objection to the procedure holds the case; the township 纪委 inspects it (and
+            # only that level or a higher one may release it).
+            reason = f"{actor.name}提出异议，待乡镇纪委核查：" + (values.get("opinion") or values.get("reply"))
+            holds.place(case, by=actor.username, level=level_of("discipline_inspector"), reason=reason)
+            self._audit(session, action="hold", actor=actor, case=case, summary=f"暂停事项：{reason}")
+        elif getattr(schema, "releases_hold", False) and case.status == "on_hold":
+            holds.lift(case)
             self._audit(session, action="release", actor=actor, case=case, summary=f"乡镇纪委核查后恢复办理：{summary}")
         session.flush()
 
@@ -691,10 +688,7 @@ class Engine:
             if case.status != "running":
                 raise Conflict(f"事项{STATUS_ZH.get(case.status, case.status)}，不能暂停")
             level = max(level_of(r) for r in held)
-            case.status = "on_hold"
-            case.hold_reason = reason.strip()
-            case.hold_by = actor.username
-            case.hold_level = level
+            holds.place(case, by=actor.username, level=level, reason=reason.strip())
             self._audit(session, action="hold", actor=actor, case=case,
                         summary=f"{LEVEL_NAMES[level]}暂停事项：{reason.strip()}")
             return self._case_json(session, case)
@@ -712,10 +706,7 @@ class Engine:
             placed = case.hold_level or 1
             if level < placed:
                 raise Forbidden(f"此事项由{LEVEL_NAMES.get(placed, '上级')}暂停，只有同级或上级可以恢复办理")
-            case.status = "running"
-            case.hold_reason = None
-            case.hold_by = None
-            case.hold_level = None
+            holds.lift(case)
             self._audit(session, action="release", actor=actor, case=case,
                         summary=f"{LEVEL_NAMES[level]}恢复办理{('：' + note) if note else ''}")
             return self._case_json(session, case)
