@@ -77,7 +77,7 @@ def make_app(url: str, clock=None, *, init: bool = True, demo: bool = True, **co
     from web import create_app
     from web.cli import import_file, init_db
 
-    cfg = {"TESTING": True, "SECRET_KEY": "bench", "DATABASE_URL": url, "CUNWU_LOGIN_LIMIT": 10**6, **config}
+    cfg = {"TESTING": True, "SECRET_KEY": "bench", "DATABASE_URL": url, "CUNWU_LOGIN_LIMIT": 10**6, "CUNWU_LOGIN_ADDRESS_LIMIT": 10**6, **config}
     if clock is not None:
         cfg["CUNWU_CLOCK"] = clock
     app = create_app(cfg)

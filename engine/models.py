@@ -80,6 +80,31 @@ class User(Base):
     )
 
 
+class AuthSession(Base):
+    """A login: a browser session or an API token. The token itself is never stored, only its
+    SHA-256, so a copy of the database opens nothing. A logout or a token's DELETE revokes the
+    row; a changed password ends every row of the person (``password_tag`` no longer matches)."""
+
+    __tablename__ = "auth_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "web" | "api"
+    password_tag: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class LoginCounter(Base):
+    """Password checks per key (an account or an address) in the current window, shared by
+    every worker and counted with one atomic upsert before the password is checked."""
+
+    __tablename__ = "login_counter"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column()
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class RoleAssignment(Base):
     __tablename__ = "role_assignment"
     __table_args__ = (UniqueConstraint("user_id", "role", "village_id", "township", name="uq_role_assignment"),)

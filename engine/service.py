@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import forms, holds, publicity, rules, runtime
+from .accounts import Accounts
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
 from .clock import local_text
@@ -40,6 +41,7 @@ class Engine:
         self.sessions = sessions
         self._clock = clock
         self.catalog = catalog
+        self.accounts = Accounts(sessions)  # wall time: moving a demo clock logs nobody out
 
     # -- basics -------------------------------------------------------------------------
     def now(self) -> datetime:

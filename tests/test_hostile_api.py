@@ -29,6 +29,7 @@ def api_app(app):
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug must show as the 500 a client would get
     app.extensions["cunwu_objection_limiter"].limit = 10**6
     app.extensions["cunwu_login_throttle"].limit = 10**6
+    app.extensions["cunwu_login_throttle"].address_limit = 10**6
     app.token = ApiClient(app, "zhang").headers["Authorization"]
     return app
 

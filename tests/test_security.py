@@ -206,15 +206,28 @@ def test_passwords_are_hashed_with_scrypt(app):
 
 
 # -- login throttling ------------------------------------------------------------------------------
+@pytest.fixture
+def wall(app):
+    """The accounts' wall clock, movable (sessions and login windows run on real time, not on
+    the engine's clock, so a demo clock moved forward logs nobody out)."""
+    from datetime import UTC, datetime, timedelta
+
+    now = [datetime.now(UTC)]
+    app.extensions["cunwu"].accounts.now = lambda: now[0]
+
+    def advance(**kw):
+        now[0] += timedelta(**kw)
+    return advance
+
+
 def _token(client, username, password, ip="10.0.0.1"):
     return client.post("/api/v1/auth/token", json={"username": username, "password": password},
                        environ_base={"REMOTE_ADDR": ip})
 
 
-def test_login_is_throttled_per_account_and_address(app):
-    throttle = app.extensions["cunwu_login_throttle"]
-    now = [1000.0]
-    throttle.clock = lambda: now[0]
+def test_login_is_throttled_per_account(app, wall):
+    """CONTRACT "Secrets, sessions and hostile input": at most 5 password checks per account
+    per 15 minutes, then 429 with Retry-After, even for the right password and another address."""
     client = app.test_client()
     for _ in range(5):
         assert _token(client, "zhang", "wrong").status_code == 401
@@ -225,10 +238,30 @@ def test_login_is_throttled_per_account_and_address(app):
     assert set(body["error"]) == {"code", "message", "fields"}
     assert 0 < int(r.headers["Retry-After"]) <= 900
     assert _token(client, "ZHANG ", "wrong").status_code == 429  # same account, however it is typed
+    assert _token(client, "zhang", "demo123", ip="10.0.0.2").status_code == 429  # per account, any address
     assert _token(client, "wang", "demo123").status_code == 200  # another account
-    assert _token(client, "zhang", "demo123", ip="10.0.0.2").status_code == 200  # another address
-    now[0] += 901
+    wall(seconds=901)
     assert _token(client, "zhang", "demo123").status_code == 200
+
+
+def test_failed_logins_from_one_address_are_limited(app, wall):
+    """More than 20 failed logins from one address in 15 minutes: 429 for that address, whatever
+    the user name (each new name would otherwise cost a full scrypt for free)."""
+    client = app.test_client()
+    for i in range(20):
+        assert _token(client, f"nobody{i}", "wrong").status_code == 401
+    r = _token(client, "nobody-else", "wrong")
+    assert r.status_code == 429 and "同一网络" in r.get_json()["error"]["message"]
+    assert _token(client, "zhang", "demo123").status_code == 429  # the address waits
+    assert _token(client, "zhang", "demo123", ip="10.0.0.9").status_code == 200
+    wall(seconds=901)
+    assert _token(client, "zhang", "demo123").status_code == 200
+
+
+def test_successful_logins_do_not_use_up_the_address(app):
+    client = app.test_client()
+    for _ in range(25):
+        assert _token(client, "zhang", "demo123").status_code == 200
 
 
 def test_a_successful_login_forgets_earlier_failures(app):
@@ -241,9 +274,17 @@ def test_a_successful_login_forgets_earlier_failures(app):
     assert _token(client, "zhang", "demo123").status_code == 200
 
 
-def test_the_throttle_is_shared_with_the_html_login(app):
-    throttle = app.extensions["cunwu_login_throttle"]
-    assert callable(throttle.check) and callable(throttle.fail) and callable(throttle.reset)
+def test_the_html_login_shares_the_account_limit(app):
+    client = app.test_client()
+    for _ in range(3):
+        assert _token(client, "zhang", "wrong").status_code == 401
+    for _ in range(2):
+        r = client.post("/login", data={"username": "zhang", "password": "wrong"},
+                        environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        assert r.status_code == 401
+    r = client.post("/login", data={"username": "zhang", "password": "demo123"},
+                    environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert r.status_code == 429 and "登录失败次数过多" in r.get_data(as_text=True)
 
 
 # -- cookies and headers -------------------------------------------------------------------------

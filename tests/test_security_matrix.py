@@ -100,7 +100,7 @@ def _check(who, r, allowed: bool, ok=(200, 201), what=""):
 
 
 COVERED = {
-    ("POST", "/api/v1/auth/token"), ("GET", "/api/v1/processes"), ("GET", "/api/v1/processes/<string:key>"),
+    ("POST", "/api/v1/auth/token"), ("DELETE", "/api/v1/auth/token"), ("GET", "/api/v1/processes"), ("GET", "/api/v1/processes/<string:key>"),
     ("GET", "/api/v1/processes/<string:key>/diagram"), ("POST", "/api/v1/instances"),
     ("GET", "/api/v1/instances/<int:case_id>"), ("GET", "/api/v1/instances/<int:case_id>/diagram"),
     ("POST", "/api/v1/instances/<int:case_id>/hold"), ("POST", "/api/v1/instances/<int:case_id>/release"),

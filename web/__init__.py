@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy import event
 
 from engine.catalog import Catalog
 from engine.clock import system_clock
@@ -17,22 +18,28 @@ def create_app(config: dict | None = None) -> Flask:
     instance = os.environ.get("CUNWU_INSTANCE_PATH")
     app = Flask(__name__, instance_relative_config=True, instance_path=instance or None)
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("CUNWU_SECRET_KEY", "dev-only-change-me"),
+        SECRET_KEY=os.environ.get("CUNWU_SECRET_KEY") or None,  # else web/security.py: instance folder
         DATABASE_URL=os.environ.get("CUNWU_DATABASE_URL"),
         CUNWU_CLOCK=system_clock,
         CUNWU_PROCESSES_DIR=os.environ.get("CUNWU_PROCESSES_DIR"),
         API_TOKEN_MAX_AGE=12 * 3600,
+        WEB_SESSION_MAX_AGE=7 * 24 * 3600,
         JSON_SORT_KEYS=False,
     )
     if config:
         app.config.update(config)
-    if not app.config.get("DATABASE_URL"):
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    default_db = not app.config.get("DATABASE_URL")
+    if default_db:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'cunwu.sqlite3'}"
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
     db_engine = make_engine(app.config["DATABASE_URL"])
+    if default_db:  # the instance folder is made when the database is first opened, not before
+        @event.listens_for(db_engine, "do_connect")
+        def _make_instance_folder(*_args):
+            Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
     processes = app.config.get("CUNWU_PROCESSES_DIR")
     catalog = Catalog(Path(processes) if processes else None)
     clock = app.config["CUNWU_CLOCK"]

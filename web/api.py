@@ -10,8 +10,7 @@ from marshmallow import EXCLUDE, Schema, fields
 
 from engine.errors import BadRequest, NotAuthenticated
 
-from .auth import check_credentials, current_username, engine, issue_token
-from .security import login_key
+from .auth import bearer_token, current_username, engine, issue_token, login
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="阳光村务 JSON API")
 
@@ -152,19 +151,19 @@ class Token(MethodView):
     @blp.arguments(TokenIn)
     @blp.response(200, TokenOut)
     def post(self, body):
-        """登录，换取 API 令牌"""
-        throttle = current_app.extensions.get("cunwu_login_throttle")
-        key = login_key(body["username"])
-        if throttle is not None:
-            throttle.check(key)
-        user = check_credentials(body["username"], body["password"])
+        """登录，换取 API 令牌（同一账号15分钟内最多输错5次，同一地址最多20次）"""
+        user = login(body["username"], body["password"])
         if user is None:
-            if throttle is not None:
-                throttle.fail(key)
             raise NotAuthenticated("用户名或密码错误")
-        if throttle is not None:
-            throttle.reset(key)
         return {"token": issue_token(user)}
+
+    @blp.response(204)
+    @blp.doc(security=BEARER)
+    def delete(self):
+        """注销当前 API 令牌（此后该令牌一律401）"""
+        current_username()
+        engine().accounts.revoke(bearer_token())
+        return None
 
 
 @blp.route("/processes")

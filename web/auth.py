@@ -1,88 +1,107 @@
-"""API tokens (signed, expiring) and the current user of a request."""
+"""Who is asking: API bearer tokens, the pages' login session, and the login itself.
+
+Tokens and sessions are opaque random strings whose SHA-256 the database keeps
+(engine/accounts.py): a logout, a ``DELETE /auth/token`` or a new password ends them at once,
+in every worker. The signed Flask cookie only carries the session's id.
+"""
 
 from __future__ import annotations
 
-import functools
-import time
+import math
 
 from flask import current_app, g, request, session
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.errors import NotAuthenticated
+from engine.errors import NotAuthenticated, TooManyRequests
 from engine.models import User
 
-SALT = "cunwu-api-token"
-TOKEN_CHECK_SECONDS = 30.0
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+WEB_SESSION_KEY = "sid"
 
 
 def engine():
     return current_app.extensions["cunwu"]
 
 
-@functools.lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return generate_password_hash("cunwu-no-such-user")
+def _minutes(seconds: float) -> int:
+    return max(1, math.ceil(seconds / 60))
 
 
-def check_credentials(username, password) -> User | None:
-    if not isinstance(username, str) or not isinstance(password, str):
-        return None
-    with engine().sessions() as s:
-        user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
-        # Hash even for an unknown name, so the answer's timing does not tell which names exist.
-        if not check_password_hash(user.password_hash if user else _dummy_hash(), password) or user is None:
-            return None
-        return user
+def login(username: object, password: object) -> User | None:
+    """Check a password under the shared throttle (``app.extensions["cunwu_login_throttle"]``).
+
+    Raises TooManyRequests (429, with ``Retry-After``) when the address or the account is over its
+    limit; answers None for a wrong name or password. Both counts are taken *before* the
+    password is checked, atomically, so parallel guesses are counted too."""
+    throttle = current_app.extensions["cunwu_login_throttle"]
+    accounts = engine().accounts
+    address_key = f"addr:{request.remote_addr or ''}"
+    name = username.strip().lower() if isinstance(username, str) else ""
+    account_key = f"user:{name[:150]}"
+    wait = accounts.count_attempt(address_key, throttle.address_limit, throttle.window)
+    if wait:
+        g.retry_after = math.ceil(wait)
+        raise TooManyRequests(f"登录失败次数过多：同一网络{_minutes(throttle.window)}分钟内最多可输错"
+                              f"{throttle.address_limit}次，请约{_minutes(wait)}分钟后再试")
+    wait = accounts.count_attempt(account_key, throttle.limit, throttle.window)
+    if wait:
+        accounts.uncount_attempt(address_key)  # no password was checked for it
+        g.retry_after = math.ceil(wait)
+        raise TooManyRequests(f"登录失败次数过多：{_minutes(throttle.window)}分钟内最多可输错{throttle.limit}次，"
+                              f"请约{_minutes(wait)}分钟后再试")
+    user = accounts.check_credentials(username, password)
+    if user is not None:  # only failed logins count
+        accounts.forget_attempts(account_key)
+        accounts.uncount_attempt(address_key)
+    return user
 
 
 def issue_token(user: User) -> str:
-    return _serializer().dumps({"u": user.username, "p": user.password_hash[-12:]})
+    return engine().accounts.open(user, "api", current_app.config["API_TOKEN_MAX_AGE"])
 
 
-def token_user(token: str) -> str | None:
-    try:
-        data = _serializer().loads(token, max_age=current_app.config["API_TOKEN_MAX_AGE"])
-    except (SignatureExpired, BadSignature):
-        return None
-    if not isinstance(data, dict) or "u" not in data:
-        return None
-    # A changed password or a deactivated account revokes the tokens issued before it. The check
-    # is remembered for a short while per token, so a burst of requests costs one lookup.
-    cache = current_app.extensions.setdefault("cunwu_token_checks", {})
-    now = time.monotonic()
-    hit = cache.get(token)
-    if hit is not None and now - hit[1] < TOKEN_CHECK_SECONDS:
-        return hit[0]
-    with engine().sessions() as s:
-        user = s.scalar(select(User).where(User.username == data["u"], User.active.is_(True)))
-        valid = user is not None and user.password_hash[-12:] == data.get("p")
-    if len(cache) > 10_000:
-        cache.clear()
-    if valid:
-        cache[token] = (user.username, now)
-        return user.username
-    cache.pop(token, None)
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
     return None
+
+
+def open_web_session(user: User) -> None:
+    session.clear()  # a fresh session (and CSRF token) for the logged-in person
+    session[WEB_SESSION_KEY] = engine().accounts.open(user, "web", current_app.config["WEB_SESSION_MAX_AGE"])
+    session["username"] = user.username
+
+
+def web_session_user() -> str | None:
+    """The person of the pages' login session, if the server still holds it open."""
+    if "web_user" not in g:
+        sid = session.get(WEB_SESSION_KEY)
+        name = engine().accounts.username_of(sid, "web") if sid else None
+        if sid and (name is None or name != session.get("username")):
+            session.clear()  # logged out elsewhere, expired, new password or deactivated
+            name = None
+        g.web_user = name
+    return g.web_user
+
+
+def end_web_session() -> None:
+    sid = session.get(WEB_SESSION_KEY)
+    if sid:
+        engine().accounts.revoke(sid)
+    session.clear()
 
 
 def current_username(required: bool = True) -> str | None:
     if "username" in g:
         return g.username
-    header = request.headers.get("Authorization", "")
+    token = bearer_token()
     username = None
-    if header.lower().startswith("bearer "):
-        username = token_user(header[7:].strip())
-    elif session.get("username") and not (request.path.startswith("/api/") and request.method not in SAFE_METHODS):
+    if token is not None:
+        username = engine().accounts.username_of(token, "api")
+    elif not (request.path.startswith("/api/") and request.method not in SAFE_METHODS):
         # The pages' login session may read the API; changing anything through the API takes a
         # bearer token, so a cross-site request riding on the cookie cannot act (CSRF).
-        username = session["username"]
+        username = web_session_user()
     if username is None and required:
         raise NotAuthenticated("请先登录（Authorization: Bearer <token>）")
     g.username = username

@@ -98,10 +98,23 @@ def demo_command(host: str, port: int):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve_command(host: str, port: int, workers: int):
+@click.option("--dry-run", is_flag=True, help="只检查配置、显示密钥位置，不启动服务")
+def serve_command(host: str, port: int, workers: int, dry_run: bool):
     """用 gunicorn 启动生产服务（多进程）。"""
     import os
     import shutil
+
+    from . import create_app
+    from .security import ensure_secret_key
+
+    key_file = ensure_secret_key(create_app())  # made now, so every worker reads the same key
+    if key_file is None:
+        click.echo("会话密钥：取自 CUNWU_SECRET_KEY。")
+    else:
+        click.echo(f"会话密钥：{key_file}（首次启动时随机生成；请妥善保管，不要复制到别处或提交到代码库；"
+                   "删除后重启会生成新密钥，所有人需重新登录）")
+    if dry_run:
+        return
 
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
     args = [gunicorn, "--no-control-socket", "-w", str(workers), "-b", f"{host}:{port}",

@@ -1,101 +1,109 @@
-"""Security of the web front: login throttling, rate limits, session cookies and HTTP headers.
+"""Security of the web front: the secret key, login limits, rate limits, cookies, headers, and
+hostile request bodies.
 
 ``init_app`` registers:
 
-- ``app.extensions["cunwu_login_throttle"]``: a :class:`LoginThrottle` (``check``/``fail``/``reset``
-  per key, e.g. ``"username|ip"``), used by ``POST /api/v1/auth/token`` and available to the
-  HTML login;
+- the session interface that signs cookies with the installation's own key: ``SECRET_KEY`` /
+  ``CUNWU_SECRET_KEY`` if given, else a random key created once in the instance folder
+  (``secret_key``, mode 600) and reused;
+- ``app.extensions["cunwu_login_throttle"]``: the login limits (``limit`` password checks per
+  account, ``address_limit`` failed logins per address, per ``window`` seconds), counted in the
+  database by ``web.auth.login`` so every worker shares them;
 - ``app.extensions["cunwu_objection_limiter"]`` if the pages did not register one;
+- a request-body guard: over ``CUNWU_MAX_BODY`` (default 1 MB) answers 413; JSON that is not
+  UTF-8, holds a lone surrogate or nests deeper than 64 levels answers 400;
 - session cookie flags (HttpOnly, SameSite=Lax, Secure with ``CUNWU_SECURE_COOKIES=1``);
 - security headers on every response (CSP without inline scripts, no framing, nosniff, ...).
-
-Counters live in memory, per process: behind N gunicorn workers an address gets at most N
-times the limit. That bounds password guessing to a few dozen tries per hour, which the
-scrypt hashes make useless; a shared store is not needed at village scale.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import math
 import os
 import re
+import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask, g, has_app_context, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from engine.errors import CunwuError
+from engine.errors import BadRequest, TooManyRequests
 
-try:  # the shared error class, when engine/errors.py has it
-    from engine.errors import TooManyRequests
-except ImportError:  # pragma: no cover - older tree
-
-    class TooManyRequests(CunwuError):  # type: ignore[no-redef]
-        code, status = "too_many_requests", 429
-
-
-DEV_SECRET = "dev-only-change-me"
+SECRET_FILE = "secret_key"
+MAX_JSON_DEPTH = 64
 
 
 def _minutes(seconds: float) -> int:
     return max(1, math.ceil(seconds / 60))
 
 
+# -- the secret key -------------------------------------------------------------------------
+def instance_secret_key(instance_path: str | Path) -> tuple[str, Path]:
+    """The installation's own session key, created at random on first use (at least 32
+    characters) in the instance folder and reused afterwards. Two workers starting at once
+    agree on one key: the file appears complete or not at all (written aside, then linked)."""
+    folder = Path(instance_path)
+    path = folder / SECRET_FILE
+    for _ in range(50):
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            key = ""
+        if len(key) >= 32:
+            return key, path
+        if key:  # too short to be ours: never sign with it
+            raise RuntimeError(f"{path} 中的密钥太短（至少32个字符），请删除该文件后重新启动")
+        folder.mkdir(parents=True, exist_ok=True)
+        aside = folder / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+        finally:
+            aside.unlink(missing_ok=True)
+    raise RuntimeError(f"无法读取或创建密钥文件 {path}")  # pragma: no cover
+
+
+def ensure_secret_key(app: Flask) -> Path | None:
+    """Give the app its key now; answer the key file's path (None when the key is configured)."""
+    if app.secret_key:
+        return None
+    key, path = instance_secret_key(app.instance_path)
+    app.secret_key = key
+    return path
+
+
+class InstanceKeySessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, with the key loaded (or created) when a cookie is first signed or
+    read, so a command such as ``cunwu --help`` leaves no folder behind."""
+
+    def get_signing_serializer(self, app: Flask):
+        if not app.secret_key:
+            ensure_secret_key(app)
+        return super().get_signing_serializer(app)
+
+
+# -- login limits ---------------------------------------------------------------------------
+@dataclass
 class LoginThrottle:
-    """At most ``limit`` failed logins per key within ``window`` seconds.
+    """At most ``limit`` password checks per account and ``address_limit`` failed logins per
+    address within ``window`` seconds (the counting is in ``web.auth.login``)."""
 
-    ``check(key)`` raises :class:`TooManyRequests` (429) while the key is locked out and does
-    not count anything; ``fail(key)`` records a failure; ``reset(key)`` forgets the key (after
-    a successful login)."""
-
-    def __init__(self, limit: int = 5, window: float = 900.0, clock: Callable[[], float] = time.monotonic):
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._failures: dict[str, deque] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque:
-        hits = self._failures.get(key)
-        if hits is None:
-            return deque()
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if not hits:
-            del self._failures[key]
-        return hits
-
-    def retry_after(self, key: str) -> float:
-        """Seconds until ``key`` may try again (0 when it may now)."""
-        now = self.clock()
-        with self._lock:
-            hits = self._recent(key, now)
-            if len(hits) < self.limit:
-                return 0.0
-            return max(1.0, hits[-self.limit] + self.window - now)
-
-    def check(self, key: str) -> None:
-        wait = self.retry_after(key)
-        if wait:
-            g.retry_after = math.ceil(wait)
-            raise TooManyRequests(f"登录失败次数过多：{_minutes(self.window)}分钟内最多可输错{self.limit}次，"
-                                  f"请约{_minutes(wait)}分钟后再试")
-
-    def fail(self, key: str) -> None:
-        now = self.clock()
-        with self._lock:
-            self._failures.setdefault(key, deque()).append(now)
-            if len(self._failures) > 10000:  # forget idle keys so memory stays bounded
-                for k in [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window]:
-                    del self._failures[k]
-
-    def reset(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+    limit: int = 5
+    address_limit: int = 20
+    window: float = 900.0
 
 
 class RateLimiter:
@@ -130,12 +138,6 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()
-
-
-def login_key(username: object) -> str:
-    """The throttle key of a login attempt: the account and the address it comes from."""
-    name = username.strip().lower() if isinstance(username, str) else ""
-    return f"{name}|{request.remote_addr or ''}"
 
 
 # -- headers --------------------------------------------------------------------------------
@@ -191,12 +193,72 @@ def _secure_cookies(app: Flask) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+def _depth_and_text_ok(value) -> str | None:
+    """None if a parsed JSON value nests at most MAX_JSON_DEPTH levels and holds no lone
+    surrogate (which cannot be stored or sent back as UTF-8); else the reason."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return f"JSON 嵌套超过{MAX_JSON_DEPTH}层"
+            children = list(item.items()) if isinstance(item, dict) else [(None, v) for v in item]
+            for key, child in children:
+                if key is not None and _SURROGATE.search(key):
+                    return "JSON 中含有无法识别的字符（孤立代理项）"
+                stack.append((child, depth + 1))
+        elif isinstance(item, str) and _SURROGATE.search(item):
+            return "JSON 中含有无法识别的字符（孤立代理项）"
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_json_body() -> None:
+    """Refuse a JSON body that is not UTF-8, not JSON, nests too deep or holds a lone surrogate:
+    400 with the error object, before any view or schema reads it."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        return
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("请求正文不是 UTF-8 编码的 JSON") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise BadRequest(f"JSON 嵌套超过{MAX_JSON_DEPTH}层") from None
+    except ValueError:
+        raise BadRequest("请求正文不是合法的 JSON") from None
+    problem = _depth_and_text_ok(data)
+    if problem:
+        raise BadRequest(problem)
+
+
+def _limit(app: Flask, name: str, default: int) -> int:
+    return int(app.config.get(name) or os.environ.get(name) or default)
+
+
 def init_app(app: Flask) -> None:
     config = app.config
+    app.session_interface = InstanceKeySessionInterface()
     app.extensions["cunwu_login_throttle"] = LoginThrottle(
-        int(config.get("CUNWU_LOGIN_LIMIT", 5)), float(config.get("CUNWU_LOGIN_WINDOW", 900)))
+        int(config.get("CUNWU_LOGIN_LIMIT", 5)), int(config.get("CUNWU_LOGIN_ADDRESS_LIMIT", 20)),
+        float(config.get("CUNWU_LOGIN_WINDOW", 900)))
     app.extensions.setdefault("cunwu_objection_limiter", RateLimiter(
         int(config.get("CUNWU_OBJECTION_LIMIT", 5)), float(config.get("CUNWU_OBJECTION_WINDOW", 600))))
+    max_body = _limit(app, "CUNWU_MAX_BODY", 1 << 20)
+    max_upload = _limit(app, "CUNWU_MAX_UPLOAD", 20 << 20)
+
+    @app.before_request
+    def _guard_body():
+        limit = max_upload if request.mimetype == "multipart/form-data" else max_body
+        request.max_content_length = limit
+        if request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
+        if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS"):
+            check_json_body()
 
     secure = _secure_cookies(app)
     config["SESSION_COOKIE_HTTPONLY"] = True
@@ -204,7 +266,6 @@ def init_app(app: Flask) -> None:
         config["SESSION_COOKIE_SAMESITE"] = "Lax"
     if secure:
         config["SESSION_COOKIE_SECURE"] = True
-    warn_secret = [config.get("SECRET_KEY") == DEV_SECRET and not app.testing and not app.debug]
 
     csp = content_security_policy(inline_handlers(app))
     headers = {
@@ -220,9 +281,6 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(response):
-        if warn_secret[0]:  # once per process, when it actually serves
-            warn_secret[0] = False
-            app.logger.warning("CUNWU_SECRET_KEY 未设置：正在使用开发用密钥，令牌和登录会话可被伪造。生产环境必须设置。")
         for name, value in headers.items():
             response.headers.setdefault(name, value)
         retry = g.get("retry_after")

@@ -19,6 +19,7 @@ from engine import reports
 from engine.errors import BadRequest, Forbidden
 from engine.roles import ROLES
 
+from ..auth import web_session_user
 from ..security import RateLimiter  # one limiter for the pages and the JSON API
 
 bp = Blueprint("web", __name__)
@@ -34,7 +35,7 @@ def engine():
 def me() -> dict | None:
     """The logged-in person's profile (name, grants, villages in scope), once per request."""
     if "me" not in g:
-        username = session.get("username")
+        username = web_session_user()  # None once logged out, expired or the password changed
         g.me = reports.profile(engine(), username) if username else None
         if username and g.me is None:  # deleted or deactivated since login
             session.clear()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 
 from engine import reports
 from engine.errors import CunwuError, Forbidden, Invalid, NotFound, TooManyRequests
 
-from ..auth import check_credentials
+from ..auth import end_web_session, open_web_session
+from ..auth import login as check_login
 from .common import (
     acting_village,
     bp,
@@ -41,24 +42,15 @@ def login():
     status = 200
     if request.method == "POST":
         name = (request.form.get("username") or "").strip()
-        throttle = current_app.extensions.get("cunwu_login_throttle")  # web/security.py, when present
-        key = _login_key(name)
         try:
-            if throttle is not None:
-                throttle.check(key)
+            user = check_login(name, request.form.get("password") or "")
         except TooManyRequests as exc:
             return render_template("login.html", error=exc.message, next=next_url or "", username=name), 429
-        user = check_credentials(name, request.form.get("password") or "")
         if user is None:
             error = "用户名或密码错误"
             status = 401
-            if throttle is not None:
-                throttle.fail(key)
         else:
-            if throttle is not None:
-                throttle.reset(key)
-            session.clear()  # a fresh session (and CSRF token) for the logged-in person
-            session["username"] = user.username
+            open_web_session(user)
             profile = reports.profile(engine(), user.username)
             if profile and len(profile["villages"]) == 1:
                 session["village"] = profile["villages"][0]["code"]
@@ -69,17 +61,9 @@ def login():
                            username=request.form.get("username", "")), status
 
 
-def _login_key(name: str) -> str:
-    try:
-        from ..security import login_key
-    except ImportError:  # the throttle module is optional
-        return f"{name.lower()}|{request.remote_addr or ''}"
-    return login_key(name)
-
-
 @bp.route("/logout", methods=["POST"])
 def logout():
-    session.clear()
+    end_web_session()  # the server forgets the session: a replayed cookie is logged out too
     flash("您已退出登录。")
     return redirect(url_for("web.home"))
 
