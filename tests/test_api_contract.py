@@ -247,8 +247,7 @@ def test_diagram_endpoints_answer_without_500(api):
 
 def test_page_session_reads_the_api_but_cannot_change_anything(app):
     client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["username"] = "zhang"
+    assert client.post("/login", data={"username": "zhang", "password": "demo123"}).status_code == 302
     assert client.get("/api/v1/tasks").status_code == 200
     r = client.post("/api/v1/instances", json={"process": "major-decision", "village": "demo-001", "title": "x",
                                                "data": {"title": "x", "summary": "y"}})
@@ -261,8 +260,7 @@ def test_out_of_range_ids_are_404(api):
     assert api("zhang").get(f"/instances/{huge}").status_code == 404
 
 
-def test_a_changed_password_revokes_tokens_within_half_a_minute(app, api, tmp_path, monkeypatch):
-    import web.auth
+def test_a_changed_password_revokes_tokens_at_once(app, api, tmp_path):
     from web.cli import import_file
 
     client = api("zhang")
@@ -272,6 +270,4 @@ def test_a_changed_password_revokes_tokens_within_half_a_minute(app, api, tmp_pa
                    "      - {village: demo-001, role: party_secretary}\n", encoding="utf-8")
     with app.app_context():
         import_file(doc)
-    later = web.auth.time.monotonic() + web.auth.TOKEN_CHECK_SECONDS + 1
-    monkeypatch.setattr(web.auth.time, "monotonic", lambda: later)
     assert client.get("/tasks").status_code == 401
