@@ -12,7 +12,10 @@ loaded and compared with what was projected from it in the same transaction:
 - the status agrees with the end event reached (and there is one ``end`` event iff it ended);
 - ``next_timer_at`` is the workflow's earliest waiting timer.
 
-Then every village's publicity chain is verified. Problems are reported in Chinese.
+Then every stored attachment is hashed again: a file that changed or went missing is named
+(with its case and step), and the hashes the ``complete`` events recorded must still be those of
+the attachment rows. Then every village's publicity chain is verified. Problems are reported in
+Chinese.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from SpiffWorkflow import TaskState
 from sqlalchemy import select
 
 from . import runtime
-from .models import AuditEvent, BoardEntry, Case, TaskRow
+from .models import Attachment, AuditEvent, BoardEntry, Case, TaskRow
 
 OPEN_STATUSES = ("running", "on_hold")
 
@@ -34,6 +37,7 @@ OPEN_STATUSES = ("running", "on_hold")
 class Report:
     cases: int = 0
     villages: int = 0
+    files: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -60,12 +64,16 @@ def check(engine, batch: int = 200) -> Report:
             for event in session.scalars(select(AuditEvent).where(AuditEvent.case_id.in_(chunk))
                                          .order_by(AuditEvent.id)):
                 events[event.case_id].append(event)
+            files: dict[int, list[Attachment]] = defaultdict(list)
+            for att in session.scalars(select(Attachment).where(Attachment.case_id.in_(chunk))):
+                files[att.case_id].append(att)
             entries: dict[int, list[BoardEntry]] = defaultdict(list)
             for entry in session.scalars(select(BoardEntry).where(BoardEntry.case_id.in_(chunk))):
                 entries[entry.case_id].append(entry)
             for case in session.scalars(select(Case).where(Case.id.in_(chunk)).order_by(Case.id)):
                 report.cases += 1
                 report.problems.extend(check_case(engine, case, rows[case.id], events[case.id], entries[case.id]))
+                report.problems.extend(check_evidence(engine, case, files[case.id], events[case.id], report))
     for code, result in engine.verify_all_boards():
         report.villages += 1
         if not result["ok"]:
@@ -73,6 +81,37 @@ def check(engine, batch: int = 200) -> Report:
             report.problems.append(f"村“{code}”的公开栏哈希链已断：第{broken['seq']}条（编号{broken['id']}）："
                                    f"{broken['reason']}")
     return report
+
+
+def check_evidence(engine, case: Case, files: list[Attachment], events: list[AuditEvent],
+                   report: Report | None = None) -> list[str]:
+    """Re-hash the stored files of a case's attachments and compare the hashes the steps recorded."""
+    label = f"事项{case.id}“{case.title}”"
+    problems: list[str] = []
+    store = getattr(engine, "files", None)
+    by_id = {a.id: a for a in files}
+    for att in sorted(files, key=lambda a: a.id):
+        for digest, what in ((att.sha256, "原件"), (att.public_sha256, "公开栏副本")):
+            if not digest or store is None:
+                continue
+            if report is not None:
+                report.files += 1
+            actual = store.hash_of(digest)
+            where = f"{label}：附件{att.id}“{att.name}”的{what}（{store.path(digest)}）"
+            if actual is None:
+                problems.append(f"{where}已缺失")
+            elif actual != digest:
+                problems.append(f"{where}已被改动：登记的 SHA-256 为 {digest}，现在为 {actual}")
+    for event in events:
+        if event.action != "complete":
+            continue
+        for item in (event.data or {}).get("attachments") or []:
+            att = by_id.get(item.get("id"))
+            if att is None:
+                problems.append(f"{label}：办理记录（审计{event.id}）中的附件{item.get('id')}在附件表中不存在")
+            elif att.sha256 != item.get("sha256") or att.task_id != event.task_id:
+                problems.append(f"{label}：附件{att.id}“{att.name}”与办理时记录的哈希或步骤不一致")
+    return problems
 
 
 def check_case(engine, case: Case, rows: list[TaskRow], events: list[AuditEvent],

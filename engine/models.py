@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -221,6 +222,9 @@ class BoardEntry(Base):
     posted_by: Mapped[str] = mapped_column(String(200))
     reviewed_by: Mapped[str] = mapped_column(String(200), default="")
     refers_to_id: Mapped[int | None] = mapped_column(ForeignKey("board_entry.id"), nullable=True)
+    #: The public photos of the disclosure: ``[{name, sha256, original}]`` (the board's copy without
+    #: location data, and the original's hash). In the entry's hash when present.
+    evidence: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -237,3 +241,24 @@ class Objection(Base):
     reply: Mapped[str | None] = mapped_column(Text, nullable=True)
     replied_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     replied_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Attachment(Base):
+    """A photo or scan uploaded to a task: the bytes live in the file store under ``sha256``.
+    Bound to the record (``bound_at``) when the task completes."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_case_task", "case_id", "task_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id", ondelete="CASCADE"))
+    task_id: Mapped[str] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(100))
+    #: The copy without metadata that the public board shows (images of a disclosure), if made.
+    public_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    uploaded_at: Mapped[datetime]
+    bound_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -47,6 +47,8 @@ def entry_hash(entry: BoardEntry, village_code: str) -> str:
         "refers_to": entry.refers_to_id,
         "prev": entry.prev_hash,
     }
+    if entry.evidence:  # the public photos' hashes (issue 14); absent from older entries
+        payload["evidence"] = entry.evidence
     raw = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
@@ -64,6 +66,7 @@ def post(
     notice_until: datetime | None = None,
     case_id: int | None = None,
     refers_to_id: int | None = None,
+    evidence: list | None = None,
 ) -> BoardEntry:
     """Append an entry to the village's chain (inside the caller's transaction)."""
     # Lock the village row and re-read the chain head from the database: the object in the
@@ -76,6 +79,7 @@ def post(
         village_id=locked.id, seq=locked.board_count + 1, case_id=case_id, kind=kind, title=title,
         content=content, posted_at=posted_at, notice_until=notice_until, posted_by=posted_by,
         reviewed_by=reviewed_by, refers_to_id=refers_to_id, prev_hash=locked.board_head or GENESIS,
+        evidence=evidence or None,
     )
     # Hash what the database will give back (UTC, microseconds kept).
     entry.hash = entry_hash(entry, locked.code)

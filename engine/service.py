@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import forms, holds, publicity, rules, runtime
+from . import evidence, forms, holds, publicity, rules, runtime
 from .accounts import Accounts
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
@@ -36,12 +36,14 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-class Engine:
-    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog):
+class Engine(evidence.EvidenceMixin):
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog,
+                 files=None):
         self.sessions = sessions
         self._clock = clock
         self.catalog = catalog
         self.accounts = Accounts(sessions)  # wall time: moving a demo clock logs nobody out
+        self.files = files  # the attachments' file store (engine.evidence.LocalStore)
 
     # -- basics -------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -399,13 +401,17 @@ class Engine:
         row.data = {**stored, **extra}
         if objection is not None:
             row.objection_id = objection.id
+        # Evidence uploaded to the task is bound to the record; its hashes go into the step's event.
+        bound = self._bind_attachments(session, row, now)
         self._audit(session, action="complete", actor=actor, case=case, task_id=task_id,
-                    summary=f"{row.title}：{summary}" if summary else row.title, data={**stored, **extra})
+                    summary=f"{row.title}：{summary}" if summary else row.title,
+                    data={**stored, **extra, **({"attachments": bound} if bound else {})})
         if posting is not None:
             entry = publicity.post(session, case.village, case_id=case.id, kind=posting["kind"],
                                    title=posting["title"], content=posting["content"], posted_at=now,
                                    notice_until=posting["notice_until"], posted_by=posting["posted_by"],
-                                   reviewed_by=actor.name, refers_to_id=posting["refers_to"])
+                                   reviewed_by=actor.name, refers_to_id=posting["refers_to"],
+                                   evidence=posting["evidence"])
             self._audit(session, action="post", actor=actor, case=case,
                         summary=f"张榜公布：{entry.title}（公示至{local_text(posting['notice_until'])}）",
                         data={"entry": entry.id, "hash": entry.hash})
@@ -490,6 +496,8 @@ class Engine:
             "notice_until": now + timedelta(days=int(draft.data.get("notice_days") or 7)),
             "posted_by": drafter.name if drafter else "",
             "refers_to": previous.id if previous else None,
+            # The drafted disclosure's photos: the board shows copies without location data.
+            "evidence": self._public_evidence(session, draft.id),
         }
 
     def _current_entry(self, session: Session, case: Case) -> BoardEntry | None:
@@ -726,8 +734,11 @@ class Engine:
                                .order_by(TaskRow.created_at, TaskRow.id))
         out["tasks"] = [self._task_json(r, case.village, case, with_fields=False) for r in rows]
         events = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id))
+        files = self.case_attachments(session, case.id)
         out["history"] = [{"at": iso(e.at), "actor": e.actor_name, "action": e.action, "task": e.task_id,
-                           "summary": e.summary} for e in events]
+                           "summary": e.summary,
+                           **({"attachments": [evidence.history_item(a) for a in files[e.task_id]]}
+                              if e.action == "complete" and e.task_id in files else {})} for e in events]
         entries = session.scalars(select(BoardEntry).where(BoardEntry.case_id == case.id).order_by(BoardEntry.seq))
         out["board"] = [{"id": e.id, "seq": e.seq, "kind": e.kind, "title": e.title,
                          "notice_until": iso(e.notice_until)} for e in entries]
@@ -767,7 +778,7 @@ class Engine:
             "content": entry.content, "posted_at": iso(entry.posted_at), "notice_until": iso(entry.notice_until),
             "in_notice": bool(entry.notice_until and now < entry.notice_until and entry.kind != "objection_reply"),
             "posted_by": entry.posted_by, "reviewed_by": entry.reviewed_by, "refers_to": entry.refers_to_id,
-            "hash": entry.hash,
+            "hash": entry.hash, "evidence": entry.evidence or [],
             "objections": [{"id": o.id, "name": o.name, "text": o.text, "filed_at": iso(o.filed_at),
                             "decision": o.decision, "reply": o.reply, "replied_at": iso(o.replied_at)}
                            for o in objections],

@@ -62,7 +62,8 @@ def _sqlite_app(tmp_path: Path, template: Path, clock: TestClock, **extra):
     target = tmp_path / "cunwu.sqlite3"
     shutil.copyfile(template, target)
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": f"sqlite:///{target}",
-                      "CUNWU_CLOCK": clock, "WTF_CSRF_ENABLED": False, **extra})
+                      "CUNWU_CLOCK": clock, "WTF_CSRF_ENABLED": False,
+                      "CUNWU_ATTACHMENTS_DIR": str(tmp_path / "attachments"), **extra})
     return app
 
 
@@ -83,9 +84,9 @@ def _drop_pg_schema(schema: str) -> None:
 
 
 @pytest.fixture
-def pg_app(clock):
+def pg_app(clock, tmp_path):
     url, schema = _fresh_pg_schema()
-    app = _make_app(url, clock)
+    app = _make_app(url, clock, CUNWU_ATTACHMENTS_DIR=str(tmp_path / "attachments"))
     yield app
     app.extensions["cunwu_db"].dispose()
     _drop_pg_schema(schema)

@@ -11,6 +11,7 @@ from sqlalchemy import event
 from engine.catalog import Catalog
 from engine.clock import system_clock
 from engine.db import make_engine, make_sessionmaker
+from engine.evidence import make_store
 from engine.service import Engine
 
 
@@ -43,12 +44,13 @@ def create_app(config: dict | None = None) -> Flask:
     processes = app.config.get("CUNWU_PROCESSES_DIR")
     catalog = Catalog(Path(processes) if processes else None)
     clock = app.config["CUNWU_CLOCK"]
-    app.extensions["cunwu"] = Engine(make_sessionmaker(db_engine), lambda: clock(), catalog)
+    app.extensions["cunwu"] = Engine(make_sessionmaker(db_engine), lambda: clock(), catalog,
+                                     files=make_store(app.config, app.instance_path))
     app.extensions["cunwu_db"] = db_engine
 
     from diagrams.service import Diagrams  # flowcharts and posters (GET …/diagram, cunwu render)
 
-    from . import api, cli, errors, security, views
+    from . import api, cli, errors, evidence, security, views
 
     Diagrams.init_app(app)
     errors.init_app(app)
@@ -56,4 +58,5 @@ def create_app(config: dict | None = None) -> Flask:
     cli.init_app(app)
     views.init_app(app)
     security.init_app(app)
+    evidence.init_app(app)
     return app

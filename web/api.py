@@ -126,7 +126,19 @@ class EntryOut(Schema):
     reviewed_by = fields.String()
     refers_to = fields.Integer(allow_none=True)
     hash = fields.String()
+    evidence = fields.List(fields.Dict())
     objections = fields.List(fields.Dict())
+
+
+class AttachmentOut(Schema):
+    id = fields.Integer()
+    sha256 = fields.String()
+    name = fields.String()
+    size = fields.Integer()
+    content_type = fields.String()
+    task = fields.String()
+    case = fields.Integer()
+    bound = fields.Boolean()
 
 
 class VerifyOut(Schema):
@@ -252,6 +264,42 @@ class Complete(MethodView):
     def post(self, body, task_id):
         """办理任务，返回事项"""
         return engine().complete_task(current_username(), task_id, body["data"])
+
+
+UPLOAD_DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary",
+                            "description": "JPEG、PNG 或 PDF（按内容判断），不超过 CUNWU_MAX_UPLOAD（默认 20 MB）"}}}}}}}
+
+
+@blp.route("/tasks/<string:task_id>/attachments")
+class TaskAttachments(MethodView):
+    @blp.response(201, AttachmentOut)
+    @blp.doc(security=BEARER, **UPLOAD_DOC)
+    def post(self, task_id):
+        """上传附件（照片、扫描件），办结任务时记入该步骤的记录"""
+        from .evidence import read_upload
+
+        user = current_username()
+        name, data, limit = read_upload()
+        return engine().upload_attachment(user, task_id, name, data, limit)
+
+    @blp.response(200, AttachmentOut(many=True))
+    @blp.doc(security=BEARER)
+    def get(self, task_id):
+        """一个任务的附件"""
+        return engine().task_attachments(current_username(), task_id)
+
+
+@blp.route("/attachments/<int:attachment_id>")
+class AttachmentFile(MethodView):
+    @blp.doc(security=BEARER)
+    def get(self, attachment_id):
+        """附件原件（按登记的 SHA-256 核对后提供）"""
+        from .evidence import file_response
+
+        meta, data = engine().attachment(current_username(), attachment_id)
+        return file_response(meta, data)
 
 
 @blp.route("/villages/<string:code>/board")

@@ -247,16 +247,17 @@ def board_verify(village: str | None):
 @click.command("doctor")
 @with_appcontext
 def doctor_command():
-    """核对每个事项的流程状态、任务表、审计记录和公开栏是否一致，并校验公开栏哈希链。"""
+    """核对每个事项的流程状态、任务表、审计记录和公开栏是否一致，重新计算附件文件的哈希，并校验公开栏哈希链。"""
     from engine.doctor import check
 
     report = check(_engine())
     for problem in report.problems:
         click.echo(problem)
     if report.problems:
-        click.echo(f"发现{len(report.problems)}处不一致（共检查{report.cases}个事项、{report.villages}个村的公开栏）。")
+        click.echo(f"发现{len(report.problems)}处不一致（共检查{report.cases}个事项、{report.villages}个村的公开栏、"
+                   f"{report.files}个附件文件）。")
         sys.exit(1)
-    click.echo(f"一致：共检查{report.cases}个事项、{report.villages}个村的公开栏，未发现问题。")
+    click.echo(f"一致：共检查{report.cases}个事项、{report.villages}个村的公开栏、{report.files}个附件文件，未发现问题。")
 
 
 @click.command("backup")

@@ -1,0 +1,442 @@
+"""Evidence on the record: photos and scans uploaded to a task, kept byte for byte.
+
+- The type is judged by the content, never by the name: JPEG and PNG (which Pillow must be able
+  to decode completely: a corrupt or truncated image is refused, not stored) and PDF (a ``%PDF-``
+  header and an ``%%EOF`` trailer). Anything else is a 422 naming the field ``file``.
+- Files are stored content-addressed by their SHA-256 (:class:`LocalStore`: ``<root>/ab/abcd…``
+  in the instance folder by default), so a file is stored once however often it is attached,
+  and the hash in the database is the name of the bytes.
+- An attachment uploaded to a ready task is *bound* to the record when the task completes; the
+  ``complete`` audit event of the step carries ``[{id, sha256, name}]`` of what was bound.
+- ``public_copy`` makes the copy the public board shows: re-encoded pixels only, so no EXIF,
+  GPS, XMP or text chunks survive; the original stays as it was uploaded (it is evidence).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from .errors import Conflict, CunwuError, Forbidden, Invalid, NotFound
+
+DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+MAX_PER_TASK = 30
+#: Pixels Pillow may decode for one upload (a 100-megapixel photo is plenty; bombs are refused).
+MAX_PIXELS = 100_000_000
+TYPES = {"image/jpeg": "JPEG 图片", "image/png": "PNG 图片", "application/pdf": "PDF 文件"}
+EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class TooLarge(CunwuError):
+    code, status = "too_large", 413
+
+
+def max_upload(value=None) -> int:
+    """The size limit in bytes: ``CUNWU_MAX_UPLOAD`` (bytes, or with a K/M/G suffix)."""
+    raw = value if value not in (None, "") else os.environ.get("CUNWU_MAX_UPLOAD")
+    if raw in (None, ""):
+        return DEFAULT_MAX_UPLOAD
+    if isinstance(raw, int | float):
+        return int(raw)
+    match = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)[bB]?\s*", str(raw))
+    if not match:
+        raise ValueError(f"CUNWU_MAX_UPLOAD 不是字节数：{raw!r}")
+    return int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[match.group(2).lower()]
+
+
+def size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MB".replace(".0 MB", " MB")
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} 字节"
+
+
+def too_large_error(limit: int) -> TooLarge:
+    message = f"文件超过大小上限（{size_text(limit)}），请压缩或分页扫描后再上传"
+    return TooLarge(message, {"file": [message]})
+
+
+# -- type by content -------------------------------------------------------------------------------
+def _refuse(message: str) -> Invalid:
+    return Invalid(f"上传的文件：{message}", {"file": [message]})
+
+
+def sniff(data: bytes) -> str:
+    """The content type of ``data`` judged by its bytes; raises :class:`Invalid` (422) for anything
+    that is not a complete JPEG, PNG or PDF."""
+    if not data:
+        raise _refuse("文件是空的")
+    if data.startswith(b"\xff\xd8\xff"):
+        _check_image(data, "JPEG")
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        _check_image(data, "PNG")
+        return "image/png"
+    if data.startswith(b"%PDF-"):
+        if not re.match(rb"%PDF-[12]\.\d", data[:8]) or b"%%EOF" not in data[-2048:]:
+            raise _refuse("PDF 文件不完整或已损坏（缺少文件头或结尾标记），未保存")
+        return "application/pdf"
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypmsf1"):
+        raise _refuse("暂不支持 HEIC 格式的照片，请在手机相机设置中选择“兼容性最佳”（JPEG），或截图后上传")
+    raise _refuse("只接受 JPEG、PNG 图片或 PDF 文件（按文件内容判断，与文件名无关）")
+
+
+def _check_image(data: bytes, fmt: str) -> None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise _refuse(f"图片像素过多（{img.width}×{img.height}），请缩小后再上传")
+            img.verify()  # structure and checksums (PNG CRCs)
+        with Image.open(io.BytesIO(data), formats=[fmt]) as img:
+            img.load()  # every pixel decodes: a truncated or corrupt image fails here
+    except Invalid:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _refuse("图片像素过多，请缩小后再上传") from exc
+    except Exception as exc:  # noqa: BLE001 - whatever Pillow finds wrong, the image is unusable
+        raise _refuse(f"{fmt} 图片已损坏或不完整，无法打开，未保存") from exc
+
+
+def clean_name(name: str | None, content_type: str) -> str:
+    """A file name fit to show and to put in a download header: no path, no control characters,
+    at most 120 characters; the extension follows the content."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in unicodedata.normalize("NFC", base) if unicodedata.category(ch)[0] != "C")
+    base = base.strip().strip(".") or "附件"
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    wanted = EXTENSIONS[content_type]
+    if ("." + ext.lower()) not in (wanted, ".jpeg" if wanted == ".jpg" else wanted):
+        stem = base  # keep what was typed, add the real extension
+        ext = wanted[1:]
+    return f"{stem[:110]}.{ext}"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- the public copy ------------------------------------------------------------------------------
+def public_copy(data: bytes, content_type: str, max_side: int = 2000) -> bytes | None:
+    """The copy of an image the public board shows: turned upright, at most ``max_side`` pixels,
+    re-encoded from the pixels alone (no EXIF, GPS, XMP, ICC text or PNG text chunks). ``None``
+    for PDFs (they are listed by hash, never shown)."""
+    if content_type not in ("image/jpeg", "image/png"):
+        return None
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as img:
+        img = ImageOps.exif_transpose(img)
+        img.thumbnail((max_side, max_side))
+        if img.mode not in ("RGB", "RGBA", "L", "LA"):
+            img = img.convert("RGBA" if content_type == "image/png" else "RGB")
+        if content_type == "image/jpeg" and img.mode != "RGB":
+            img = img.convert("RGB")
+        # A new image from the pixels alone: nothing of the original's metadata can ride along.
+        clean = Image.frombytes(img.mode, img.size, img.tobytes())
+        out = io.BytesIO()
+        if content_type == "image/jpeg":
+            clean.save(out, "JPEG", quality=85, optimize=True)
+        else:
+            clean.save(out, "PNG", optimize=True)
+        return out.getvalue()
+
+
+def thumbnail(data: bytes, content_type: str, side: int = 240) -> bytes | None:
+    """A small JPEG of an image for lists (no metadata); ``None`` for PDFs."""
+    if content_type not in ("image/jpeg", "image/png"):
+        return None
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as img:
+        img = ImageOps.exif_transpose(img)
+        img.thumbnail((side, side))
+        out = io.BytesIO()
+        img.convert("RGB").save(out, "JPEG", quality=80)
+        return out.getvalue()
+
+
+# -- storage ----------------------------------------------------------------------------------------
+class StoreError(Exception):
+    """The file store cannot be read or written (disk full, missing folder); Chinese message."""
+
+
+class LocalStore:
+    """Content-addressed files on the local disk: ``<root>/<sha[:2]>/<sha>``. Writes go to a
+    temporary file in the same folder and are renamed into place, so a reader never sees half a
+    file and two writers of the same bytes agree."""
+
+    kind = "local"
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    def path(self, digest: str) -> Path:
+        if not SHA256.match(digest or ""):
+            raise ValueError(f"not a SHA-256: {digest!r}")
+        return self.root / digest[:2] / digest
+
+    def put(self, digest: str, data: bytes) -> None:
+        target = self.path(digest)
+        if target.exists() and target.stat().st_size == len(data):
+            return
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".up-", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError as exc:
+            raise StoreError(f"附件无法保存到 {self.root}：{exc.strerror or exc}") from exc
+
+    def get(self, digest: str) -> bytes:
+        try:
+            return self.path(digest).read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreError(f"附件文件 {digest} 不存在") from exc
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def hash_of(self, digest: str) -> str | None:
+        """The SHA-256 of the stored bytes now (``None``: missing)."""
+        h = hashlib.sha256()
+        try:
+            with open(self.path(digest), "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except FileNotFoundError:
+            return None
+        return h.hexdigest()
+
+    def digests(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for sub in sorted(self.root.iterdir()):
+            if sub.is_dir() and len(sub.name) == 2:
+                for item in sorted(sub.iterdir()):
+                    if SHA256.match(item.name):
+                        yield item.name
+
+
+def make_store(config: dict, instance_path: str | Path):
+    """The store the app is configured with: ``CUNWU_ATTACHMENTS_DIR`` (default
+    ``<instance>/attachments``)."""
+    root = config.get("CUNWU_ATTACHMENTS_DIR") or os.environ.get("CUNWU_ATTACHMENTS_DIR") \
+        or Path(instance_path) / "attachments"
+    return LocalStore(root)
+
+
+# -- the engine's side: upload, read, bind ------------------------------------------------------------
+class EvidenceMixin:
+    """Methods of :class:`engine.service.Engine` for attachments (one call = one transaction)."""
+
+    #: The file store (``LocalStore``); set by the app (``create_app``).
+    files = None
+
+    def _store(self):
+        if self.files is None:
+            raise StoreError("没有配置附件存储")
+        return self.files
+
+    def _upload_target(self, session, actor, task_id: str):
+        from .models import Attachment, TaskRow
+        from .roles import ROLES
+
+        row = session.get(TaskRow, task_id) if isinstance(task_id, str) and len(task_id) <= 36 else None
+        if row is None:
+            raise NotFound(f"没有编号为{task_id}的任务")
+        case = self._case_for(session, actor, row.case_id)
+        if not actor.may_complete(row.role, row.extra_roles, case.village):
+            raise Forbidden(f"“{row.title}”的附件须由{ROLES.get(row.role, row.role)}上传")
+        if actor.username in (case.excluded_users or []):
+            raise Forbidden("您与本事项有利害关系，依规回避，不能上传附件")
+        if row.state != "ready":
+            raise Conflict("该任务已经办理，不能再上传附件")
+        if case.status == "on_hold" and not getattr(_forms().FORMS.get(row.form), "releases_hold", False):
+            raise Conflict(f"事项已被暂停：{case.hold_reason or ''}".rstrip("："))
+        count = session.scalar(select(func.count()).select_from(Attachment).where(Attachment.task_id == row.id)) or 0
+        if count >= MAX_PER_TASK:
+            message = f"每个任务最多上传{MAX_PER_TASK}个附件"
+            raise Invalid(message, {"file": [message]})
+        return row, case
+
+    def upload_attachment(self, username: str, task_id: str, name: str | None, data: bytes,
+                          limit: int | None = None) -> dict:
+        """Store ``data`` as evidence of the ready task ``task_id``: ``{id, sha256, name, size,
+        content_type}``. 403 unless the person may complete the task, 409 once it is done, 413
+        over the limit, 422 for anything that is not a whole JPEG, PNG or PDF."""
+        from .models import Attachment
+
+        limit = max_upload() if limit is None else limit
+        if len(data) > limit:
+            raise too_large_error(limit)
+        with self.sessions() as session:  # who may, before any work on the bytes
+            self._upload_target(session, self.actor(session, username), task_id)
+        content_type = sniff(data)
+        digest = sha256(data)
+        filename = clean_name(name, content_type)
+        self._store().put(digest, data)  # outside the write lock; the same bytes are stored once
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            row, case = self._upload_target(session, actor, task_id)
+            att = Attachment(case_id=case.id, task_id=row.id, village_id=case.village_id, sha256=digest,
+                             name=filename, size=len(data), content_type=content_type, uploaded_by=actor.id,
+                             uploaded_at=self.now())
+            session.add(att)
+            session.flush()
+            self._audit(session, action="attach", actor=actor, case=case, task_id=row.id,
+                        summary=f"{row.title}：上传附件“{filename}”（{size_text(len(data))}）",
+                        data={"attachment": att.id, "sha256": digest, "name": filename, "size": len(data)})
+            return attachment_json(att)
+
+    def task_attachments(self, username: str, task_id: str) -> list[dict]:
+        """The attachments of one task (bound or still open), for whoever may view its case."""
+        from .models import Attachment, TaskRow
+
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            row = session.get(TaskRow, task_id) if isinstance(task_id, str) and len(task_id) <= 36 else None
+            if row is None:
+                raise NotFound(f"没有编号为{task_id}的任务")
+            self._case_for(session, actor, row.case_id)
+            rows = session.scalars(select(Attachment).where(Attachment.task_id == row.id).order_by(Attachment.id))
+            return [attachment_json(a) for a in rows]
+
+    def case_attachments(self, session, case_id: int, bound_only: bool = True) -> dict[str, list]:
+        """``{task_id: [Attachment, …]}`` of a case, oldest first."""
+        from .models import Attachment
+
+        stmt = select(Attachment).where(Attachment.case_id == case_id)
+        if bound_only:
+            stmt = stmt.where(Attachment.bound_at.is_not(None))
+        found: dict[str, list] = {}
+        for att in session.scalars(stmt.order_by(Attachment.id)):
+            found.setdefault(att.task_id, []).append(att)
+        return found
+
+    def _handles(self, session, actor, case) -> bool:
+        """Whether ``actor`` handles ``case``: holds, in its village, the role of one of the steps
+        of its definition (and is not kept off it)."""
+        from . import runtime
+        from .roles import role_for_lane
+
+        if actor.username in (case.excluded_users or []):
+            return False
+        roles: set[str] = set()
+        deployed = self.catalog.deployed(case.definition)
+        for spec in [deployed.spec, *deployed.subprocess_specs.values()]:
+            for task_spec in spec.task_specs.values():
+                if getattr(task_spec, "manual", False):
+                    roles.add(role_for_lane(task_spec.lane) or "")
+                    extra = runtime.task_properties(task_spec).get("extra_roles") or ""
+                    roles.update(r.strip() for r in extra.split(",") if r.strip())
+        return bool(actor.roles_in(case.village) & (roles - {""}))
+
+    def _private_evidence(self, case) -> bool:
+        """便民服务 (category B): applicants' ID cards and household books."""
+        return case.definition.category == "B"
+
+    def attachment(self, username: str, attachment_id: int, *, public_copy_only: bool = False) -> tuple[dict, bytes]:
+        """The bytes of an attachment, checked against their hash, for whoever may view the case;
+        those of a 便民服务 case only for its handlers, and every such view is audited."""
+        from .models import Attachment
+
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            att = _by_id(session, Attachment, attachment_id)
+            if att is None:
+                raise NotFound(f"没有编号为{attachment_id}的附件")
+            case = self._case_for(session, actor, att.case_id)
+            private = self._private_evidence(case)
+            if private and not self._handles(session, actor, case):
+                raise Forbidden("便民服务事项的申请材料只有经办人员可以查看")
+            meta = attachment_json(att)
+        data = self.read_file(meta["sha256"])
+        if private:
+            with self.transaction() as session:
+                self._audit(session, action="read_personal", actor=actor, case=case, task_id=meta["task"],
+                            summary=f"查看申请材料（附件{meta['id']}“{meta['name']}”）",
+                            data={"attachment": meta["id"], "sha256": meta["sha256"]})
+        return meta, data
+
+    def read_file(self, digest: str) -> bytes:
+        try:
+            data = self._store().get(digest)
+        except StoreError as exc:
+            raise NotFound("附件文件已缺失，请联系管理员运行 cunwu doctor 检查") from exc
+        if sha256(data) != digest:
+            raise Conflict("附件文件已被改动（与登记的 SHA-256 不符），不能提供；请联系管理员运行 cunwu doctor 检查")
+        return data
+
+    def _bind_attachments(self, session, row, now) -> list[dict]:
+        """Bind the open attachments of ``row`` to its record (inside the completing transaction)."""
+        from .models import Attachment
+
+        bound = []
+        for att in session.scalars(select(Attachment).where(Attachment.task_id == row.id,
+                                                            Attachment.bound_at.is_(None)).order_by(Attachment.id)):
+            att.bound_at = now
+            bound.append({"id": att.id, "sha256": att.sha256, "name": att.name})
+        return bound
+
+    def _public_evidence(self, session, task_id: str) -> list[dict]:
+        """The board's copies of the images bound to ``task_id`` (the drafted disclosure): stored,
+        remembered on the attachment, and named with both hashes for the board entry."""
+        from .models import Attachment
+
+        out = []
+        for att in session.scalars(select(Attachment).where(Attachment.task_id == task_id,
+                                                            Attachment.bound_at.is_not(None)).order_by(Attachment.id)):
+            if att.content_type not in ("image/jpeg", "image/png"):
+                continue
+            if att.public_sha256 is None:
+                copy = public_copy(self.read_file(att.sha256), att.content_type)
+                att.public_sha256 = sha256(copy)
+                self._store().put(att.public_sha256, copy)
+            out.append({"name": att.name, "sha256": att.public_sha256, "original": att.sha256})
+        return out
+
+
+def attachment_json(att) -> dict:
+    return {"id": att.id, "sha256": att.sha256, "name": att.name, "size": att.size,
+            "content_type": att.content_type, "task": att.task_id, "case": att.case_id,
+            "bound": att.bound_at is not None}
+
+
+def history_item(att) -> dict:
+    return {"id": att.id, "sha256": att.sha256, "name": att.name}
+
+
+def _forms():
+    from . import forms
+
+    return forms
+
+
+def _by_id(session, model, ident):
+    if isinstance(ident, bool) or not isinstance(ident, int) or not 0 < ident < 2**63:
+        return None
+    return session.get(model, ident)

@@ -1,0 +1,307 @@
+"""Evidence on the record (issue 14): uploads judged by content, stored by SHA-256, bound to the
+step when it completes, listed in the history, re-hashed by ``cunwu doctor``; 便民服务 materials
+only for the handlers; the board's copy of a photo carries no location."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from PIL import ExifTags, Image
+from sqlalchemy import func, select
+
+from engine import evidence, publicity
+from engine.models import Attachment, AuditEvent, BoardEntry, Village
+from tests.conftest import ApiClient
+from tests.flows import Walk
+from tests.test_items_services import INVESTIGATION, SUBSISTENCE, Item
+
+
+# -- real files, made here ------------------------------------------------------------------------
+def jpeg(color=(200, 40, 40), size=(64, 48), gps: bool = False) -> bytes:
+    img = Image.new("RGB", size, color)
+    out = io.BytesIO()
+    if gps:
+        exif = Image.Exif()
+        exif[ExifTags.Base.Make] = "VillageCam"
+        exif[ExifTags.Base.Orientation] = 1
+        exif.get_ifd(ExifTags.IFD.GPSInfo).update({
+            ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (39.0, 54.0, 27.0),
+            ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (116.0, 23.0, 50.0)})
+        img.save(out, "JPEG", exif=exif)
+    else:
+        img.save(out, "JPEG")
+    return out.getvalue()
+
+
+def png(size=(40, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", size, (10, 120, 200, 255)).save(out, "PNG")
+    return out.getvalue()
+
+
+def pdf() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (200, 280), "white").save(out, "PDF")
+    return out.getvalue()
+
+
+MINIMAL_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+               b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+               b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
+               b"trailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+def corrupt_jpeg() -> bytes:
+    good = jpeg(size=(200, 150))
+    return good[:200] + b"\x00garbage" * 40  # the header is right, the picture is gone
+
+
+def upload(client: ApiClient, task_id: str, data: bytes, name: str = "签到表.jpg"):
+    return client.client.post(f"/api/v1/tasks/{task_id}/attachments", headers=client.headers,
+                              data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+
+
+def walk_on(app) -> Walk:
+    return Walk(lambda u: ApiClient(app, u))
+
+
+def store(app):
+    return app.extensions["cunwu"].files
+
+
+def doctor(app):
+    return app.test_cli_runner().invoke(args=["doctor"])
+
+
+# -- upload, bind, history, download ----------------------------------------------------------------
+def test_upload_bind_and_download_on_both_databases(any_app):
+    walk = walk_on(any_app)
+    walk.start()
+    task = walk.task("two_committees")
+    files = {"签到表.jpg": jpeg(), "会议记录.png": png(), "会议纪要扫描.pdf": pdf()}
+    uploaded = []
+    for name, data in files.items():
+        r = upload(walk.secretary, task["id"], data, name)
+        assert r.status_code == 201, r.get_json()
+        body = r.get_json()
+        assert {"id", "sha256", "name", "size", "content_type"} <= set(body)
+        assert body["sha256"] == hashlib.sha256(data).hexdigest()
+        assert body["name"] == name and body["size"] == len(data)
+        uploaded.append(body)
+    assert [u["content_type"] for u in uploaded] == ["image/jpeg", "image/png", "application/pdf"]
+    # Stored by hash, byte for byte.
+    for u, data in zip(uploaded, files.values(), strict=True):
+        assert store(any_app).path(u["sha256"]).read_bytes() == data
+
+    walk.meeting("two_committees", "two_committees")
+    step = [h for h in walk.case["history"] if h["action"] == "complete" and h["task"] == task["id"]]
+    assert step[0]["attachments"] == [{"id": u["id"], "sha256": u["sha256"], "name": u["name"]} for u in uploaded]
+    # The hashes are in the step's audit event.
+    engine = any_app.extensions["cunwu"]
+    with engine.sessions() as s:
+        event = s.scalar(select(AuditEvent).where(AuditEvent.task_id == task["id"], AuditEvent.action == "complete"))
+        assert [a["sha256"] for a in event.data["attachments"]] == [u["sha256"] for u in uploaded]
+        assert all(a.bound_at is not None for a in s.scalars(select(Attachment)))
+
+    # Whoever may view the case gets the bytes with their type.
+    for viewer in (walk.supervisor, ApiClient(any_app, "zhou")):
+        for u, data in zip(uploaded, files.values(), strict=True):
+            r = viewer.get(f"/attachments/{u['id']}")
+            assert r.status_code == 200
+            assert r.data == data and r.mimetype == u["content_type"]
+            assert "filename*=UTF-8''" in r.headers["Content-Disposition"]
+    assert ApiClient(any_app, "chen").get(f"/attachments/{uploaded[0]['id']}").status_code == 403
+    assert walk.public.get(f"/attachments/{uploaded[0]['id']}").status_code == 401
+    assert walk.secretary.get("/attachments/999999").status_code == 404
+    # The step is done: nothing more can be added to it.
+    r = upload(walk.secretary, task["id"], jpeg())
+    assert r.status_code == 409 and r.get_json()["error"]["message"]
+
+
+def test_only_who_may_complete_the_task_uploads(app):
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    assert upload(walk.supervisor, task["id"], jpeg()).status_code == 403
+    r = upload(ApiClient(app, "chen"), task["id"], jpeg())
+    assert r.status_code == 403 and "其他村" in r.get_json()["error"]["message"]
+    assert upload(walk.public, task["id"], jpeg()).status_code == 401
+    assert upload(walk.secretary, "no-such-task", jpeg()).status_code == 404
+    with app.extensions["cunwu"].sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Attachment)) == 0
+
+
+@pytest.mark.parametrize("name,data,words", [
+    ("脚本.png", b"#!/bin/sh\nrm -rf /\n", "只接受"),
+    ("程序.pdf", b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 200, "只接受"),
+    ("网页.jpg", b"<html><script>alert(1)</script></html>", "只接受"),
+    ("坏照片.jpg", None, "损坏"),
+    ("半个.pdf", b"%PDF-1.7\n1 0 obj<<>>endobj\n", "PDF"),
+    ("空.png", b"", "空"),
+])
+def test_type_is_judged_by_content_and_bad_files_are_not_stored(app, name, data, words):
+    data = corrupt_jpeg() if data is None else data
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    r = upload(walk.secretary, task["id"], data, name)
+    assert r.status_code == 422, r.get_json()
+    error = r.get_json()["error"]
+    assert "file" in error["fields"] and words in error["message"]
+    assert list(store(app).digests()) == []
+    with app.extensions["cunwu"].sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Attachment)) == 0
+
+
+def test_a_real_file_with_a_wrong_name_is_taken_by_its_content(app):
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    r = upload(walk.secretary, task["id"], png(), "照片.pdf")
+    assert r.status_code == 201
+    assert r.get_json()["content_type"] == "image/png" and r.get_json()["name"] == "照片.pdf.png"
+    r = upload(walk.secretary, task["id"], MINIMAL_PDF, "../../etc/扫描件")
+    assert r.status_code == 201 and r.get_json()["name"] == "扫描件.pdf"
+
+
+def test_missing_file_field_is_a_clear_422(app):
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    r = walk.secretary.client.post(f"/api/v1/tasks/{task['id']}/attachments", headers=walk.secretary.headers,
+                                   data={"other": "x"}, content_type="multipart/form-data")
+    assert r.status_code == 422 and "file" in r.get_json()["error"]["fields"]
+
+
+def test_the_size_limit_is_20_mb_by_default_and_configurable(app, monkeypatch):
+    monkeypatch.delenv("CUNWU_MAX_UPLOAD", raising=False)
+    assert evidence.max_upload() == 20 * 1024 * 1024
+    assert evidence.max_upload("5M") == 5 * 1024 * 1024
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    big = b"\xff\xd8\xff" + b"\x00" * (20 * 1024 * 1024)  # just over 20 MB
+    r = upload(walk.secretary, task["id"], big)
+    assert r.status_code == 413, r.get_json()
+    assert "20 MB" in r.get_json()["error"]["message"] and "file" in r.get_json()["error"]["fields"]
+    app.config["CUNWU_MAX_UPLOAD"] = 1000
+    r = upload(walk.secretary, task["id"], jpeg(size=(400, 300)))
+    assert r.status_code == 413
+    assert upload(walk.secretary, task["id"], MINIMAL_PDF).status_code == 201
+    assert len(list(store(app).digests())) == 1
+
+
+def test_the_same_bytes_are_stored_once(app):
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    data = jpeg()
+    a = upload(walk.secretary, task["id"], data, "一.jpg").get_json()
+    b = upload(walk.secretary, task["id"], data, "二.jpg").get_json()
+    assert a["id"] != b["id"] and a["sha256"] == b["sha256"]
+    assert list(store(app).digests()) == [a["sha256"]]
+
+
+# -- doctor ---------------------------------------------------------------------------------------------
+def test_doctor_finds_a_changed_and_a_missing_file(app):
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    a = upload(walk.secretary, task["id"], jpeg(), "签到表.jpg").get_json()
+    b = upload(walk.secretary, task["id"], pdf(), "会议记录.pdf").get_json()
+    walk.meeting("two_committees", "two_committees")
+    result = doctor(app)
+    assert result.exit_code == 0, result.output
+    assert "2个附件文件" in result.output
+
+    path = store(app).path(a["sha256"])
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    store(app).path(b["sha256"]).unlink()
+    result = doctor(app)
+    assert result.exit_code == 1
+    assert f"附件{a['id']}“签到表.jpg”的原件" in result.output and "已被改动" in result.output
+    assert f"附件{b['id']}“会议记录.pdf”的原件" in result.output and "已缺失" in result.output
+    # Nor are they handed out as evidence any more.
+    assert walk.secretary.get(f"/attachments/{a['id']}").status_code == 409
+    assert walk.secretary.get(f"/attachments/{b['id']}").status_code == 404
+
+
+def test_doctor_finds_a_hash_changed_in_the_database(app):
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    a = upload(walk.secretary, task["id"], jpeg()).get_json()
+    other = upload(walk.secretary, task["id"], png()).get_json()
+    walk.meeting("two_committees", "two_committees")
+    with app.extensions["cunwu"].transaction() as s:  # someone points the row at other bytes
+        s.get(Attachment, a["id"]).sha256 = other["sha256"]
+    result = doctor(app)
+    assert result.exit_code == 1 and "与办理时记录的哈希或步骤不一致" in result.output
+
+
+# -- 便民服务: the applicant's papers -------------------------------------------------------------------
+def test_service_materials_only_for_handlers_and_every_view_is_audited(app, api):
+    item = Item(app, api, {})
+    item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
+    task = item.task("investigate")
+    r = upload(item.who("li"), task["id"], jpeg(), "户口本.jpg")
+    assert r.status_code == 201
+    att = r.get_json()
+    item.do("li", "investigate", INVESTIGATION)
+    for handler in ("li", "wang", "zhao", "zhou"):
+        r = item.who(handler).get(f"/attachments/{att['id']}")
+        assert r.status_code == 200, (handler, r.get_json())
+    for outsider in ("sun", "xu"):
+        r = item.who(outsider).get(f"/attachments/{att['id']}")
+        assert r.status_code == 403, outsider
+        assert "经办人员" in r.get_json()["error"]["message"]
+    with app.extensions["cunwu"].sessions() as s:
+        views = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "read_personal")))
+    assert sorted(v.actor_name for v in views) == sorted(["李委员", "王主任", "赵监委", "周镇长"])
+    assert all("户口本.jpg" in v.summary for v in views)
+
+
+def test_a_major_decision_attachment_is_open_to_every_viewer_without_audit(app):
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    att = upload(walk.secretary, task["id"], jpeg()).get_json()
+    assert ApiClient(app, "sun").get(f"/attachments/{att['id']}").status_code == 200
+    with app.extensions["cunwu"].sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "read_personal")) == 0
+
+
+# -- the board's copy --------------------------------------------------------------------------------
+def test_disclosure_photos_go_on_the_board_without_location_and_into_the_chain(app):
+    walk = walk_on(app)
+    walk.start()
+    walk.to_resolution()
+    task = walk.task("draft_resolution_disclosure")
+    original = jpeg(size=(300, 200), gps=True)
+    assert Image.open(io.BytesIO(original)).getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    att = upload(walk.director, task["id"], original, "公示栏照片.jpg").get_json()
+    walk.disclose("resolution")
+    entry = walk.board()[0]
+    assert entry["evidence"] == [{"name": "公示栏照片.jpg", "sha256": entry["evidence"][0]["sha256"],
+                                  "original": att["sha256"]}]
+    copy = store(app).get(entry["evidence"][0]["sha256"])
+    assert hashlib.sha256(copy).hexdigest() == entry["evidence"][0]["sha256"]
+    with Image.open(io.BytesIO(copy)) as img:
+        assert not img.getexif().get_ifd(ExifTags.IFD.GPSInfo) and not img.getexif()
+        assert img.size == (300, 200)
+    assert b"Exif" not in copy and b"VillageCam" not in copy
+    # The original is kept byte for byte.
+    assert walk.secretary.get(f"/attachments/{att['id']}").data == original
+    # The photo's hash is in the chain: changing it breaks verify.
+    assert walk.public.get("/villages/demo-001/board/verify").get_json()["ok"]
+    engine = app.extensions["cunwu"]
+    with engine.transaction() as s:
+        row = s.get(BoardEntry, entry["id"])
+        row.evidence = [{**row.evidence[0], "sha256": "0" * 64}]
+    with engine.sessions() as s:
+        result = publicity.verify(s, s.scalar(select(Village).where(Village.code == "demo-001")))
+    assert not result["ok"] and result["broken"]["id"] == entry["id"]
