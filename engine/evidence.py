@@ -231,6 +231,24 @@ class LocalStore:
             return None
         return h.hexdigest()
 
+    def get_derived(self, key: str) -> bytes | None:
+        """A file made from stored ones (thumbnails), kept beside them; ``None`` if not made yet."""
+        try:
+            return (self.root / "derived" / key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def put_derived(self, key: str, data: bytes) -> None:
+        target = self.root / "derived" / key
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".d-", dir=target.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        except OSError:  # a cache: failing to keep it costs only time
+            pass
+
     def digests(self) -> Iterator[str]:
         if not self.root.is_dir():
             return
@@ -381,6 +399,36 @@ class EvidenceMixin:
                             summary=f"查看申请材料（附件{meta['id']}“{meta['name']}”）",
                             data={"attachment": meta["id"], "sha256": meta["sha256"]})
         return meta, data
+
+    def attachment_thumbnail(self, username: str, attachment_id: int) -> bytes:
+        """A small JPEG of an image attachment (same permissions and audit as the original)."""
+        meta, data = self.attachment(username, attachment_id)
+        if meta["content_type"] not in ("image/jpeg", "image/png"):
+            raise NotFound("PDF 文件没有缩略图")
+        key = f"thumb-240-{meta['sha256']}.jpg"
+        cached = self._store().get_derived(key)
+        if cached is None:
+            cached = thumbnail(data, meta["content_type"])
+            self._store().put_derived(key, cached)
+        return cached
+
+    def public_photo(self, village_code: str, digest: str) -> bytes:
+        """The board's copy of a disclosure's photo: only hashes some board entry of the village
+        names as its public photos (never an original)."""
+        from .models import BoardEntry, Village
+
+        if not SHA256.match(digest or ""):
+            raise NotFound("没有这张照片")
+        with self.sessions() as session:
+            village = session.scalar(select(Village).where(Village.code == village_code))
+            if village is None:
+                raise NotFound(f"没有编码为“{village_code}”的村")
+            named = any(item.get("sha256") == digest for evidence in session.scalars(
+                select(BoardEntry.evidence).where(BoardEntry.village_id == village.id,
+                                                  BoardEntry.evidence.is_not(None))) for item in evidence or [])
+        if not named:
+            raise NotFound("没有这张照片")
+        return self.read_file(digest)
 
     def read_file(self, digest: str) -> bytes:
         try:

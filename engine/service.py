@@ -724,6 +724,7 @@ class Engine(evidence.EvidenceMixin):
     # -- JSON shapes ------------------------------------------------------------------------
     def _case_summary(self, case: Case) -> dict:
         return {"id": case.id, "process": case.definition.key, "process_name": case.definition.name,
+                "category": case.definition.category,
                 "version": case.definition.version, "village": case.village.code, "village_name": case.village.name,
                 "title": case.title, "status": case.status, "status_name": STATUS_ZH.get(case.status, case.status),
                 "created_at": iso(case.created_at), "updated_at": iso(case.updated_at)}

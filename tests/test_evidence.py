@@ -305,3 +305,102 @@ def test_disclosure_photos_go_on_the_board_without_location_and_into_the_chain(a
     with engine.sessions() as s:
         result = publicity.verify(s, s.scalar(select(Village).where(Village.code == "demo-001")))
     assert not result["ok"] and result["broken"]["id"] == entry["id"]
+
+
+# -- the pages ----------------------------------------------------------------------------------------
+def test_the_task_page_uploads_from_camera_or_files_and_shows_thumbnails(app):
+    from tests.test_web import Browser
+
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    page = Browser(app, "zhang")
+    html = page.html(f"/tasks/{task['id']}")
+    assert 'enctype="multipart/form-data"' in html
+    assert 'accept="image/*,application/pdf" capture="environment"' in html and "multiple" in html
+    r = page.post(f"/tasks/{task['id']}/attachments", content_type="multipart/form-data",
+                  data={"file": [(io.BytesIO(jpeg()), "签到表.jpg"), (io.BytesIO(pdf()), "会议记录.pdf"),
+                                 (io.BytesIO(b"MZ\x90\x00"), "病毒.jpg")]})
+    assert r.status_code == 302 and r.headers["Location"].endswith("#evidence")
+    html = page.html(f"/tasks/{task['id']}")
+    assert "已上传“签到表.jpg”" in html and "已上传“会议记录.pdf”" in html
+    assert "“病毒.jpg”未上传：" in html and "只接受" in html
+    attachments = walk.secretary.get(f"/tasks/{task['id']}/attachments").get_json()
+    assert [a["name"] for a in attachments] == ["签到表.jpg", "会议记录.pdf"]
+    image, scan = attachments
+    assert f"/attachments/{image['id']}/thumb" in html and f"/api/v1/attachments/{scan['id']}" in html
+    thumb = page.get(f"/attachments/{image['id']}/thumb")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(thumb.data)).size[0] <= 240
+    # The page session reads the original through the API (a GET).
+    assert page.get(f"/api/v1/attachments/{scan['id']}").data == pdf()
+    # Completing the task from the page binds them; the case page lists them under the step.
+    walk.meeting("two_committees", "two_committees")
+    html = page.html(f"/cases/{walk.case['id']}")
+    assert "签到表.jpg" in html and f"/attachments/{image['id']}/thumb" in html and image["sha256"][:12] in html
+    # Others may look, not upload.
+    html = Browser(app, "zhao").html(f"/tasks/{walk.task('review_two_committees')['id']}")
+    assert 'enctype="multipart/form-data"' in html  # the reviewer may add evidence to the review
+    r = Browser(app, "zhao").post(f"/tasks/{task['id']}/attachments", content_type="multipart/form-data",
+                                  data={"file": (io.BytesIO(jpeg()), "x.jpg")})
+    assert r.status_code == 403
+
+
+def test_the_page_upload_keeps_csrf(app, sqlite_template, tmp_path, clock):
+    from tests.conftest import _sqlite_app
+    from tests.test_web import Browser
+
+    strict = _sqlite_app(tmp_path / "strict", sqlite_template, clock, WTF_CSRF_ENABLED=True) \
+        if (tmp_path / "strict").mkdir() is None else None
+    walk = walk_on(strict)
+    walk.start()
+    task = walk.task("two_committees")
+    page = Browser.__new__(Browser)
+    page.client = strict.test_client()
+    html = page.client.get("/login").data.decode()
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    assert page.client.post("/login", data={"username": "zhang", "password": "demo123",
+                                            "csrf_token": token}).status_code == 302
+    html = page.client.get(f"/tasks/{task['id']}").data.decode()
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    r = page.client.post(f"/tasks/{task['id']}/attachments", content_type="multipart/form-data",
+                         data={"file": (io.BytesIO(jpeg()), "a.jpg")})
+    assert r.status_code == 400
+    r = page.client.post(f"/tasks/{task['id']}/attachments", content_type="multipart/form-data",
+                         data={"file": (io.BytesIO(jpeg()), "a.jpg"), "csrf_token": token})
+    assert r.status_code == 302
+    strict.extensions["cunwu_db"].dispose()
+
+
+def test_service_cases_show_no_thumbnails_on_the_pages(app, api):
+    from tests.test_web import Browser
+
+    item = Item(app, api, {})
+    item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
+    task = item.task("investigate")
+    att = upload(item.who("li"), task["id"], jpeg(), "身份证.jpg").get_json()
+    item.do("li", "investigate", INVESTIGATION)
+    html = Browser(app, "wang").html(f"/cases/{item.case['id']}")
+    assert "身份证.jpg" in html and f"/attachments/{att['id']}/thumb" not in html
+    assert "每次查看都会记录在案" in html
+
+
+def test_the_board_shows_the_copy_and_never_an_original(app):
+    from tests.test_web import Browser
+
+    walk = walk_on(app)
+    walk.start()
+    walk.to_resolution()
+    task = walk.task("draft_resolution_disclosure")
+    original = jpeg(size=(120, 90), gps=True)
+    att = upload(walk.director, task["id"], original, "张贴照片.jpg").get_json()
+    walk.disclose("resolution")
+    entry = walk.board()[0]
+    digest = entry["evidence"][0]["sha256"]
+    anyone = Browser(app)
+    html = anyone.html("/villages/demo-001/board")
+    assert f"/villages/demo-001/board/photos/{digest}" in html
+    r = anyone.get(f"/villages/demo-001/board/photos/{digest}")
+    assert r.status_code == 200 and b"GPS" not in r.data and hashlib.sha256(r.data).hexdigest() == digest
+    assert anyone.get(f"/villages/demo-001/board/photos/{att['sha256']}").status_code == 404
+    assert anyone.get(f"/villages/demo-002/board/photos/{digest}").status_code == 404

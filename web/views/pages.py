@@ -213,9 +213,60 @@ def task(task_id: str):
         else:
             flash(f"“{task['title']}”已办理。")
             return redirect(url_for("web.case", case_id=case["id"]))
+    from engine.evidence import size_text
+
+    from ..evidence import upload_limit
+
     return render_template("task.html", task=task, case=case, fields=fields, may_do=may_do, values=values,
                            errors=errors, other=other, chart=case_chart(case["id"]),
-                           today=now_local().date().isoformat()), status
+                           today=now_local().date().isoformat(),
+                           attachments=engine().task_attachments(username(), task_id),
+                           max_upload_text=size_text(upload_limit())), status
+
+
+@bp.route("/tasks/<task_id>/attachments", methods=["POST"])
+@login_required
+def task_upload(task_id: str):
+    """Upload evidence from the task page (the camera or files); back to the task with a note."""
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from engine.evidence import too_large_error
+
+    from ..evidence import upload_limit
+
+    limit = upload_limit()
+    try:
+        files = [f for f in request.files.getlist("file") if f and f.filename]
+    except RequestEntityTooLarge:
+        files = None
+        flash(too_large_error(limit).message, "error")
+    if files == []:
+        flash("请先拍照或选择要上传的文件。", "error")
+    for upload in files or []:
+        data = upload.stream.read(limit + 1)
+        try:
+            if len(data) > limit:
+                raise too_large_error(limit)
+            saved = engine().upload_attachment(username(), task_id, upload.filename, data, limit)
+        except (Forbidden, NotFound):
+            raise
+        except CunwuError as exc:
+            flash(f"“{upload.filename}”未上传：{exc.message}", "error")
+        else:
+            flash(f"已上传“{saved['name']}”，提交本步骤时记入记录。")
+    return redirect(url_for("web.task", task_id=task_id) + "#evidence")
+
+
+@bp.route("/attachments/<int:attachment_id>/thumb")
+@login_required
+def attachment_thumb(attachment_id: int):
+    """A small JPEG of an image attachment (no metadata), for the task and case pages."""
+    from flask import Response
+
+    data = engine().attachment_thumbnail(username(), attachment_id)
+    response = Response(data, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 # -- a case ---------------------------------------------------------------------------------

@@ -32,6 +32,18 @@ def board(code: str):
     return _render_board(code)
 
 
+@bp.route("/villages/<code>/board/photos/<digest>")
+def board_photo(code: str, digest: str):
+    """A disclosure's photo as the board shows it: the copy without location data, by its hash."""
+    from flask import Response
+
+    data = engine().public_photo(code, digest)
+    mimetype = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+    response = Response(data, mimetype=mimetype)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"  # named by its hash
+    return response
+
+
 @bp.route("/villages/<code>/board/<int:entry_id>/objections", methods=["POST"])
 def board_objection(code: str, entry_id: int):
     values = {k: request.form.get(k, "") for k in ("name", "contact", "text")}

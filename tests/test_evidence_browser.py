@@ -1,0 +1,58 @@
+"""Evidence from a phone in real Chromium (issue 14): the file chooser of the task page, the
+thumbnail, the meeting record submitted with it, the case page listing it under the step."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.conftest import ApiClient
+from tests.flows import Walk
+from tests.test_browser import PHONE, Person, browser_type_launch_args, live, shot  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+def test_upload_from_a_phone_with_the_file_chooser(app, live, browser, tmp_path):  # noqa: F811
+    walk = Walk(lambda u: ApiClient(app, u))
+    walk.start()
+    photo = tmp_path / "签到表.jpg"
+    img = Image.new("RGB", (1200, 900), (240, 240, 230))
+    for x in range(0, 1200, 60):
+        for y in range(0, 900, 45):
+            img.putpixel((x, y), (20, 20, 20))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    photo.write_bytes(buf.getvalue())
+
+    zhang = Person(browser, live, "zhang", **PHONE)
+    page = zhang.open_task("村两委会议商议")
+    camera = page.locator("#evidence-camera")
+    assert camera.get_attribute("capture") == "environment"
+    assert camera.get_attribute("accept") == "image/*,application/pdf"
+    with page.expect_file_chooser() as chooser:
+        page.locator("#evidence-file").click()
+    assert chooser.value.is_multiple()
+    chooser.value.set_files(str(photo))
+    page.get_by_role("button", name="上传", exact=True).click()
+    page.wait_for_url("**/tasks/*#evidence")
+    assert "已上传“签到表.jpg”" in page.locator(".flash").inner_text()
+    thumb = page.locator("ul.evidence img").first
+    thumb.wait_for()
+    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", thumb.element_handle())
+    shot(page, "evidence-task-phone")
+
+    page.fill("#f-held_on", "2026-03-02")
+    page.get_by_label("实到人数").fill("7")
+    page.get_by_label("赞成票数").fill("6")
+    page.get_by_label("反对票数").fill("1")
+    page.get_by_label("弃权票数").fill("0")
+    page.get_by_label("会议纪要").fill("两委会议商议修路方案，签到表见附件。")
+    zhang.submit(page)
+    assert "/cases/" in page.url
+    step = page.locator("ol.timeline li.act-complete", has_text="村两委会议商议")
+    assert step.locator("img").count() == 1 and "签到表.jpg" in step.inner_text()
+    shot(page, "evidence-case-phone")
+    zhang.close()
