@@ -40,8 +40,19 @@ def line(label: str, **kw) -> fields.String:
     return text(label, max_len=200, widget="text", **kw)
 
 
+class StrictInteger(fields.Integer):
+    """An integer and nothing else: ``6.5``, ``"6"`` and ``true`` are refused, never truncated
+    or converted (CONTRACT "Secrets, sessions and hostile input"). The HTML forms turn what
+    people type into integers before the engine sees it (web/views/common.py ``form_data``)."""
+
+    def _validated(self, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 def count(label: str, *, required: bool = True, help: str = "", unit: str = "人", **kw) -> fields.Integer:
-    return fields.Integer(
+    return StrictInteger(
         required=required,
         validate=validate.Range(min=0, max=10_000_000, error=f"{label}须为0到10000000之间的整数"),
         error_messages={**_messages(label), "invalid": f"{label}必须是整数"},
@@ -158,7 +169,7 @@ class ReviewForm(FormSchema):
 class DisclosureForm(FormSchema):
     title_zh = "公开内容"
     content = text("公开内容")
-    notice_days = fields.Integer(
+    notice_days = StrictInteger(
         load_default=7,
         validate=validate.Range(min=1, max=365, error="公示天数须在1到365天之间"),
         error_messages={**_messages("公示天数"), "invalid": "公示天数必须是整数"},
@@ -234,7 +245,8 @@ def describe(form: str) -> list[dict]:
     for name, fld in schema.fields.items():
         meta = dict(fld.metadata)
         kind = {
-            fields.Integer: "integer", fields.Decimal: "money", fields.Date: "date", fields.Boolean: "boolean",
+            StrictInteger: "integer", fields.Integer: "integer", fields.Decimal: "money", fields.Date: "date",
+            fields.Boolean: "boolean",
         }.get(type(fld), "string")
         item = {
             "name": name,

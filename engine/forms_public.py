@@ -25,7 +25,7 @@ from sqlalchemy import select
 from . import rules
 from . import settings as item_settings
 from .errors import Forbidden, Invalid
-from .forms import CheckContext, FormSchema, choice, day, flag, line, money, register, text
+from .forms import CheckContext, FormSchema, StrictInteger, choice, day, flag, line, money, register, text
 from .matters import MATTERS, STATUTORY
 from .models import BoardEntry, Case, Objection, TaskRow, User
 
@@ -43,7 +43,7 @@ WITHDRAW_HELP = "修改时勾选，事项即以“撤回”办结"
 
 def integer(label: str, *, minimum: int = 0, maximum: int = 10_000_000, required: bool = True, unit: str = "",
             help: str = "", **kw) -> fields.Integer:
-    return fields.Integer(
+    return StrictInteger(
         required=required,
         validate=validate.Range(min=minimum, max=maximum, error=f"{label}须为{minimum}到{maximum}之间的整数"),
         error_messages={"required": f"请填写{label}", "null": f"{label}不能为空", "invalid": f"{label}必须是整数"},
@@ -54,7 +54,7 @@ def integer(label: str, *, minimum: int = 0, maximum: int = 10_000_000, required
 
 def case_ref(label: str, help: str) -> fields.Integer:
     """An optional case number (the form's check says when it is required)."""
-    return fields.Integer(
+    return StrictInteger(
         required=False, allow_none=True, load_default=None,
         validate=validate.Range(min=1, max=2**31 - 1, error=f"{label}须为正整数"),
         error_messages={"null": f"{label}不能为空", "invalid": f"{label}必须是事项编号（整数）"},

@@ -22,7 +22,20 @@ from sqlalchemy import select
 
 from . import certificates
 from .errors import Forbidden, Invalid
-from .forms import FORMS, CheckContext, FormSchema, choice, count, day, flag, line, money, register, text
+from .forms import (
+    FORMS,
+    CheckContext,
+    FormSchema,
+    StrictInteger,
+    choice,
+    count,
+    day,
+    flag,
+    line,
+    money,
+    register,
+    text,
+)
 from .models import Case, RoleAssignment, TaskRow, User
 from .roles import VILLAGE_ROLES
 
@@ -65,7 +78,7 @@ def _messages(label: str) -> dict[str, str]:
 
 
 def positive_count(label: str, *, unit: str = "人", help: str = "", **kw) -> fields.Integer:
-    return fields.Integer(
+    return StrictInteger(
         required=True,
         validate=validate.Range(min=1, max=10_000_000, error=f"{label}须为1到10000000之间的整数"),
         error_messages={**_messages(label), "invalid": f"{label}必须是整数"},
@@ -650,7 +663,7 @@ SUBSIDY_TYPES = {"farmland_protection": "耕地地力保护补贴", "grain_growe
 class SubsidyListForm(FormSchema):
     title_zh = "补贴面积和对象核实"
     subsidy_type = choice("补贴项目", SUBSIDY_TYPES)
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100, error="补贴年度须为2000到2100年"),
+    year = StrictInteger(required=True, validate=validate.Range(min=2000, max=2100, error="补贴年度须为2000到2100年"),
                           error_messages={**_messages("补贴年度"), "invalid": "补贴年度必须是整数"},
                           metadata={"label": "补贴年度", "unit": "年", "widget": "number"})
     households = positive_count("补贴户数", unit="户")

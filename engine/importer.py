@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -21,6 +22,9 @@ COUNTS = {
     "representatives": "村民代表会议组成人员数",
     "two_committees": "两委成员数",
 }
+
+
+VILLAGE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def parse_yaml(text: str, source: str = "导入文件") -> dict:
@@ -69,6 +73,11 @@ def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
         code = entry.get("code")
         if not isinstance(code, str) or not code.strip():
             errors.append(f"{where}：缺少村编码（code）")
+            continue
+        if not VILLAGE_CODE.fullmatch(code):
+            # The code names files (poster cache) and headers (downloads): letters, digits, - and _ only.
+            errors.append(f"{where}：村编码“{code[:40]}”不合规：只能用英文字母、数字、“-”和“_”，以字母或数字开头，"
+                          "最长64个字符")
             continue
         where = f"villages 第{index}项（{code}）"
         if code in seen_codes:

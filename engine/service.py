@@ -288,6 +288,9 @@ class Engine(evidence.EvidenceMixin):
                 if row is None:
                     raise NotFound(f"没有编号为{task_id}的任务")
                 case = self._case_for(session, actor, row.case_id)
+                if row.state == "waiting":  # a timer: nobody completes it, the clock does
+                    until = f"（{local_text(row.due_at)}）" if row.due_at else ""
+                    raise Conflict(f"“{row.title}”是计时环节，到期{until}后自动进入下一步，不能手动办理")
                 if not actor.may_complete(row.role, row.extra_roles, case.village):
                     raise Forbidden(f"“{row.title}”须由{ROLES.get(row.role, row.role)}办理")
                 if actor.username in (case.excluded_users or []):

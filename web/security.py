@@ -251,7 +251,6 @@ def init_app(app: Flask) -> None:
     max_body = _limit(app, "CUNWU_MAX_BODY", 1 << 20)
     max_upload = _limit(app, "CUNWU_MAX_UPLOAD", 20 << 20)
 
-    @app.before_request
     def _guard_body():
         limit = max_upload if request.mimetype == "multipart/form-data" else max_body
         request.max_content_length = limit
@@ -259,6 +258,9 @@ def init_app(app: Flask) -> None:
             raise RequestEntityTooLarge()
         if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS"):
             check_json_body()
+
+    # First of all hooks: nothing else reads a body before it is checked.
+    app.before_request_funcs.setdefault(None, []).insert(0, _guard_body)
 
     secure = _secure_cookies(app)
     config["SESSION_COOKIE_HTTPONLY"] = True

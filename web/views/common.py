@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import re
 import secrets
 from collections.abc import Callable
 from datetime import date, datetime
@@ -198,6 +199,9 @@ def form_data(fields: list[dict], form, *, skip: set[str] = frozenset()) -> dict
             continue
         raw = raw.strip()
         if raw == "":
+            continue
+        if f["type"] == "integer" and re.fullmatch(r"[+-]?[0-9]{1,12}", raw):
+            data[name] = int(raw)  # the engine takes integers only; anything else stays text and is refused
             continue
         data[name] = raw
     return data

@@ -88,8 +88,18 @@ def _meeting_rows(data: dict) -> list[list]:
 
 def _objection_rows(data: dict) -> list[list]:
     return [["异议", o["village_name"], o["entry_title"], o["text"], o["decision_name"], fmt_time(o["filed_at"]),
-             f"提出人：{o['name']}" + (f"；答复：{o['reply']}" if o.get("reply") else ""),
+             f"答复：{o['reply']}" if o.get("reply") else "",  # the objector is never named outside the reply
              f"事项{o['case']}" if o.get("case") else f"公开栏{o['entry']}"] for o in data["objections"]]
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A text cell that a spreadsheet would read as a formula is written as text (a leading ')."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _filename(data: dict, ext: str) -> str:
@@ -110,10 +120,10 @@ def township_csv():
     if request.args.get("table") == "detail":
         writer.writerow(DETAIL_HEAD)
         for rows in (_case_rows(data), _overdue_rows(data), _meeting_rows(data), _objection_rows(data)):
-            writer.writerows(rows)
+            writer.writerows([[csv_cell(v) for v in row] for row in rows])
     else:
         writer.writerow(SUMMARY_HEAD)
-        writer.writerows(_summary_rows(data))
+        writer.writerows([[csv_cell(v) for v in row] for row in _summary_rows(data)])
     return Response(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": _filename(data, "csv")})
 
@@ -138,6 +148,9 @@ def township_xlsx():
             cell.font = Font(bold=True)
         for row in rows:
             ws.append(row)
+            for cell in ws[ws.max_row]:
+                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                    cell.data_type = "s"  # text, never a formula (an objection may say =cmd|...)
         for col, name in enumerate(head, start=1):
             width = max([len(str(name))] + [len(str(r[col - 1])) for r in rows[:200]]) * 2 + 2
             ws.column_dimensions[get_column_letter(col)].width = min(60, width)
