@@ -108,6 +108,8 @@ COVERED = {
     ("POST", "/api/v1/tasks/<string:task_id>/complete"), ("GET", "/api/v1/villages/<string:code>/board"),
     ("POST", "/api/v1/board/<int:entry_id>/objections"), ("GET", "/api/v1/villages/<string:code>/board/verify"),
     ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs"),
+    ("POST", "/api/v1/tasks/<string:task_id>/attachments"), ("GET", "/api/v1/tasks/<string:task_id>/attachments"),
+    ("GET", "/api/v1/attachments/<int:attachment_id>"),
 }
 
 
@@ -117,6 +119,40 @@ def test_every_api_route_is_in_the_matrix(matrix_app):
               for m in r.methods - {"HEAD", "OPTIONS"}}
     missing = routes - COVERED
     assert not missing, f"classify these routes in the security matrix: {sorted(missing)}"
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_attachments(world):
+    """Upload: whoever may complete the task; list and download: whoever may view the case."""
+    clients, meeting = world["clients"], world["meeting"]
+    uploaded = {}
+    for village, task in meeting.items():
+        for who in EVERYONE:
+            c = clients[who]
+            r = c.client.post(f"/api/v1/tasks/{task['id']}/attachments", headers=c.headers,
+                              data={"file": (__import__("io").BytesIO(_png()), "签到表.png")},
+                              content_type="multipart/form-data")
+            _check(who, r, who in MEET[village], ok=(201,), what=f"attach to {village}'s meeting")
+            if r.status_code == 201:
+                uploaded[village] = r.get_json()["id"]
+        for who in EVERYONE:
+            c = clients[who]
+            _check(who, c.get(f"/tasks/{task['id']}/attachments"), who in VIEW[village],
+                   what=f"list {village}'s attachments")
+            r = c.get(f"/attachments/{uploaded[village]}")
+            if who in VIEW[village]:
+                assert r.status_code == 200 and r.data == _png(), (who, r.status_code)
+            else:
+                _check(who, r, False, what=f"download {village}'s attachment")
 
 
 def test_reading(world):

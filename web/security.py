@@ -237,7 +237,11 @@ def check_json_body() -> None:
 
 
 def _limit(app: Flask, name: str, default: int) -> int:
-    return int(app.config.get(name) or os.environ.get(name) or default)
+    """A size in bytes from the config or the environment: ``1048576``, ``512K``, ``20M``."""
+    from engine.evidence import max_upload
+
+    raw = app.config.get(name) or os.environ.get(name)
+    return max_upload(raw) if raw not in (None, "") else default
 
 
 def init_app(app: Flask) -> None:
