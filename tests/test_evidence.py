@@ -404,3 +404,98 @@ def test_the_board_shows_the_copy_and_never_an_original(app):
     assert r.status_code == 200 and b"GPS" not in r.data and hashlib.sha256(r.data).hexdigest() == digest
     assert anyone.get(f"/villages/demo-001/board/photos/{att['sha256']}").status_code == 404
     assert anyone.get(f"/villages/demo-002/board/photos/{digest}").status_code == 404
+
+
+# -- the dossier -------------------------------------------------------------------------------------
+def finished_case(app, clock) -> tuple[Walk, dict]:
+    """A 四议两公开 case walked to the end with evidence on several steps and one objection."""
+    walk = walk_on(app)
+    walk.start()
+    uploads = {}
+    task = walk.task("two_committees")
+    uploads["签到表.jpg"] = upload(walk.secretary, task["id"], jpeg(size=(800, 600)), "签到表.jpg").get_json()
+    uploads["两委会议记录.pdf"] = upload(walk.secretary, task["id"], pdf(), "两委会议记录.pdf").get_json()
+    walk.meeting("two_committees", "two_committees")
+    walk.review("review_two_committees")
+    walk.meeting("party_members", "party_members")
+    walk.review("review_party_members")
+    task = walk.task("representatives")
+    uploads["表决票.png"] = upload(walk.director, task["id"], png(size=(600, 400)), "表决票.png").get_json()
+    walk.meeting("representatives", "representatives")
+    walk.review("review_resolution")
+    task = walk.task("draft_resolution_disclosure")
+    uploads["公示照片.jpg"] = upload(walk.director, task["id"], jpeg(gps=True), "公示照片.jpg").get_json()
+    walk.disclose("resolution", "经村民代表会议表决通过：硬化村东道路。")
+    entry = walk.board()[0]
+    assert walk.public.post(f"/board/{entry['id']}/objections", json={"name": "村民甲", "text": "造价偏高"}).status_code == 201
+    walk.do(walk.supervisor, "reply_resolution_objection", {"decision": "dismiss", "reply": "造价经三家比价，属实合理"})
+    clock.advance(days=7, seconds=1)
+    assert app.test_cli_runner().invoke(args=["timers", "run"]).exit_code == 0
+    task = walk.task("implement")
+    uploads["发票.pdf"] = upload(walk.director, task["id"], MINIMAL_PDF, "发票.pdf").get_json()
+    walk.do(walk.director, "implement", {"summary": "道路已硬化完成", "amount_spent": "176500.50"})
+    walk.review("review_implementation")
+    walk.disclose("result", "道路硬化完成，实际支出176500.50元。")
+    clock.advance(days=7, seconds=1)
+    assert app.test_cli_runner().invoke(args=["timers", "run"]).exit_code == 0
+    assert walk.refresh()["status"] == "completed"
+    return walk, uploads
+
+
+def test_the_zip_dossier_holds_a_manifest_whose_hashes_match_its_files(app, clock):
+    import json
+    import zipfile
+
+    walk, uploads = finished_case(app, clock)
+    r = walk.supervisor.get(f"/instances/{walk.case['id']}/dossier?format=zip")
+    assert r.status_code == 200 and r.mimetype == "application/zip", r.data[:300]
+    archive = zipfile.ZipFile(io.BytesIO(r.data))
+    manifest = json.loads(archive.read("manifest.json"))
+    names = {f["name"] for f in manifest["files"]}
+    assert set(archive.namelist()) == names | {"manifest.json"}
+    for f in manifest["files"]:
+        assert hashlib.sha256(archive.read(f["name"])).hexdigest() == f["sha256"], f["name"]
+    assert "dossier.pdf" in names and archive.read("dossier.pdf").startswith(b"%PDF-")
+    stored = {f["sha256"] for f in manifest["files"]}
+    assert {u["sha256"] for u in uploads.values()} <= stored  # the originals, byte for byte
+    assert f"files/{uploads['签到表.jpg']['id']}-签到表.jpg" in names
+    assert manifest["board_head"] == walk.public.get("/villages/demo-001/board/verify").get_json()["head"]
+
+
+def test_the_pdf_dossier_is_the_printable_record_of_every_step(app, clock, tmp_path):
+    import subprocess
+
+    walk, uploads = finished_case(app, clock)
+    r = walk.secretary.get(f"/instances/{walk.case['id']}/dossier?format=pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    path = tmp_path / "dossier.pdf"
+    path.write_bytes(r.data)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "595.276 x 841.89 pts (A4)" in info or "A4" in info
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    flat = "".join(text.split())
+    for words in ("四议两公开登记表", "村两委会议商议", "党员大会审议", "村民代表会议", "审核同意", "张书记", "赵监委",
+                  "造价偏高", "造价经三家比价", "第1页", "176500.50", "实施结果公开"):
+        assert words in flat, words
+    for u in uploads.values():
+        assert u["sha256"] in flat or u["sha256"][:40] in flat, u["name"]
+    # The images are inside (at least the three photos).
+    images = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
+    assert sum(1 for line in images.splitlines()[2:] if " image " in line) >= 3
+
+
+def test_the_dossier_is_for_viewers_of_the_case(app, api):
+    walk = walk_on(app)
+    walk.start()
+    assert ApiClient(app, "chen").get(f"/instances/{walk.case['id']}/dossier?format=zip").status_code == 403
+    assert walk.public.get(f"/instances/{walk.case['id']}/dossier").status_code == 401
+    r = walk.secretary.get(f"/instances/{walk.case['id']}/dossier?format=doc")
+    assert r.status_code == 400 and "format" in r.get_json()["error"]["fields"]
+    assert walk.secretary.get("/instances/999999/dossier").status_code == 404
+    item = Item(app, api, {})
+    item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
+    assert item.who("sun").get(f"/instances/{item.case['id']}/dossier?format=zip").status_code == 403
+    assert item.who("li").get(f"/instances/{item.case['id']}/dossier?format=zip").status_code == 200
+    with app.extensions["cunwu"].sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "read_personal", AuditEvent.case_id == item.case["id"])) == 1

@@ -302,6 +302,18 @@ class AttachmentFile(MethodView):
         return file_response(meta, data)
 
 
+@blp.route("/instances/<int:case_id>/dossier")
+class Dossier(MethodView):
+    @blp.doc(security=BEARER, parameters=[{"in": "query", "name": "format", "required": False,
+                                           "schema": {"type": "string", "enum": ["pdf", "zip"], "default": "pdf"}}])
+    def get(self, case_id):
+        """事项档案：pdf 为可打印的登记表和全部环节，zip 含 manifest.json、附件原件和 PDF"""
+        from .dossier import dossier_response
+
+        user = current_username()
+        return dossier_response(engine(), user, case_id, request.args.get("format", "pdf"))
+
+
 @blp.route("/villages/<string:code>/board")
 class Board(MethodView):
     @blp.response(200, EntryOut(many=True))
