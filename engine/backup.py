@@ -9,6 +9,12 @@ Formats (``restore`` recognises them by their first bytes):
 - ``json``: a logical dump, table by table in dependency order (JSON lines). Works on both
   backends and across them (SQLite → PostgreSQL and back), and whatever the schema name.
 
+When the attachment store holds files (evidence, issue 14), the backup is one tar file instead
+(``bundle``): ``cunwu-bundle.json``, the database in one of the formats above
+(``database.<format>``) and every stored file as ``files/<sha256>``. ``restore`` checks each
+file against its name (its SHA-256) and puts it back into the store before it replaces the
+database; a backup without files restores as before.
+
 A restore replaces everything in the target database and then upgrades the schema to the
 newest migration, so an older backup can be restored into a newer release.
 """
@@ -17,12 +23,15 @@ from __future__ import annotations
 
 import base64
 import glob
+import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import sqlite3
 import subprocess
+import tarfile
 import tempfile
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -33,6 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import JSON, Date, DateTime, Integer
 
 JSON_MAGIC = "cunwu-backup"
+BUNDLE_MAGIC = "cunwu-bundle"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
 
@@ -77,7 +87,9 @@ def _atomic_target(path: Path) -> Path:
 
 def detect_format(path: Path) -> str:
     with open(path, "rb") as fh:
-        head = fh.read(64)
+        head = fh.read(512)
+    if head[257:262] == b"ustar" and BUNDLE_MAGIC.encode() in head[:100]:
+        return "bundle"
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
     if head.startswith(PG_MAGIC):
@@ -88,9 +100,13 @@ def detect_format(path: Path) -> str:
 
 
 # -- backup ------------------------------------------------------------------------------------
-def backup(db: Engine, path: Path | str, fmt: str = "auto") -> dict:
-    """Write a consistent copy of the whole database to ``path``; return ``{format, bytes}``."""
+def backup(db: Engine, path: Path | str, fmt: str = "auto", store=None) -> dict:
+    """Write a consistent copy of the whole database to ``path``, with the attachment files of
+    ``store`` when it holds any (a bundle); return ``{format, bytes, files}``."""
     path = Path(path)
+    digests = list(store.digests()) if store is not None else []
+    if digests:
+        return _backup_bundle(db, path, fmt, store)
     dialect = db.dialect.name
     if fmt == "auto":
         fmt = "sqlite" if dialect == "sqlite" else ("pg" if pg_tool("pg_dump") else "json")
@@ -105,7 +121,32 @@ def backup(db: Engine, path: Path | str, fmt: str = "auto") -> dict:
     finally:
         if tmp.exists():
             tmp.unlink()
-    return {"format": fmt, "bytes": path.stat().st_size}
+    return {"format": fmt, "bytes": path.stat().st_size, "files": 0}
+
+
+def _backup_bundle(db: Engine, path: Path, fmt: str, store) -> dict:
+    """The database first, then the files: files are content-addressed and never removed, so
+    every file the dumped database names is in the store when the files are copied."""
+    with tempfile.TemporaryDirectory(prefix="cunwu-backup-", dir=path.parent if path.parent.exists() else None) as tmp:
+        inner = Path(tmp) / "database"
+        info = backup(db, inner, fmt)
+        digests = list(store.digests())
+        header = json.dumps({BUNDLE_MAGIC: 1, "format": info["format"], "files": len(digests),
+                             "at": datetime.now(UTC).isoformat()}, ensure_ascii=False).encode()
+        target = _atomic_target(path)
+        try:
+            with tarfile.open(target, "w", format=tarfile.USTAR_FORMAT) as tar:
+                member = tarfile.TarInfo(f"{BUNDLE_MAGIC}.json")
+                member.size = len(header)
+                tar.addfile(member, io.BytesIO(header))
+                tar.add(inner, arcname=f"database.{info['format']}")
+                for digest in digests:
+                    tar.add(store.path(digest), arcname=f"files/{digest}")
+            os.replace(target, path)
+        finally:
+            if target.exists():
+                target.unlink()
+    return {"format": info["format"], "bytes": path.stat().st_size, "files": len(digests)}
 
 
 def _backup_sqlite(db: Engine, target: Path) -> None:
@@ -177,12 +218,15 @@ def _backup_json(db: Engine, target: Path) -> None:
 
 
 # -- restore -----------------------------------------------------------------------------------
-def restore(db: Engine, path: Path | str) -> dict:
-    """Replace the whole database with the backup in ``path``; return ``{format}``."""
+def restore(db: Engine, path: Path | str, store=None) -> dict:
+    """Replace the whole database with the backup in ``path`` (and put its attachment files
+    back into ``store``); return ``{format, files}``."""
     from .db import upgrade
 
     path = Path(path)
     fmt = detect_format(path)
+    if fmt == "bundle":
+        return _restore_bundle(db, path, store)
     if fmt == "sqlite" and db.dialect.name != "sqlite":
         raise BackupError("这是 SQLite 备份，不能恢复到 PostgreSQL；请在原库上用 --format json 重新备份")
     if fmt == "pg" and db.dialect.name != "postgresql":
@@ -193,7 +237,36 @@ def restore(db: Engine, path: Path | str) -> dict:
     finally:
         db.dispose()  # no pooled connection keeps plans or pages of the old tables
     upgrade(db)
-    return {"format": fmt}
+    return {"format": fmt, "files": 0}
+
+
+def _restore_bundle(db: Engine, path: Path, store) -> dict:
+    from .evidence import SHA256
+
+    if store is None:
+        raise BackupError("这个备份含附件文件，但没有配置附件存储，无法恢复")
+    with tempfile.TemporaryDirectory(prefix="cunwu-restore-") as tmp, tarfile.open(path, "r") as tar:
+        database = None
+        files = 0
+        for member in tar:  # files first: putting them is harmless, the database is replaced last
+            if member.name.startswith("files/"):
+                digest = member.name[len("files/"):]
+                source = tar.extractfile(member) if member.isfile() else None
+                if not SHA256.match(digest) or source is None:
+                    raise BackupError(f"备份中的文件“{member.name}”名称不对，原数据未变")
+                data = source.read()
+                if hashlib.sha256(data).hexdigest() != digest:
+                    raise BackupError(f"备份中的附件文件 {digest} 已损坏（哈希不符），原数据未变")
+                store.put(digest, data)
+                files += 1
+            elif member.name.startswith("database.") and member.isfile():
+                database = Path(tmp) / "database"
+                with tar.extractfile(member) as source, open(database, "wb") as out:
+                    shutil.copyfileobj(source, out)
+        if database is None:
+            raise BackupError(f"{path} 中没有数据库，原数据未变")
+        info = restore(db, database)
+    return {"format": info["format"], "files": files}
 
 
 def _restore_sqlite(db: Engine, path: Path) -> None:

@@ -499,3 +499,82 @@ def test_the_dossier_is_for_viewers_of_the_case(app, api):
     with app.extensions["cunwu"].sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "read_personal", AuditEvent.case_id == item.case["id"])) == 1
+
+
+# -- backup and restore carry the files --------------------------------------------------------------
+def _cli(app, *args, code: int = 0) -> str:
+    result = app.test_cli_runner().invoke(args=list(args))
+    assert result.exit_code == code, result.output + repr(result.exception)
+    return result.output
+
+
+def _case_with_files(app) -> tuple[Walk, dict]:
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    files = {"签到表.jpg": jpeg(), "会议记录.pdf": pdf()}
+    ids = {name: upload(walk.secretary, task["id"], data, name).get_json()["id"] for name, data in files.items()}
+    walk.meeting("two_committees", "two_committees")
+    return walk, {ids[name]: data for name, data in files.items()}
+
+
+@pytest.mark.parametrize("fmt", ["auto", "json"])
+def test_backup_and_restore_carry_the_attachments(app, clock, tmp_path, sqlite_template, fmt):
+    from engine.backup import detect_format
+    from tests.conftest import _sqlite_app
+
+    walk, files = _case_with_files(app)
+    backup = tmp_path / "backup" / "cunwu.bak"
+    out = _cli(app, "backup", str(backup), "--format", fmt)
+    assert "附件文件2个" in out and detect_format(backup) == "bundle"
+    (tmp_path / "fresh").mkdir()
+    fresh = _sqlite_app(tmp_path / "fresh", sqlite_template, clock)
+    try:
+        assert list(fresh.extensions["cunwu"].files.digests()) == []
+        out = _cli(fresh, "restore", str(backup), "--yes")
+        assert "附件文件2个" in out
+        client = ApiClient(fresh, "zhao")
+        for attachment_id, data in files.items():
+            assert client.get(f"/attachments/{attachment_id}").data == data
+        history = client.get(f"/instances/{walk.case['id']}").get_json()["history"]
+        assert sum(len(h.get("attachments", [])) for h in history) == 2
+        assert "2个附件文件" in _cli(fresh, "doctor")
+    finally:
+        fresh.extensions["cunwu_db"].dispose()
+
+
+def test_a_bundle_with_a_damaged_file_is_refused_and_nothing_changes(app, tmp_path):
+    import tarfile
+
+    walk, files = _case_with_files(app)
+    backup = tmp_path / "cunwu.bak"
+    _cli(app, "backup", str(backup))
+    damaged = tmp_path / "damaged.bak"
+    with tarfile.open(backup) as src, tarfile.open(damaged, "w", format=tarfile.USTAR_FORMAT) as out:
+        for member in src:
+            data = src.extractfile(member).read()
+            if member.name.startswith("files/") and data.startswith(b"%PDF"):
+                data = data.replace(b"%%EOF", b"%%EOX")
+            member.size = len(data)
+            out.addfile(member, io.BytesIO(data))
+    walk.review("review_two_committees")  # a change after the backup
+    out = _cli(app, "restore", str(damaged), "--yes", code=1)
+    assert "已损坏" in out and "原数据未变" in out
+    assert "review_two_committees" not in walk.ready()
+    assert walk.ready() == ["party_members"]
+
+
+@pytest.mark.pg
+def test_backup_and_restore_with_attachments_on_postgresql(pg_app, clock, tmp_path):
+    walk, files = _case_with_files(pg_app)
+    backup = tmp_path / "cunwu.bak"
+    assert "附件文件2个" in _cli(pg_app, "backup", str(backup))
+    for digest in list(store(pg_app).digests()):
+        store(pg_app).path(digest).unlink()  # the disk is lost too
+    walk.review("review_two_committees")
+    _cli(pg_app, "restore", str(backup), "--yes")
+    client = ApiClient(pg_app, "zhao")
+    for attachment_id, data in files.items():
+        assert client.get(f"/attachments/{attachment_id}").data == data
+    assert walk.ready() == ["review_two_committees"]
+    assert "2个附件文件" in _cli(pg_app, "doctor")

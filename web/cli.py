@@ -270,11 +270,12 @@ def backup_command(file: Path, fmt: str):
     from engine.backup import BackupError, backup
 
     try:
-        info = backup(current_app.extensions["cunwu_db"], file, fmt)
+        info = backup(current_app.extensions["cunwu_db"], file, fmt, store=_engine().files)
     except BackupError as exc:
         click.echo(f"备份失败：{exc}", err=True)
         sys.exit(1)
-    click.echo(f"已备份到 {file}（{info['format']}，{info['bytes']}字节）。")
+    files = f"，附件文件{info['files']}个" if info.get("files") else ""
+    click.echo(f"已备份到 {file}（{info['format']}，{info['bytes']}字节{files}）。")
 
 
 @click.command("restore")
@@ -288,12 +289,13 @@ def restore_command(file: Path, yes: bool):
     if not yes:
         click.confirm("当前数据库的全部内容将被备份文件替换，确定吗？", abort=True)
     try:
-        info = restore(current_app.extensions["cunwu_db"], file)
+        info = restore(current_app.extensions["cunwu_db"], file, store=_engine().files)
     except BackupError as exc:
         click.echo(f"恢复失败：{exc}", err=True)
         sys.exit(1)
     _engine().catalog._cache.clear()  # deployed versions are looked up by row id: forget the old ones
-    click.echo(f"已从 {file} 恢复（{info['format']}）。建议接着运行 cunwu doctor 和 cunwu board verify。")
+    files = f"，附件文件{info['files']}个" if info.get("files") else ""
+    click.echo(f"已从 {file} 恢复（{info['format']}{files}）。建议接着运行 cunwu doctor 和 cunwu board verify。")
 
 
 COMMANDS = [init_db_command, import_command, demo_command, serve_command, processes_group, render_command,
