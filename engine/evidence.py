@@ -279,7 +279,7 @@ class EvidenceMixin:
             raise StoreError("没有配置附件存储")
         return self.files
 
-    def _upload_target(self, session, actor, task_id: str):
+    def _upload_target(self, session, actor, task_id: str, removing: bool = False):
         from .models import Attachment, TaskRow
         from .roles import ROLES
 
@@ -296,7 +296,7 @@ class EvidenceMixin:
         if case.status == "on_hold" and not getattr(_forms().FORMS.get(row.form), "releases_hold", False):
             raise Conflict(f"事项已被暂停：{case.hold_reason or ''}".rstrip("："))
         count = session.scalar(select(func.count()).select_from(Attachment).where(Attachment.task_id == row.id)) or 0
-        if count >= MAX_PER_TASK:
+        if count >= MAX_PER_TASK and not removing:
             message = f"每个任务最多上传{MAX_PER_TASK}个附件"
             raise Invalid(message, {"file": [message]})
         return row, case
@@ -439,6 +439,28 @@ class EvidenceMixin:
             raise Conflict("附件文件已被改动（与登记的 SHA-256 不符），不能提供；请联系管理员运行 cunwu doctor 检查")
         return data
 
+    def remove_attachment(self, username: str, attachment_id: int) -> dict:
+        """Take back an attachment before its step is completed (a wrong photo): whoever may
+        complete the task. The removal is audited; the bytes stay in the store (they are named by
+        their hash and may be attached elsewhere). Bound evidence cannot be removed (409)."""
+        from .models import Attachment
+
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            att = _by_id(session, Attachment, attachment_id)
+            if att is None:
+                raise NotFound(f"没有编号为{attachment_id}的附件")
+            self._case_for(session, actor, att.case_id)
+            if att.bound_at is not None:
+                raise Conflict("附件已随办理记入记录，不能删除")
+            row, case = self._upload_target(session, actor, att.task_id, removing=True)
+            out = attachment_json(att)
+            session.delete(att)
+            self._audit(session, action="detach", actor=actor, case=case, task_id=row.id,
+                        summary=f"{row.title}：撤回未提交的附件“{att.name}”",
+                        data={"attachment": out["id"], "sha256": out["sha256"], "name": out["name"]})
+            return out
+
     def _bind_attachments(self, session, row, now) -> list[dict]:
         """Bind the open attachments of ``row`` to its record (inside the completing transaction)."""
         from .models import Attachment
@@ -450,11 +472,14 @@ class EvidenceMixin:
             bound.append({"id": att.id, "sha256": att.sha256, "name": att.name})
         return bound
 
-    def _public_evidence(self, session, task_id: str) -> list[dict]:
+    def _public_evidence(self, session, task_id: str, case=None) -> list[dict]:
         """The board's copies of the images bound to ``task_id`` (the drafted disclosure): stored,
-        remembered on the attachment, and named with both hashes for the board entry."""
+        remembered on the attachment, and named with both hashes for the board entry. A 便民服务
+        case puts no photo on the board: its papers are the applicant's."""
         from .models import Attachment
 
+        if case is not None and self._private_evidence(case):
+            return []
         out = []
         for att in session.scalars(select(Attachment).where(Attachment.task_id == task_id,
                                                             Attachment.bound_at.is_not(None)).order_by(Attachment.id)):

@@ -500,7 +500,7 @@ class Engine(evidence.EvidenceMixin):
             "posted_by": drafter.name if drafter else "",
             "refers_to": previous.id if previous else None,
             # The drafted disclosure's photos: the board shows copies without location data.
-            "evidence": self._public_evidence(session, draft.id),
+            "evidence": self._public_evidence(session, draft.id, case),
         }
 
     def _current_entry(self, session: Session, case: Case) -> BoardEntry | None:

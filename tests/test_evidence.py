@@ -4,6 +4,7 @@ only for the handlers; the board's copy of a photo carries no location."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 
@@ -41,7 +42,9 @@ def png(size=(40, 30)) -> bytes:
     return out.getvalue()
 
 
+@functools.cache
 def pdf() -> bytes:
+    """A real one-page PDF (Pillow's); made once, since it carries its creation time."""
     out = io.BytesIO()
     Image.new("RGB", (200, 280), "white").save(out, "PDF")
     return out.getvalue()
@@ -578,3 +581,43 @@ def test_backup_and_restore_with_attachments_on_postgresql(pg_app, clock, tmp_pa
         assert client.get(f"/attachments/{attachment_id}").data == data
     assert walk.ready() == ["review_two_committees"]
     assert "2个附件文件" in _cli(pg_app, "doctor")
+
+
+def test_a_wrong_photo_can_be_taken_back_until_the_step_is_submitted(app):
+    from tests.test_web import Browser
+
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    wrong = upload(walk.secretary, task["id"], jpeg(color=(0, 0, 0)), "错拍.jpg").get_json()
+    kept = upload(walk.secretary, task["id"], jpeg(), "签到表.jpg").get_json()
+    headers = walk.secretary.headers
+    assert walk.supervisor.client.delete(f"/api/v1/attachments/{wrong['id']}",
+                                         headers=walk.supervisor.headers).status_code == 403
+    r = walk.secretary.client.delete(f"/api/v1/attachments/{wrong['id']}", headers=headers)
+    assert r.status_code == 200 and r.get_json()["name"] == "错拍.jpg"
+    page = Browser(app, "zhang")
+    third = upload(walk.secretary, task["id"], png(), "多余.png").get_json()
+    assert f"/attachments/{third['id']}/remove" in page.html(f"/tasks/{task['id']}")
+    r = page.post(f"/attachments/{third['id']}/remove")
+    assert r.status_code == 302 and "已移除“多余.png”" in page.html(f"/tasks/{task['id']}")
+    walk.meeting("two_committees", "two_committees")
+    step = [h for h in walk.case["history"] if h["action"] == "complete" and h["task"] == task["id"]][0]
+    assert [a["id"] for a in step["attachments"]] == [kept["id"]]
+    assert any(h["action"] == "detach" and "错拍.jpg" in h["summary"] for h in walk.case["history"])
+    r = walk.secretary.client.delete(f"/api/v1/attachments/{kept['id']}", headers=headers)
+    assert r.status_code == 409
+    assert "0处" not in _cli(app, "doctor")  # and doctor is content
+
+
+def test_service_disclosures_put_no_photo_on_the_board(app, api):
+    item = Item(app, api, {})
+    item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
+    item.do("li", "investigate", INVESTIGATION)
+    from tests.test_items_services import appraisal
+
+    item.do("wang", "appraisal", appraisal())
+    task = item.task("draft_notice")
+    assert upload(item.who("wang"), task["id"], jpeg(), "张贴照片.jpg").status_code == 201
+    entry = item.notice()
+    assert entry["evidence"] == []

@@ -109,7 +109,8 @@ COVERED = {
     ("POST", "/api/v1/board/<int:entry_id>/objections"), ("GET", "/api/v1/villages/<string:code>/board/verify"),
     ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs"),
     ("POST", "/api/v1/tasks/<string:task_id>/attachments"), ("GET", "/api/v1/tasks/<string:task_id>/attachments"),
-    ("GET", "/api/v1/attachments/<int:attachment_id>"),
+    ("GET", "/api/v1/attachments/<int:attachment_id>"), ("DELETE", "/api/v1/attachments/<int:attachment_id>"),
+    ("GET", "/api/v1/instances/<int:case_id>/dossier"),
 }
 
 
@@ -153,6 +154,22 @@ def test_attachments(world):
                 assert r.status_code == 200 and r.data == _png(), (who, r.status_code)
             else:
                 _check(who, r, False, what=f"download {village}'s attachment")
+    # The dossier (档案): whoever may view the case.
+    for village, case in world["cases"].items():
+        for who in EVERYONE:
+            _check(who, clients[who].get(f"/instances/{case['id']}/dossier?format=zip"), who in VIEW[village],
+                   what=f"take {village}'s dossier")
+    # Taking back an attachment not yet submitted: whoever may complete the task.
+    for village, task in meeting.items():
+        for who in EVERYONE:
+            c = clients[who]
+            r = c.client.delete(f"/api/v1/attachments/{uploaded[village]}", headers=c.headers)
+            _check(who, r, who in MEET[village], what=f"take back {village}'s attachment")
+            if r.status_code == 200:  # put one back for the next person
+                again = clients[who].client.post(
+                    f"/api/v1/tasks/{task['id']}/attachments", headers=c.headers,
+                    data={"file": (__import__("io").BytesIO(_png()), "签到表.png")}, content_type="multipart/form-data")
+                uploaded[village] = again.get_json()["id"]
 
 
 def test_reading(world):

@@ -301,6 +301,12 @@ class AttachmentFile(MethodView):
         meta, data = engine().attachment(current_username(), attachment_id)
         return file_response(meta, data)
 
+    @blp.response(200, AttachmentOut)
+    @blp.doc(security=BEARER)
+    def delete(self, attachment_id):
+        """撤回尚未随办理记入记录的附件（已记入的不能删除：409）"""
+        return engine().remove_attachment(current_username(), attachment_id)
+
 
 @blp.route("/instances/<int:case_id>/dossier")
 class Dossier(MethodView):

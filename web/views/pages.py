@@ -257,6 +257,21 @@ def task_upload(task_id: str):
     return redirect(url_for("web.task", task_id=task_id) + "#evidence")
 
 
+@bp.route("/attachments/<int:attachment_id>/remove", methods=["POST"])
+@login_required
+def attachment_remove(attachment_id: int):
+    """Take back a photo uploaded by mistake, before the step is submitted."""
+    try:
+        removed = engine().remove_attachment(username(), attachment_id)
+    except (Forbidden, NotFound):
+        raise
+    except CunwuError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("web.home"))
+    flash(f"已移除“{removed['name']}”。")
+    return redirect(url_for("web.task", task_id=removed["task"]) + "#evidence")
+
+
 @bp.route("/attachments/<int:attachment_id>/thumb")
 @login_required
 def attachment_thumb(attachment_id: int):
