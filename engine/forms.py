@@ -148,6 +148,10 @@ class MeetingForm(FormSchema):
     abstain = count("弃权票数", unit="票")
     minutes = text("会议纪要")
     attended_households = count("到会户代表数", required=False, unit="户", help="村民会议按户计算到会时填写")
+    announced_on = day("通知日期", required=False, help="村民会议须提前十天通知村民，必填")
+    supervisors_present = line("列席的监委会成员", required=False,
+                               help="两委会议（2026年起还有村民代表会议）由村务监督委员会列席时填写姓名")
+    supervisor_opinion = text("监委会列席意见", required=False, max_len=2000)
 
 
 class ReviewForm(FormSchema):

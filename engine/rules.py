@@ -32,12 +32,46 @@ class RuleSet:
     title: str
     effective_from: date
     party_study_required: bool  # R4: prior study by the Party organisation is statutory
+    #: Meetings the 村务监督委员会 may attend (列席): 2018 第三十二条 names the 村民委员会's meetings
+    #: (here the joint 两委会议); the 2025 amendment adds the 村民代表会议 (DOMAIN 0.2, D9/D10, [C2]).
+    supervisor_attends: frozenset[str] = frozenset({"two_committees"})
+    #: A 村民会议 is announced at least this many days ahead (2018 第二十一条: 召集村民会议，应当提前十天通知村民).
+    assembly_notice_days: int = 10
+    #: How messages cite the notice rule. The 2025 text renumbered the law and its final wording was
+    #: not retrieved (DOMAIN 0.2): the 2018 article is cited, marked as such, until it is verified.
+    assembly_notice_article: str = "《村民委员会组织法》第二十一条"
 
 
 RULE_SETS: tuple[RuleSet, ...] = (
     RuleSet("organic-law-2018", "村民委员会组织法（2018年修正）", date(2018, 12, 29), False),
-    RuleSet("organic-law-2025", "村民委员会组织法（2025年修订，2026年1月1日起施行）", date(2026, 1, 1), True),
+    RuleSet("organic-law-2025", "村民委员会组织法（2025年修订，2026年1月1日起施行）", date(2026, 1, 1), True,
+            supervisor_attends=frozenset({"two_committees", "representatives"}),
+            assembly_notice_article="《村民委员会组织法》（2018年修正本第二十一条，2025年修订本条文序号待核）"),
 )
+
+
+def assembly_notice_error(held_on: date, announced_on: date | None) -> str | None:
+    """R10: a 村民会议 is announced at least ten days before it is held (10 days ahead is enough, 9 is not)."""
+    rs = rule_set_on(held_on)
+    if announced_on is None:
+        return f"村民会议须提前{rs.assembly_notice_days}天通知村民（{rs.assembly_notice_article}），请填写通知日期"
+    if announced_on > held_on:
+        return "通知日期不能晚于会议日期"
+    ahead = (held_on - announced_on).days
+    if ahead < rs.assembly_notice_days:
+        return (f"村民会议须提前{rs.assembly_notice_days}天通知村民（{rs.assembly_notice_article}），"
+                f"本次只提前了{ahead}天")
+    return None
+
+
+def supervisor_attendance_error(body: str, held_on: date) -> str | None:
+    """列席: only at the meetings the rule set in force lets the 监委会 attend."""
+    rs = rule_set_on(held_on)
+    if body in rs.supervisor_attends:
+        return None
+    if body == "representatives":
+        return "2026年1月1日前的村民代表会议不记录村务监督委员会列席（2018年组织法第三十二条只规定列席村民委员会会议）"
+    return f"{BODIES.get(body, body)}不设村务监督委员会列席；监委会成员作为{'党员' if body == 'party_members' else '村民'}参加的，计入实到人数"
 
 
 def rule_set_on(day: date) -> RuleSet:

@@ -22,7 +22,7 @@ from . import evidence, forms, holds, publicity, rules, runtime
 from .accounts import Accounts
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
-from .clock import local_text
+from .clock import LOCAL_TZ, local_text
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
 from .roles import HOLD_ROLES, LEVEL_NAMES, ROLES, level_of
@@ -352,6 +352,7 @@ class Engine(evidence.EvidenceMixin):
                 # makes a meeting be held again (组织法第三十二条: the 监委会 supervises, it does not decide).
                 message = f"这是对{correcting.data.get('held_on')}会议记录的更正，会议日期不能改变"
                 raise Invalid(message, {"held_on": [message]})
+            self._meeting_dates(session, case, row, values, correcting)
             extra, summary = self._meeting(case.village, row.body or "", values,
                                            (task.properties or {}).get("vote_rule"))
             if correcting is not None:
@@ -472,6 +473,38 @@ class Engine(evidence.EvidenceMixin):
         extra = {"outcome": result.outcome, "should_attend": should, "rules_version": result.rules_version,
                  "outcome_reason": result.reason}
         return extra, result.reason
+
+    def _meeting_dates(self, session: Session, case: Case, row: TaskRow, values: dict,
+                       correcting: TaskRow | None) -> None:
+        """A meeting's dates as they can have been (CONTRACT "What people see"; 组织法第二十一条):
+        not after today (Beijing time), not before the case began, not before a meeting already
+        recorded in the case; a 村民会议 announced at least ten days ahead; 列席 only where the law
+        in force on the meeting day lets the 监委会 attend."""
+        held_on = values["held_on"]
+        errors: dict[str, list[str]] = {}
+        today = self.now().astimezone(LOCAL_TZ).date()
+        began = case.created_at.astimezone(LOCAL_TZ).date()
+        if held_on > today:
+            errors["held_on"] = [f"会议日期{held_on.isoformat()}晚于今天（{today.isoformat()}），请填写实际开会的日期"]
+        elif held_on < began:
+            errors["held_on"] = [f"会议日期{held_on.isoformat()}早于本事项发起的日期（{began.isoformat()}）"]
+        else:
+            earlier = [r for r in session.scalars(select(TaskRow).where(
+                TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "meeting"))
+                if r.id != row.id and (correcting is None or r.id != correcting.id) and (r.data or {}).get("held_on")]
+            latest = max(earlier, key=lambda r: r.data["held_on"], default=None)
+            if latest is not None and held_on.isoformat() < latest.data["held_on"]:
+                errors["held_on"] = [f"会议日期早于本事项已记录的“{latest.title}”（{latest.data['held_on']}）"]
+        if row.body == "villager_assembly":
+            problem = rules.assembly_notice_error(held_on, values.get("announced_on"))
+            if problem:
+                errors["announced_on"] = [problem]
+        if (values.get("supervisors_present") or values.get("supervisor_opinion")) and row.body:
+            problem = rules.supervisor_attendance_error(row.body, held_on)
+            if problem:
+                errors["supervisors_present"] = [problem]
+        if errors:
+            raise Invalid("；".join(m for messages in errors.values() for m in messages), errors)
 
     def _no_self_review(self, session: Session, actor: Actor, case: Case, row: TaskRow) -> None:
         reviewed = session.scalar(select(TaskRow).where(

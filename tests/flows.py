@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 MEETING_OK = {
-    "two_committees": {"held_on": "2026-03-03", "attended": 7, "approve": 6, "oppose": 1, "abstain": 0,
+    "two_committees": {"held_on": "2026-03-02", "attended": 7, "approve": 6, "oppose": 1, "abstain": 0,
                        "minutes": "两委会议商议修路方案"},
-    "party_members": {"held_on": "2026-03-05", "attended": 25, "approve": 20, "oppose": 3, "abstain": 2,
+    "party_members": {"held_on": "2026-03-02", "attended": 25, "approve": 20, "oppose": 3, "abstain": 2,
                       "minutes": "党员大会审议修路方案"},
-    "representatives": {"held_on": "2026-03-08", "attended": 24, "approve": 20, "oppose": 2, "abstain": 2,
+    "representatives": {"held_on": "2026-03-02", "attended": 24, "approve": 20, "oppose": 2, "abstain": 2,
                         "minutes": "村民代表会议表决修路方案"},
-    "villager_assembly": {"held_on": "2026-03-08", "attended": 500, "approve": 400, "oppose": 50, "abstain": 50,
+    "villager_assembly": {"held_on": "2026-03-02", "announced_on": "2026-02-20", "attended": 500, "approve": 400, "oppose": 50, "abstain": 50,
                           "minutes": "村民会议表决修路方案"},
 }
 PROPOSAL = {"title": "硬化村东道路", "summary": "村东道路长1.2公里，拟硬化为水泥路面。", "amount": "180000",
@@ -55,9 +55,20 @@ class Walk:
             self.case = r.get_json()
         return r
 
+    def today(self) -> str:
+        """The engine's today in Beijing time: meetings are recorded on the day they are held."""
+        from engine.clock import LOCAL_TZ
+
+        return self.secretary.client.application.extensions["cunwu"].now().astimezone(LOCAL_TZ).date().isoformat()
+
     def meeting(self, name: str, body: str, status: int = 200, **changes):
+        from datetime import date, timedelta
+
         client = self.secretary if body in ("two_committees", "party_members") else self.director
-        return self.do(client, name, {**MEETING_OK[body], **changes}, status)
+        data = {**MEETING_OK[body], "held_on": self.today(), **changes}
+        if body == "villager_assembly" and "announced_on" not in changes:  # 十天前通知 (组织法第二十一条)
+            data["announced_on"] = (date.fromisoformat(data["held_on"]) - timedelta(days=10)).isoformat()
+        return self.do(client, name, data, status)
 
     def review(self, name: str, decision: str = "approve", opinion: str = "", client=None):
         data = {"decision": decision}

@@ -41,7 +41,9 @@ def test_upload_from_a_phone_with_the_file_chooser(app, live, browser, tmp_path)
     assert "已上传“签到表.jpg”" in page.locator(".flash").inner_text()
     thumb = page.locator("ul.evidence img").first
     thumb.wait_for()
-    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", thumb.element_handle())
+    # The thumbnail is fetched after the page: wait for it to load (under load it may take a moment).
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle(),
+                           timeout=15000)
     shot(page, "evidence-task-phone")
 
     page.fill("#f-held_on", "2026-03-02")

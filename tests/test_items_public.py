@@ -804,14 +804,15 @@ def test_party_admission_time_guards(item):
     assert case.ready() == ["candidate"]
 
 
-@pytest.mark.parametrize("held,outcome", [("2025-12-01", "reason"), ("2025-08-01", "too_late")])
-def test_party_admission_approval_within_three_months(item, clock, held, outcome):
+@pytest.mark.parametrize("after,outcome", [(95, "reason"), (190, "too_late")])
+def test_party_admission_approval_within_three_months(item, clock, after, outcome):
     case = item("party-admission")
     _to_candidate(case)
     case.do("zhou", "precheck", {"decision": "approve", "approved_on": today(clock)})
     case.disclose("candidate", clock, drafter="zhang")
     case.do("zhang", "issue_form", {"issued_on": today(clock), "form_no": "RD-2026-02"})
-    case.do("zhang", "branch_meeting", {**MEETING_OK["party_members"], "held_on": held})
+    case.do("zhang", "branch_meeting", {**MEETING_OK["party_members"], "held_on": today(clock)})
+    clock.advance(days=after)  # the 乡镇党委 approves months after the 支部大会
     approval = {"decision": "approve", "approved_on": today(clock), "talk_done": True}
     if outcome == "reason":  # more than 3 months after the meeting: only with a reason
         case.refused("zhou", "approve_admission", approval, "extension_reason")
@@ -1026,9 +1027,13 @@ def test_objection_upheld_on_the_distribution_plan(item, api, clock):
     assert case.ready() == ["plan"]
 
 
-def test_rule_set_versions_of_the_decision_and_the_linked_resolution(item, api):
+def test_rule_set_versions_of_the_decision_and_the_linked_resolution(item, api, clock):
     """D10: the claim records today's rule set; the link records the one its resolution was voted under."""
+    from datetime import UTC, datetime
+
+    clock.value = datetime(2025, 12, 20, 8, 0, tzinfo=UTC)
     link = resolution(api, held_on="2025-12-20")
+    clock.value = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     case = item("spending-approval")
     case.start("sun", {**CLAIM, "amount": "30000", "resolution_case": link})
     data = case.data_of("submit")

@@ -639,7 +639,7 @@ def test_homestead_refused_by_village_and_township_and_sent_back(app, api, clien
 
     other = new_item(app, api, clients)
     other.start("homestead", {**HOMESTEAD, "applicant_id_number": ELDER}, title="刘家申请宅基地")
-    other.do("wang", "discuss", MEETING)
+    other.do("wang", "discuss", {**MEETING, "held_on": clock().date().isoformat()})
     other.notice()
     clock.advance(days=7, seconds=1)
     run_timers(app)

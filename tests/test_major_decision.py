@@ -204,7 +204,10 @@ def test_hold_blocks_progress_until_released(walk):
     walk.meeting("two_committees", "two_committees")
 
 
-def test_rules_version_is_recorded(walk):
+def test_rules_version_is_recorded(walk, clock):
+    from datetime import UTC, datetime
+
+    clock.value = datetime(2025, 12, 31, 8, 0, tzinfo=UTC)
     walk.start()
     walk.meeting("two_committees", "two_committees", held_on="2025-12-31")
     history = walk.case["history"]
@@ -213,6 +216,7 @@ def test_rules_version_is_recorded(walk):
     data = walk.secretary.get(f"/tasks/{task_id}").get_json()["data"]
     assert data["rules_version"] == "organic-law-2018"
     walk.review("review_two_committees")
+    clock.advance(days=1)
     walk.meeting("party_members", "party_members", held_on="2026-01-01")
     task_id = walk.case["history"][-1]["task"]
     assert walk.secretary.get(f"/tasks/{task_id}").get_json()["data"]["rules_version"] == "organic-law-2025"
