@@ -1112,6 +1112,225 @@ class CompensationPlanForm(ItemForm):
         return int(total) if isinstance(total, int) else 0
 
 
+# ---------------------------------------------------------------------------- R33 民主评议 (annual appraisal)
+#
+# 《中华人民共和国村民委员会组织法》第三十三条（2018年修正）: 村民委员会成员以及由村民或者村集体承担误工
+# 补贴的聘用人员，应当接受村民会议或者村民代表会议对其履行职责情况的民主评议。民主评议每年至少进行一次，
+# 由村务监督机构主持。村民委员会成员连续两次被评议不称职的，其职务终止。
+# 《关于建立健全村务监督委员会的指导意见》（中办、国办2017年印发）lists chairing the appraisal among the
+# committee's tasks (DOMAIN §1.5, [C2/L]). The meeting is a 村民代表会议 with its own quorum (D4, R14).
+
+APPRAISAL = "annual-appraisal"
+APPRAISAL_BASIS = "《村民委员会组织法》第三十三条"
+APPRAISEE_KINDS = {
+    "村委会成员": "committee",
+    "村党组织成员": "party",
+    "误工补贴人员": "paid",  # 由村民或者村集体承担误工补贴的聘用人员
+}
+#: What follows two consecutive 不称职 ratings, by kind (only a 村委会成员's office ends by law).
+APPRAISAL_CONSEQUENCES = {
+    "committee": f"连续两次被评议不称职，依{APPRAISAL_BASIS}职务终止，请乡镇指导补选（第十九条）",
+    "party": "连续两次被评议不称职，请乡镇党委按党内规定处理",
+    "paid": "连续两次被评议不称职，请乡镇督促村民委员会依约解除聘用",
+}
+_COUNT = re.compile(r"[0-9]{1,7}")
+
+
+def _appraisees(value: str, field: str) -> list[dict]:
+    rows = parse_lines(value, field, 3, "人", "张三，村委会主任，村委会成员")
+    if not rows:
+        raise refuse(field, "请填写评议对象")
+    people, seen = [], set()
+    for number, (name, post, kind) in enumerate(rows, start=1):
+        if kind not in APPRAISEE_KINDS:
+            raise refuse(field, f"第{number}行的类别“{kind}”不对，只能是：{'、'.join(APPRAISEE_KINDS)}")
+        if name in seen:
+            raise refuse(field, f"评议对象“{name}”重复：每人只评议一次")
+        seen.add(name)
+        people.append({"name": name, "post": post, "kind": APPRAISEE_KINDS[kind], "kind_name": kind})
+    return people
+
+
+def _appraisal_plan(ctx: CheckContext) -> dict:
+    row = latest_row(ctx, form="appraisal_plan")
+    if row is None or not row.data or not row.data.get("appraisees"):
+        raise refuse("data", "没有评议方案，无法办理")
+    return row.data
+
+
+def _names_in_order(lines: list[list[str]], people: list[dict], field: str, what: str) -> None:
+    """Every appraisee exactly once, and nobody else."""
+    listed = [line[0] for line in lines]
+    known = {p["name"] for p in people}
+    for name in listed:
+        if name not in known:
+            raise refuse(field, f"“{name}”不在本次评议对象名单中")
+    doubled = sorted({n for n in listed if listed.count(n) > 1})
+    if doubled:
+        raise refuse(field, f"“{doubled[0]}”的{what}重复：每人只有一条")
+    missing = [p["name"] for p in people if p["name"] not in listed]
+    if missing:
+        raise refuse(field, f"缺少{'、'.join(missing)}的{what}")
+
+
+class AppraisalPlanForm(ItemForm):
+    """The 监委会 opens the year's 民主评议 (组织法第三十三条: at least once a year, chaired by the
+    村务监督机构) and names who is appraised: 村委会成员, 村党组织成员 and staff paid a 误工补贴."""
+
+    title_zh = "民主评议方案"
+    year = integer("评议年度", minimum=2000, maximum=2100, unit="年", help="评议哪一年的履职情况")
+    appraisees = text("评议对象", help="每行一人：姓名，职务，类别（村委会成员、村党组织成员或误工补贴人员）")
+    note = text("说明", required=False)
+
+    def rules(self, values: dict, ctx: CheckContext) -> dict:
+        today = local_today(ctx)
+        if values["year"] > today.year:
+            raise refuse("year", f"评议年度不能晚于今年（{today.year}年）")
+        people = _appraisees(values["appraisees"], "appraisees")
+        cases = ctx.session.scalars(select(Case).where(
+            Case.village_id == ctx.village.id, Case.id != ctx.case.id,
+            Case.status.in_(("running", "on_hold", "completed"))))
+        for other in cases:
+            if other.definition.key != APPRAISAL:
+                continue
+            if latest(ctx, "year", case_id=other.id) == values["year"]:
+                raise refuse("year", f"本村{values['year']}年度的民主评议已有事项（编号{other.id}），每年度只办一件")
+        return {"appraisees": people, "appraisee_count": len(people),
+                "appraisal_basis": f"{APPRAISAL_BASIS}：民主评议每年至少进行一次，由村务监督机构主持"}
+
+
+class AppraisalReportsForm(ItemForm):
+    """述职: each appraisee's report on how they did their duties, one record per person."""
+
+    title_zh = "述职记录"
+    reports = text("述职记录", help="每行一人：姓名，述职要点（履职、廉洁情况）")
+
+    def rules(self, values: dict, ctx: CheckContext) -> dict:
+        people = _appraisal_plan(ctx)["appraisees"]
+        lines = []
+        for number, raw in enumerate(values["reports"].splitlines(), start=1):
+            raw = raw.strip()
+            if not raw:
+                continue
+            parts = re.split(r"\s*[,，]\s*", raw, maxsplit=1)
+            if len(parts) != 2 or not parts[0] or not parts[1].strip():
+                raise refuse("reports", f"第{number}行格式不对：每行一人，写成“张三，述职要点”")
+            lines.append([parts[0], parts[1].strip()])
+        _names_in_order(lines, people, "reports", "述职记录")
+        return {"reported": [{"name": n, "summary": t} for n, t in lines]}
+
+
+class AppraisalVoteForm(ItemForm):
+    """The 村民代表会议's appraisal vote, chaired by the 监委会 (组织法第三十三条).
+
+    Quorum as for the body (D4, R14: two thirds of its members present, ``rules.evaluate_meeting``);
+    one vote per person with 称职/基本称职/不称职 counts, never more than those present; the grade
+    by ``rules.appraisal_grade``. A 不称职 that repeats the person's grade at the village's previous
+    appraisal (连续两次) is flagged to the township."""
+
+    title_zh = "民主评议表决"
+    date_field = "held_on"
+    held_on = day("会议日期")
+    attended = integer("实到人数", unit="人")
+    votes = text("评议票数", required=False,
+                 help="每行一人：姓名，称职票，基本称职票，不称职票（流会时可不填）")
+    minutes = text("会议纪要")
+
+    def rules(self, values: dict, ctx: CheckContext) -> dict:
+        not_future(values, ctx, "held_on")
+        plan = _appraisal_plan(ctx)
+        year = int(plan["year"])
+        if values["held_on"].year < year:
+            raise refuse("held_on", f"评议{year}年度的会议日期不能早于{year}年1月1日")
+        body = "representatives"
+        should = ctx.village.representatives
+        errors = rules.tally_errors(body, should_attend=should, attended=values["attended"], approve=0, oppose=0,
+                                    abstain=0)
+        if errors:
+            raise Invalid("会议记录数字有误：" + errors["attended"][0], errors)
+        meeting = rules.evaluate_meeting(body, should_attend=should, attended=values["attended"], approve=0,
+                                         on=values["held_on"], settings=ctx.village.settings)
+        out = {"should_attend": should, "rules_version": meeting.rules_version, "year": year}
+        if not meeting.quorum_met:
+            return {**out, "outcome": "lapsed", "outcome_reason": meeting.reason, "flagged": [], "flagged_count": 0}
+        results = self._grades(values, plan["appraisees"], ctx)
+        flagged = self._flagged(results, ctx, year)
+        unfit = [r["name"] for r in results if r["grade"] == "unfit"]
+        reason = (f"村民代表会议民主评议有效（应到{should}人，实到{values['attended']}人，"
+                  f"{meeting.details['quorum_rule']}）；" + "；".join(f"{r['name']}：{r['reason']}" for r in results))
+        return {**out, "outcome": "passed", "outcome_reason": reason, "results": results,
+                "unfit": unfit, "flagged": flagged, "flagged_count": len(flagged),
+                "flagged_names": "、".join(f["name"] for f in flagged)}
+
+    @staticmethod
+    def _grades(values: dict, people: list[dict], ctx: CheckContext) -> list[dict]:
+        lines = parse_lines(values.get("votes"), "votes", 4, "人", "张三，18，3，1")
+        if not lines:
+            raise refuse("votes", "会议有效，请填写每位评议对象的评议票数")
+        _names_in_order(lines, people, "votes", "评议票数")
+        attended = values["attended"]
+        by_name = {p["name"]: p for p in people}
+        results = []
+        for number, (name, *raw) in enumerate(lines, start=1):
+            counts = []
+            for cell in raw:
+                if not _COUNT.fullmatch(cell):
+                    raise refuse("votes", f"第{number}行（{name}）的票数“{cell}”须为不小于0的整数")
+                counts.append(int(cell))
+            fit, basic, unfit = counts
+            if fit + basic + unfit > attended:
+                raise refuse("votes", f"{name}的称职、基本称职、不称职票合计（{fit + basic + unfit}）"
+                                      f"不能超过实到人数（{attended}）")
+            grade, reason = rules.appraisal_grade(fit, basic, unfit, attended, ctx.village.settings)
+            person = by_name[name]
+            results.append({"name": name, "post": person["post"], "kind": person["kind"], "fit": fit,
+                            "basic": basic, "unfit": unfit, "grade": grade,
+                            "grade_name": rules.APPRAISAL_GRADES[grade], "reason": reason})
+        return results
+
+    @staticmethod
+    def _flagged(results: list[dict], ctx: CheckContext, year: int) -> list[dict]:
+        """Appraisees rated 不称职 now and at the village's previous appraisal (the latest earlier year
+        with a valid vote): 组织法第三十三条 “连续两次被评议不称职”."""
+        unfit = [r for r in results if r["grade"] == "unfit"]
+        if not unfit:
+            return []
+        previous: tuple[int, dict] | None = None
+        for other in ctx.session.scalars(select(Case).where(Case.village_id == ctx.village.id, Case.id != ctx.case.id)):
+            if other.definition.key != APPRAISAL or other.status == "withdrawn":
+                continue
+            vote = next((r for r in completed_rows(ctx, other.id) if r.form == "appraisal_vote"
+                         and (r.data or {}).get("outcome") == "passed"), None)
+            other_year = (vote.data or {}).get("year") if vote is not None else None
+            if isinstance(other_year, int) and other_year < year and (previous is None or other_year > previous[0]):
+                previous = (other_year, {r["name"]: r for r in vote.data.get("results") or []})
+        if previous is None:
+            return []
+        last_year, last = previous
+        flagged = []
+        for r in unfit:
+            if (last.get(r["name"]) or {}).get("grade") == "unfit":
+                flagged.append({"name": r["name"], "post": r["post"], "kind": r["kind"],
+                                "years": [last_year, year], "consequence": APPRAISAL_CONSEQUENCES[r["kind"]]})
+        return flagged
+
+
+class AppraisalFollowupForm(ItemForm):
+    """The township acts on a person rated 不称职 twice running (组织法第三十三条: a 村民委员会成员's
+    office ends; the township guides the by-election, 第十九条)."""
+
+    title_zh = "乡镇核处连续两次不称职"
+    date_field = "handled_on"
+    handled_on = day("办理日期")
+    finding = choice("核处结论", {"confirm": "评议程序合法、结果属实，依法处理",
+                                   "redo": "评议程序有问题，责令重新评议"})
+    measures = text("处理情况", help="如：职务终止并指导补选、解除聘用、报乡镇党委；或重新评议的理由")
+
+    def rules(self, values: dict, ctx: CheckContext) -> dict:
+        not_future(values, ctx, "handled_on")
+        return {}
+
+
 # ---------------------------------------------------------------------------- registration
 
 PUBLIC_FORMS: dict[str, type[FormSchema]] = {
@@ -1143,6 +1362,10 @@ PUBLIC_FORMS: dict[str, type[FormSchema]] = {
     "member_assembly": MemberAssemblyForm,
     "roster_filing": RosterFilingForm,
     "compensation_plan": CompensationPlanForm,
+    "appraisal_plan": AppraisalPlanForm,
+    "appraisal_reports": AppraisalReportsForm,
+    "appraisal_vote": AppraisalVoteForm,
+    "appraisal_followup": AppraisalFollowupForm,
 }
 
 for _key, _schema in PUBLIC_FORMS.items():

@@ -88,20 +88,27 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "party_members_quorum": "half",  # or "two_thirds"
     # R15: national rule is more than half of those present; local texts ask more than half of all.
     "representatives_pass": "present",  # or "all_members"
+    # R33 [L]: a 不称职 rating at the annual 民主评议 needs more than half of those present; a local
+    # rule (陕西) asks two thirds of those present at a 村民代表会议 (harder to rate someone 不称职).
+    "appraisal_unfit": "majority_present",  # or "two_thirds_present"
 }
 ALLOWED_SETTINGS: dict[str, tuple[str, ...]] = {
     "party_members_quorum": ("half", "two_thirds"),
     "representatives_pass": ("present", "all_members"),
+    "appraisal_unfit": ("majority_present", "two_thirds_present"),
 }
 SETTING_LABELS = {
     "party_members_quorum": "党员大会到会要求",
     "representatives_pass": "村民代表会议通过要求",
+    "appraisal_unfit": "民主评议认定不称职的要求",
 }
 SETTING_VALUE_NAMES = {
     "half": "应到党员半数以上到会（half）",
     "two_thirds": "应到党员三分之二以上到会（two_thirds）",
     "present": "赞成超过到会人员半数（present）",
     "all_members": "赞成超过全体组成人员半数（all_members）",
+    "majority_present": "不称职票超过到会人数半数（majority_present）",
+    "two_thirds_present": "不称职票达到到会人数三分之二以上（two_thirds_present）",
 }
 
 
@@ -260,3 +267,30 @@ def evaluate_meeting(
         reason=reason,
         details={"quorum_rule": quorum_text, "pass_rule": pass_text},
     )
+
+
+#: The three grades of the annual 民主评议 (组织法第三十三条).
+APPRAISAL_GRADES: dict[str, str] = {"fit": "称职", "basic": "基本称职", "unfit": "不称职"}
+
+
+def appraisal_grade(fit: int, basic: int, unfit: int, attended: int, settings: dict | None = None) -> tuple[str, str]:
+    """The grade of one person at the annual 民主评议 and the sentence that explains it (R33).
+
+    《村民委员会组织法》第三十三条 (2018年修正) has the 村民会议 or 村民代表会议 appraise, chaired by
+    the 村务监督机构, but fixes no vote threshold; the defaults are local practice [L] counted as D1
+    says: 不称职 when 不称职 votes are more than half of those present (setting ``appraisal_unfit``
+    ``two_thirds_present``: two thirds or more of those present); otherwise 称职 when 称职 votes
+    are more than half of those present; otherwise 基本称职."""
+    cfg = {**DEFAULT_SETTINGS, **(settings or {})}
+    if cfg["appraisal_unfit"] == "two_thirds_present":
+        unfit_met = at_least_two_thirds(unfit, attended)
+        unfit_rule = f"不称职票达到到会人数（{attended}人）的三分之二以上"
+    else:
+        unfit_met = more_than_half(unfit, attended)
+        unfit_rule = f"不称职票超过到会人数（{attended}人）的半数"
+    votes = f"称职{fit}票、基本称职{basic}票、不称职{unfit}票"
+    if unfit_met:
+        return "unfit", f"{votes}，{unfit_rule}，评为不称职"
+    if more_than_half(fit, attended):
+        return "fit", f"{votes}，称职票超过到会人数（{attended}人）的半数，评为称职"
+    return "basic", f"{votes}，评为基本称职"

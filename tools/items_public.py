@@ -34,11 +34,12 @@ BID_FAILED = 'bid_outcome == "failed"'
 
 
 def _publicise(p: Process, *, kind: str, stem: str, what: str, revise: str, after: str,
-               lane: str = VILLAGE_DIRECTOR) -> None:
+               lane: str = VILLAGE_DIRECTOR, redo: str | None = None) -> None:
     """``_disclosure`` named for this item: draft → supervisor review (posts ``kind``) → notice or objection.
 
     ``_disclosure`` drafts in the 村委会主任 lane; with another ``lane`` the draft and the notice
-    period move there (the builder's lane list is borrowed for the moment)."""
+    period move there (the builder's lane list is borrowed for the moment). ``redo``: where a
+    township inspection's 责令重做 of an escalated objection sends the case (default ``revise``)."""
     borrowed = VILLAGE_DIRECTOR not in p.lanes
     if borrowed:
         p.lanes.append(VILLAGE_DIRECTOR)
@@ -46,7 +47,7 @@ def _publicise(p: Process, *, kind: str, stem: str, what: str, revise: str, afte
                 review=f"review_{stem}_disclosure", review_name=f"监委会审核{what}公示",
                 wait_name=f"{what}公示中", notice_name=f"{what}公示期满",
                 reply=f"reply_{stem}_objection", reply_gw=f"gw_reply_{stem}", revise=revise, after=after,
-                notice_label=f"{what}公示")
+                notice_label=f"{what}公示", redo=redo)
     p._nodes[f"reply_{stem}_objection"].name = f"答复{what}公示异议"
     if lane != VILLAGE_DIRECTOR:  # the drafter and the notice period belong to another role
         for node in (f"draft_{stem}_disclosure", f"wait_{kind}", f"notice_{kind}"):
@@ -386,6 +387,46 @@ def requisition_distribution() -> Process:
     return p
 
 
+# ---------------------------------------------------------------------------- R33 民主评议
+
+
+def annual_appraisal() -> Process:
+    """R33 年度民主评议: 监委会确定评议对象 → 述职 → 村民代表会议评议表决（监委会主持）→ 结果公示 →
+    （连续两次不称职）报乡镇核处.
+
+    《村民委员会组织法》第三十三条: 村民委员会成员和由村民或村集体承担误工补贴的聘用人员每年至少接受
+    一次民主评议，由村务监督机构主持；村民委员会成员连续两次被评议不称职的，其职务终止. The 监委会
+    chairs here (its own lane records the meeting); the results notice is drafted by one committee
+    member and reviewed by another (nobody reviews their own record), and objections to it go to the
+    township's discipline inspectors when they concern the appraisal itself."""
+    p = Process(key="annual-appraisal", name="年度民主评议", lanes=[SUPERVISOR, TOWNSHIP_OFFICIAL])
+    p.start("start", "启动年度民主评议", lane=SUPERVISOR)
+    p.user_task("plan", "确定评议对象", lane=SUPERVISOR, form="appraisal_plan", due_days=15)
+    p.user_task("reports", "登记述职报告", lane=SUPERVISOR, form="appraisal_reports", due_days=30)
+    p.flow("start", "plan")
+    p.flow("plan", "reports")
+    p.flow("reports", "appraisal_meeting")
+    p.user_task("appraisal_meeting", "村民代表会议民主评议", lane=SUPERVISOR, form="appraisal_vote",
+                body="representatives", due_days=30)
+    p.exclusive("gw_appraisal_meeting", lane=SUPERVISOR)
+    p.flow("appraisal_meeting", "gw_appraisal_meeting")
+    p.flow("gw_appraisal_meeting", "appraisal_meeting", "流会", condition=LAPSED)
+    p.flow("gw_appraisal_meeting", "draft_appraisal_disclosure", "评议有效", default=True)
+    _publicise(p, kind="result", stem="appraisal", what="民主评议结果", revise="draft_appraisal_disclosure",
+               redo="appraisal_meeting", after="gw_flagged", lane=SUPERVISOR)
+    p.exclusive("gw_flagged", "有无连续两次不称职", lane=TOWNSHIP_OFFICIAL)
+    p.user_task("township_followup", "乡镇核处连续两次不称职人员", lane=TOWNSHIP_OFFICIAL, form="appraisal_followup",
+                due_days=30)
+    p.end("end_completed", "评议完成", lane=SUPERVISOR)
+    p.flow("gw_flagged", "township_followup", "连续两次不称职", condition="flagged_count > 0")
+    p.flow("gw_flagged", "end_completed", "无", default=True)
+    p.exclusive("gw_township_followup", lane=TOWNSHIP_OFFICIAL)
+    p.flow("township_followup", "gw_township_followup")
+    p.flow("gw_township_followup", "appraisal_meeting", "责令重新评议", condition='finding == "redo"')
+    p.flow("gw_township_followup", "end_completed", "依法处理", default=True)
+    return p
+
+
 BUILDERS: dict[str, Callable[[], Process]] = {
     "construction-project": construction_project,
     "procurement": procurement,
@@ -396,4 +437,5 @@ BUILDERS: dict[str, Callable[[], Process]] = {
     "party-admission": party_admission,
     "member-confirmation": member_confirmation,
     "requisition-distribution": requisition_distribution,
+    "annual-appraisal": annual_appraisal,
 }
