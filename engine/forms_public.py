@@ -1121,15 +1121,15 @@ class CompensationPlanForm(ItemForm):
 # committee's tasks (DOMAIN §1.5, [C2/L]). The meeting is a 村民代表会议 with its own quorum (D4, R14).
 
 APPRAISAL = "annual-appraisal"
-APPRAISAL_BASIS = "《村民委员会组织法》第三十三条"
 APPRAISEE_KINDS = {
     "村委会成员": "committee",
     "村党组织成员": "party",
     "误工补贴人员": "paid",  # 由村民或者村集体承担误工补贴的聘用人员
 }
-#: What follows two consecutive 不称职 ratings, by kind (only a 村委会成员's office ends by law).
+#: What follows two consecutive 不称职 ratings, by kind (only a 村委会成员's office ends by law);
+#: ``{article}`` is the citation of the rule set in force on the meeting day (D10).
 APPRAISAL_CONSEQUENCES = {
-    "committee": f"连续两次被评议不称职，依{APPRAISAL_BASIS}职务终止，请乡镇指导补选（第十九条）",
+    "committee": "连续两次被评议不称职，依{article}职务终止，请乡镇指导补选",
     "party": "连续两次被评议不称职，请乡镇党委按党内规定处理",
     "paid": "连续两次被评议不称职，请乡镇督促村民委员会依约解除聘用",
 }
@@ -1196,7 +1196,7 @@ class AppraisalPlanForm(ItemForm):
             if latest(ctx, "year", case_id=other.id) == values["year"]:
                 raise refuse("year", f"本村{values['year']}年度的民主评议已有事项（编号{other.id}），每年度只办一件")
         return {"appraisees": people, "appraisee_count": len(people),
-                "appraisal_basis": f"{APPRAISAL_BASIS}：民主评议每年至少进行一次，由村务监督机构主持"}
+                "appraisal_basis": f"{rules.rule_set_on(today).appraisal_article}：民主评议每年至少进行一次，由村务监督机构主持"}
 
 
 class AppraisalReportsForm(ItemForm):
@@ -1242,6 +1242,9 @@ class AppraisalVoteForm(ItemForm):
         year = int(plan["year"])
         if values["held_on"].year < year:
             raise refuse("held_on", f"评议{year}年度的会议日期不能早于{year}年1月1日")
+        began = ctx.case.created_at.astimezone(LOCAL_TZ).date()
+        if values["held_on"] < began:
+            raise refuse("held_on", f"会议日期{values['held_on'].isoformat()}早于本事项发起的日期（{began.isoformat()}）")
         body = "representatives"
         should = ctx.village.representatives
         errors = rules.tally_errors(body, should_attend=should, attended=values["attended"], approve=0, oppose=0,
@@ -1254,7 +1257,7 @@ class AppraisalVoteForm(ItemForm):
         if not meeting.quorum_met:
             return {**out, "outcome": "lapsed", "outcome_reason": meeting.reason, "flagged": [], "flagged_count": 0}
         results = self._grades(values, plan["appraisees"], ctx)
-        flagged = self._flagged(results, ctx, year)
+        flagged = self._flagged(results, ctx, year, rules.rule_set_on(values["held_on"]).appraisal_article)
         unfit = [r["name"] for r in results if r["grade"] == "unfit"]
         reason = (f"村民代表会议民主评议有效（应到{should}人，实到{values['attended']}人，"
                   f"{meeting.details['quorum_rule']}）；" + "；".join(f"{r['name']}：{r['reason']}" for r in results))
@@ -1289,7 +1292,7 @@ class AppraisalVoteForm(ItemForm):
         return results
 
     @staticmethod
-    def _flagged(results: list[dict], ctx: CheckContext, year: int) -> list[dict]:
+    def _flagged(results: list[dict], ctx: CheckContext, year: int, article: str) -> list[dict]:
         """Appraisees rated 不称职 now and at the village's previous appraisal (the latest earlier year
         with a valid vote): 组织法第三十三条 “连续两次被评议不称职”."""
         unfit = [r for r in results if r["grade"] == "unfit"]
@@ -1311,7 +1314,7 @@ class AppraisalVoteForm(ItemForm):
         for r in unfit:
             if (last.get(r["name"]) or {}).get("grade") == "unfit":
                 flagged.append({"name": r["name"], "post": r["post"], "kind": r["kind"],
-                                "years": [last_year, year], "consequence": APPRAISAL_CONSEQUENCES[r["kind"]]})
+                                "years": [last_year, year], "consequence": APPRAISAL_CONSEQUENCES[r["kind"]].format(article=article)})
         return flagged
 
 

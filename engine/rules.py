@@ -40,13 +40,16 @@ class RuleSet:
     #: How messages cite the notice rule. The 2025 text renumbered the law and its final wording was
     #: not retrieved (DOMAIN 0.2): the 2018 article is cited, marked as such, until it is verified.
     assembly_notice_article: str = "《村民委员会组织法》第二十一条"
+    #: How messages cite the annual 民主评议 rule (2018 第三十三条; the 2025 numbering is not verified).
+    appraisal_article: str = "《村民委员会组织法》第三十三条"
 
 
 RULE_SETS: tuple[RuleSet, ...] = (
     RuleSet("organic-law-2018", "村民委员会组织法（2018年修正）", date(2018, 12, 29), False),
     RuleSet("organic-law-2025", "村民委员会组织法（2025年修订，2026年1月1日起施行）", date(2026, 1, 1), True,
             supervisor_attends=frozenset({"two_committees", "representatives"}),
-            assembly_notice_article="《村民委员会组织法》（2018年修正本第二十一条，2025年修订本条文序号待核）"),
+            assembly_notice_article="《村民委员会组织法》（2018年修正本第二十一条，2025年修订本条文序号待核）",
+            appraisal_article="《村民委员会组织法》（2018年修正本第三十三条，2025年修订本条文序号待核）"),
 )
 
 

@@ -267,7 +267,7 @@ def test_unfit_two_years_running_is_flagged_to_the_township(appraisal, clock, ap
     flagged = {f["name"]: f for f in data["flagged"]}
     assert set(flagged) == {"王主任", "孙会计"}, "李委员 was 基本称职 last year"
     assert flagged["王主任"]["years"] == [2025, 2026]
-    assert "职务终止" in flagged["王主任"]["consequence"] and "第三十三条" in flagged["王主任"]["consequence"]
+    assert "职务终止" in flagged["王主任"]["consequence"] and "2018年修正本第三十三条" in flagged["王主任"]["consequence"]
     assert "解除聘用" in flagged["孙会计"]["consequence"]
     assert data["flagged_count"] == 2
     publish(second, clock)
@@ -364,3 +364,19 @@ def test_the_vote_on_the_task_page(app, appraisal):
     r = zhao.post(f"/tasks/{tid}", data={**vote(), "attended": "20"})
     assert r.status_code == 302
     assert case.ready() == ["draft_appraisal_disclosure"]
+
+
+def test_the_meeting_is_not_dated_before_the_case(appraisal, clock):
+    clock.advance(days=3)
+    case = opened(appraisal)
+    message = case.refused("zhao", "appraisal_meeting", vote(held_on="2026-03-04"), "held_on")
+    assert "早于本事项发起的日期（2026-03-05）" in message
+
+
+def test_the_citation_follows_the_rule_set_in_force(appraisal, clock):
+    """D10: messages cite the article of the rule set in force on the meeting day; before 2026 the
+    2018 text's 第三十三条, from 2026 marked as the 2018 numbering until the 2025 text is verified."""
+    assert rules.rule_set_on(date(2025, 6, 1)).appraisal_article == "《村民委员会组织法》第三十三条"
+    assert "2018年修正本第三十三条" in rules.rule_set_on(date(2026, 1, 1)).appraisal_article
+    case = opened(appraisal)
+    assert "第三十三条" in case.data_of("plan")["appraisal_basis"]
