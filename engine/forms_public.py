@@ -1261,7 +1261,11 @@ class AppraisalVoteForm(ItemForm):
         unfit = [r["name"] for r in results if r["grade"] == "unfit"]
         reason = (f"村民代表会议民主评议有效（应到{should}人，实到{values['attended']}人，"
                   f"{meeting.details['quorum_rule']}）；" + "；".join(f"{r['name']}：{r['reason']}" for r in results))
-        return {**out, "outcome": "passed", "outcome_reason": reason, "results": results,
+        # The text of the results notice, for the committee member who drafts it (R33: results posted).
+        results_text = f"{year}年度民主评议结果（{values['held_on'].isoformat()}村民代表会议，实到{values['attended']}人）：" + \
+            "；".join(f"{r['name']}（{r['post']}）{r['grade_name']}：称职{r['fit']}票、基本称职{r['basic']}票、"
+                     f"不称职{r['unfit']}票" for r in results)
+        return {**out, "outcome": "passed", "outcome_reason": reason, "results": results, "results_text": results_text,
                 "unfit": unfit, "flagged": flagged, "flagged_count": len(flagged),
                 "flagged_names": "、".join(f["name"] for f in flagged)}
 

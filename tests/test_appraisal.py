@@ -84,15 +84,18 @@ def test_full_run_through_the_api(appraisal, clock, api):
     assert case.ready() == ["draft_appraisal_disclosure"]
 
     # the results notice: drafted by one 监委会 member, reviewed by another (never one's own record)
-    case.do("zhao", "draft_appraisal_disclosure", {"content": "2025年度民主评议结果：王主任称职，李委员基本称职，孙会计称职",
-                                                   "notice_days": 7})
+    assert data["results_text"] == ("2025年度民主评议结果（2026-03-02村民代表会议，实到20人）："
+                                    "王主任（村委会主任）称职：称职17票、基本称职2票、不称职1票；"
+                                    "李委员（村委会委员）基本称职：称职10票、基本称职8票、不称职2票；"
+                                    "孙会计（报账员）称职：称职15票、基本称职4票、不称职1票")
+    case.do("zhao", "draft_appraisal_disclosure", {"content": data["results_text"], "notice_days": 7})
     r = case.do("zhao", "review_appraisal_disclosure", {"decision": "approve"}, status=403)
     assert "不能审核本人" in r.get_json()["error"]["message"]
     case.do("qian", "review_appraisal_disclosure", {"decision": "approve"})
     entry = case.board()[0]
     assert entry["case"] == case.case["id"] and entry["in_notice"]
     assert entry["title"] == "2025年度民主评议（民主评议结果公示）"
-    assert "李委员基本称职" in entry["content"]
+    assert "李委员（村委会委员）基本称职" in entry["content"]
     assert case.waiting() == ["wait_result"]
     case.timers(clock, 7)
     assert case.status == "completed"
@@ -380,3 +383,10 @@ def test_the_citation_follows_the_rule_set_in_force(appraisal, clock):
     assert "2018年修正本第三十三条" in rules.rule_set_on(date(2026, 1, 1)).appraisal_article
     case = opened(appraisal)
     assert "第三十三条" in case.data_of("plan")["appraisal_basis"]
+
+
+def test_the_poster_list_shows_it(app):
+    from tests.test_web import Browser
+
+    html = Browser(app).html("/board")
+    assert "年度民主评议" in html and "/api/v1/processes/annual-appraisal/diagram" in html
