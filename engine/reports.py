@@ -14,8 +14,10 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from .authz import Actor
+from .errors import Forbidden
 from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
-from .roles import ROLES, TOWNSHIP_ROLES
+from .roles import COUNTY_ROLES, LEVEL_NAMES, ROLES, TOWNSHIP_ROLES
+from .runtime import task_properties
 from .service import STATUS_ZH, Engine, iso
 
 OUTCOMES_ZH = {"lapsed": "流会", "failed": "未通过"}
@@ -54,7 +56,7 @@ def profile(engine: Engine, username: str) -> dict | None:
         roles = {g["role"] for g in grants}
         return {"username": user.username, "name": user.name, "grants": grants, "roles": sorted(roles),
                 "villages": scoped, "is_admin": actor.is_admin(),
-                "township_roles": bool(roles & TOWNSHIP_ROLES)}
+                "township_roles": bool(roles & TOWNSHIP_ROLES), "county_roles": bool(roles & COUNTY_ROLES)}
 
 
 def villages(engine: Engine) -> list[dict]:
@@ -96,7 +98,7 @@ def _scope_villages(session, actor: Actor, roles: set[str] | None, village_code:
 def _task_line(row: TaskRow, case: Case, village: Village, now: datetime) -> dict:
     return {"id": row.id, "case": case.id, "case_title": case.title, "process_name": case.definition.name,
             "village": village.code, "village_name": village.name, "name": row.name, "title": row.title,
-            "role": row.role, "role_name": ROLES.get(row.role, row.role), "state": row.state,
+            "role": row.role, "role_name": ROLES.get(row.role, row.role), "state": row.state, "form": row.form,
             "created_at": iso(row.created_at), "due_at": iso(row.due_at),
             "overdue": bool(row.due_at and row.state == "ready" and row.due_at < now),
             "overdue_days": (now - row.due_at).days if row.due_at and row.due_at < now else 0}
@@ -204,51 +206,185 @@ def supervision(engine: Engine, username: str, village_code: str | None = None) 
         }
 
 
+# -- inspections, holds, disclosures ----------------------------------------------------------
+CAUSES_ZH = {"object": "监委会审核时提出异议", "escalate": "村民异议涉及决定本身，监委会报乡镇核查"}
+
+
+def _inspection_cause(session, row: TaskRow) -> dict:
+    """What caused an ``inspection`` task: the supervisor's review opinion (``object``) or the
+    villager's objection and the supervisor's reply (``escalate``). The objector is never named."""
+    stmt = (select(TaskRow).where(TaskRow.case_id == row.case_id, TaskRow.state == "completed",
+                                  TaskRow.completed_at <= row.created_at)
+            .order_by(TaskRow.completed_at.desc(), TaskRow.id))
+    source = None
+    for t in session.scalars(stmt):
+        if (t.data or {}).get("decision") in CAUSES_ZH and (
+                row.name == f"inspect_{t.name}" or not row.name.startswith("inspect_")):
+            source = t
+            break
+    if source is None:
+        return {"cause": "", "cause_kind": "", "cause_kind_name": "", "cause_by": "", "cause_stage": ""}
+    data = source.data or {}
+    by = session.get(User, source.completed_by) if source.completed_by else None
+    cause = data.get("opinion") or data.get("reply") or ""
+    if data.get("decision") == "escalate" and source.objection_id:
+        objection = session.get(Objection, source.objection_id)
+        if objection is not None:
+            cause = f"村民异议：{objection.text}；监委会答复：{data.get('reply') or ''}"
+    return {"cause": cause, "cause_kind": data["decision"], "cause_kind_name": CAUSES_ZH[data["decision"]],
+            "cause_by": by.name if by else "", "cause_stage": source.title}
+
+
+def _inspections(session, ids: list[int], now: datetime) -> list[dict]:
+    """Open ``inspection`` tasks (乡镇纪委核查) of these villages, oldest first, with their cause."""
+    rows = session.execute(
+        select(TaskRow, Case, Village).join(Case, TaskRow.case_id == Case.id)
+        .join(Village, TaskRow.village_id == Village.id)
+        .where(TaskRow.village_id.in_(ids or [-1]), TaskRow.state == "ready", TaskRow.form == "inspection",
+               Case.status.in_(("running", "on_hold")))
+        .order_by(TaskRow.created_at, TaskRow.id))
+    return [{**_task_line(t, c, v, now), "township": v.township, **_inspection_cause(session, t)}
+            for t, c, v in rows]
+
+
+def _holds(session, cases: list[dict]) -> list[dict]:
+    """Cases on hold: why, who placed the hold (their name), at which level, since when."""
+    held = [c for c in cases if c["status"] == "on_hold"]
+    if not held:
+        return []
+    rows = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_([c["id"] for c in held])))}
+    names = {u.username: u.name for u in session.scalars(
+        select(User).where(User.username.in_([r.hold_by for r in rows.values() if r.hold_by] or [""])))}
+    since: dict[int, datetime] = {}
+    for e in session.scalars(select(AuditEvent).where(AuditEvent.case_id.in_(list(rows)),
+                                                      AuditEvent.action == "hold").order_by(AuditEvent.id)):
+        since[e.case_id] = e.at
+    out = []
+    for c in held:
+        row = rows[c["id"]]
+        level = row.hold_level or 1
+        out.append({**c, "township": row.village.township, "hold_by_name": names.get(row.hold_by or "", ""),
+                    "hold_level": level, "hold_level_name": LEVEL_NAMES.get(level, ""),
+                    "held_since": iso(since.get(row.id))})
+    return out
+
+
+def _publishes(engine: Engine, case: Case, name: str) -> bool:
+    """Whether the step ``name`` of this case's definition posts a notice (a disclosure's review)."""
+    deployed = engine.catalog.deployed(case.definition)
+    for spec in (deployed.spec, *(deployed.subprocess_specs or {}).values()):
+        task_spec = spec.task_specs.get(name)
+        if task_spec is not None:
+            return bool(task_properties(task_spec).get("publishes"))
+    return False
+
+
+def _disclosures_overdue(engine: Engine, session, overdue: list[dict]) -> list[dict]:
+    """Overdue steps of a disclosure: drafting it, or the supervisors' approval that posts it."""
+    out = []
+    for t in overdue:
+        if t["form"] == "disclosure" or (t["form"] == "review" and _publishes(engine, session.get(Case, t["case"]),
+                                                                              t["name"])):
+            out.append(t)
+    return out
+
+
 # -- the township overview ------------------------------------------------------------------
+COUNT_KEYS = ("open", "running", "on_hold", "overdue", "lapsed", "failed", "objections", "open_objections",
+              "inspections", "inspections_overdue", "closed")
+
+
+def _oversight(session, scope: list[Village], now: datetime) -> dict:
+    """What the township and county desks both show for a set of villages, with counts per village."""
+    ids = [v.id for v in scope]
+    cases = _open_cases(session, ids)
+    overdue = _overdue(session, ids, now)
+    meetings = _meeting_problems(session, ids)
+    objections = _objections(session, ids, open_only=False)
+    inspections = _inspections(session, ids, now)
+    by_item: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for c in cases:
+        by_item[(c["process_name"], c["village_name"])][c["stage"]] += 1
+    groups = []
+    for (item, vname), stages in sorted(by_item.items()):
+        groups.append({"item": item, "village_name": vname, "total": sum(stages.values()),
+                       "stages": [{"stage": s, "count": n} for s, n in sorted(stages.items())]})
+    finished = Counter(session.scalars(
+        select(Case.village_id).where(Case.village_id.in_(ids or [-1]), Case.status.not_in(("running", "on_hold")))))
+    counts = []
+    for v in scope:
+        mine = [c for c in cases if c["village"] == v.code]
+        counts.append({
+            "code": v.code, "name": v.name, "township": v.township, "county": v.county,
+            "open": len(mine),
+            "running": sum(1 for c in mine if c["status"] == "running"),
+            "on_hold": sum(1 for c in mine if c["status"] == "on_hold"),
+            "overdue": sum(1 for t in overdue if t["village"] == v.code),
+            "lapsed": sum(1 for m in meetings if m["village"] == v.code and m["outcome"] == "lapsed"),
+            "failed": sum(1 for m in meetings if m["village"] == v.code and m["outcome"] == "failed"),
+            "objections": sum(1 for o in objections if o["village"] == v.code),
+            "open_objections": sum(1 for o in objections if o["village"] == v.code and not o["decision"]),
+            "inspections": sum(1 for t in inspections if t["village"] == v.code),
+            "inspections_overdue": sum(1 for t in inspections if t["village"] == v.code and t["overdue"]),
+            "closed": finished[v.id],
+        })
+    totals = {k: sum(c[k] for c in counts) for k in COUNT_KEYS}
+    return {"counts": counts, "totals": totals, "cases": cases, "groups": groups, "overdue": overdue,
+            "meetings": meetings, "objections": objections, "inspections": inspections}
+
+
 def township(engine: Engine, username: str, village_code: str | None = None) -> dict:
     """All villages of the person's township(s): open cases by item and stage, overdue steps,
-    lapsed and failed meetings, objections, with counts per village."""
+    lapsed and failed meetings, objections, the inspection queue, with counts per village."""
     with engine.sessions() as session:
         actor = _actor(engine, session, username)
-        scope = _scope_villages(session, actor, set(TOWNSHIP_ROLES), None)
-        all_villages = scope
-        if village_code:
-            scope = [v for v in scope if v.code == village_code]
-        ids = [v.id for v in scope]
+        all_villages = _scope_villages(session, actor, set(TOWNSHIP_ROLES), None)
+        scope = [v for v in all_villages if v.code == village_code] if village_code else all_villages
         now = engine.now()
-        cases = _open_cases(session, ids)
-        overdue = _overdue(session, ids, now)
-        meetings = _meeting_problems(session, ids)
-        objections = _objections(session, ids, open_only=False)
-        by_item: dict[tuple[str, str], Counter] = defaultdict(Counter)
-        for c in cases:
-            by_item[(c["process_name"], c["village_name"])][c["stage"]] += 1
-        groups = []
-        for (item, vname), stages in sorted(by_item.items()):
-            groups.append({"item": item, "village_name": vname, "total": sum(stages.values()),
-                           "stages": [{"stage": s, "count": n} for s, n in sorted(stages.items())]})
-        finished = Counter(session.scalars(
-            select(Case.village_id).where(Case.village_id.in_(ids or [-1]),
-                                          Case.status.not_in(("running", "on_hold")))))
-        counts = []
-        for v in scope:
-            counts.append({
-                "code": v.code, "name": v.name, "township": v.township,
-                "open": sum(1 for c in cases if c["village"] == v.code),
-                "on_hold": sum(1 for c in cases if c["village"] == v.code and c["status"] == "on_hold"),
-                "overdue": sum(1 for t in overdue if t["village"] == v.code),
-                "lapsed": sum(1 for m in meetings if m["village"] == v.code and m["outcome"] == "lapsed"),
-                "failed": sum(1 for m in meetings if m["village"] == v.code and m["outcome"] == "failed"),
-                "objections": sum(1 for o in objections if o["village"] == v.code),
-                "open_objections": sum(1 for o in objections if o["village"] == v.code and not o["decision"]),
-                "closed": finished[v.id],
-            })
-        totals = {k: sum(c[k] for c in counts) for k in
-                  ("open", "on_hold", "overdue", "lapsed", "failed", "objections", "open_objections")}
         return {"townships": sorted({v.township for v in all_villages}),
-                "villages": [_village_json(v) for v in all_villages], "counts": counts, "totals": totals,
-                "cases": cases, "groups": groups, "overdue": overdue, "meetings": meetings,
-                "objections": objections, "generated_at": iso(now)}
+                "villages": [_village_json(v) for v in all_villages], **_oversight(session, scope, now),
+                "generated_at": iso(now)}
+
+
+# -- the county overview --------------------------------------------------------------------
+NO_COUNTY = "（未填县）"
+
+
+def county(engine: Engine, username: str, village_code: str | None = None, township_name: str | None = None) -> dict:
+    """县级视图 for the county inspector (县纪委; an admin sees every village): per township and
+    village, cases running and on hold (why, who, which level), inspections open and overdue,
+    lapsed and failed meetings, objections (never naming the objector), overdue disclosures.
+
+    Raises Forbidden for anyone who is neither a county inspector nor an administrator."""
+    with engine.sessions() as session:
+        actor = _actor(engine, session, username)
+        if not actor.counties() and not actor.is_admin():
+            raise Forbidden("县级视图仅供县纪委使用")
+        all_villages = _scope_villages(session, actor, set(COUNTY_ROLES) | {"admin"}, None)
+        scope = [v for v in all_villages if (not village_code or v.code == village_code)
+                 and (not township_name or v.township == township_name)]
+        now = engine.now()
+        data = _oversight(session, scope, now)
+        for o in data["objections"]:  # the county never sees who objected
+            o.pop("name", None)
+            o.pop("contact", None)
+        holds = _holds(session, data["cases"])
+        disclosures = _disclosures_overdue(engine, session, data["overdue"])
+        late = Counter(t["village"] for t in disclosures)
+        for c in data["counts"]:
+            c["disclosures_overdue"] = late[c["code"]]
+        data["totals"]["disclosures_overdue"] = len(disclosures)
+        townships = []
+        by_township: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for c in data["counts"]:
+            by_township[(c["county"] or NO_COUNTY, c["township"])].append(c)
+        for (county_name, name), rows in sorted(by_township.items()):
+            townships.append({"county": county_name, "name": name, "villages": rows,
+                              "totals": {k: sum(r[k] for r in rows) for k in (*COUNT_KEYS, "disclosures_overdue")}})
+        return {"counties": sorted({v.county or NO_COUNTY for v in all_villages}),
+                "township_names": sorted({v.township for v in all_villages}),
+                "villages": [_village_json(v) for v in all_villages], "townships": townships,
+                **data, "holds": holds, "disclosures_overdue": disclosures, "generated_at": iso(now)}
 
 
 def processes_by_name(engine: Engine) -> dict[str, str]:

@@ -110,7 +110,7 @@ COVERED = {
     ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs"),
     ("POST", "/api/v1/tasks/<string:task_id>/attachments"), ("GET", "/api/v1/tasks/<string:task_id>/attachments"),
     ("GET", "/api/v1/attachments/<int:attachment_id>"), ("DELETE", "/api/v1/attachments/<int:attachment_id>"),
-    ("GET", "/api/v1/instances/<int:case_id>/dossier"),
+    ("GET", "/api/v1/instances/<int:case_id>/dossier"), ("GET", "/api/v1/county"),
 }
 
 
@@ -271,6 +271,31 @@ def test_a_hold_is_released_only_at_its_level_or_higher(world):
     history = clients["xu"].get(url).get_json()["history"]
     assert any(h["action"] == "hold" and "县级" in h["summary"] for h in history)
     assert any(h["action"] == "release" and "乡镇级" in h["summary"] for h in history)
+
+
+#: who may read the county desk (县级视图): the county inspectors (each of their own county) and admin
+COUNTY = {"xu": {"demo-001", "demo-002"}, "ye": {"far-001"}, "admin": {"demo-001", "demo-002", "far-001"}}
+
+
+def test_county_desk(world):
+    clients = world["clients"]
+    for who in EVERYONE:
+        for query in ("", "?village=demo-001", "?township=示范镇"):
+            r = clients[who].get(f"/county{query}")
+            _check(who, r, who in COUNTY, what=f"read the county desk{query}")
+            if r.status_code == 200:
+                seen = {c["code"] for c in r.get_json()["counts"]}
+                assert seen <= COUNTY[who], f"ESCALATION: {who} sees {seen - COUNTY[who]} on the county desk"
+                if not query:
+                    assert seen == COUNTY[who], (who, seen)
+                held = {h["village"] for h in r.get_json()["holds"]}
+                assert held <= COUNTY[who]
+    for who in PEOPLE:
+        r = web_client(world["app"], who).get("/county")
+        if who in COUNTY:
+            assert r.status_code == 200, (who, r.status_code)
+        else:
+            assert r.status_code == 403, f"ESCALATION: {who} GET /county → {r.status_code}"
 
 
 def test_public_endpoints_need_no_login(world):

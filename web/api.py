@@ -370,6 +370,39 @@ class InstanceDiagram(MethodView):
         return renderer.case_diagram(user, case_id)
 
 
+class CountyQuery(_In):
+    township = fields.String(load_default=None, metadata={"description": "只看一个乡镇（名称）"})
+    village = fields.String(load_default=None, metadata={"description": "只看一个村（村编码）"})
+
+
+class CountyOut(Schema):
+    counties = fields.List(fields.String())
+    townships = fields.List(fields.Dict(), metadata={"description": "各乡镇及其各村的计数"})
+    counts = fields.List(fields.Dict())
+    totals = fields.Dict()
+    holds = fields.List(fields.Dict(), metadata={"description": "暂停的事项：理由、暂停人、级别、起始时间"})
+    inspections = fields.List(fields.Dict(), metadata={"description": "待乡镇纪委核查的任务及起因"})
+    overdue = fields.List(fields.Dict())
+    disclosures_overdue = fields.List(fields.Dict())
+    meetings = fields.List(fields.Dict())
+    objections = fields.List(fields.Dict(), metadata={"description": "村民异议（不含异议人姓名和联系方式）"})
+    cases = fields.List(fields.Dict())
+    generated_at = fields.String()
+
+
+@blp.route("/county")
+class County(MethodView):
+    @blp.arguments(CountyQuery, location="query")
+    @blp.response(200, CountyOut)
+    @blp.doc(security=BEARER)
+    def get(self, query):
+        """县级视图（县纪委、管理员）：本县各乡镇、各村的办理中和暂停事项（理由、暂停人、级别）、待核查、
+        逾期环节、公开逾期、流会和未通过的会议、村民异议（不含异议人）"""
+        from engine import reports
+
+        return reports.county(engine(), current_username(), query["village"], query["township"])
+
+
 def _not_implemented() -> Response:
     from .errors import error_response
 

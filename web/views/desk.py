@@ -92,6 +92,13 @@ def _objection_rows(data: dict) -> list[list]:
              f"事项{o['case']}" if o.get("case") else f"公开栏{o['entry']}"] for o in data["objections"]]
 
 
+def _inspection_rows(data: dict) -> list[list]:
+    return [["待核查", t["village_name"], t["case_title"], t["title"],
+             f"逾期{t['overdue_days']}天" if t["overdue"] else "待核查", fmt_time(t["created_at"]),
+             f"{t['cause_kind_name']}（{t['cause_stage']}）：{t['cause']}；期限{fmt_time(t['due_at'])}"
+             if t["cause_kind"] else f"期限{fmt_time(t['due_at'])}", f"事项{t['case']}"] for t in data["inspections"]]
+
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -110,36 +117,23 @@ def _filename(data: dict, ext: str) -> str:
     return f"attachment; filename=township-{stamp}.{ext}; filename*=UTF-8''{quote(name)}"
 
 
-@bp.route("/township/export.csv")
-@roles_required(*TOWNSHIP_ROLES, message=TOWNSHIP_MESSAGE)
-def township_csv():
-    data = _township_data()
+def _csv_response(head: list[str], tables: list[list[list]], disposition: str) -> Response:
     out = io.StringIO()
     out.write("\ufeff")  # a BOM so that Excel reads the Chinese as UTF-8
     writer = csv.writer(out, lineterminator="\r\n")
-    if request.args.get("table") == "detail":
-        writer.writerow(DETAIL_HEAD)
-        for rows in (_case_rows(data), _overdue_rows(data), _meeting_rows(data), _objection_rows(data)):
-            writer.writerows([[csv_cell(v) for v in row] for row in rows])
-    else:
-        writer.writerow(SUMMARY_HEAD)
-        writer.writerows([[csv_cell(v) for v in row] for row in _summary_rows(data)])
+    writer.writerow(head)
+    for rows in tables:
+        writer.writerows([[csv_cell(v) for v in row] for row in rows])
     return Response(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": _filename(data, "csv")})
+                    headers={"Content-Disposition": disposition})
 
 
-@bp.route("/township/export.xlsx")
-@roles_required(*TOWNSHIP_ROLES, message=TOWNSHIP_MESSAGE)
-def township_xlsx():
+def _xlsx_response(sheets: list[tuple[str, list[str], list[list]]], disposition: str) -> Response:
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    data = _township_data()
     wb = Workbook()
-    sheets = [("汇总", SUMMARY_HEAD, _summary_rows(data)), ("在办事项", DETAIL_HEAD, _case_rows(data)),
-              ("逾期环节", DETAIL_HEAD, _overdue_rows(data)), ("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
-              ("异议", DETAIL_HEAD, _objection_rows(data))]
     for index, (title, head, rows) in enumerate(sheets):
         ws = wb.active if index == 0 else wb.create_sheet()
         ws.title = title
@@ -159,5 +153,102 @@ def township_xlsx():
     wb.save(buffer)
     return Response(buffer.getvalue(),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": _filename(data, "xlsx")})
+                    headers={"Content-Disposition": disposition})
 
+
+@bp.route("/township/export.csv")
+@roles_required(*TOWNSHIP_ROLES, message=TOWNSHIP_MESSAGE)
+def township_csv():
+    data = _township_data()
+    if request.args.get("table") == "detail":
+        return _csv_response(DETAIL_HEAD, [_case_rows(data), _overdue_rows(data), _meeting_rows(data),
+                                           _objection_rows(data), _inspection_rows(data)], _filename(data, "csv"))
+    return _csv_response(SUMMARY_HEAD, [_summary_rows(data)], _filename(data, "csv"))
+
+
+@bp.route("/township/export.xlsx")
+@roles_required(*TOWNSHIP_ROLES, message=TOWNSHIP_MESSAGE)
+def township_xlsx():
+    data = _township_data()
+    sheets = [("汇总", SUMMARY_HEAD, _summary_rows(data)), ("在办事项", DETAIL_HEAD, _case_rows(data)),
+              ("逾期环节", DETAIL_HEAD, _overdue_rows(data)), ("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
+              ("异议", DETAIL_HEAD, _objection_rows(data)), ("待核查", DETAIL_HEAD, _inspection_rows(data))]
+    return _xlsx_response(sheets, _filename(data, "xlsx"))
+
+
+# -- 县级视图 (the county inspector, 县纪委) ----------------------------------------------------
+COUNTY_MESSAGE = "县级视图仅供县纪委使用"
+
+
+def _county_data() -> dict:
+    village = request.args.get("village") or None
+    township = request.args.get("township") or None
+    data = reports.county(engine(), username(), village, township)
+    data["village"] = village
+    data["township"] = township
+    return data
+
+
+@bp.route("/county")
+@roles_required("county_inspector", "admin", message=COUNTY_MESSAGE)
+def county():
+    return render_template("county.html", **_county_data())
+
+
+COUNTY_SUMMARY_HEAD = ["县", "乡镇", "村", "村编码", "办理中", "暂停", "待核查", "核查逾期", "逾期环节", "流会", "未通过",
+                       "异议（全部）", "待答复异议", "公开逾期", "已办结事项"]
+COUNTY_KEYS = ("running", "on_hold", "inspections", "inspections_overdue", "overdue", "lapsed", "failed",
+               "objections", "open_objections", "disclosures_overdue", "closed")
+
+
+def _county_summary_rows(data: dict) -> list[list]:
+    rows = []
+    for t in data["townships"]:
+        for c in t["villages"]:
+            rows.append([t["county"], t["name"], c["name"], c["code"], *[c[k] for k in COUNTY_KEYS]])
+        rows.append([t["county"], t["name"], "小计", "", *[t["totals"][k] for k in COUNTY_KEYS]])
+    totals = data["totals"]
+    rows.append(["合计", "", "", "", *[totals[k] for k in COUNTY_KEYS]])
+    return rows
+
+
+def _hold_rows(data: dict) -> list[list]:
+    return [["暂停", h["village_name"], h["title"], h["stage"], f"{h['hold_level_name']}暂停",
+             fmt_time(h["held_since"]), f"暂停人：{h['hold_by_name']}；理由：{h['hold_reason'] or ''}",
+             f"事项{h['id']}"] for h in data["holds"]]
+
+
+def _disclosure_rows(data: dict) -> list[list]:
+    return [["公开逾期", t["village_name"], t["case_title"], t["title"], f"逾期{t['overdue_days']}天",
+             fmt_time(t["due_at"]), f"应由{t['role_name']}办理", f"事项{t['case']}"] for t in data["disclosures_overdue"]]
+
+
+def _county_filename(data: dict, ext: str) -> str:
+    from urllib.parse import quote
+
+    stamp = fmt_time(data["generated_at"], "%Y%m%d-%H%M")
+    scope = data["village"] or data["township"] or "、".join(data["counties"]) or "全部"
+    name = f"县级视图-{scope}-{stamp}.{ext}"
+    return f"attachment; filename=county-{stamp}.{ext}; filename*=UTF-8''{quote(name)}"
+
+
+@bp.route("/county/export.csv")
+@roles_required("county_inspector", "admin", message=COUNTY_MESSAGE)
+def county_csv():
+    data = _county_data()
+    if request.args.get("table") == "detail":
+        return _csv_response(DETAIL_HEAD, [_hold_rows(data), _inspection_rows(data), _overdue_rows(data),
+                                           _disclosure_rows(data), _meeting_rows(data), _objection_rows(data)],
+                             _county_filename(data, "csv"))
+    return _csv_response(COUNTY_SUMMARY_HEAD, [_county_summary_rows(data)], _county_filename(data, "csv"))
+
+
+@bp.route("/county/export.xlsx")
+@roles_required("county_inspector", "admin", message=COUNTY_MESSAGE)
+def county_xlsx():
+    data = _county_data()
+    sheets = [("汇总", COUNTY_SUMMARY_HEAD, _county_summary_rows(data)), ("暂停", DETAIL_HEAD, _hold_rows(data)),
+              ("待核查", DETAIL_HEAD, _inspection_rows(data)), ("逾期环节", DETAIL_HEAD, _overdue_rows(data)),
+              ("公开逾期", DETAIL_HEAD, _disclosure_rows(data)), ("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
+              ("异议", DETAIL_HEAD, _objection_rows(data))]
+    return _xlsx_response(sheets, _county_filename(data, "xlsx"))

@@ -54,7 +54,8 @@ def login():
             profile = reports.profile(engine(), user.username)
             if profile and len(profile["villages"]) == 1:
                 session["village"] = profile["villages"][0]["code"]
-            elif profile and len(profile["villages"]) > 1 and not (profile["township_roles"] or profile["is_admin"]):
+            elif profile and len(profile["villages"]) > 1 and not (
+                    profile["township_roles"] or profile["county_roles"] or profile["is_admin"]):
                 return redirect(url_for("web.choose_village", next=safe_next(next_url)))
             return redirect(safe_next(next_url))
     return render_template("login.html", error=error, next=next_url or "",
@@ -72,7 +73,7 @@ def logout():
 @login_required
 def choose_village():
     profile = me()
-    may_pick_all = profile["township_roles"] or profile["is_admin"]
+    may_pick_all = profile["township_roles"] or profile["county_roles"] or profile["is_admin"]
     if request.method == "POST":
         code = request.form.get("village") or ""
         if code and code not in {v["code"] for v in profile["villages"]}:
