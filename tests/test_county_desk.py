@@ -207,6 +207,10 @@ def test_the_township_desk_shows_the_inspection_queue(county_world, web):
     assert "查看" in web("zhou").html("/township").split('id="inspections"', 1)[1].split("</section>", 1)[0]
     # another township sees none of them
     assert "未提前七天送达议题" not in web("liu").html("/township")
+    rows = list(csv.reader(io.StringIO(web("zhou").get("/township/export.csv").data.decode("utf-8-sig"))))
+    assert rows[0][-2:] == ["待核查", "核查逾期"]
+    assert next(row for row in rows if row[2] == "demo-001")[-2:] == ["2", "0"]
+    assert rows[-1][0] == "合计" and rows[-1][-2:] == ["2", "0"]
     detail = web("zhou").get("/township/export.csv?table=detail").data.decode("utf-8-sig")
     assert detail.count("待核查") >= 2
 

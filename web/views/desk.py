@@ -57,16 +57,15 @@ def township():
 
 
 SUMMARY_HEAD = ["乡镇", "村", "村编码", "在办事项", "暂停", "逾期环节", "流会", "未通过", "异议（全部）", "待答复异议",
-                "已办结事项"]
+                "已办结事项", "待核查", "核查逾期"]
 DETAIL_HEAD = ["类别", "村", "事项", "环节/会议", "状态", "时间", "说明", "链接编号"]
 
 
 def _summary_rows(data: dict) -> list[list]:
-    rows = [[c["township"], c["name"], c["code"], c["open"], c["on_hold"], c["overdue"], c["lapsed"], c["failed"],
-             c["objections"], c["open_objections"], c["closed"]] for c in data["counts"]]
-    t = data["totals"]
-    rows.append(["合计", "", "", t["open"], t["on_hold"], t["overdue"], t["lapsed"], t["failed"], t["objections"],
-                 t["open_objections"], sum(c["closed"] for c in data["counts"])])
+    keys = ("open", "on_hold", "overdue", "lapsed", "failed", "objections", "open_objections", "closed", "inspections",
+            "inspections_overdue")
+    rows = [[c["township"], c["name"], c["code"], *[c[k] for k in keys]] for c in data["counts"]]
+    rows.append(["合计", "", "", *[data["totals"][k] for k in keys]])
     return rows
 
 
