@@ -406,6 +406,95 @@ def posters(quick: bool) -> list[Figure]:
                            "per_item": times, "failures": failures})]
 
 
+# -- 4b. evidence: a 5 MB photo upload, a 20-page dossier ----------------------------------------
+def _photo(width: int, height: int, tag: str, quality: int = 92) -> bytes:
+    """A camera-like JPEG: a gradient with noise (noise is what makes phone photos big)."""
+    import io
+
+    from PIL import Image
+
+    noise = Image.frombytes("L", (width, height), os.urandom(width * height))
+    base = Image.linear_gradient("L").resize((width, height))
+    img = Image.merge("RGB", (base, noise, Image.blend(base, noise, 0.5)))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality, comment=tag.encode())
+    return out.getvalue()
+
+
+def evidence(quick: bool) -> list[Figure]:
+    import io
+    import subprocess
+
+    from tests.flows import MEETING_OK, PROPOSAL
+
+    folder = tempfile.mkdtemp(prefix="cunwu-bench-")
+    clock = Clock()
+    app = make_app(f"sqlite:///{folder}/bench.sqlite3", clock, CUNWU_ATTACHMENTS_DIR=f"{folder}/files")
+    client = app.test_client()
+    tokens = {u: client.post("/api/v1/auth/token", json={"username": u, "password": "demo123"}).get_json()["token"]
+              for u in ("zhang", "wang", "zhao")}
+
+    def call(method, path, user, **kw):
+        r = client.open(path, method=method, headers={"Authorization": f"Bearer {tokens[user]}"}, **kw)
+        assert r.status_code in (200, 201), (path, r.status_code, r.get_data(as_text=True)[:300])
+        return r.get_json()
+
+    def upload(task_id, user, data, name):
+        return call("POST", f"/api/v1/tasks/{task_id}/attachments", user,
+                    data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+
+    case = call("POST", "/api/v1/instances", "zhang", json={"process": "major-decision", "village": "demo-001",
+                                                            "title": "硬化村东道路", "data": PROPOSAL})
+
+    def task(name):
+        case_now = call("GET", f"/api/v1/instances/{case['id']}", "zhang")
+        return next(t for t in case_now["tasks"] if t["name"] == name and t["state"] == "ready")
+
+    # 1. a 5 MB photo, several times (each a new file: content-addressed storage skips known bytes)
+    size = (2300, 1725)
+    sample = _photo(*size, "0")
+    scale = (5 * 1024 * 1024 / len(sample)) ** 0.5
+    size = (int(size[0] * scale), int(size[1] * scale))
+    meeting = task("two_committees")
+    times, sizes = [], []
+    for i in range(3 if quick else 8):
+        photo = _photo(*size, f"bench-{i}")
+        sizes.append(len(photo))
+        t0 = time.perf_counter()
+        upload(meeting["id"], "zhang", photo, f"现场照片{i + 1}.jpg")
+        times.append(time.perf_counter() - t0)
+
+    # 2. a dossier of about 20 pages: the case to its resolution, photos on every step
+    per_task = 2 if quick else 14
+    steps = [("two_committees", "zhang", MEETING_OK["two_committees"]), ("review_two_committees", "zhao", None),
+             ("party_members", "zhang", MEETING_OK["party_members"]), ("review_party_members", "zhao", None),
+             ("representatives", "wang", MEETING_OK["representatives"]), ("review_resolution", "zhao", None)]
+    for name, user, data in steps:
+        t = task(name)
+        for i in range(per_task):  # the meetings' photos and scans the reviewers add
+            upload(t["id"], user, _photo(1600, 1200, f"{name}-{i}", quality=85), f"{name}-{i + 1}.jpg")
+        call("POST", f"/api/v1/tasks/{t['id']}/complete", user, json={"data": data or {"decision": "approve"}})
+    renders = []
+    for _ in range(1 if quick else 3):
+        t0 = time.perf_counter()
+        r = client.get(f"/api/v1/instances/{case['id']}/dossier?format=pdf",
+                       headers={"Authorization": f"Bearer {tokens['zhang']}"})
+        renders.append(time.perf_counter() - t0)
+        assert r.status_code == 200
+    pdf = Path(folder) / "dossier.pdf"
+    pdf.write_bytes(r.data)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    pages = int(next((line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")), "0"))
+    photos = per_task * len(steps) + len(times)
+    app.extensions["cunwu_db"].dispose()
+    return [
+        Figure("evidence.upload_5mb_photo", median(times), "s", "", None,
+               detail={"mb": median(sizes) / 1024 / 1024, "max_s": max(times), "runs": len(times)}),
+        Figure("evidence.dossier_pdf", median(renders), "s", "", None,
+               detail={"pages": pages, "photos": photos, "mb": len(r.data) / 1024 / 1024, "runs": len(renders)}),
+    ]
+
+
 # -- 5. throughput with N gunicorn workers (PostgreSQL) ---------------------------------------------
 def bench_villages(db, count: int) -> list[dict[str, str]]:
     """``count`` villages ``load-NN`` (township 负载镇), each with its own secretary, director and
@@ -530,7 +619,8 @@ def throughput(quick: bool) -> list[Figure]:
     return out
 
 
-ALL = {"stack": stack, "queries": queries, "timers": timers, "posters": posters, "throughput": throughput}
+ALL = {"stack": stack, "queries": queries, "timers": timers, "posters": posters, "evidence": evidence,
+       "throughput": throughput}
 
 
 def machine() -> dict:

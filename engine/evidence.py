@@ -162,6 +162,7 @@ def thumbnail(data: bytes, content_type: str, side: int = 240) -> bytes | None:
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as img:
+        img.draft("RGB", (side * 2, side * 2))  # JPEG: decode at a reduced scale
         img = ImageOps.exif_transpose(img)
         img.thumbnail((side, side))
         out = io.BytesIO()
