@@ -27,7 +27,7 @@ from . import settings as item_settings
 from .errors import Forbidden, Invalid
 from .forms import CheckContext, FormSchema, StrictInteger, choice, day, flag, line, money, register, text
 from .matters import MATTERS, STATUTORY
-from .models import BoardEntry, Case, Objection, TaskRow, User
+from .models import BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 RESOLUTION_BODIES = ("representatives", "villager_assembly")
@@ -1151,6 +1151,13 @@ def _appraisees(value: str, field: str) -> list[dict]:
     return people
 
 
+def _appraisals(ctx: CheckContext):
+    """The village's other annual-appraisal cases (any version of the definition), as a query."""
+    return (select(Case).join(ProcessDefinition, Case.definition_id == ProcessDefinition.id)
+            .where(ProcessDefinition.key == APPRAISAL, Case.village_id == ctx.village.id, Case.id != ctx.case.id)
+            .order_by(Case.id))
+
+
 def _appraisal_plan(ctx: CheckContext) -> dict:
     row = latest_row(ctx, form="appraisal_plan")
     if row is None or not row.data or not row.data.get("appraisees"):
@@ -1187,12 +1194,8 @@ class AppraisalPlanForm(ItemForm):
         if values["year"] > today.year:
             raise refuse("year", f"评议年度不能晚于今年（{today.year}年）")
         people = _appraisees(values["appraisees"], "appraisees")
-        cases = ctx.session.scalars(select(Case).where(
-            Case.village_id == ctx.village.id, Case.id != ctx.case.id,
-            Case.status.in_(("running", "on_hold", "completed"))))
+        cases = ctx.session.scalars(_appraisals(ctx).where(Case.status.in_(("running", "on_hold", "completed"))))
         for other in cases:
-            if other.definition.key != APPRAISAL:
-                continue
             if latest(ctx, "year", case_id=other.id) == values["year"]:
                 raise refuse("year", f"本村{values['year']}年度的民主评议已有事项（编号{other.id}），每年度只办一件")
         return {"appraisees": people, "appraisee_count": len(people),
@@ -1303,9 +1306,7 @@ class AppraisalVoteForm(ItemForm):
         if not unfit:
             return []
         previous: tuple[int, dict] | None = None
-        for other in ctx.session.scalars(select(Case).where(Case.village_id == ctx.village.id, Case.id != ctx.case.id)):
-            if other.definition.key != APPRAISAL or other.status == "withdrawn":
-                continue
+        for other in ctx.session.scalars(_appraisals(ctx).where(Case.status != "withdrawn")):
             vote = next((r for r in completed_rows(ctx, other.id) if r.form == "appraisal_vote"
                          and (r.data or {}).get("outcome") == "passed"), None)
             other_year = (vote.data or {}).get("year") if vote is not None else None

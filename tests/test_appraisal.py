@@ -48,6 +48,22 @@ def appraisal(app, api):
     return make
 
 
+@pytest.fixture
+def pg_appraisal(pg_app):
+    from tests.conftest import ApiClient
+
+    clients: dict = {}
+
+    def login(username=None):
+        if username not in clients:
+            clients[username] = ApiClient(pg_app, username)
+        return clients[username]
+
+    def make() -> Item:
+        return Item(pg_app, login, PROCESS)
+    return make
+
+
 def vote(held_on: str = "2026-03-02", attended: int = 20, votes: str = VOTES_OK) -> dict:
     return {"held_on": held_on, "attended": attended, "votes": votes, "minutes": "监委会主任主持，逐人述职后无记名投票"}
 
@@ -390,3 +406,14 @@ def test_the_poster_list_shows_it(app):
 
     html = Browser(app).html("/board")
     assert "年度民主评议" in html and "/api/v1/processes/annual-appraisal/diagram" in html
+
+
+def test_two_years_running_on_postgresql(pg_appraisal, clock):
+    first = opened(pg_appraisal, 2025)
+    first.do("zhao", "appraisal_meeting", vote(votes=UNFIT_WANG))
+    publish(first, clock)
+    second = opened(pg_appraisal, 2026)
+    second.do("zhao", "appraisal_meeting", vote(held_on="2026-03-09", votes=UNFIT_WANG))
+    assert [f["name"] for f in second.data_of("appraisal_meeting")["flagged"]] == ["王主任", "孙会计"]
+    publish(second, clock)
+    assert second.ready() == ["township_followup"]
