@@ -28,7 +28,7 @@ from .roles import ROLES
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "processes"
-CATEGORIES = {"A": "村级公共权力", "B": "便民服务"}
+CATEGORIES = {"A": "村级公共权力", "B": "便民服务", "C": "监督举报"}
 
 
 def processes_dir() -> Path:
@@ -86,7 +86,7 @@ def load_catalogue(directory: Path | None = None) -> list[CatalogueItem]:
             continue
         keys.add(entry["key"])
         if entry["category"] not in CATEGORIES:
-            problems.append(f"{where}（{entry['key']}）: category 只能是 A 或 B")
+            problems.append(f"{where}（{entry['key']}）: category 只能是 A、B 或 C")
         bad_roles = [r for r in entry.get("starters") or [] if r not in ROLES]
         if bad_roles:
             problems.append(f"{where}（{entry['key']}）: 未知角色 {', '.join(bad_roles)}")

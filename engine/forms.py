@@ -117,6 +117,8 @@ class FormSchema(Schema):
     gateways; the key ``exclude_users`` (usernames) keeps those people off the case (回避).
     ``holds_on`` (a ``decision`` value) puts the case on hold when chosen; ``releases_hold`` marks a
     form that may be completed while the case is held and lifts the hold (``engine/holds.py``).
+    ``after(self, values, ctx)`` runs once the engine has moved on (e.g. to set the next steps' due
+    dates); ``summary_of(self, values, extra) -> str`` says what was decided, for the case history.
     """
 
     title_zh = "表单"

@@ -262,3 +262,61 @@ class Attachment(Base):
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
     uploaded_at: Mapped[datetime]
     bound_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Lead(Base):
+    """A complaint lead (问题线索, 速查快办, DOMAIN.md §5.4): the reporter's record beside its case
+    of process ``complaint-lead``. ``name`` and ``contact`` never go into the case's data or
+    history; they are read only through :mod:`engine.leads` (R60), and every read is audited."""
+
+    __tablename__ = "lead"
+    __table_args__ = (Index("ix_lead_village_status", "village_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # the reporter's query code
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id", ondelete="CASCADE"), unique=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
+    channel: Mapped[str] = mapped_column(String(10))  # web | qr | phone | letter | visit
+    category: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    real_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The lead names an official of the township: it goes to the county inspector (R60).
+    to_county: Mapped[bool] = mapped_column(Boolean, default=False)
+    about_case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True)
+    about_entry_id: Mapped[int | None] = mapped_column(ForeignKey("board_entry.id"), nullable=True)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    received_at: Mapped[datetime]
+    accept_due: Mapped[datetime]
+    forward_due: Mapped[datetime]
+    #: The deadline was counted over a year without a holiday schedule (weekdays only).
+    due_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    disposition: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: 速查快办 record of the assignment: 责任单位, 经办人, 完成时限, 完成标准.
+    assignment: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    finding: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    feedback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    feedback_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    objection: Mapped[str | None] = mapped_column(Text, nullable=True)
+    objection_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    objection_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    review: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rating_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class HolidayDay(Base):
+    """A day of a State Council holiday schedule loaded by an admin (``cunwu holidays load``) for
+    a year the ``chinesecalendar`` library does not know: a holiday (``workday`` false) or a
+    调休 working weekend (``workday`` true). A loaded year replaces the library's for that year."""
+
+    __tablename__ = "holiday_day"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO date
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(100), default="")

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 
 from .authz import Actor
 from .errors import Forbidden
+from .leads import lead_definition_ids
 from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
 from .roles import COUNTY_ROLES, LEVEL_NAMES, ROLES, TOWNSHIP_ROLES
 from .runtime import task_properties
@@ -109,7 +110,8 @@ def _overdue(session, ids: list[int], now: datetime) -> list[dict]:
         select(TaskRow, Case, Village).join(Case, TaskRow.case_id == Case.id)
         .join(Village, TaskRow.village_id == Village.id)
         .where(TaskRow.village_id.in_(ids or [-1]), TaskRow.state == "ready", TaskRow.due_at.is_not(None),
-               TaskRow.due_at < now, Case.status.in_(("running", "on_hold")))
+               TaskRow.due_at < now, Case.status.in_(("running", "on_hold")),
+               Case.definition_id.not_in(lead_definition_ids()))  # leads: on the 纪检 roles' lead desk only
         .order_by(TaskRow.due_at))
     return [_task_line(t, c, v, now) for t, c, v in rows]
 
@@ -140,7 +142,8 @@ def _case_line(case: Case, open_tasks: list[TaskRow]) -> dict:
 
 def _open_cases(session, ids: list[int]) -> list[dict]:
     cases = list(session.scalars(select(Case).where(Case.village_id.in_(ids or [-1]),
-                                                    Case.status.in_(("running", "on_hold")))
+                                                    Case.status.in_(("running", "on_hold")),
+                                                    Case.definition_id.not_in(lead_definition_ids()))
                                  .order_by(Case.updated_at.desc())))
     tasks: dict[int, list[TaskRow]] = defaultdict(list)
     for t in session.scalars(select(TaskRow).where(TaskRow.case_id.in_([c.id for c in cases] or [-1]),
@@ -310,7 +313,8 @@ def _oversight(session, scope: list[Village], now: datetime) -> dict:
         groups.append({"item": item, "village_name": vname, "total": sum(stages.values()),
                        "stages": [{"stage": s, "count": n} for s, n in sorted(stages.items())]})
     finished = Counter(session.scalars(
-        select(Case.village_id).where(Case.village_id.in_(ids or [-1]), Case.status.not_in(("running", "on_hold")))))
+        select(Case.village_id).where(Case.village_id.in_(ids or [-1]), Case.status.not_in(("running", "on_hold")),
+                                      Case.definition_id.not_in(lead_definition_ids()))))
     counts = []
     for v in scope:
         mine = [c for c in cases if c["village"] == v.code]

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import evidence, forms, holds, publicity, rules, runtime
+from . import evidence, forms, holds, leads, publicity, rules, runtime
 from .accounts import Accounts
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
@@ -36,7 +36,7 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-class Engine(evidence.EvidenceMixin):
+class Engine(evidence.EvidenceMixin, leads.LeadsMixin):
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog,
                  files=None):
         self.sessions = sessions
@@ -157,6 +157,9 @@ class Engine(evidence.EvidenceMixin):
             row = self.catalog.latest_row(session, process)
             deployed = self.catalog.deployed(row)
             village = self._village(session, village_code)
+            if process == leads.LEAD_PROCESS:
+                raise Invalid("问题线索请通过“反映问题”登记（POST /api/v1/leads），不能作为事项发起",
+                              {"process": ["问题线索请通过 /api/v1/leads 登记"]})
             starters = set(deployed.meta.get("starters") or [])
             if not actor.roles_in(village) & starters:
                 names = "、".join(ROLES.get(r, r) for r in sorted(starters))
@@ -182,7 +185,12 @@ class Engine(evidence.EvidenceMixin):
         with self.sessions() as session:
             actor = self.actor(session, username)
             case = self._case_for(session, actor, case_id)
-            return self._case_json(session, case)
+            out = self._case_json(session, case)
+            lead = self._lead_block(session, actor, case) if case.definition.key == leads.LEAD_PROCESS else None
+        if lead is not None:
+            out["lead"] = lead
+            self.audit_lead_view(actor, case.id, "name" in lead)
+        return out
 
     def case_path(self, username: str | None, case_id: int) -> tuple[Deployed, list[str], list[str], str]:
         """For the case chart: (definition, completed BPMN ids in order, current ids, status)."""
@@ -209,7 +217,7 @@ class Engine(evidence.EvidenceMixin):
                     scope.append(Village.township.in_(actor.townships()))
                 if actor.counties():
                     scope.append(Village.county.in_(actor.counties()))
-                stmt = stmt.where(or_(*scope))
+                stmt = stmt.where(or_(*scope), leads.visible_cases_clause(actor))
             if status:
                 stmt = stmt.where(Case.status == status)
             if village_code:
@@ -223,6 +231,10 @@ class Engine(evidence.EvidenceMixin):
             raise NotFound(f"没有编号为{case_id}的事项")
         if not actor.can_view(case.village):
             raise Forbidden("您无权查看其他村的事项")
+        if case.definition.key == leads.LEAD_PROCESS and not leads.may_see(
+                actor, case.village, leads.lead_of_case(session, case.id), case):
+            # R60: a lead is for the 纪检 roles of its jurisdiction only; to others it does not exist.
+            raise NotFound(f"没有编号为{case_id}的事项")
         return case
 
     # -- tasks --------------------------------------------------------------------------
@@ -265,11 +277,17 @@ class Engine(evidence.EvidenceMixin):
                 raise NotFound(f"没有编号为{task_id}的任务")
             case = self._case_for(session, actor, row.case_id)
             out = self._task_json(row, case.village, case, with_fields=True, session=session)
+            if case.definition.key == leads.LEAD_PROCESS:
+                lead = self._lead_block(session, actor, case)
+                if lead is not None:
+                    out["lead"] = lead
             if "objection" in out and "supervisor" not in actor.roles_in(case.village):
                 out["objection"].pop("contact", None)  # an objector's contact is for the supervisors only
         # Every read of personal data (an objector's contact, an applicant's ID number or phone) is on the record.
         personal = sorted(k for k, v in (out.get("data") or {}).items() if v and (k.endswith("id_number") or k in (
             "phone", "contact")))
+        if "lead" in out:
+            self.audit_lead_view(actor, case.id, "name" in out["lead"])
         if out.get("objection", {}).get("contact") or personal:
             what = f"异议人联系方式（异议{out['objection']['id']}）" if "objection" in out else "申请人个人信息"
             with self.transaction() as session:
@@ -319,12 +337,13 @@ class Engine(evidence.EvidenceMixin):
             values = forms.load(row.form, data)
         except ValidationError as exc:
             fields = exc.messages if isinstance(exc.messages, dict) else {"data": exc.messages}
-            raise Invalid("表单填写有误：" + _first_message(fields), fields) from exc
+            labels = {f["name"]: f["label"] for f in forms.describe(row.form)}
+            raise Invalid("表单填写有误：" + _first_message(fields, labels), fields) from exc
         schema = forms.FORMS[row.form]()
         checked: dict = {}
+        ctx = forms.CheckContext(session=session, village=case.village, case=case, meta=deployed.meta,
+                                 now=self.now(), actor=actor, task=row, properties=task.properties or {})
         if hasattr(schema, "check"):
-            ctx = forms.CheckContext(session=session, village=case.village, case=case, meta=deployed.meta,
-                                     now=self.now(), actor=actor, task=row, properties=task.properties or {})
             checked = dict(schema.check(values, ctx) or {})
             excluded = checked.pop("exclude_users", None)
             if excluded:
@@ -393,6 +412,9 @@ class Engine(evidence.EvidenceMixin):
         elif row.form == "implementation":
             summary = f"实施情况：支出{forms.to_task_data(values)['amount_spent']}元"
 
+        if hasattr(schema, "summary_of"):  # forms that say what was decided themselves
+            summary = schema.summary_of(values, extra)
+
         stored = forms.to_task_data(values)
         try:
             runtime.complete(wf, task_id, {**stored, **extra}, self.now)
@@ -429,6 +451,8 @@ class Engine(evidence.EvidenceMixin):
                                        objection.decision, "异议不成立，公示继续"),
                            posted_at=now, posted_by=actor.name, reviewed_by=actor.name, refers_to_id=entry.id)
         self._sync(session, case, wf, deployed)
+        if hasattr(schema, "after"):  # e.g. due dates of the next steps counted in working days
+            schema.after(values, ctx)
         if values.get("decision") is not None and values.get("decision") == getattr(schema, "holds_on", None):
             # D9: an objection to the procedure holds the case; the township 纪委 inspects it (and
             # only that level or a higher one may release it).
@@ -830,12 +854,14 @@ def _by_id(session: Session, model, ident):
     return session.get(model, ident)
 
 
-def _first_message(fields: dict) -> str:
+def _first_message(fields: dict, labels: dict | None = None) -> str:
+    """The first problem, naming the field by its Chinese label when the form gives one."""
     for name, messages in fields.items():
+        label = (labels or {}).get(name, name)
         if isinstance(messages, list) and messages:
-            return f"{name}：{messages[0]}"
+            return f"{label}：{messages[0]}"
         if isinstance(messages, dict):
-            return f"{name}：{_first_message(messages)}"
-        return f"{name}：{messages}"
+            return f"{label}：{_first_message(messages)}"
+        return f"{label}：{messages}"
     return "数据有误"
 

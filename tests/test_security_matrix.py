@@ -111,7 +111,14 @@ COVERED = {
     ("POST", "/api/v1/tasks/<string:task_id>/attachments"), ("GET", "/api/v1/tasks/<string:task_id>/attachments"),
     ("GET", "/api/v1/attachments/<int:attachment_id>"), ("DELETE", "/api/v1/attachments/<int:attachment_id>"),
     ("GET", "/api/v1/instances/<int:case_id>/dossier"), ("GET", "/api/v1/county"),
+    ("POST", "/api/v1/leads"), ("GET", "/api/v1/leads"), ("GET", "/api/v1/leads/<string:code>"),
+    ("POST", "/api/v1/leads/<string:code>/rating"), ("POST", "/api/v1/leads/<string:code>/objection"),
 }
+#: A complaint lead of demo-001 (R60): only the 纪检 roles of its jurisdiction (and the admin, without
+#: the reporter's identity) see it; the reporter's name and contact only wu and xu.
+LEAD_VIEW = {"wu", "xu", "admin"}
+LEAD_IDENTITY = {"wu", "xu"}
+LEAD_DESK = {"wu", "xu", "ye", "admin"}  # ye (远山县) gets an empty desk
 
 
 def test_every_api_route_is_in_the_matrix(matrix_app):
@@ -350,6 +357,44 @@ def test_pages_of_a_case_or_task(world):
     for case in world["cases"].values():
         assert anon.get(f"/cases/{case['id']}").status_code in (302, 401)
         assert anon.post(f"/cases/{case['id']}/hold", data={"reason": "x"}).status_code in (302, 401, 400)
+
+
+def test_complaint_leads(world):
+    app, clients = world["app"], world["clients"]
+    r = clients[None].post("/leads", json={"village": "demo-001", "text": "反映村干部优亲厚友", "name": "秘密人",
+                                           "contact": "13900000000"})
+    assert r.status_code == 201
+    code = r.get_json()["code"]
+    with app.extensions["cunwu_db"].connect() as conn:
+        case_id = conn.scalar(text("select case_id from lead where code = :c"), {"c": code})
+    task_id = clients["wu"].get(f"/instances/{case_id}").get_json()["tasks"][0]["id"]
+    before = _version(app, case_id)
+    for who in EVERYONE:
+        c = clients[who]
+        r = c.get(f"/instances/{case_id}")
+        _check(who, r, who in LEAD_VIEW, what="see the lead's case")
+        if r.status_code == 200:
+            assert ("秘密人" in r.get_data(as_text=True)) == (who in LEAD_IDENTITY), who
+        _check(who, c.get(f"/tasks/{task_id}"), who in LEAD_VIEW, what="see the lead's task")
+        _check(who, c.get(f"/instances/{case_id}/diagram"), who in LEAD_VIEW, what="see the lead's chart")
+        _check(who, c.post(f"/tasks/{task_id}/complete", json={"data": {}}), who in LEAD_IDENTITY, ok=(422,),
+               what="complete the lead's intake")
+        _check(who, c.get("/leads"), who in LEAD_DESK, what="see the lead desk")
+        if who in LEAD_DESK:
+            listed = [x["case"] for x in c.get("/leads").get_json()["leads"]]
+            assert (case_id in listed) == (who in LEAD_VIEW), who
+        if who is not None:
+            assert all(t["case"] != case_id for t in c.get("/tasks").get_json() if who not in LEAD_IDENTITY)
+        # the reporter's page: anyone with the code, never the identity
+        status = c.get(f"/leads/{code}")
+        assert status.status_code == 200 and "秘密人" not in status.get_data(as_text=True)
+    for who in PEOPLE:
+        r = web_client(app, who).get(f"/cases/{case_id}")
+        if who in LEAD_VIEW:
+            assert r.status_code == 200, who
+        else:
+            assert r.status_code in (403, 404), f"ESCALATION: {who} GET the lead's page → {r.status_code}"
+    assert _version(app, case_id) == before
 
 
 def test_zz_someone_allowed_really_completes(world):

@@ -90,6 +90,7 @@ class TaskOut(Schema):
     fields_ = fields.List(fields.Dict(), data_key="fields", attribute="fields")
     data = fields.Dict(allow_none=True)
     objection = fields.Dict()
+    lead = fields.Dict()
 
 
 class CaseOut(Schema):
@@ -108,6 +109,7 @@ class CaseOut(Schema):
     tasks = fields.List(fields.Nested(TaskOut))
     history = fields.List(fields.Dict())
     board = fields.List(fields.Dict())
+    lead = fields.Dict()
 
 
 class EntryOut(Schema):
@@ -338,6 +340,123 @@ class Objections(MethodView):
         if limiter is not None:
             limiter.check(request.remote_addr or "")
         return engine().file_objection(entry_id, body["name"], body.get("contact") or "", body["text"])
+
+
+class LeadIn(_In):
+    village = fields.Raw(allow_none=True, metadata={"description": "村的编码"})
+    text = fields.Raw(allow_none=True, metadata={"description": "反映内容（不超过5000字）"})
+    category = fields.Raw(allow_none=True, metadata={"description": "问题类别：sanzi 三资、land 征地、dibao 低保、huinong 惠农、"
+                                                   "project 工程、style 作风、other 其他（也可写中文名）"})
+    name = fields.Raw(allow_none=True, metadata={"description": "姓名（与联系方式都填为实名反映，否则为匿名）"})
+    contact = fields.Raw(allow_none=True, metadata={"description": "联系方式"})
+    case = fields.Raw(allow_none=True, metadata={"description": "涉及的本村事项编号（可选）"})
+    entry = fields.Raw(allow_none=True, metadata={"description": "涉及的本村公开栏条目编号（可选）"})
+    channel = fields.Raw(allow_none=True, metadata={"description": "web 网页、qr 扫码；phone 来电、letter 来信、visit 来访须由纪委工作人员登录登记"})
+    township_official = fields.Raw(allow_none=True, metadata={"description": "反映乡镇干部的问题：由县纪委办理"})
+
+
+class LeadOut(Schema):
+    code = fields.String()
+    code_display = fields.String()
+    status = fields.String()
+    status_name = fields.String()
+    village = fields.String()
+    village_name = fields.String()
+    category = fields.String()
+    category_name = fields.String()
+    channel = fields.String()
+    channel_name = fields.String()
+    real_name = fields.Boolean()
+    received_at = fields.String()
+    accept_due = fields.String()
+    accept_due_estimated = fields.Boolean()
+    accept_due_note = fields.String()
+    accepted_at = fields.String()
+    disposition = fields.String()
+    disposition_name = fields.String()
+    reason = fields.String()
+    finding = fields.String()
+    finding_name = fields.String()
+    closed_at = fields.String()
+    feedback = fields.String()
+    feedback_at = fields.String()
+    objection = fields.Dict()
+    objection_until = fields.String()
+    review = fields.String()
+    rating = fields.Dict()
+    can_rate = fields.Boolean()
+    can_object = fields.Boolean()
+
+
+class RatingIn(_In):
+    score = fields.Raw(allow_none=True, metadata={"description": "满意度 1–5（整数）"})
+    comment = fields.Raw(allow_none=True, metadata={"description": "评价意见（可选）"})
+
+
+class LeadObjectionIn(_In):
+    text = fields.Raw(allow_none=True, metadata={"description": "对处理结果的异议（只能提一次）"})
+
+
+def _lead_limit() -> None:
+    limiter = current_app.extensions.get("cunwu_lead_limiter")
+    if limiter is not None:
+        limiter.check(request.remote_addr or "")
+
+
+def _raw_body() -> dict:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _optional_username() -> str | None:
+    """The cadre entering a phone call or letter is logged in; a reporter is not."""
+    if not request.headers.get("Authorization"):
+        return None
+    return current_username()
+
+
+@blp.route("/leads")
+class Leads(MethodView):
+    @blp.arguments(LeadIn)
+    @blp.response(201, LeadOut)
+    def post(self, _body):
+        """反映问题线索（无需登录，可匿名）；返回查询码和受理期限"""
+        _lead_limit()
+        return engine().file_lead(_raw_body(), username=_optional_username())
+
+    @blp.doc(security=BEARER)
+    def get(self):
+        """问题线索台账和统计（乡镇纪委、县纪委）：?village=&status="""
+        return engine().leads_desk(current_username(), request.args.get("village") or None,
+                                   request.args.get("status") or None)
+
+
+@blp.route("/leads/<string:code>")
+class LeadStatus(MethodView):
+    @blp.response(200, LeadOut)
+    def get(self, code):
+        """凭查询码查看线索办理进度（不显示反映人和经办人）"""
+        return engine().lead_status(code)
+
+
+@blp.route("/leads/<string:code>/rating")
+class LeadRating(MethodView):
+    @blp.arguments(RatingIn)
+    @blp.response(201, LeadOut)
+    def post(self, _body, code):
+        """反馈之后评价办理结果（1–5分）"""
+        _lead_limit()
+        return engine().rate_lead(code, _raw_body())
+
+
+@blp.route("/leads/<string:code>/objection")
+class LeadObjection(MethodView):
+    @blp.arguments(LeadObjectionIn)
+    @blp.response(201, LeadOut)
+    def post(self, _body, code):
+        """对处理结果提出异议（反馈后30日内，只能一次），由县纪委复查"""
+        _lead_limit()
+        return engine().object_lead(code, _raw_body())
 
 
 @blp.route("/villages/<string:code>/board/verify")

@@ -298,8 +298,40 @@ def restore_command(file: Path, yes: bool):
     click.echo(f"已从 {file} 恢复（{info['format']}{files}）。建议接着运行 cunwu doctor 和 cunwu board verify。")
 
 
+@click.group("holidays")
+def holidays_group():
+    """国务院节假日安排（工作日计算用）。"""
+
+
+@holidays_group.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def holidays_load_command(file: Path):
+    """载入一年的节假日安排（YAML：year、holidays、workdays），替换该年已载入的安排。"""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
+        year, days = _engine().load_holidays(raw)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+        click.echo(f"{file}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"已载入{year}年节假日安排：{days}天")
+
+
+@holidays_group.command("list")
+@with_appcontext
+def holidays_list_command():
+    """列出可用的节假日安排年份。"""
+    years = _engine().holiday_years()
+    if years["library"]:
+        click.echo(f"chinesecalendar：{years['library'][0]}–{years['library'][1]}年")
+    click.echo("已载入：" + ("、".join(f"{y}年" for y in years["loaded"]) or "无"))
+
+
 COMMANDS = [init_db_command, import_command, demo_command, serve_command, processes_group, render_command,
-            timers_group, worker_command, board_group, doctor_command, backup_command, restore_command]
+            timers_group, worker_command, board_group, doctor_command, backup_command, restore_command,
+            holidays_group]
 
 
 def init_app(app: Flask) -> None:

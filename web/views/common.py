@@ -290,6 +290,9 @@ def init_common(app: Flask) -> None:
     limit = int(config.get("CUNWU_OBJECTION_LIMIT", 5))
     window = float(config.get("CUNWU_OBJECTION_WINDOW", 600))
     app.extensions.setdefault("cunwu_objection_limiter", RateLimiter(limit, window))
+    # Complaint leads, their ratings and objections: per client, like board objections.
+    app.extensions.setdefault("cunwu_lead_limiter", RateLimiter(int(config.get("CUNWU_LEAD_LIMIT", 5)),
+                                                                float(config.get("CUNWU_LEAD_WINDOW", 600))))
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, me=me, has_role=has_role,
                                  acting_village=acting_village, ROLES=ROLES, STATUS_CLASS=STATUS_CLASS,
                                  OUTCOME_ZH=OUTCOME_ZH, now_local=now_local)

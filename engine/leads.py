@@ -1,0 +1,573 @@
+"""Complaint leads (问题线索, 速查快办): intake without an account, the query code, the
+statutory working-day deadlines, the reporter's rating and objection, and who may see what.
+
+Legal rules (DOMAIN.md §5, 纪检监察机关处理检举控告工作规则):
+
+- R56: every lead gets an id (the query code), channel, jurisdiction and timestamps; routing up
+  or down happens within 5 working days (``forward_due``).
+- R57: a real-name reporter is told within 15 working days whether the lead is accepted
+  (``accept_due``, the due date of ``lead_intake``) and hears the result within 15 working days
+  of closing (the due date of ``lead_feedback``); objections are recorded and answered (by the
+  county: ``lead_review``).
+- R58: four dispositions; shelved leads re-open on new evidence (``lead_reopen``).
+- R59: 四个不放过 before a substantiated lead closes (``engine/forms_leads.py``).
+- R60: the reporter's identity only for the 纪检 roles of the jurisdiction (the township's
+  ``discipline_inspector``s and the county's ``county_inspector``); every view is audited; a
+  lead that names a township official goes to the county, not to that township.
+
+Village roles never see a lead: not in their worklists (the tasks are in the 纪委 lanes), not by
+id (``Engine._case_for`` answers 404), not on their desks (``engine/reports.py``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from . import runtime, workdays
+from .authz import Actor
+from .clock import LOCAL_TZ, local_text
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .models import BoardEntry, Case, HolidayDay, Lead, ProcessDefinition, TaskRow, User, Village
+
+LEAD_PROCESS = "complaint-lead"
+#: Who may see a lead at all (R60), and who may see the reporter's name and contact.
+VIEW_ROLES = {"discipline_inspector", "county_inspector", "admin"}
+IDENTITY_ROLES = {"discipline_inspector", "county_inspector"}
+
+CATEGORIES = {"sanzi": "三资", "land": "征地", "dibao": "低保", "huinong": "惠农", "project": "工程",
+              "style": "作风", "other": "其他"}
+CHANNELS = {"web": "网页", "qr": "扫码", "phone": "来电", "letter": "来信", "visit": "来访"}
+#: Channels a reporter uses alone; the others are entered by a 纪委 cadre who took the call or letter.
+PUBLIC_CHANNELS = {"web", "qr"}
+STATUS = {"received": "已收到，待受理", "accepted": "已受理，正在办理", "not_accepted": "不予受理",
+          "forwarded": "已转办", "closed": "已办结"}
+ACCEPT_DAYS = 15  # R57
+FORWARD_DAYS = 5  # R56
+FEEDBACK_DAYS = 15  # R57
+VERIFY_DAYS = 15  # 初步核实, local practice (DOMAIN.md §5.2, 西乡县)
+TALK_DAYS = 30  # 谈话函询 closed within 30 days (local practice)
+REVIEW_DAYS = 30  # 信访工作条例: a review is handled within 30 days
+OBJECTION_DAYS = 30  # the reporter may object within 30 days of the feedback
+
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud over the phone
+CODE_LENGTH = 12  # 32**12 = 2**60 codes
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normal_code(code: object) -> str | None:
+    """A query code as typed (any case, spaces or dashes between groups), or None if it cannot be one."""
+    if not isinstance(code, str):
+        return None
+    value = code.strip().upper().replace("-", "").replace(" ", "")
+    if not 10 <= len(value) <= 32 or any(c not in CODE_ALPHABET for c in value):
+        return None
+    return value
+
+
+def grouped(code: str) -> str:
+    """``ABCD-EFGH-JKLM``: the code as printed on the receipt."""
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def lead_of_case(session: Session, case_id: int) -> Lead | None:
+    return session.scalar(select(Lead).where(Lead.case_id == case_id))
+
+
+def lead_definition_ids():
+    return select(ProcessDefinition.id).where(ProcessDefinition.key == LEAD_PROCESS).scalar_subquery()
+
+
+def _roles(actor: Actor, village: Village, lead: Lead | None, case: Case | None = None) -> set[str]:
+    roles = actor.roles_in(village) & VIEW_ROLES
+    if lead is not None and lead.to_county:
+        roles -= {"discipline_inspector"}  # R60: a lead naming a township official is not for that township
+    if case is not None and actor.username in (case.excluded_users or []):
+        roles -= IDENTITY_ROLES
+    return roles
+
+
+def may_see(actor: Actor, village: Village, lead: Lead | None, case: Case | None = None) -> bool:
+    return bool(_roles(actor, village, lead, case))
+
+
+def may_see_identity(actor: Actor, village: Village, lead: Lead | None, case: Case | None = None) -> bool:
+    return bool(_roles(actor, village, lead, case) & IDENTITY_ROLES)
+
+
+def visible_cases_clause(actor: Actor):
+    """SQL: the cases ``actor`` may list (for the non-admin case lists): every case that is not a
+    lead, and the leads of the townships and counties where the actor is a 纪检 role."""
+    from sqlalchemy import and_
+
+    clauses = [Case.definition_id.not_in(lead_definition_ids())]
+    towns = {g.township for g in actor.grants if g.role == "discipline_inspector" and g.township}
+    counties = {g.county for g in actor.grants if g.role == "county_inspector" and g.county}
+    if towns:
+        county_leads = select(Lead.case_id).where(Lead.to_county.is_(True)).scalar_subquery()
+        clauses.append(and_(Village.township.in_(towns), Case.id.not_in(county_leads)))
+    if counties:
+        clauses.append(Village.county.in_(counties))
+    return or_(*clauses)
+
+
+# -- the steps (called from the forms in engine/forms_leads.py) -------------------------------
+def record_intake(session: Session, lead: Lead, values: dict, now: datetime) -> dict:
+    decision = values["decision"]
+    extra: dict = {}
+    if decision == "accept":
+        lead.status = "accepted"
+        lead.accepted_at = now
+        lead.disposition = values["disposition"]
+        if lead.disposition == "close":  # 予以了结 (R58)
+            lead.status, lead.closed_at = "closed", now
+        assignment = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in values.items()
+                      if k in ("responsible_unit", "handler", "complete_by", "standard") and v}
+        lead.assignment = assignment or None
+        extra["late"] = now > lead.accept_due
+    else:
+        lead.status = "not_accepted" if decision == "not_accepted" else "forwarded"
+        lead.reason = values["reason"].strip()
+        lead.closed_at = now
+        if decision == "forward":
+            extra["late"] = now > lead.forward_due  # R56: forwarding within 5 working days
+    return extra
+
+
+def record_reopen(session: Session, lead: Lead, values: dict, now: datetime) -> dict:
+    if values["decision"] == "reopen":  # R58: a shelved lead re-opens on new evidence
+        lead.status = "accepted"
+        lead.disposition = "preliminary_verification"
+    else:
+        lead.status, lead.closed_at = "closed", now
+        lead.disposition = "close"
+    return {}
+
+
+def record_result(session: Session, lead: Lead, values: dict, now: datetime) -> dict:
+    lead.finding = values["finding"]
+    lead.status = "closed"
+    lead.closed_at = now
+    return {}
+
+
+def record_feedback(session: Session, lead: Lead, values: dict, now: datetime) -> dict:
+    lead.feedback = values["feedback"].strip()
+    lead.feedback_at = now
+    if lead.objection_at is None:  # the reporter may object once, within 30 days of the feedback
+        lead.objection_until = now + timedelta(days=OBJECTION_DAYS)
+        return {"objection_until": iso(lead.objection_until)}
+    return {"objection_until": iso(now)}  # objected already: the lead ends with this feedback
+
+
+def record_review(session: Session, lead: Lead, values: dict, now: datetime) -> dict:
+    lead.review = values["opinion"].strip()
+    if values["decision"] == "reinvestigate":
+        lead.status = "accepted"
+        lead.closed_at = None
+    return {}
+
+
+def set_due_dates(session: Session, case: Case, lead: Lead, now: datetime) -> None:
+    """Due dates of the lead's open steps, in working days where the rules count them."""
+    cal = workdays.Calendar.load(session)
+    rows = session.scalars(select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready"))
+    for row in rows:
+        if row.created_at != now and row.due_at is not None:
+            continue
+        if row.form == "lead_intake":
+            row.due_at = lead.accept_due
+        elif row.form == "lead_result":
+            if lead.disposition == "talk_enquiry":
+                row.due_at = now + timedelta(days=TALK_DAYS)
+            else:
+                row.due_at, _ = cal.due(now, VERIFY_DAYS)
+        elif row.form == "lead_feedback":
+            row.due_at, _ = cal.due(lead.closed_at or now, FEEDBACK_DAYS)  # R57
+        elif row.form == "lead_review":
+            row.due_at = now + timedelta(days=REVIEW_DAYS)
+        elif row.form == "lead_reopen":
+            row.due_at = None
+    session.flush()
+
+
+# -- the engine's side ---------------------------------------------------------------------
+def _text(value: object, label: str, key: str, errors: dict, *, required: bool, limit: int) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors[key] = [f"请填写{label}"]
+        return None
+    if not isinstance(value, str):
+        errors[key] = [f"{label}须为文字"]
+        return None
+    if len(value.strip()) > limit:
+        errors[key] = [f"{label}不能超过{limit}字"]
+        return None
+    return value.strip()
+
+
+def _int(value: object, label: str, key: str, errors: dict) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        errors[key] = [f"{label}须为正整数编号"]
+        return None
+    return value
+
+
+FIELDS = {"village": "村", "text": "反映内容", "category": "问题类别", "name": "姓名", "contact": "联系方式",
+          "case": "涉及事项编号", "entry": "涉及公开栏条目编号", "channel": "来源渠道",
+          "township_official": "涉及乡镇干部"}
+
+
+def _message(errors: dict) -> str:
+    parts = [f"{FIELDS.get(k, k)}：{v[0]}" for k, v in errors.items()]
+    return "问题线索填写有误：" + "；".join(parts)
+
+
+class LeadsMixin:
+    """Engine methods for complaint leads (mixed into ``engine.service.Engine``)."""
+
+    # -- intake ------------------------------------------------------------------------------
+    def file_lead(self, body: object, *, username: str | None = None) -> dict:
+        """A new lead from a reporter (no account) or entered by a 纪委 cadre (``username``).
+        Everything is checked before anything is written: a bad lead changes nothing."""
+        if not isinstance(body, dict):
+            raise Invalid("请求正文须为对象", {"text": ["请填写反映内容"]})
+        errors: dict[str, list[str]] = {}
+        unknown = sorted(set(body) - set(FIELDS))
+        for key in unknown:
+            errors[key[:50]] = ["不认识的字段"]
+        village_code = body.get("village")
+        if not isinstance(village_code, str) or not village_code.strip():
+            errors["village"] = ["请指定村（village，村的编码）"]
+            village_code = None
+        text = _text(body.get("text"), "反映内容", "text", errors, required=True, limit=5000)
+        name = _text(body.get("name"), "姓名", "name", errors, required=False, limit=50)
+        contact = _text(body.get("contact"), "联系方式", "contact", errors, required=False, limit=100)
+        category = body.get("category")
+        if category in (None, ""):
+            category = "other"
+        elif isinstance(category, str) and category.strip() in CATEGORIES:
+            category = category.strip()
+        elif isinstance(category, str) and category.strip() in CATEGORIES.values():
+            category = next(k for k, v in CATEGORIES.items() if v == category.strip())
+        else:
+            allowed = "、".join(f"{k}（{v}）" for k, v in CATEGORIES.items())
+            errors["category"] = [f"问题类别只能是：{allowed}"]
+        channel = body.get("channel", "web")
+        if channel not in CHANNELS:
+            allowed = "、".join(f"{k}（{v}）" for k, v in CHANNELS.items())
+            errors["channel"] = [f"来源渠道只能是：{allowed}"]
+        elif channel not in PUBLIC_CHANNELS and username is None:
+            errors["channel"] = ["来电、来信、来访由乡镇纪委工作人员登录后登记"]
+        about_case = _int(body.get("case"), "涉及事项", "case", errors)
+        about_entry = _int(body.get("entry"), "涉及公开栏条目", "entry", errors)
+        to_county = body.get("township_official", False)
+        if not isinstance(to_county, bool):
+            errors["township_official"] = ["涉及乡镇干部须为 true 或 false"]
+        with self.transaction() as session:
+            village = None
+            if village_code:
+                village = session.scalar(select(Village).where(Village.code == village_code.strip()))
+                if village is None:
+                    errors["village"] = [f"没有编码为“{village_code.strip()[:64]}”的村"]
+            actor = self.actor(session, username) if username else None
+            if actor is not None and village is not None and channel not in PUBLIC_CHANNELS \
+                    and not actor.roles_in(village) & IDENTITY_ROLES:
+                errors["channel"] = ["只有本乡镇纪委或县纪委工作人员可以登记来电、来信、来访"]
+            if village is not None and about_case is not None:
+                linked = session.get(Case, about_case)
+                if linked is None or linked.village_id != village.id or linked.definition.key == LEAD_PROCESS:
+                    errors["case"] = [f"本村没有编号为{about_case}的事项"]
+            if village is not None and about_entry is not None:
+                entry = session.get(BoardEntry, about_entry)
+                if entry is None or entry.village_id != village.id:
+                    errors["entry"] = [f"本村公开栏没有编号为{about_entry}的条目"]
+            if errors:
+                raise Invalid(_message(errors), errors)
+            return self._register_lead(session, village, actor, text=text, name=name, contact=contact,
+                                       category=category, channel=channel, about_case=about_case,
+                                       about_entry=about_entry, to_county=bool(to_county))
+
+    def _register_lead(self, session: Session, village: Village, actor: Actor | None, **lead_fields) -> dict:
+        row = self.catalog.latest_row(session, LEAD_PROCESS)
+        deployed = self.catalog.deployed(row)
+        now = self.now()
+        cal = workdays.Calendar.load(session)
+        accept_due, estimated = cal.due(now, ACCEPT_DAYS)  # R57
+        forward_due, estimated_forward = cal.due(now, FORWARD_DAYS)  # R56
+        code = new_code()
+        while session.scalar(select(Lead.id).where(Lead.code == code)) is not None:  # pragma: no cover
+            code = new_code()
+        number = (session.scalar(select(Lead.id).order_by(Lead.id.desc()).limit(1)) or 0) + 1
+        title = f"{village.name}问题线索（{CATEGORIES[lead_fields['category']]}）第{number}号"
+        wf = runtime.new_workflow(deployed.spec, deployed.subprocess_specs,
+                                  {"case_title": title, "village": village.code})
+        runtime.run(wf, self.now)
+        case = Case(definition_id=row.id, village_id=village.id, title=title, status="running", state="",
+                    created_by=actor.id if actor else None, created_at=now, updated_at=now)
+        if lead_fields["to_county"]:  # R60: not that township's inspectors
+            case.excluded_users = self._township_inspectors(session, village)
+        session.add(case)
+        session.flush()
+        real_name = bool(lead_fields["name"] and lead_fields["contact"])
+        lead = Lead(code=code, case_id=case.id, village_id=village.id, channel=lead_fields["channel"],
+                    category=lead_fields["category"], text=lead_fields["text"], name=lead_fields["name"],
+                    contact=lead_fields["contact"], real_name=real_name, to_county=lead_fields["to_county"],
+                    about_case_id=lead_fields["about_case"], about_entry_id=lead_fields["about_entry"],
+                    entered_by=actor.id if actor else None, received_at=now, accept_due=accept_due,
+                    forward_due=forward_due, due_estimated=estimated or estimated_forward, status="received")
+        session.add(lead)
+        session.flush()
+        how = f"{CHANNELS[lead.channel]}，{'实名' if real_name else '匿名'}"
+        self._audit(session, action="lead", actor=actor, actor_name=None if actor else "反映人", case=case,
+                    summary=f"收到问题线索（{how}），受理期限{local_text(accept_due)}"
+                            + ("（按周一至周五估算）" if lead.due_estimated else "")
+                            + ("，涉及乡镇干部，由县纪委办理" if lead.to_county else ""),
+                    data={"lead": lead.id, "channel": lead.channel, "category": lead.category})
+        self._sync(session, case, wf, deployed)
+        set_due_dates(session, case, lead, now)
+        return self._lead_public(lead, village)
+
+    def _township_inspectors(self, session: Session, village: Village) -> list[str]:
+        from .models import RoleAssignment
+
+        rows = session.execute(select(User.username).join(RoleAssignment, RoleAssignment.user_id == User.id)
+                               .where(RoleAssignment.role == "discipline_inspector",
+                                      RoleAssignment.township == village.township))
+        return sorted({r[0] for r in rows})
+
+    # -- the reporter's side ----------------------------------------------------------------
+    def _lead_by_code(self, session: Session, code: object, *, lock: bool = False) -> Lead:
+        value = normal_code(code)
+        lead = session.scalar(select(Lead).where(Lead.code == value)) if value else None
+        if lead is None:
+            raise NotFound("没有这个查询码，请核对后重新输入")
+        return lead
+
+    def lead_status(self, code: str) -> dict:
+        """What the reporter reads under the code: never the name, the contact or the handler."""
+        with self.sessions() as session:
+            lead = self._lead_by_code(session, code)
+            return self._lead_public(lead, session.get(Village, lead.village_id))
+
+    def _lead_public(self, lead: Lead, village: Village) -> dict:
+        now = self.now()
+        out = {"code": lead.code, "code_display": grouped(lead.code), "status": lead.status,
+               "status_name": STATUS.get(lead.status, lead.status), "village": village.code,
+               "village_name": village.name, "category": lead.category,
+               "category_name": CATEGORIES.get(lead.category, lead.category), "channel": lead.channel,
+               "channel_name": CHANNELS.get(lead.channel, lead.channel), "real_name": lead.real_name,
+               "received_at": iso(lead.received_at), "accept_due": iso(lead.accept_due),
+               "accept_due_estimated": lead.due_estimated}
+        if lead.due_estimated:
+            out["accept_due_note"] = workdays.estimate_note(lead.accept_due.astimezone(LOCAL_TZ).year)
+        if lead.accepted_at:
+            out["accepted_at"] = iso(lead.accepted_at)
+        if lead.disposition:
+            out["disposition"] = lead.disposition
+            from .forms_leads import DISPOSITIONS, FINDINGS
+
+            out["disposition_name"] = DISPOSITIONS.get(lead.disposition, lead.disposition)
+        if lead.status in ("not_accepted", "forwarded") and lead.reason:
+            out["reason"] = lead.reason
+        if lead.finding:
+            from .forms_leads import FINDINGS
+
+            out["finding"] = lead.finding
+            out["finding_name"] = FINDINGS.get(lead.finding, lead.finding)
+        if lead.closed_at and lead.status == "closed":
+            out["closed_at"] = iso(lead.closed_at)
+        if lead.feedback:
+            out["feedback"] = lead.feedback
+            out["feedback_at"] = iso(lead.feedback_at)
+        if lead.objection_at:
+            out["objection"] = {"text": lead.objection, "at": iso(lead.objection_at)}
+        if lead.review:
+            out["review"] = lead.review
+        if lead.rating is not None:
+            out["rating"] = {"score": lead.rating, "comment": lead.rating_comment or "", "at": iso(lead.rated_at)}
+        out["can_rate"] = bool(lead.feedback) and lead.rating is None
+        out["can_object"] = bool(lead.feedback) and lead.objection_at is None and bool(
+            lead.objection_until and now < lead.objection_until)
+        if lead.objection_until and out["can_object"]:
+            out["objection_until"] = iso(lead.objection_until)
+        return out
+
+    def rate_lead(self, code: str, body: object) -> dict:
+        body = body if isinstance(body, dict) else {}
+        errors: dict[str, list[str]] = {}
+        for key in sorted(set(body) - {"score", "comment"}):
+            errors[key[:50]] = ["不认识的字段"]
+        score = body.get("score")
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            errors["score"] = ["满意度评分须为1到5的整数"]
+        comment = _text(body.get("comment"), "评价意见", "comment", errors, required=False, limit=1000)
+        with self.transaction() as session:
+            lead = self._lead_by_code(session, code)
+            if errors:
+                labels = {"score": "满意度评分", "comment": "评价意见"}
+                raise Invalid("评价填写有误：" + "；".join(f"{labels.get(k, k)}：{v[0]}" for k, v in errors.items()),
+                              errors)
+            if not lead.feedback:
+                raise Conflict("办理结果反馈之后才能评价")
+            if lead.rating is not None:
+                raise Conflict("该线索已经评价过，不能重复评价")
+            now = self.now()
+            lead.rating, lead.rating_comment, lead.rated_at = score, comment, now
+            case = session.get(Case, lead.case_id)
+            self._audit(session, action="lead_rating", actor=None, actor_name="反映人", case=case,
+                        summary=f"反映人评价：{score}分" + (f"，{comment}" if comment else ""))
+            return self._lead_public(lead, session.get(Village, lead.village_id))
+
+    def object_lead(self, code: str, body: object) -> dict:
+        """The reporter objects to the result, once: the county reviews it (R57)."""
+        body = body if isinstance(body, dict) else {}
+        errors: dict[str, list[str]] = {}
+        for key in sorted(set(body) - {"text"}):
+            errors[key[:50]] = ["不认识的字段"]
+        text = _text(body.get("text"), "异议内容", "text", errors, required=True, limit=5000)
+        with self.transaction() as session:
+            lead = self._lead_by_code(session, code)
+            if errors:
+                raise Invalid("异议填写有误：" + "；".join(f"{'异议内容' if k == 'text' else k}：{v[0]}"
+                                                     for k, v in errors.items()), errors)
+            now = self.now()
+            if not lead.feedback:
+                raise Conflict("办理结果反馈之后才能提出异议")
+            if lead.objection_at is not None:
+                raise Conflict("对同一线索的处理结果只能提出一次异议")
+            if not lead.objection_until or now >= lead.objection_until:
+                raise Conflict("已超过提出异议的期限（反馈后30日内）")
+            lock = {"of": Case, "key_share": True} if session.bind.dialect.name == "postgresql" else None
+            case = session.get(Case, lead.case_id, with_for_update=lock, populate_existing=True)
+            deployed = self.catalog.deployed(case.definition)
+            wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
+            if not runtime.waiting_for_signal(wf, "lead_objection"):
+                raise Conflict("该线索正在办理中，暂不能提出异议")
+            lead.objection, lead.objection_at = text, now
+            self._audit(session, action="lead_objection", actor=None, actor_name="反映人", case=case,
+                        summary="反映人对处理结果提出异议，报县纪委复查")
+            runtime.send_signal(wf, "lead_objection", self.now)
+            self._sync(session, case, wf, deployed)
+            set_due_dates(session, case, lead, now)
+            return self._lead_public(lead, session.get(Village, lead.village_id))
+
+    # -- the inspectors' side ---------------------------------------------------------------
+    def _lead_block(self, session: Session, actor: Actor, case: Case) -> dict | None:
+        """The lead on its case and task pages, for those who may see it; the reporter's
+        identity only for the 纪检 roles (R60), each such view audited."""
+        lead = lead_of_case(session, case.id)
+        if lead is None:
+            return None
+        out = {**self._lead_public(lead, case.village), "id": lead.id, "text": lead.text,
+               "to_county": lead.to_county, "forward_due": iso(lead.forward_due),
+               "assignment": lead.assignment or {}, "about_case": lead.about_case_id,
+               "about_entry": lead.about_entry_id}
+        out.pop("code_display", None)
+        out.pop("code", None)  # the reporter's key stays the reporter's
+        if may_see_identity(actor, case.village, lead, case):
+            out["name"] = lead.name or ""
+            out["contact"] = lead.contact or ""
+        return out
+
+    def audit_lead_view(self, actor: Actor, case_id: int, identity: bool) -> None:
+        """R60: every view of a lead is on the record (who, when, whether the identity was shown)."""
+        with self.transaction() as session:
+            case = session.get(Case, case_id)
+            self._audit(session, action="read_personal" if identity else "read_lead", actor=actor, case=case,
+                        summary="查看问题线索及反映人身份信息" if identity else "查看问题线索")
+
+    def leads_desk(self, username: str, village_code: str | None = None, status: str | None = None) -> dict:
+        """The leads a 纪检 role oversees: a list with overdue flags, and statistics by category,
+        village and status, the on-time rate and the satisfaction."""
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            stmt = (select(Lead, Case, Village).join(Case, Lead.case_id == Case.id)
+                    .join(Village, Lead.village_id == Village.id).order_by(Lead.received_at.desc()))
+            if village_code:
+                stmt = stmt.where(Village.code == village_code)
+            rows = [(lead, case, v) for lead, case, v in session.execute(stmt) if may_see(actor, v, lead, case)]
+            if not rows and not (actor.is_admin() or any(g.role in IDENTITY_ROLES for g in actor.grants)):
+                raise Forbidden("只有乡镇纪委、县纪委可以查看问题线索")
+            now = self.now()
+            ready = {}
+            for t in session.scalars(select(TaskRow).where(
+                    TaskRow.case_id.in_([c.id for _, c, _ in rows] or [-1]), TaskRow.state == "ready")
+                    .order_by(TaskRow.created_at)):
+                ready.setdefault(t.case_id, []).append(t)
+            items = []
+            for lead, case, v in rows:
+                tasks = ready.get(case.id, [])
+                overdue = [t for t in tasks if t.due_at and t.due_at < now]
+                accept_late = (lead.accepted_at or lead.closed_at or now) > lead.accept_due
+                item = {"id": lead.id, "case": case.id, "title": case.title, "village": v.code,
+                        "village_name": v.name, "category": lead.category,
+                        "category_name": CATEGORIES.get(lead.category, lead.category),
+                        "channel_name": CHANNELS.get(lead.channel, lead.channel), "real_name": lead.real_name,
+                        "status": lead.status, "status_name": STATUS.get(lead.status, lead.status),
+                        "received_at": iso(lead.received_at), "accept_due": iso(lead.accept_due),
+                        "due_estimated": lead.due_estimated, "to_county": lead.to_county,
+                        "stage": "、".join(t.title for t in tasks) or "—",
+                        "due_at": iso(min((t.due_at for t in tasks if t.due_at), default=None)),
+                        "overdue": bool(overdue), "accept_late": accept_late,
+                        "assignment": lead.assignment or {}, "rating": lead.rating}
+                items.append(item)
+            if status:
+                items = [i for i in items if i["status"] == status]
+            decided = [i for i in items if i["status"] != "received" or i["accept_late"]]
+            on_time = [i for i in decided if not i["accept_late"]]
+            ratings = [i["rating"] for i in items if i["rating"] is not None]
+            unknown_years = sorted({datetime.fromisoformat(i["accept_due"]).astimezone(LOCAL_TZ).year
+                                    for i in items if i["due_estimated"]})
+            return {
+                "leads": items,
+                "stats": {
+                    "total": len(items),
+                    "by_category": _count(items, "category_name"),
+                    "by_village": _count(items, "village_name"),
+                    "by_status": _count(items, "status_name"),
+                    "overdue": sum(1 for i in items if i["overdue"]),
+                    "on_time_rate": round(len(on_time) / len(decided), 3) if decided else None,
+                    "satisfaction": round(sum(ratings) / len(ratings), 2) if ratings else None,
+                    "rated": len(ratings),
+                },
+                "calendar_notes": [workdays.estimate_note(y) for y in unknown_years],
+                "generated_at": iso(now),
+            }
+
+    # -- holiday schedules ------------------------------------------------------------------
+    def load_holidays(self, raw: object) -> tuple[int, int]:
+        """Load (or replace) one year's State Council schedule; answers ``(year, days)``."""
+        year, days = workdays.parse_schedule(raw)
+        with self.transaction() as session:
+            for row in session.scalars(select(HolidayDay).where(HolidayDay.year == year)):
+                session.delete(row)
+            session.flush()
+            for day, (workday, name) in sorted(days.items()):
+                session.add(HolidayDay(day=day.isoformat(), year=year, workday=workday, name=name))
+            self._audit(session, action="holidays", actor=None, actor_name="系统管理员",
+                        summary=f"载入{year}年节假日安排（{len(days)}天）")
+        return year, len(days)
+
+    def holiday_years(self) -> dict:
+        with self.sessions() as session:
+            loaded = sorted(set(session.scalars(select(HolidayDay.year))))
+        known = workdays.library_years()
+        return {"library": [known.start, known.stop - 1] if len(known) else [], "loaded": loaded}
+
+
+def _count(items: list[dict], key: str) -> list[dict]:
+    return [{"name": k, "count": n} for k, n in Counter(i[key] for i in items).most_common()]
