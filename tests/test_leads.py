@@ -431,3 +431,74 @@ def test_lead_forms_are_documented():
         assert row, f"{key} is not in docs/forms.md"
         for name in schema().fields:
             assert f"`{name}`" in row, f"{key}.{name} is not documented"
+
+
+# ---------------------------------------------------------------------------- the pages
+
+
+def _web(app, username=None):
+    client = app.test_client()
+    if username:
+        r = client.post("/login", data={"username": username, "password": "demo123"})
+        assert r.status_code in (302, 303)
+    return client
+
+
+def test_public_form_receipt_and_lookup_pages(app):
+    client = _web(app)
+    board = client.get("/villages/demo-001/board").get_data(as_text=True)
+    assert "/villages/demo-001/leads/new" in board and "/leads/lookup" in board
+    page = client.get("/villages/demo-001/leads/new?via=qr")
+    assert page.status_code == 200 and "反映问题" in page.get_data(as_text=True)
+    bad = client.post("/villages/demo-001/leads/new", data={"text": "", "via": "qr"})
+    assert bad.status_code == 422 and "请填写反映内容" in bad.get_data(as_text=True)
+    r = client.post("/villages/demo-001/leads/new", data={"text": "村道工程偷工减料", "category": "project",
+                                                          "name": "王村民", "contact": "13700000000", "via": "qr"})
+    assert r.status_code == 201
+    html = r.get_data(as_text=True)
+    with app.app_context():
+        with app.extensions["cunwu"].sessions() as s:
+            lead = s.scalar(select(Lead).order_by(Lead.id.desc()))
+            code, channel = lead.code, lead.channel
+    assert channel == "qr" and code[:4] in html and "查询码" in html and "受理期限" in html
+    status = client.post("/leads/lookup", data={"code": code.lower()})
+    text = status.get_data(as_text=True)
+    assert status.status_code == 200 and "已收到，待受理" in text and "王村民" not in text
+    assert client.post("/leads/lookup", data={"code": "NOPE-NOPE-NOPE"}).status_code == 404
+
+
+def test_inspector_pages_show_the_lead_and_village_pages_do_not(app, lead):
+    one = lead()
+    wu = _web(app, "wu")
+    desk = wu.get("/township/leads")
+    assert desk.status_code == 200 and f"/cases/{one.case_id}" in desk.get_data(as_text=True)
+    page = wu.get(f"/cases/{one.case_id}").get_data(as_text=True)
+    assert "刘反映" in page and LEAD["text"] in page
+    task = wu.get(f"/tasks/{one.task('lead_intake')['id']}")
+    assert task.status_code == 200 and "刘反映" in task.get_data(as_text=True)
+    r = wu.post(f"/tasks/{one.task('lead_intake')['id']}", data={"decision": "accept", "disposition": "close"})
+    assert r.status_code in (302, 303)
+    assert one.status()["status"] == "closed"
+    admin = _web(app, "admin").get(f"/cases/{one.case_id}").get_data(as_text=True)
+    assert LEAD["text"] in admin and "刘反映" not in admin
+    for who in ("zhang", "zhao", "zhou"):
+        client = _web(app, who)
+        assert client.get(f"/cases/{one.case_id}").status_code in (403, 404), who
+        assert client.get("/township/leads").status_code == 403, who
+        assert f"/cases/{one.case_id}" not in client.get("/cases").get_data(as_text=True), who
+        assert "问题线索" not in client.get("/").get_data(as_text=True), who
+
+
+def test_reporter_rates_and_objects_on_the_lookup_page(app, lead):
+    one = lead()
+    one.do("lead_intake", {"decision": "accept", "disposition": "close"})
+    one.do("lead_feedback", {"feedback": "已核实处理。"})
+    client = _web(app)
+    r = client.post("/leads/lookup", data={"code": one.code, "action": "rate", "score": "3", "comment": "一般"})
+    assert r.status_code == 200 and "感谢您的评价" in r.get_data(as_text=True)
+    assert one.status()["rating"]["score"] == 3
+    r = client.post("/leads/lookup", data={"code": one.code, "action": "object", "objection": ""})
+    assert r.status_code == 422
+    r = client.post("/leads/lookup", data={"code": one.code, "action": "object", "objection": "没有处理"})
+    assert r.status_code == 200 and "县纪委复查" in r.get_data(as_text=True)
+    assert one.status()["objection"]["text"] == "没有处理"

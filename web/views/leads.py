@@ -1,0 +1,92 @@
+"""问题线索 (速查快办) pages: the public lead form of a village (no account; reached from the
+village's board and from the QR code on its posters), the receipt with the query code, the page
+that looks a lead up by its code (with rating and objection), and the lead desk of the 纪检
+roles. The code never travels in a URL: it is posted, so it stays out of logs and histories."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template, request
+
+from engine import reports
+from engine.errors import Conflict, CunwuError, Invalid, NotFound
+from engine.leads import CATEGORIES
+
+from .common import bp, engine, roles_required, username
+
+
+def _limit() -> None:
+    current_app.extensions["cunwu_lead_limiter"].check(request.remote_addr or "")
+
+
+def _village(code: str) -> dict:
+    village = reports.village(engine(), code)
+    if village is None:
+        raise NotFound(f"没有编码为“{code}”的村")
+    return village
+
+
+@bp.route("/villages/<code>/leads/new", methods=["GET", "POST"])
+def lead_new(code: str):
+    village = _village(code)
+    values = {k: request.form.get(k, "") for k in ("text", "category", "name", "contact")}
+    channel = "qr" if (request.values.get("via") == "qr") else "web"
+    errors: dict = {}
+    message = None
+    status = 200
+    if request.method == "POST":
+        body = {"village": code, "text": values["text"], "category": values["category"] or None,
+                "name": values["name"] or None, "contact": values["contact"] or None, "channel": channel,
+                "township_official": request.form.get("township_official") == "on"}
+        try:
+            _limit()
+            lead = engine().file_lead(body)
+        except Invalid as exc:
+            errors, message, status = exc.fields, exc.message, 422
+        except CunwuError as exc:
+            message, status = exc.message, exc.status
+        else:  # the receipt is the answer to the POST: the code never appears in a URL
+            return render_template("lead_receipt.html", village=village, lead=lead), 201
+    return render_template("lead_new.html", village=village, values=values, errors=errors, message=message,
+                           categories=CATEGORIES, channel=channel), status
+
+
+@bp.route("/leads/lookup", methods=["GET", "POST"])
+def lead_lookup():
+    """Look a lead up by its code; rate it or object to it from the same page."""
+    code = (request.form.get("code") or "").strip()
+    lead = None
+    message = None
+    ok = None
+    status = 200
+    if request.method == "POST" and code:
+        action = request.form.get("action") or "show"
+        try:
+            if action == "rate":
+                _limit()
+                score = request.form.get("score") or ""
+                engine().rate_lead(code, {"score": int(score) if score.isdigit() else score,
+                                          "comment": request.form.get("comment") or None})
+                ok = "感谢您的评价。"
+            elif action == "object":
+                _limit()
+                engine().object_lead(code, {"text": request.form.get("objection") or ""})
+                ok = "您的异议已收到，将由县纪委复查，复查意见会在本页显示。"
+            lead = engine().lead_status(code)
+        except NotFound as exc:
+            message, status = exc.message, 404
+        except (Invalid, Conflict) as exc:
+            message, status = exc.message, exc.status
+            lead = engine().lead_status(code)
+    elif request.method == "POST":
+        message, status = "请输入查询码", 422
+    return render_template("lead_lookup.html", lead=lead, code=code, message=message, ok=ok), status
+
+
+@bp.route("/township/leads")
+@roles_required("discipline_inspector", "county_inspector", "admin", message="问题线索仅供乡镇纪委、县纪委查看")
+def leads_desk():
+    village = request.args.get("village") or None
+    status = request.args.get("status") or None
+    data = engine().leads_desk(username(), village, status)
+    return render_template("leads_desk.html", village=village, status=status,
+                           villages=reports.villages(engine()), **data)
