@@ -127,6 +127,8 @@ def backup(db: Engine, path: Path | str, fmt: str = "auto", store=None) -> dict:
 def _backup_bundle(db: Engine, path: Path, fmt: str, store) -> dict:
     """The database first, then the files: files are content-addressed and never removed, so
     every file the dumped database names is in the store when the files are copied."""
+    from .evidence import StoreError
+
     with tempfile.TemporaryDirectory(prefix="cunwu-backup-", dir=path.parent if path.parent.exists() else None) as tmp:
         inner = Path(tmp) / "database"
         info = backup(db, inner, fmt)
@@ -140,8 +142,15 @@ def _backup_bundle(db: Engine, path: Path, fmt: str, store) -> dict:
                 member.size = len(header)
                 tar.addfile(member, io.BytesIO(header))
                 tar.add(inner, arcname=f"database.{info['format']}")
-                for digest in digests:
-                    tar.add(store.path(digest), arcname=f"files/{digest}")
+                for digest in digests:  # from the local folder or the object store alike
+                    try:
+                        data = store.get(digest)
+                    except StoreError as exc:
+                        raise BackupError(f"附件文件 {digest} 读取失败（{exc}），请先运行 cunwu doctor") from exc
+                    member = tarfile.TarInfo(f"files/{digest}")
+                    member.size = len(data)
+                    member.mtime = int(datetime.now(UTC).timestamp())
+                    tar.addfile(member, io.BytesIO(data))
             os.replace(target, path)
         finally:
             if target.exists():

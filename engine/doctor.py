@@ -97,7 +97,7 @@ def check_evidence(engine, case: Case, files: list[Attachment], events: list[Aud
             if report is not None:
                 report.files += 1
             actual = store.hash_of(digest)
-            where = f"{label}：附件{att.id}“{att.name}”的{what}（{store.path(digest)}）"
+            where = f"{label}：附件{att.id}“{att.name}”的{what}（{store.location(digest)}）"
             if actual is None:
                 problems.append(f"{where}已缺失")
             elif actual != digest:

@@ -4,8 +4,9 @@
   to decode completely: a corrupt or truncated image is refused, not stored) and PDF (a ``%PDF-``
   header and an ``%%EOF`` trailer). Anything else is a 422 naming the field ``file``.
 - Files are stored content-addressed by their SHA-256 (:class:`LocalStore`: ``<root>/ab/abcd…``
-  in the instance folder by default), so a file is stored once however often it is attached,
-  and the hash in the database is the name of the bytes.
+  in the instance folder by default; :class:`S3Store`: the same keys in a bucket of an
+  S3-compatible object store, for several app servers), so a file is stored once however often
+  it is attached, and the hash in the database is the name of the bytes.
 - An attachment uploaded to a ready task is *bound* to the record when the task completes; the
   ``complete`` audit event of the step carries ``[{id, sha256, name}]`` of what was bound.
 - ``public_copy`` makes the copy the public board shows: re-encoded pixels only, so no EXIF,
@@ -193,6 +194,9 @@ class LocalStore:
             raise ValueError(f"not a SHA-256: {digest!r}")
         return self.root / digest[:2] / digest
 
+    def location(self, digest: str) -> str:
+        return str(self.path(digest))
+
     def put(self, digest: str, data: bytes) -> None:
         target = self.path(digest)
         if target.exists() and target.stat().st_size == len(data):
@@ -260,10 +264,132 @@ class LocalStore:
                         yield item.name
 
 
+class S3Store:
+    """The same content-addressed keys (``<prefix>/ab/abcd…``) in a bucket of an S3-compatible
+    object store, so several app servers share the files. Credentials come the usual way of
+    boto3 (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, a profile, an instance role)."""
+
+    kind = "s3"
+
+    def __init__(self, url: str, endpoint: str | None = None, region: str | None = None):
+        from urllib.parse import urlsplit
+
+        import boto3
+        from botocore.config import Config
+
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ValueError(f"附件存储地址应为 s3://桶名/前缀：{url!r}")
+        self.bucket = parts.netloc
+        self.prefix = parts.path.strip("/")
+        self.client = boto3.client("s3", endpoint_url=endpoint or None, region_name=region or "us-east-1",
+                                   config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                                                 s3={"addressing_style": "path"}))
+
+    def __repr__(self) -> str:
+        return f"S3Store('s3://{self.bucket}/{self.prefix}')"
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def key(self, digest: str) -> str:
+        if not SHA256.match(digest or ""):
+            raise ValueError(f"not a SHA-256: {digest!r}")
+        return self._key(f"{digest[:2]}/{digest}")
+
+    def location(self, digest: str) -> str:
+        return f"s3://{self.bucket}/{self.key(digest)}"
+
+    @staticmethod
+    def _missing(exc) -> bool:
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        return code in ("404", "NoSuchKey", "NotFound")
+
+    def _size(self, key: str) -> int | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+        except ClientError as exc:
+            if self._missing(exc):
+                return None
+            raise StoreError(f"对象存储无法访问：{exc}") from exc
+
+    def put(self, digest: str, data: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = self.key(digest)
+        try:
+            if self._size(key) == len(data):
+                return
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"附件无法保存到对象存储 s3://{self.bucket}：{exc}") from exc
+
+    def get(self, digest: str) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.key(digest))["Body"].read()
+        except ClientError as exc:
+            raise StoreError(f"附件文件 {digest} 不存在" if self._missing(exc) else f"对象存储无法访问：{exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"对象存储无法访问：{exc}") from exc
+
+    def exists(self, digest: str) -> bool:
+        return self._size(self.key(digest)) is not None
+
+    def hash_of(self, digest: str) -> str | None:
+        from botocore.exceptions import ClientError
+
+        h = hashlib.sha256()
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.key(digest))["Body"]
+        except ClientError as exc:
+            if self._missing(exc):
+                return None
+            raise StoreError(f"对象存储无法访问：{exc}") from exc
+        for block in body.iter_chunks(1 << 20):
+            h.update(block)
+        return h.hexdigest()
+
+    def get_derived(self, key: str) -> bytes | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(f"derived/{key}"))["Body"].read()
+        except (BotoCoreError, ClientError):
+            return None
+
+    def put_derived(self, key: str, data: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(f"derived/{key}"), Body=data)
+        except (BotoCoreError, ClientError):  # a cache: failing to keep it costs only time
+            pass
+
+    def digests(self) -> Iterator[str]:
+        start = self._key("")
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start)
+        for page in pages:
+            for item in page.get("Contents", []):
+                rest = item["Key"][len(start):].split("/")
+                if len(rest) == 2 and len(rest[0]) == 2 and SHA256.match(rest[1]):
+                    yield rest[1]
+
+
 def make_store(config: dict, instance_path: str | Path):
-    """The store the app is configured with: ``CUNWU_ATTACHMENTS_DIR`` (default
-    ``<instance>/attachments``)."""
-    root = config.get("CUNWU_ATTACHMENTS_DIR") or os.environ.get("CUNWU_ATTACHMENTS_DIR") \
+    """The store the app is configured with: ``CUNWU_ATTACHMENTS_URL`` ``s3://bucket/prefix`` (with
+    ``CUNWU_S3_ENDPOINT`` for a store other than AWS, ``CUNWU_S3_REGION``), else the local folder
+    ``CUNWU_ATTACHMENTS_DIR`` (default ``<instance>/attachments``)."""
+    def setting(name):
+        return config.get(name) or os.environ.get(name)
+
+    url = setting("CUNWU_ATTACHMENTS_URL")
+    if url and str(url).startswith("s3://"):
+        return S3Store(str(url), setting("CUNWU_S3_ENDPOINT"), setting("CUNWU_S3_REGION"))
+    root = setting("CUNWU_ATTACHMENTS_DIR") or (str(url)[len("file://"):] if url else None) \
         or Path(instance_path) / "attachments"
     return LocalStore(root)
 
