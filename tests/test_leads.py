@@ -502,3 +502,14 @@ def test_reporter_rates_and_objects_on_the_lookup_page(app, lead):
     r = client.post("/leads/lookup", data={"code": one.code, "action": "object", "objection": "没有处理"})
     assert r.status_code == 200 and "县纪委复查" in r.get_data(as_text=True)
     assert one.status()["objection"]["text"] == "没有处理"
+
+
+def test_lead_desk_exports_without_the_reporter(app, lead):
+    one = lead(text="=HYPERLINK(\"x\")")
+    one.do("lead_intake", {**ACCEPT, "handler": "=1+1"})
+    r = _web(app, "wu").get("/township/leads/export.csv")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert "刘反映" not in text and "13800138000" not in text and "HYPERLINK" not in text
+    assert "'=1+1" in text and "三资" in text and "合计" in text
+    assert _web(app, "zhang").get("/township/leads/export.csv").status_code == 403
