@@ -97,6 +97,9 @@ def gather(engine, username: str, case_id: int) -> dict:
                                        .order_by(BoardEntry.seq)))
         objections = publicity.objections_of(session, [e.id for e in entries])
         chain = publicity.verify(session, case.village)
+        archive = archive_numbers(session, case.village).get(case.id)
+        if archive is not None:
+            archive = {**archive, **retention_of(case.definition.meta)}
         village = {"code": case.village.code, "name": case.village.name, "township": case.village.township,
                    "county": case.village.county or ""}
         done = {h["task"]: h["summary"] for h in summary["history"] if h["action"] == "complete"}
@@ -131,9 +134,76 @@ def gather(engine, username: str, case_id: int) -> dict:
                           summary="调取事项档案（含申请材料）", data={"dossier": case_id})
     return {"case": summary, "village": village, "category": case.definition.category, "steps": steps,
             "board": board, "chain": chain, "history": summary["history"], "private": private,
-            "printed_at": engine.now(), "printed_by": actor.name}
+            "printed_at": engine.now(), "printed_by": actor.name, "archive": archive}
 
 
 def _file(att) -> dict:
     return {"id": att.id, "sha256": att.sha256, "name": att.name, "size": att.size,
             "content_type": att.content_type, "bound_at": att.bound_at}
+
+
+# -- the archive (组织法第三十四条: 村务档案) ------------------------------------------------------------
+CLOSED = ("completed", "rejected", "withdrawn")
+#: Retention periods (保管期限) of village records; an item may state its own (catalogue ``retention``).
+RETENTION = {"permanent": "永久", "30y": "30年", "10y": "10年"}
+
+
+def _archive_rows(session, village_id: int) -> list[tuple[int, object]]:
+    """``[(case id, closed at)]`` of the village's closed cases, in the order they closed."""
+    from .models import AuditEvent, Case
+
+    stmt = (select(AuditEvent.case_id, AuditEvent.at).join(Case, Case.id == AuditEvent.case_id)
+            .where(AuditEvent.action == "end", Case.village_id == village_id, Case.status.in_(CLOSED))
+            .order_by(AuditEvent.at, AuditEvent.case_id))
+    seen: set[int] = set()
+    rows = []
+    for case_id, at in session.execute(stmt):
+        if case_id not in seen:
+            seen.add(case_id)
+            rows.append((case_id, at))
+    return rows
+
+
+def archive_numbers(session, village) -> dict[int, dict]:
+    """``{case id: {archive_no, year, seq, closed_at}}``: a closed case's number is its place among
+    the cases of its village closed in the same (Beijing) year, so it never changes once given:
+    ``<village>-<year>-<0001>``."""
+    from .clock import LOCAL_TZ
+
+    numbers: dict[int, dict] = {}
+    counters: dict[int, int] = {}
+    for case_id, at in _archive_rows(session, village.id):
+        year = at.astimezone(LOCAL_TZ).year
+        counters[year] = counters.get(year, 0) + 1
+        numbers[case_id] = {"archive_no": f"{village.code}-{year}-{counters[year]:04d}", "year": year,
+                            "seq": counters[year], "closed_at": at}
+    return numbers
+
+
+def retention_of(meta: dict | None) -> dict:
+    key = (meta or {}).get("retention") or "permanent"
+    return {"retention": key, "retention_name": RETENTION.get(key, key)}
+
+
+def archive_list(engine, username: str, village_code: str, year: int | None = None) -> list[dict]:
+    """The archive of a village (for a year): closed cases with their numbers and retention."""
+    from .clock import local_text
+    from .models import Case
+
+    with engine.sessions() as session:
+        actor = engine.actor(session, username)
+        village = engine._village(session, village_code)
+        if not actor.can_view(village):
+            raise Forbidden("您无权查看其他村的档案")
+        numbers = archive_numbers(session, village)
+        wanted = {i: n for i, n in numbers.items() if year is None or n["year"] == year}
+        cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(list(wanted))))}
+        out = []
+        for case_id, number in sorted(wanted.items(), key=lambda kv: (kv[1]["year"], kv[1]["seq"])):
+            case = cases[case_id]
+            out.append({**{k: v for k, v in number.items() if k != "closed_at"},
+                        "closed_at": number["closed_at"].isoformat(), "closed_at_text": local_text(number["closed_at"]),
+                        "case": case.id, "title": case.title, "process": case.definition.key,
+                        "process_name": case.definition.name, "status": case.status,
+                        **retention_of(case.definition.meta)})
+        return out

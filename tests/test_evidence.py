@@ -621,3 +621,51 @@ def test_service_disclosures_put_no_photo_on_the_board(app, api):
     assert upload(item.who("wang"), task["id"], jpeg(), "张贴照片.jpg").status_code == 201
     entry = item.notice()
     assert entry["evidence"] == []
+
+
+def test_closed_cases_get_archive_numbers_and_an_archive_list(app, clock):
+    import json
+    import subprocess
+    import zipfile
+
+    walk, _ = finished_case(app, clock)
+    running = walk_on(app)
+    running.start()
+    rejected = walk_on(app)
+    rejected.start()
+    rejected.meeting("two_committees", "two_committees")
+    rejected.review("review_two_committees")
+    rejected.meeting("party_members", "party_members")
+    rejected.review("review_party_members")
+    rejected.meeting("representatives", "representatives", attended=24, approve=5, oppose=19, abstain=0)
+    assert rejected.refresh()["status"] == "rejected"
+    r = walk.secretary.get("/villages/demo-001/archive?year=2026")
+    assert r.status_code == 200
+    archive = r.get_json()
+    assert [(a["case"], a["archive_no"], a["retention_name"]) for a in archive] == [
+        (walk.case["id"], "demo-001-2026-0001", "永久"), (rejected.case["id"], "demo-001-2026-0002", "永久")]
+    assert archive[0]["status"] == "completed" and archive[1]["status"] == "rejected"
+    assert walk.secretary.get("/villages/demo-001/archive?year=2025").get_json() == []
+    assert walk.secretary.get("/villages/demo-001/archive?year=twenty").status_code == 400
+    assert ApiClient(app, "chen").get("/villages/demo-001/archive").status_code == 403
+    # The number is in the dossier, both the zip's manifest and the PDF.
+    r = walk.secretary.get(f"/instances/{walk.case['id']}/dossier?format=zip")
+    archive_zip = zipfile.ZipFile(io.BytesIO(r.data))
+    manifest = json.loads(archive_zip.read("manifest.json"))
+    assert manifest["archive_no"] == "demo-001-2026-0001" and manifest["retention"] == "permanent"
+    text = subprocess.run(["pdftotext", "-", "-"], input=archive_zip.read("dossier.pdf"), capture_output=True,
+                          check=True).stdout.decode()
+    assert "demo-001-2026-0001" in text and "永久" in text
+
+
+def test_the_archive_page_and_the_dossier_links(app, clock):
+    from tests.test_web import Browser
+
+    walk, _ = finished_case(app, clock)
+    page = Browser(app, "zhang")
+    html = page.html(f"/cases/{walk.case['id']}")
+    assert f"/api/v1/instances/{walk.case['id']}/dossier?format=pdf" in html and "/villages/demo-001/archive" in html
+    html = page.html("/villages/demo-001/archive?year=2026")
+    assert "demo-001-2026-0001" in html and "硬化村东道路" in html and "永久" in html
+    assert page.get(f"/api/v1/instances/{walk.case['id']}/dossier?format=zip").status_code == 200
+    assert Browser(app, "chen").get("/villages/demo-001/archive").status_code == 403

@@ -110,7 +110,7 @@ COVERED = {
     ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs"),
     ("POST", "/api/v1/tasks/<string:task_id>/attachments"), ("GET", "/api/v1/tasks/<string:task_id>/attachments"),
     ("GET", "/api/v1/attachments/<int:attachment_id>"), ("DELETE", "/api/v1/attachments/<int:attachment_id>"),
-    ("GET", "/api/v1/instances/<int:case_id>/dossier"), ("GET", "/api/v1/county"),
+    ("GET", "/api/v1/instances/<int:case_id>/dossier"), ("GET", "/api/v1/villages/<string:code>/archive"), ("GET", "/api/v1/county"),
     ("POST", "/api/v1/leads"), ("GET", "/api/v1/leads"), ("GET", "/api/v1/leads/<string:code>"),
     ("POST", "/api/v1/leads/<string:code>/rating"), ("POST", "/api/v1/leads/<string:code>/objection"),
 }
@@ -166,6 +166,11 @@ def test_attachments(world):
         for who in EVERYONE:
             _check(who, clients[who].get(f"/instances/{case['id']}/dossier?format=zip"), who in VIEW[village],
                    what=f"take {village}'s dossier")
+    # The village archive: whoever may view the village's cases.
+    for village in world["cases"]:
+        for who in EVERYONE:
+            _check(who, clients[who].get(f"/villages/{village}/archive"), who in VIEW[village],
+                   what=f"read {village}'s archive")
     # Taking back an attachment not yet submitted: whoever may complete the task.
     for village, task in meeting.items():
         for who in EVERYONE:

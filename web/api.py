@@ -322,6 +322,23 @@ class Dossier(MethodView):
         return dossier_response(engine(), user, case_id, request.args.get("format", "pdf"))
 
 
+@blp.route("/villages/<string:code>/archive")
+class Archive(MethodView):
+    @blp.doc(security=BEARER, parameters=[{"in": "query", "name": "year", "required": False,
+                                           "schema": {"type": "integer"}}])
+    def get(self, code):
+        """村务档案目录：已办结（含未通过、撤回）的事项，档案号、保管期限，可按年份"""
+        from flask import jsonify
+
+        from engine.dossier import archive_list
+
+        user = current_username()
+        raw = request.args.get("year")
+        if raw is not None and not (raw.isdigit() and 1900 < int(raw) < 3000):
+            raise BadRequest("year 应为四位年份", {"year": ["应为四位年份，如 2026"]})
+        return jsonify(archive_list(engine(), user, code, int(raw) if raw else None))
+
+
 @blp.route("/villages/<string:code>/board")
 class Board(MethodView):
     @blp.response(200, EntryOut(many=True))

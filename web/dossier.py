@@ -101,6 +101,8 @@ def build_zip(engine, data: dict, pdf: bytes) -> bytes:
         "case": data["case"]["id"], "title": data["case"]["title"], "process": data["case"]["process"],
         "village": data["village"]["code"], "status": data["case"]["status"],
         "printed_at": data["printed_at"].isoformat(), "board_head": data["chain"].get("head"),
+        "archive_no": (data.get("archive") or {}).get("archive_no"),
+        "retention": (data.get("archive") or {}).get("retention"),
         "files": [{"name": name, "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
                   for name, blob in entries],
         "steps": [{"number": s["number"], "task": s["task"], "title": s["title"], "by": s["by"],

@@ -317,6 +317,19 @@ def case(case_id: int):
     return render_template("case.html", chart=case_chart(case_id), **ctx)
 
 
+@bp.route("/villages/<code>/archive")
+@login_required
+def archive(code: str):
+    """村务档案目录: the village's closed cases with archive numbers, by year."""
+    from engine.dossier import archive_list
+
+    year = request.args.get("year", "")
+    items = archive_list(engine(), username(), code, int(year) if year.isdigit() else None)
+    years = sorted({a["year"] for a in archive_list(engine(), username(), code)}, reverse=True)
+    return render_template("archive.html", items=items, years=years, year=year, code=code,
+                           village=reports.village(engine(), code))
+
+
 @bp.route("/cases/<int:case_id>/print")
 @login_required
 def case_print(case_id: int):
