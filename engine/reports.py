@@ -352,12 +352,16 @@ def township(engine: Engine, username: str, village_code: str | None = None) -> 
 
 # -- the county overview --------------------------------------------------------------------
 NO_COUNTY = "（未填县）"
+#: Short status names of a lead for the county desk's counts (engine.leads.STATUS has the long ones).
+LEAD_STATUS_ZH = {"received": "待受理", "accepted": "办理中", "forwarded": "已转办", "not_accepted": "不予受理",
+                  "closed": "已办结"}
 
 
 def county(engine: Engine, username: str, village_code: str | None = None, township_name: str | None = None) -> dict:
     """县级视图 for the county inspector (县纪委; an admin sees every village): per township and
     village, cases running and on hold (why, who, which level), inspections open and overdue,
-    lapsed and failed meetings, objections (never naming the objector), overdue disclosures.
+    lapsed and failed meetings, objections (never naming the objector), overdue disclosures, and
+    complaint leads by status and deadline.
 
     Raises Forbidden for anyone who is neither a county inspector nor an administrator."""
     with engine.sessions() as session:
@@ -385,10 +389,37 @@ def county(engine: Engine, username: str, village_code: str | None = None, towns
         for (county_name, name), rows in sorted(by_township.items()):
             townships.append({"county": county_name, "name": name, "villages": rows,
                               "totals": {k: sum(r[k] for r in rows) for k in (*COUNT_KEYS, "disclosures_overdue")}})
-        return {"counties": sorted({v.county or NO_COUNTY for v in all_villages}),
-                "township_names": sorted({v.township for v in all_villages}),
-                "villages": [_village_json(v) for v in all_villages], "townships": townships,
-                **data, "holds": holds, "disclosures_overdue": disclosures, "generated_at": iso(now)}
+        out = {"counties": sorted({v.county or NO_COUNTY for v in all_villages}),
+               "township_names": sorted({v.township for v in all_villages}),
+               "villages": [_village_json(v) for v in all_villages], "townships": townships,
+               **data, "holds": holds, "disclosures_overdue": disclosures, "generated_at": iso(now)}
+        codes = {v.code for v in scope}
+    _add_leads(engine, username, out, codes)
+    return out
+
+
+LEAD_OPEN = ("received", "accepted")
+
+
+def _add_leads(engine: Engine, username: str, out: dict, codes: set[str]) -> None:
+    """Complaint leads (问题线索) of the scope, by status and deadline, from the lead desk's own
+    query (``Engine.leads_desk``: its visibility rules, never the reporter's identity)."""
+    leads = [i for i in engine.leads_desk(username)["leads"] if i["village"] in codes]
+    items = [{k: i[k] for k in ("case", "title", "village", "village_name", "category_name", "status",
+                                "status_name", "received_at", "accept_due", "due_at", "stage", "overdue",
+                                "to_county")} for i in leads]
+    for c in out["counts"]:
+        mine = [i for i in items if i["village"] == c["code"]]
+        c["leads_open"] = sum(1 for i in mine if i["status"] in LEAD_OPEN)
+        c["leads_overdue"] = sum(1 for i in mine if i["overdue"])
+    for t in out["townships"]:
+        for key in ("leads_open", "leads_overdue"):
+            t["totals"][key] = sum(c[key] for c in t["villages"])
+    for key in ("leads_open", "leads_overdue"):
+        out["totals"][key] = sum(c[key] for c in out["counts"])
+    out["leads"] = sorted(items, key=lambda i: (not i["overdue"], i["status"] not in LEAD_OPEN, i["due_at"] or "~"))
+    out["lead_status"] = [{"status": k, "name": n, "count": sum(1 for i in items if i["status"] == k)}
+                          for k, n in LEAD_STATUS_ZH.items()]
 
 
 def processes_by_name(engine: Engine) -> dict[str, str]:

@@ -167,7 +167,7 @@ def test_county_exports(county_world, web, app):
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(r.data))
-    assert wb.sheetnames == ["汇总", "暂停", "待核查", "逾期环节", "公开逾期", "流会与未通过", "异议"]
+    assert wb.sheetnames == ["汇总", "暂停", "待核查", "逾期环节", "公开逾期", "流会与未通过", "异议", "问题线索"]
     assert wb["汇总"]["C2"].value == "示范村" and wb["汇总"]["F2"].value == 2
     assert wb["暂停"].max_row == 3 and wb["待核查"].max_row == 3
     for ws in wb:
@@ -253,3 +253,29 @@ def test_the_county_desk_on_a_phone(county_world, browser, app):
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def test_complaint_leads_by_status_and_deadline(app, api, web, clock):
+    r = api(None).post("/leads", json={"village": "demo-002", "text": "村干部优亲厚友", "category": "dibao",
+                                        "name": "秘密人", "contact": "13700000000"})
+    assert r.status_code == 201, r.get_json()
+    data = api("xu").get("/county").get_json()
+    two = _counts(data)["demo-002"]
+    assert (two["leads_open"], two["leads_overdue"]) == (1, 0) and _counts(data)["demo-001"]["leads_open"] == 0
+    assert {s["name"]: s["count"] for s in data["lead_status"]}["待受理"] == 1
+    (lead,) = data["leads"]
+    assert lead["village"] == "demo-002" and lead["status"] == "received" and lead["due_at"]
+    assert "name" not in lead and "contact" not in lead
+    html = web("xu").html("/county")
+    assert lead["title"] in html and "待受理" in html
+    assert "秘密人" not in html and "13700000000" not in html
+    assert api("xu").get("/county?village=demo-001").get_json()["leads"] == []
+
+    clock.advance(days=30)  # 15 working days to accept it have passed
+    data = api("xu").get("/county").get_json()
+    assert data["totals"]["leads_overdue"] == 1 and data["townships"][0]["totals"]["leads_overdue"] == 1
+    rows = list(csv.reader(io.StringIO(web("xu").get("/county/export.csv").data.decode("utf-8-sig"))))
+    assert rows[0][-3:] == ["问题线索（待受理、办理中）", "线索逾期", "已办结事项"]
+    assert next(row for row in rows if row[3] == "demo-002")[-3:-1] == ["1", "1"]
+    detail = web("xu").get("/county/export.csv?table=detail").data.decode("utf-8-sig")
+    assert "问题线索" in detail and "秘密人" not in detail and "13700000000" not in detail

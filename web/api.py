@@ -522,6 +522,8 @@ class CountyOut(Schema):
     disclosures_overdue = fields.List(fields.Dict())
     meetings = fields.List(fields.Dict())
     objections = fields.List(fields.Dict(), metadata={"description": "村民异议（不含异议人姓名和联系方式）"})
+    leads = fields.List(fields.Dict(), metadata={"description": "问题线索：状态、当前环节、期限、是否逾期（不含反映人）"})
+    lead_status = fields.List(fields.Dict(), metadata={"description": "问题线索按状态计数"})
     cases = fields.List(fields.Dict())
     generated_at = fields.String()
 
@@ -533,7 +535,7 @@ class County(MethodView):
     @blp.doc(security=BEARER)
     def get(self, query):
         """县级视图（县纪委、管理员）：本县各乡镇、各村的办理中和暂停事项（理由、暂停人、级别）、待核查、
-        逾期环节、公开逾期、流会和未通过的会议、村民异议（不含异议人）"""
+        逾期环节、公开逾期、流会和未通过的会议、村民异议（不含异议人）、问题线索（按状态和期限）"""
         from engine import reports
 
         return reports.county(engine(), current_username(), query["village"], query["township"])

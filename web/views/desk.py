@@ -195,9 +195,9 @@ def county():
 
 
 COUNTY_SUMMARY_HEAD = ["县", "乡镇", "村", "村编码", "办理中", "暂停", "待核查", "核查逾期", "逾期环节", "流会", "未通过",
-                       "异议（全部）", "待答复异议", "公开逾期", "已办结事项"]
+                       "异议（全部）", "待答复异议", "公开逾期", "问题线索（待受理、办理中）", "线索逾期", "已办结事项"]
 COUNTY_KEYS = ("running", "on_hold", "inspections", "inspections_overdue", "overdue", "lapsed", "failed",
-               "objections", "open_objections", "disclosures_overdue", "closed")
+               "objections", "open_objections", "disclosures_overdue", "leads_open", "leads_overdue", "closed")
 
 
 def _county_summary_rows(data: dict) -> list[list]:
@@ -222,6 +222,13 @@ def _disclosure_rows(data: dict) -> list[list]:
              fmt_time(t["due_at"]), f"应由{t['role_name']}办理", f"事项{t['case']}"] for t in data["disclosures_overdue"]]
 
 
+def _lead_rows(data: dict) -> list[list]:
+    return [["问题线索", t["village_name"], t["title"], t["stage"],
+             t["status_name"] + ("（逾期）" if t["overdue"] else ""), fmt_time(t["received_at"]),
+             f"类别：{t['category_name']}；期限{fmt_time(t['due_at'])}" if t["due_at"] else f"类别：{t['category_name']}",
+             f"事项{t['case']}"] for t in data["leads"]]
+
+
 def _county_filename(data: dict, ext: str) -> str:
     from urllib.parse import quote
 
@@ -237,7 +244,8 @@ def county_csv():
     data = _county_data()
     if request.args.get("table") == "detail":
         return _csv_response(DETAIL_HEAD, [_hold_rows(data), _inspection_rows(data), _overdue_rows(data),
-                                           _disclosure_rows(data), _meeting_rows(data), _objection_rows(data)],
+                                           _disclosure_rows(data), _meeting_rows(data), _objection_rows(data),
+                                           _lead_rows(data)],
                              _county_filename(data, "csv"))
     return _csv_response(COUNTY_SUMMARY_HEAD, [_county_summary_rows(data)], _county_filename(data, "csv"))
 
@@ -249,5 +257,5 @@ def county_xlsx():
     sheets = [("汇总", COUNTY_SUMMARY_HEAD, _county_summary_rows(data)), ("暂停", DETAIL_HEAD, _hold_rows(data)),
               ("待核查", DETAIL_HEAD, _inspection_rows(data)), ("逾期环节", DETAIL_HEAD, _overdue_rows(data)),
               ("公开逾期", DETAIL_HEAD, _disclosure_rows(data)), ("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
-              ("异议", DETAIL_HEAD, _objection_rows(data))]
+              ("异议", DETAIL_HEAD, _objection_rows(data)), ("问题线索", DETAIL_HEAD, _lead_rows(data))]
     return _xlsx_response(sheets, _county_filename(data, "xlsx"))
