@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -44,6 +47,36 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class Money(TypeDecorator):
+    """Money with two decimal places, exact on every backend, never a float: ``NUMERIC(14, 2)``
+    on PostgreSQL; on SQLite (which has no decimal type and would keep a NUMERIC as a binary
+    float) a whole number of fen (分), so sums in SQL stay exact there too."""
+
+    impl = Numeric(14, 2)
+    cache_ok = True
+    CENT = Decimal("0.01")
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(14, 2, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError("Money takes a Decimal, never a float")
+        value = value.quantize(self.CENT)
+        return int(value * 100) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / 100).quantize(self.CENT)
+        return Decimal(value).quantize(self.CENT)
 
 
 class Base(DeclarativeBase):
@@ -320,3 +353,43 @@ class HolidayDay(Base):
     year: Mapped[int] = mapped_column(Integer, index=True)
     workday: Mapped[bool] = mapped_column(Boolean)
     name: Mapped[str] = mapped_column(String(100), default="")
+
+
+class LedgerEntry(Base):
+    """One line of a village's books (三资, 村财乡管). Append-only (R62): a correction is a new
+    entry that reverses the old one (红字冲销: the same direction, the opposite amount), never an
+    edit. ``task_id`` is the payment step that wrote it (at most one entry per step);
+    ``reverses_id`` the entry a reversal cancels (at most one reversal per entry)."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (Index("ix_ledger_village_date", "village_id", "entity", "entry_date", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
+    entity: Mapped[str] = mapped_column(String(20))  # committee | cooperative (R41)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    amount: Mapped[Decimal] = mapped_column(Money())
+    entry_date: Mapped[date] = mapped_column(Date)
+    account: Mapped[str] = mapped_column(String(100))
+    summary: Mapped[str] = mapped_column(Text)
+    counterparty: Mapped[str] = mapped_column(String(200), default="")
+    voucher: Mapped[str] = mapped_column(String(200), default="")
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True, index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), nullable=True, unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    created_by_name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class LedgerPeriod(Base):
+    """A disclosure period of a village's books (``2026Q1``, or ``2026-01`` monthly) and the
+    ``finance-disclosure`` case opened for it; unique, so the case is opened once per village
+    and period however many workers run the timers."""
+
+    __tablename__ = "ledger_period"
+    __table_args__ = (UniqueConstraint("village_id", "period", name="uq_ledger_period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
+    period: Mapped[str] = mapped_column(String(10))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True)
+    opened_at: Mapped[datetime]

@@ -18,12 +18,13 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import evidence, forms, holds, leads, publicity, rules, runtime
+from . import evidence, forms, holds, leads, ledger, publicity, rules, runtime
 from .accounts import Accounts
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
 from .clock import LOCAL_TZ, local_text
 from .errors import Conflict, Forbidden, Invalid, NotFound
+from .ledger_service import LedgerMixin
 from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
 from .roles import HOLD_ROLES, LEVEL_NAMES, ROLES, level_of
 
@@ -36,7 +37,7 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-class Engine(evidence.EvidenceMixin, leads.LeadsMixin):
+class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog,
                  files=None):
         self.sessions = sessions
@@ -429,9 +430,16 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin):
             row.objection_id = objection.id
         # Evidence uploaded to the task is bound to the record; its hashes go into the step's event.
         bound = self._bind_attachments(session, row, now)
+        booked = {}
+        if row.form == "payment":
+            # R34: the money moves and is booked in one transaction; the step's out entry is its
+            # voucher in the village's books (CONTRACT "The ledger").
+            entry = ledger.record_payment(session, case, row, values, actor_id=actor.id, actor_name=actor.name,
+                                          now=now)
+            booked = {"ledger_entry": entry.id}
         self._audit(session, action="complete", actor=actor, case=case, task_id=task_id,
                     summary=f"{row.title}：{summary}" if summary else row.title,
-                    data={**stored, **extra, **({"attachments": bound} if bound else {})})
+                    data={**stored, **extra, **booked, **({"attachments": bound} if bound else {})})
         if posting is not None:
             entry = publicity.post(session, case.village, case_id=case.id, kind=posting["kind"],
                                    title=posting["title"], content=posting["content"], posted_at=now,

@@ -131,6 +131,10 @@ def _looser_message(t: Threshold, bound: Decimal, basis: str) -> str:
 
 def check_item_setting(key: str, value: Any) -> list[str] | None:
     """Chinese problems with one village setting; ``None`` when ``key`` is not an item setting."""
+    if key.startswith("ledger."):  # the village's books (engine/ledger.py)
+        from .ledger import check_setting
+
+        return check_setting(key, value)
     if key in TEXT_SETTINGS:
         if not isinstance(value, str) or not value.strip() or len(value) > 500:
             return [f"{TEXT_SETTINGS[key]}：须填写授权决定的文号或会议记录（500字以内）"]

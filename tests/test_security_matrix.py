@@ -113,7 +113,12 @@ COVERED = {
     ("GET", "/api/v1/instances/<int:case_id>/dossier"), ("GET", "/api/v1/villages/<string:code>/archive"), ("GET", "/api/v1/county"),
     ("POST", "/api/v1/leads"), ("GET", "/api/v1/leads"), ("GET", "/api/v1/leads/<string:code>"),
     ("POST", "/api/v1/leads/<string:code>/rating"), ("POST", "/api/v1/leads/<string:code>/objection"),
+    ("GET", "/api/v1/villages/<string:code>/ledger"), ("POST", "/api/v1/villages/<string:code>/ledger/receipts"),
+    ("GET", "/api/v1/villages/<string:code>/ledger/entries/<int:entry_id>"),
+    ("POST", "/api/v1/villages/<string:code>/ledger/entries/<int:entry_id>/reversal"),
 }
+#: who may enter receipts and reversals in each village's books (报账员, the township agency)
+BOOKKEEP = {"demo-001": {"sun", "he"}, "demo-002": {"he"}}
 #: A complaint lead of demo-001 (R60): only the 纪检 roles of its jurisdiction (and the admin, without
 #: the reporter's identity) see it; the reporter's name and contact only wu and xu.
 LEAD_VIEW = {"wu", "xu", "admin"}
@@ -200,6 +205,25 @@ def test_reading(world):
             assert c.get(f"/villages/{village}/board").status_code == 200
             assert c.get(f"/villages/{village}/board/verify").status_code == 200
         assert c.get("/processes/major-decision/diagram").status_code == 200
+
+
+def test_the_ledger(world):
+    """Read: whoever may see the village's cases; write: its 报账员 and the township agency.
+    Bad data from those who may write answers 422, so nothing is written here."""
+    clients = world["clients"]
+    for village in ("demo-001", "demo-002"):
+        for who in EVERYONE:
+            c = clients[who]
+            _check(who, c.get(f"/villages/{village}/ledger"), who in VIEW[village], what=f"read {village}'s ledger")
+            r = c.post(f"/villages/{village}/ledger/receipts", json={"entity": "committee", "amount": "-1"})
+            _check(who, r, who in BOOKKEEP[village], ok=(422,), what=f"write {village}'s ledger")
+            r = c.post(f"/villages/{village}/ledger/entries/1/reversal", json={"reason": ""})
+            _check(who, r, who in BOOKKEEP[village], ok=(422,), what=f"reverse in {village}'s ledger")
+            r = c.get(f"/villages/{village}/ledger/entries/1")
+            if who in VIEW[village]:
+                assert r.status_code == 404, (who, r.status_code)  # no entry yet
+            else:
+                _check(who, r, False, what=f"read {village}'s entry")
 
 
 def test_worklists_show_only_what_one_may_do(world):

@@ -484,6 +484,105 @@ class BoardVerify(MethodView):
         return engine().verify_board(code)
 
 
+class LedgerEntryOut(Schema):
+    id = fields.Integer()
+    date = fields.String()
+    entity = fields.String()
+    entity_name = fields.String()
+    direction = fields.String()
+    amount = fields.String(metadata={"description": "两位小数的字符串，如 \"1234.56\"；冲销分录为负数"})
+    account = fields.String()
+    account_class = fields.String()
+    summary = fields.String()
+    counterparty = fields.String()
+    case = fields.Integer(allow_none=True)
+    voucher = fields.String()
+    reverses = fields.Integer(allow_none=True)
+    reversed_by = fields.Integer(allow_none=True)
+    recorded_by = fields.String()
+    recorded_at = fields.String()
+
+
+class LedgerOut(Schema):
+    village = fields.String()
+    village_name = fields.String()
+    entity = fields.String(allow_none=True)
+    from_ = fields.String(data_key="from", attribute="from", allow_none=True)
+    to = fields.String(allow_none=True)
+    entries = fields.List(fields.Nested(LedgerEntryOut))
+    count = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+    totals = fields.Dict()
+
+
+RECEIPT_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["entity", "amount", "account", "summary"],
+    "properties": {
+        "received_on": {"type": "string", "format": "date", "description": "收款日期（默认今天，不能晚于今天）"},
+        "entity": {"type": "string", "enum": ["committee", "cooperative"], "description": "核算主体"},
+        "amount": {"type": "string", "example": "1234.56", "description": "大于0、最多两位小数的字符串；不接受浮点数"},
+        "account": {"type": "string", "example": "经营收入", "description": "会计科目"},
+        "summary": {"type": "string", "description": "摘要"},
+        "counterparty": {"type": "string", "description": "付款单位（人）"},
+        "voucher": {"type": "string", "description": "凭证号（可选）"}}}}}}}
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    from engine.errors import Invalid
+
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) > maximum:
+        raise Invalid(f"{name} 须为0到{maximum}之间的整数", {name: [f"须为0到{maximum}之间的整数"]})
+    return int(raw)
+
+
+@blp.route("/villages/<string:code>/ledger")
+class Ledger(MethodView):
+    @blp.response(200, LedgerOut)
+    @blp.doc(security=BEARER, parameters=[
+        {"in": "query", "name": n, "schema": {"type": "string"}, "description": d}
+        for n, d in (("entity", "committee 或 cooperative"), ("from", "起始日期（含）"), ("to", "截止日期（含）"),
+                     ("limit", "每页条数（默认1000，最多5000）"), ("offset", "跳过条数"))])
+    def get(self, code):
+        """本村账目（三资台账）：分录和收支合计"""
+        user = current_username()
+        return engine().ledger(user, code, entity=request.args.get("entity"), start=request.args.get("from"),
+                               end=request.args.get("to"), limit=_int_arg("limit", 1000, 5000),
+                               offset=_int_arg("offset", 0, 10**9))
+
+
+@blp.route("/villages/<string:code>/ledger/receipts")
+class LedgerReceipts(MethodView):
+    @blp.response(201, LedgerEntryOut)
+    @blp.doc(security=BEARER, **RECEIPT_DOC)
+    def post(self, code):
+        """登记收入（报账员、乡镇三资委托代理服务中心）"""
+        user = current_username()
+        return engine().add_receipt(user, code, request.get_json(silent=True) or {})
+
+
+@blp.route("/villages/<string:code>/ledger/entries/<int:entry_id>")
+class LedgerEntryDetail(MethodView):
+    @blp.response(200, LedgerEntryOut)
+    @blp.doc(security=BEARER)
+    def get(self, code, entry_id):
+        """一笔分录"""
+        return engine().ledger_entry(current_username(), code, entry_id)
+
+
+@blp.route("/villages/<string:code>/ledger/entries/<int:entry_id>/reversal")
+class LedgerReversal(MethodView):
+    @blp.arguments(HoldIn)
+    @blp.response(201, LedgerEntryOut)
+    @blp.doc(security=BEARER)
+    def post(self, body, code, entry_id):
+        """冲销一笔登记错误的收入（红字冲销，原分录不改）；正文 {reason}"""
+        return engine().reverse_entry(current_username(), code, entry_id, body["reason"])
+
+
 @blp.route("/processes/<string:key>/diagram")
 class ProcessDiagram(MethodView):
     def get(self, key):
