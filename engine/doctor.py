@@ -14,7 +14,9 @@ loaded and compared with what was projected from it in the same transaction:
 
 Then every stored attachment is hashed again: a file that changed or went missing is named
 (with its case and step), and the hashes the ``complete`` events recorded must still be those of
-the attachment rows. Then every village's publicity chain is verified. Problems are reported in
+the attachment rows. Then the books (``engine.ledger.doctor``): every paid payment has exactly
+one entry of the same amount and entity, receipts are as recorded. Then every village's
+publicity chain is verified. Problems are reported in
 Chinese.
 """
 
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from SpiffWorkflow import TaskState
 from sqlalchemy import select
 
-from . import runtime
+from . import ledger, runtime
 from .models import Attachment, AuditEvent, BoardEntry, Case, TaskRow
 
 OPEN_STATUSES = ("running", "on_hold")
@@ -74,6 +76,8 @@ def check(engine, batch: int = 200) -> Report:
                 report.cases += 1
                 report.problems.extend(check_case(engine, case, rows[case.id], events[case.id], entries[case.id]))
                 report.problems.extend(check_evidence(engine, case, files[case.id], events[case.id], report))
+    with engine.sessions() as session:  # the books (三资): payments booked once, entries as recorded
+        report.problems.extend(ledger.doctor(session))
     for code, result in engine.verify_all_boards():
         report.villages += 1
         if not result["ok"]:

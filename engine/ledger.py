@@ -45,6 +45,8 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")  # NUMERIC(14, 2)
 
+FINANCE_PROCESS = "finance-disclosure"
+
 #: R41: the two accounting entities of a village.
 ENTITIES: dict[str, str] = {"committee": "村民委员会", "cooperative": "村集体经济组织"}
 DIRECTIONS: dict[str, str] = {"in": "收入", "out": "支出"}
@@ -404,6 +406,34 @@ def last_closed_period(now: datetime, monthly: bool = False) -> Period:
     return quarter(today.year, q) if q else quarter(today.year - 1, 4)
 
 
+def periods_between(since: datetime, now: datetime, monthly: bool = False) -> list[Period]:
+    """Every period that ended after ``since`` and by ``now``, oldest first."""
+    out: list[Period] = []
+    period = last_closed_period(now, monthly)
+    while period.ends_at > since and len(out) < 240:
+        out.append(period)
+        period = last_closed_period(datetime.combine(period.start, time(12), LOCAL_TZ), monthly)
+    return out[::-1]
+
+
+def period_of(village: Village, day: date) -> Period:
+    """The disclosure period ``day`` belongs to (the village's quarter, or month)."""
+    if (village.settings or {}).get("ledger.monthly"):
+        return month(day.year, day.month)
+    return quarter(day.year, (day.month - 1) // 3 + 1)
+
+
+def period_posted(session: Session, village: Village, day: date) -> bool:
+    """Whether the 财务公开 of the period of ``day`` is already on the board: its books are
+    then closed, and a late entry or a correction is dated in the current period."""
+    from .models import BoardEntry, LedgerPeriod
+
+    key = period_of(village, day).key
+    return session.scalar(select(func.count(BoardEntry.id)).join(
+        LedgerPeriod, LedgerPeriod.case_id == BoardEntry.case_id).where(
+        LedgerPeriod.village_id == village.id, LedgerPeriod.period == key, BoardEntry.kind == "finance")) > 0
+
+
 def parse_period(key: str) -> Period:
     if m := re.fullmatch(r"(\d{4})Q([1-4])", key):
         return quarter(int(m[1]), int(m[2]))
@@ -426,7 +456,7 @@ class Statement:
         return {"period": self.period.key, "title": self.period.title, "village": self.village,
                 "totals": {k: money(v) for k, v in self.totals.items()},
                 "entities": [{**e, "opening": money(e["opening"]), "in": money(e["in"]), "out": money(e["out"]),
-                              "closing": money(e["closing"]),
+                              "closing": money(e["closing"]), "large_from": money(e["large_from"]),
                               "income": [[a, money(t)] for a, t in e["income"]],
                               "spending": [[a, money(t)] for a, t in e["spending"]],
                               "large": [{**x, "amount": money(x["amount"])} for x in e["large"]]}
@@ -487,3 +517,65 @@ def payments_booked(session: Session, task_ids: Iterable[str]) -> dict[str, Ledg
     if not ids:
         return {}
     return {e.task_id: e for e in session.scalars(select(LedgerEntry).where(LedgerEntry.task_id.in_(ids)))}
+
+
+# ------------------------------------------------------------------------------ cunwu doctor
+
+
+def doctor(session: Session) -> list[str]:
+    """The books agree with the record (``cunwu doctor``): every completed payment step has
+    exactly one entry of the same amount and entity (the one its audit event names), every
+    step-written entry belongs to a completed payment step, every receipt is as its audit event
+    recorded it, and every reversal cancels its entry exactly. A deleted or altered entry is
+    named."""
+    from .models import AuditEvent
+
+    problems: list[str] = []
+    entries = {e.id: e for e in session.scalars(select(LedgerEntry))}
+    by_task: dict[str, list[LedgerEntry]] = {}
+    for e in entries.values():
+        if e.task_id and e.reverses_id is None:
+            by_task.setdefault(e.task_id, []).append(e)
+    payments = list(session.scalars(select(TaskRow).where(TaskRow.form == "payment", TaskRow.state == "completed")))
+    paid_ids = {r.id for r in payments}
+    events = {ev.task_id: ev for ev in session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "complete", AuditEvent.task_id.in_(paid_ids)))} if paid_ids else {}
+    for row in payments:
+        label = f"事项{row.case_id}“{row.title}”"
+        booked = by_task.get(row.id, [])
+        if len(booked) != 1:
+            problems.append(f"{label}：支付应有且只有一笔账目分录，现有{len(booked)}笔")
+            continue
+        entry, data = booked[0], row.data or {}
+        try:
+            amount = Decimal(str(data.get("amount"))).quantize(CENT)
+        except ArithmeticError:
+            amount = None
+        if entry.amount != amount or entry.entity != data.get("entity") or entry.direction != "out" \
+                or entry.case_id != row.case_id:
+            problems.append(f"{label}：账目分录{entry.id}（{entry.entity} {money(entry.amount)}元）"
+                            f"与支付记录（{data.get('entity')} {data.get('amount')}元）不一致")
+        event = events.get(row.id)
+        if event is not None and (event.data or {}).get("ledger_entry") not in (None, entry.id):
+            problems.append(f"{label}：办理记录中的账目分录{(event.data or {}).get('ledger_entry')}不存在或已被替换")
+    for task_id, booked in by_task.items():
+        if task_id not in paid_ids:
+            problems.append(f"账目分录{booked[0].id}记为步骤{task_id}的支付，但该步骤没有办结的支付记录")
+    for event in session.scalars(select(AuditEvent).where(AuditEvent.action.in_(("ledger_receipt", "ledger_reversal")))):
+        ident = (event.data or {}).get("entry")
+        entry = entries.get(ident)
+        if entry is None:
+            problems.append(f"账目分录{ident}已被删除（{event.summary}）")
+        elif event.action == "ledger_receipt" and (money(entry.amount) != (event.data or {}).get("amount")
+                                                   or entry.entity != (event.data or {}).get("entity")):
+            problems.append(f"账目分录{ident}已被改动：登记时为{(event.data or {}).get('entity')} "
+                            f"{(event.data or {}).get('amount')}元，现在为{entry.entity} {money(entry.amount)}元")
+    for e in entries.values():
+        if e.reverses_id is not None:
+            original = entries.get(e.reverses_id)
+            if original is None or original.amount != -e.amount or original.entity != e.entity \
+                    or original.village_id != e.village_id:
+                problems.append(f"冲销分录{e.id}与被冲销的分录{e.reverses_id}不对应")
+        if e.direction not in DIRECTIONS or e.entity not in ENTITIES:
+            problems.append(f"账目分录{e.id}的方向或核算主体无效")
+    return problems

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from . import ledger
+from . import ledger, runtime
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import LedgerEntry
+from .models import Case, LedgerEntry, LedgerPeriod, ProcessDefinition, Village
 
 #: Who enters receipts and corrections: the village's 报账员 and the township agency (DOMAIN §4.2).
 BOOKKEEPERS = {"accountant", "agency_accountant"}
@@ -61,6 +61,10 @@ class LedgerMixin:
             actor, village = self._ledger_village(session, username, code, write=True)
             now = self.now()
             values = ledger.validate_receipt(data, village, now)
+            if ledger.period_posted(session, village, values["received_on"]):
+                period = ledger.period_of(village, values["received_on"])
+                message = f"{period.title}的财务已公开，不能再登记该期间的收入；请按实际入账日期登记在本期"
+                raise Invalid(message, {"received_on": [message]})
             entry = ledger.add_receipt(session, village, values, actor_id=actor.id, actor_name=actor.name, now=now)
             self._audit(session, action="ledger_receipt", actor=actor, village_id=village.id,
                         summary=f"登记收入：{ledger.ENTITIES[entry.entity]} {entry.account} "
@@ -83,7 +87,11 @@ class LedgerMixin:
             if entry.task_id is not None:
                 raise Conflict(f"分录{entry.id}是事项{entry.case_id}的支付记录，须在该事项中更正支付环节")
             now = self.now()
-            red = ledger.reverse(session, entry, reason=reason.strip(), on=ledger.local_today(now),
+            # Dated with the entry while its period's 财务公开 is not posted (the corrected
+            # statement is what the supervisors review), else in the current period.
+            on = ledger.local_today(now) if ledger.period_posted(session, village, entry.entry_date) \
+                else entry.entry_date
+            red = ledger.reverse(session, entry, reason=reason.strip(), on=on,
                                  actor_id=actor.id, actor_name=actor.name, now=now)
             self._audit(session, action="ledger_reversal", actor=actor, village_id=village.id,
                         summary=f"冲销分录{entry.id}：{reason.strip()}", data={"entry": red.id, "reverses": entry.id})
@@ -97,3 +105,123 @@ class LedgerMixin:
                 raise NotFound(f"本村账目中没有编号为{entry_id}的分录")
             by = session.scalar(select(LedgerEntry.id).where(LedgerEntry.reverses_id == entry.id))
             return ledger.entry_json(entry, by)
+
+    # -- the periodic 财务公开 (finance-disclosure) ----------------------------------------------
+    def open_finance_disclosures(self) -> int:
+        """Open the ``finance-disclosure`` case of every village for every period that has
+        ended since the process was deployed (R26: at least quarterly; monthly where the
+        village's ``ledger.monthly`` setting says so). Each village's period is claimed by a
+        unique row (``ledger_period``) in the transaction that opens its case, so however many
+        workers run this at once, each period is opened once per village."""
+        import logging
+
+        from sqlalchemy.exc import IntegrityError
+
+        opened = 0
+        with self.sessions() as session:
+            since = session.scalar(select(func.min(ProcessDefinition.deployed_at)).where(
+                ProcessDefinition.key == ledger.FINANCE_PROCESS))
+            if since is None:
+                return 0
+            now = self.now()
+            villages = list(session.execute(select(Village.id, Village.settings)).all())
+            done = {(v, p) for v, p in session.execute(select(LedgerPeriod.village_id, LedgerPeriod.period))}
+        for village_id, settings in villages:
+            monthly = bool((settings or {}).get("ledger.monthly"))
+            for period in ledger.periods_between(since, now, monthly=monthly):
+                if (village_id, period.key) in done:
+                    continue
+                try:
+                    with self.transaction() as session:
+                        village = session.get(Village, village_id)
+                        self._open_finance_case(session, village, period, actor=None)
+                        opened += 1
+                except Conflict:  # another worker claimed it first
+                    continue
+                except IntegrityError:
+                    continue
+                except Exception:  # noqa: BLE001 - one village must not stop the others
+                    logging.getLogger("cunwu.timers").exception("财务公开事项发起失败：村%s %s", village_id,
+                                                                period.key)
+        return opened
+
+    def start_finance_disclosure(self, username: str, village_code: str, data: dict) -> dict:
+        """The 报账员 opens a period's disclosure by hand (a period the worker has not opened
+        yet, e.g. before the process was deployed); ``data.period`` is ``2026Q1`` or ``2026-01``."""
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            village = self._village(session, village_code)
+            if "accountant" not in actor.roles_in(village):
+                raise Forbidden("只有本村报账员可以发起财务公开")
+            now = self.now()
+            raw = (data or {}).get("period")
+            if raw in (None, ""):
+                period = ledger.last_closed_period(now, bool((village.settings or {}).get("ledger.monthly")))
+            else:
+                try:
+                    period = ledger.parse_period(raw) if isinstance(raw, str) else None
+                except ValueError:
+                    period = None
+                if period is None:
+                    raise Invalid("公开期间须写成 2026Q1（季度）或 2026-01（月份）",
+                                  {"period": ["公开期间须写成 2026Q1（季度）或 2026-01（月份）"]})
+                if period.ends_at > now:
+                    raise Invalid(f"{period.title}尚未结束，不能公开", {"period": [f"{period.title}尚未结束"]})
+            case = self._open_finance_case(session, village, period, actor=actor)
+            return self._case_json(session, case)
+
+    def _open_finance_case(self, session, village: Village, period: ledger.Period, *, actor) -> Case:
+        existing = session.scalar(select(LedgerPeriod).where(LedgerPeriod.village_id == village.id,
+                                                             LedgerPeriod.period == period.key))
+        if existing is not None:
+            raise Conflict(f"{village.name}{period.title}的财务公开已发起（事项{existing.case_id}）")
+        now = self.now()
+        claim = LedgerPeriod(village_id=village.id, period=period.key, opened_at=now)
+        session.add(claim)
+        session.flush()  # the unique (village, period): a second worker stops here
+        row = self.catalog.latest_row(session, ledger.FINANCE_PROCESS)
+        deployed = self.catalog.deployed(row)
+        title = f"{period.title}财务公开"
+        wf = runtime.new_workflow(deployed.spec, deployed.subprocess_specs,
+                                  {"case_title": title, "village": village.code, "period": period.key})
+        runtime.run(wf, self.now)
+        case = Case(definition_id=row.id, village_id=village.id, title=title, status="running", state="",
+                    created_by=actor.id if actor else None, created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        claim.case_id = case.id
+        st = ledger.statement(session, village, period)
+        self._audit(session, action="start", actor=actor, case=case,
+                    summary=f"{'系统按期' if actor is None else ''}生成{title}表：本期收入{ledger.money(st.totals['in'])}元，"
+                            f"支出{ledger.money(st.totals['out'])}元",
+                    data={"period": period.key, "totals": st.as_data()["totals"]})
+        self._sync(session, case, wf, deployed)
+        return case
+
+    def _finance_period(self, session, case: Case) -> ledger.Period:
+        key = session.scalar(select(LedgerPeriod.period).where(LedgerPeriod.case_id == case.id))
+        if key is None:
+            raise Conflict("找不到本事项对应的公开期间")
+        return ledger.parse_period(key)
+
+    def _finance_statement(self, session, case: Case) -> dict:
+        st = ledger.statement(session, case.village, self._finance_period(session, case))
+        return {**st.as_data(), "text": st.text()}
+
+    def _finance_posting(self, session, case: Case, now, notice_days: int) -> dict:
+        """The board entry of an approved statement: the period in its title, the totals and
+        the statement (per entity, by account, balances, large items) in its content, generated
+        from the ledger at the moment of approval (R27: what the supervisors approved)."""
+        from datetime import timedelta
+
+        from .models import BoardEntry
+
+        period = self._finance_period(session, case)
+        st = ledger.statement(session, case.village, period)
+        previous = session.scalar(select(BoardEntry).where(
+            BoardEntry.case_id == case.id, BoardEntry.kind == "finance").order_by(BoardEntry.seq.desc()).limit(1))
+        title = f"{period.title}财务公开"
+        return {"kind": "finance", "title": title if previous is None else f"{title}（更正后重新公示）",
+                "content": st.text(), "notice_until": now + timedelta(days=notice_days),
+                "posted_by": "报账员" if case.created_by is None else "", "refers_to": previous.id if previous else None,
+                "evidence": None, "statement": st.as_data()}

@@ -25,6 +25,7 @@ KINDS = {
     "objection_reply": "异议答复",
     "notice": "公示",
     "correction": "更正",
+    "finance": "财务公开",
 }
 
 

@@ -142,6 +142,8 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
 
     # -- cases --------------------------------------------------------------------------
     def start_case(self, username: str, process: str, village_code: str, title: str, data: dict | None) -> dict:
+        if process == ledger.FINANCE_PROCESS and isinstance(village_code, str):  # generated from the ledger
+            return self.start_finance_disclosure(username, village_code, data if isinstance(data, dict) else {})
         if not isinstance(process, str) or not process:
             raise Invalid("请指定事项（process）", {"process": ["必填"]})
         if not isinstance(village_code, str) or not village_code:
@@ -383,7 +385,13 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             summary = {"approve": "审核同意", "return": f"退回更正记录：{values.get('opinion', '')}",
                        "object": f"对程序提出异议，报乡镇纪委核查：{values.get('opinion', '')}"}[values["decision"]]
             publishes = (task.properties or {}).get("publishes")
-            if publishes and values["decision"] == "approve":
+            if publishes == "finance" and values["decision"] == "approve":
+                # 民主理财 (R27): the statement generated from the ledger is posted as approved.
+                posting = self._finance_posting(session, case, now, int(deployed.meta.get("notice_days") or 7))
+                extra["statement"] = posting.pop("statement")
+                extra["notice_until"] = iso(posting["notice_until"])
+                extra["posted_at"] = iso(now)
+            elif publishes and values["decision"] == "approve":
                 posting = self._prepare_posting(session, case, publishes, now,
                                                 (task.properties or {}).get("notice_label"))
                 extra["notice_until"] = iso(posting["notice_until"])
@@ -410,6 +418,8 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
         elif row.form == "inspection":
             summary = ("核查无问题，恢复办理" if values["finding"] == "dismiss" else "程序有缺陷，责令重做该环节") \
                 + f"：{values['opinion']}"
+        elif row.form == "statement_reply":
+            summary = f"答复质询：{values['reply']}"
         elif row.form == "implementation":
             summary = f"实施情况：支出{forms.to_task_data(values)['amount_spent']}元"
 
@@ -731,7 +741,8 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
                         skip.add(case_id)
                         logging.getLogger("cunwu.timers").exception("定时事件处理失败：事项%s", case_id)
             if len(ids) < batch:
-                return fired
+                # A period of the books has ended: open its 财务公开 in every village (R26).
+                return fired + self.open_finance_disclosures()
 
     def _fire_timers(self, session: Session, case_id: int) -> tuple[int, bool]:
         """Run one due case's timers; ``(1 if it moved else 0, still due)``."""
@@ -832,6 +843,9 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             out["fields"] = forms.describe(row.form)
         if row.state == "completed":
             out["data"] = row.data
+        if with_fields and session is not None and case.definition.key == ledger.FINANCE_PROCESS \
+                and row.form in ("review", "statement_reply"):
+            out["statement"] = self._finance_statement(session, case)  # the books as they stand now
         if with_fields and session is not None and row.form == "objection_reply" and row.state == "ready":
             objection = self._objection_for(session, case)
             if objection is not None:

@@ -324,3 +324,195 @@ def test_parallel_payments_on_postgresql_are_booked_once(pg_app):
     with pg_app.extensions["cunwu_db"].connect() as conn:
         rows = conn.execute(text("select amount, case_id from ledger_entry")).all()
     assert rows == [(Decimal("800.00"), case.case["id"])]
+
+
+# ------------------------------------------------------------------------------ the quarterly 财务公开 (R26, R27)
+
+
+def _finance_cases(app, village: str = "demo-001") -> list[dict]:
+    return [c for c in app.extensions["cunwu"].list_cases("admin", village_code=village)
+            if c["process"] == "finance-disclosure"]
+
+
+def _past_the_quarter(clock) -> None:
+    from datetime import UTC, datetime
+
+    clock.value = datetime(2026, 3, 31, 16, 0, 1, tzinfo=UTC)  # 2026-04-01 00:00:01 Beijing time
+
+
+def test_a_quarter_end_opens_one_finance_disclosure_per_village(app, clock):
+    client = ApiClient(app, "sun")
+    for amount, day in (("0.10", "2026-03-01"), ("0.20", "2026-03-02")):
+        assert client.post("/villages/demo-001/ledger/receipts",
+                           json={**RECEIPT, "amount": amount, "received_on": day}).status_code == 201
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["timers", "run"]).exit_code == 0
+    assert _finance_cases(app) == [], "the quarter has not ended yet (Beijing time)"
+    from datetime import UTC, datetime
+
+    clock.value = datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)  # 23:59:59 on 31 March in Beijing
+    runner.invoke(args=["timers", "run"])
+    assert _finance_cases(app) == []
+    _past_the_quarter(clock)
+    for _ in range(2):
+        result = runner.invoke(args=["timers", "run"])
+        assert result.exit_code == 0, result.output
+    for village in ("demo-001", "demo-002"):
+        (case,) = _finance_cases(app, village)
+        assert case["title"] == "2026年第一季度财务公开" and case["status"] == "running"
+    case = app.extensions["cunwu"].get_case("zhao", _finance_cases(app)[0]["id"])
+    (task,) = case["tasks"]
+    assert task["form"] == "review" and task["role"] == "supervisor"
+    assert task["id"] in {t["id"] for t in ApiClient(app, "zhao").get("/tasks").get_json()}
+    assert task["id"] not in {t["id"] for t in ApiClient(app, "sun").get("/tasks").get_json()}
+    shown = ApiClient(app, "zhao").get(f"/tasks/{task['id']}").get_json()["statement"]
+    assert shown["totals"] == {"in": "0.30", "out": "0.00"}
+    coop = next(e for e in shown["entities"] if e["entity"] == "cooperative")
+    assert coop["in"] == "0.30" and coop["income"] == [["经营收入", "0.30"]] and coop["closing"] == "0.30"
+
+
+def test_the_supervisors_return_with_questions_then_the_statement_is_posted(app, clock):
+    client = ApiClient(app, "sun")
+    client.post("/villages/demo-001/ledger/receipts", json={**RECEIPT, "amount": "5000.00", "received_on": "2026-01-15"})
+    wrong = client.post("/villages/demo-001/ledger/receipts",
+                        json={**RECEIPT, "amount": "300.00", "entity": "committee", "account": "补助收入",
+                              "summary": "上级补助", "received_on": "2026-02-01"}).get_json()
+    case = _to_payment(app, lambda u: ApiClient(app, u))
+    case.do("sun", "payment", {**PAY, "amount": "800"})
+    _past_the_quarter(clock)
+    app.extensions["cunwu"].run_timers()
+    case_id = _finance_cases(app)[0]["id"]
+    walk = Item(app, lambda u: ApiClient(app, u), "finance-disclosure")
+    walk.case = {"id": case_id}
+    zhao, sun = ApiClient(app, "zhao"), client
+    review = walk.task("review_statement")
+    r = zhao.post(f"/tasks/{review['id']}/complete", json={"data": {"decision": "return",
+                                                                      "opinion": "2月1日的上级补助300元是哪项补助？"}})
+    assert r.status_code == 200, r.get_json()
+    answer = walk.task("answer_statement")
+    assert answer["role"] == "accountant"
+    # the 报账员 finds the receipt was booked twice in error: red entry, then answers
+    assert sun.post(f"/villages/demo-001/ledger/entries/{wrong['id']}/reversal",
+                    json={"reason": "重复登记"}).status_code == 201
+    r = sun.post(f"/tasks/{answer['id']}/complete", json={"data": {}})
+    assert r.status_code == 422 and "reply" in r.get_json()["error"]["fields"]
+    r = sun.post(f"/tasks/{answer['id']}/complete", json={"data": {"reply": "该笔系重复登记，已冲销"}})
+    assert r.status_code == 200, r.get_json()
+    review = walk.task("review_statement")
+    statement = zhao.get(f"/tasks/{review['id']}").get_json()["statement"]
+    assert statement["totals"] == {"in": "5000.00", "out": "800.00"}
+    committee = next(e for e in statement["entities"] if e["entity"] == "committee")
+    assert committee["spending"] == [["管理费用", "800.00"]] and committee["closing"] == "-800.00"
+    coop = next(e for e in statement["entities"] if e["entity"] == "cooperative")
+    assert [x["amount"] for x in coop["large"]] == ["5000.00"], "items of 5,000 yuan and more are listed"
+    r = zhao.post(f"/tasks/{review['id']}/complete", json={"data": {"decision": "approve"}})
+    assert r.status_code == 200, r.get_json()
+    board = ApiClient(app, None).get("/villages/demo-001/board").get_json()
+    entry = board[0]
+    assert entry["title"] == "2026年第一季度财务公开" and entry["kind"] == "finance"
+    assert "收入5000.00元" in entry["content"] and "支出800.00元" in entry["content"]
+    assert entry["in_notice"] and entry["reviewed_by"] == "赵监委"
+    clock.advance(days=7, seconds=1)
+    app.extensions["cunwu"].run_timers()
+    assert app.extensions["cunwu"].get_case("zhao", case_id)["status"] == "completed"
+    assert len(_finance_cases(app)) == 1
+
+
+def test_the_accountant_may_open_a_missed_period_once(app, clock):
+    client = ApiClient(app, "sun")
+    r = client.post("/instances", json={"process": "finance-disclosure", "village": "demo-001", "title": "x",
+                                        "data": {"period": "2026Q1"}})
+    assert r.status_code == 422 and "period" in r.get_json()["error"]["fields"], "the quarter has not ended"
+    r = client.post("/instances", json={"process": "finance-disclosure", "village": "demo-001", "title": "x",
+                                        "data": {"period": "2025Q4"}})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["title"] == "2025年第四季度财务公开"
+    again = client.post("/instances", json={"process": "finance-disclosure", "village": "demo-001", "title": "x",
+                                            "data": {"period": "2025Q4"}})
+    assert again.status_code == 409
+    assert ApiClient(app, "zhang").post("/instances", json={
+        "process": "finance-disclosure", "village": "demo-001", "title": "x", "data": {}}).status_code == 403
+
+
+@pytest.mark.pg
+def test_four_workers_open_the_quarter_once_per_village(pg_app, clock):
+    engine = pg_app.extensions["cunwu"]
+    _past_the_quarter(clock)
+    barrier = threading.Barrier(4)
+    errors: list = []
+
+    def work():
+        barrier.wait()
+        try:
+            engine.run_timers()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    for village in ("demo-001", "demo-002"):
+        assert [c["title"] for c in _finance_cases(pg_app, village)] == ["2026年第一季度财务公开"]
+
+
+def test_doctor_finds_a_deleted_or_altered_entry(app):
+    """cunwu doctor: every paid payment has exactly one entry of the same amount and entity;
+    receipts are as their audit events recorded them."""
+    from engine.doctor import check
+
+    client = ApiClient(app, "sun")
+    receipt = client.post("/villages/demo-001/ledger/receipts", json=RECEIPT).get_json()
+    case = _to_payment(app, lambda u: ApiClient(app, u))
+    case.do("sun", "payment", {**PAY, "amount": "800"})
+    engine = app.extensions["cunwu"]
+    assert check(engine).ok, check(engine).problems
+    db = app.extensions["cunwu_db"]
+    paid = next(e for e in _ledger(client)["entries"] if e["case"])
+    with db.begin() as conn:
+        conn.execute(text("update ledger_entry set amount = amount + 1 where id = :i"), {"i": receipt["id"]})
+    problems = check(engine).problems
+    assert any("已被改动" in p and str(receipt["id"]) in p for p in problems), problems
+    with db.begin() as conn:
+        conn.execute(text("update ledger_entry set amount = 70000 where id = :i"), {"i": paid["id"]})  # 700 yuan in fen
+    problems = check(engine).problems
+    assert any("不一致" in p and f"事项{case.case['id']}" in p for p in problems), problems
+    with db.begin() as conn:
+        conn.execute(text("delete from ledger_entry where id = :i"), {"i": paid["id"]})
+    problems = check(engine).problems
+    assert any("现有0笔" in p for p in problems), problems
+    assert app.test_cli_runner().invoke(args=["doctor"]).exit_code == 1
+
+
+# ------------------------------------------------------------------------------ the HTML page
+
+
+def _web(app, username):
+    client = app.test_client()
+    r = client.post("/login", data={"username": username, "password": "demo123"})
+    assert r.status_code in (302, 303)
+    return client
+
+
+def test_the_ledger_page_and_the_receipt_form(app):
+    sun = _web(app, "sun")
+    page = sun.get("/ledger").get_data(as_text=True)
+    assert "账目（三资台账）" in page and "登记收入" in page and 'inputmode="decimal"' in page
+    r = sun.post("/ledger", data={"village": "demo-001", "entity": "cooperative", "amount": "1.005",
+                                  "account": "经营收入", "summary": "鱼塘承包费"})
+    assert r.status_code == 422 and "最多两位小数" in r.get_data(as_text=True)
+    assert _count(app) == 0
+    r = sun.post("/ledger", data={"village": "demo-001", "received_on": "2026-03-01", "entity": "cooperative",
+                                  "amount": "1234.56", "account": "经营收入", "summary": "鱼塘承包费",
+                                  "counterparty": "张三"})
+    assert r.status_code in (302, 303)
+    page = sun.get("/ledger?entity=cooperative").get_data(as_text=True)
+    assert "鱼塘承包费" in page and 'id="total-in">1234.56<' in page
+    zhao = _web(app, "zhao").get("/ledger").get_data(as_text=True)
+    assert "鱼塘承包费" in zhao and "登记收入" not in zhao, "the supervisors read, they do not enter"
+    assert _web(app, "zhao").post("/ledger", data={"village": "demo-001", "entity": "committee", "amount": "1",
+                                                   "account": "经营收入", "summary": "x"}).status_code == 403
+    assert _web(app, "chen").get("/ledger?village=demo-001").status_code == 403
+    assert app.test_client().get("/ledger").status_code in (302, 401)

@@ -91,6 +91,7 @@ class TaskOut(Schema):
     data = fields.Dict(allow_none=True)
     objection = fields.Dict()
     lead = fields.Dict()
+    statement = fields.Dict(metadata={"description": "财务公开事项：从账目生成的财务公开表"})
 
 
 class CaseOut(Schema):
