@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from engine.catalog import CATEGORIES
+
 from .layout import RenderError
 from .model import Chart
 from .render import (
@@ -29,7 +31,7 @@ from .render import (
 
 PAPERS = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}  # mm, portrait
 MARGIN = 10.0  # mm
-CATEGORY_NAMES = {"A": "村级公共权力", "B": "便民服务"}
+CATEGORY_NAMES = CATEGORIES  # A, B, C: the catalogue's one list
 PT_TO_MM = 25.4 / 72
 PNG_DPI = {"A4": 150, "A3": 120}
 
@@ -218,8 +220,14 @@ def poster_html(chart: Chart, svg: bytes, paper: str, info: PosterInfo, marks: C
         panel_top = body_bottom - layout.panel_h
         chart_top = body_top + max(0.0, (panel_top - 5 - body_top - layout.chart_h) / 2)
 
-    qr = qr_svg(info.board_url)
+    qr_url = info.board_url
     board_text = "扫码查看本村公开栏" if info.village_name else "扫码查看村务公开栏"
+    qr_note = "公示内容、办理结果、异议答复都在公开栏，可在线提出异议。"
+    if chart.key == "complaint-lead" and qr_url.endswith("/board") and "/villages/" in qr_url:
+        # The 速查快办 poster's code opens the village's lead form (recorded as 扫码).
+        qr_url = qr_url[:-len("board")] + "leads/new?via=qr"
+        board_text, qr_note = "扫码反映问题（可匿名）", "提交后取得查询码，凭码查看受理和办理进度、评价结果。"
+    qr = qr_svg(qr_url)
     version = f"流程定义第{chart.version}版" + (f"（{chart.digest[:8]}）" if chart.digest else "")
     date = f"{info.print_date.year}年{info.print_date.month}月{info.print_date.day}日"
 
@@ -227,8 +235,8 @@ def poster_html(chart: Chart, svg: bytes, paper: str, info: PosterInfo, marks: C
     notes_html = "".join(f"<p class=\"note\">{_esc(n)}</p>" for n in notes)
     who_html = f'<section class="who"><h2>办事找谁</h2>{"".join(contacts)}{notes_html}</section>'
     qr_html = (f'<section class="qr"><img src="{_data_uri(qr)}" style="width:{qr_mm:.1f}mm;height:{qr_mm:.1f}mm">'
-               f'<div class="qrtext"><b>{board_text}</b><br>公示内容、办理结果、异议答复都在公开栏，'
-               f'可在线提出异议。<br><span class="url">{_esc(info.board_url)}</span></div></section>')
+               f'<div class="qrtext"><b>{board_text}</b><br>{qr_note}'
+               f'<br><span class="url">{_esc(qr_url)}</span></div></section>')
     if layout.side:
         panel = steps_html + who_html + qr_html
         panel_css = ".qr img{display:block;margin:0 0 1mm 0}"
