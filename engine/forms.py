@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from .clock import LOCAL_TZ
 from .matters import MATTERS
 
 
@@ -139,6 +140,30 @@ class ProposalForm(FormSchema):
     assembly = choice("决议机构", {"representatives": "村民代表会议", "villager_assembly": "村民会议"},
                       required=False, load_default="representatives")
     withdraw = flag("撤回事项", help="修改方案时勾选，事项即以“撤回”办结")
+    party_study_on = day("村党组织研究日期", required=False,
+                         help="村党组织（支委会）先行研究本事项的日期；2026年1月1日起提交村民（代表）会议决定的事项须先经村党组织研究")
+
+    def check(self, values: dict, ctx: CheckContext) -> dict | None:
+        """Rule 1 (R2): a 第二十四条 matter goes to the 村民会议; the 村民代表会议 may decide it only with the
+        村民会议's authorisation on file (《村民委员会组织法》第二十四条第二款)."""
+        from .matters import STATUTORY
+        from .settings import authorised_representatives
+
+        if values.get("withdraw"):
+            return None
+        if values.get("matter") in STATUTORY and values.get("assembly", "representatives") == "representatives" \
+                and not authorised_representatives(ctx.village):
+            message = (f"“{MATTERS[values['matter']]}”是《村民委员会组织法》第二十四条规定的事项，须由村民会议决定；"
+                       "本村没有登记村民会议对村民代表会议的授权，决议机构请选“村民会议”")
+            from .errors import Invalid
+
+            raise Invalid(message, {"assembly": [message]})
+        study = values.get("party_study_on")
+        if study is not None and study > ctx.now.astimezone(LOCAL_TZ).date():
+            from .errors import Invalid
+
+            raise Invalid("村党组织研究日期不能晚于今天", {"party_study_on": ["村党组织研究日期不能晚于今天"]})
+        return None
 
 
 class MeetingForm(FormSchema):

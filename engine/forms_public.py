@@ -208,7 +208,8 @@ def linked_resolution(ctx: CheckContext, values: dict, field: str = "resolution_
     or with its resolution posted on the board (a ``resolution`` entry whose objections were not
     upheld). Statutory matters (Art. 24) need a 村民会议 decision unless the village has the
     assembly's authorisation on file (R2); from 2026-01-01 the resolution needs the Party
-    organisation's prior study (R4), which the 党员大会 record of the linked case shows.
+    organisation's prior study (R4), which the linked case's 村党组织提议 step records (its 支委会
+    study date in ``party_study_on`` when given).
     """
     case_id = values.get(field)
     if case_id is None:
@@ -254,12 +255,13 @@ def linked_resolution(ctx: CheckContext, values: dict, field: str = "resolution_
     data = meeting.data or {}
     held_on = iso_day(data.get("held_on")) or local_today(ctx)
     rule_set = rules.rule_set_on(held_on)
-    if rule_set.party_study_required:  # R4
-        studied = ctx.session.scalars(select(TaskRow).where(
-            TaskRow.case_id == linked.id, TaskRow.state == "completed", TaskRow.body == "party_members"))
-        if not any((r.data or {}).get("outcome") == "passed" for r in studied):
+    if rule_set.party_study_required:  # R4: the 村党组织's own study (its 提议), not a 党员大会 vote
+        studied = ctx.session.scalar(select(TaskRow).where(
+            TaskRow.case_id == linked.id, TaskRow.state == "completed", TaskRow.form == "proposal",
+            TaskRow.role == "party_secretary").limit(1))
+        if studied is None:
             raise refuse(field, f"2026年1月1日起，提交村民（代表）会议决定的事项须经村党组织先行研究；"
-                                f"事项{case_id}没有党员大会审议通过的记录")
+                                f"事项{case_id}没有村党组织研究提议的记录")
     return {
         "resolution_body": meeting.body,
         "resolution_held_on": held_on.isoformat(),
@@ -268,6 +270,7 @@ def linked_resolution(ctx: CheckContext, values: dict, field: str = "resolution_
         "resolution_should_attend": data.get("should_attend"),
         "resolution_matter": matter,
         "resolution_amount": proposal.get("amount"),
+        "resolution_party_study_on": proposal.get("party_study_on"),
     }
 
 

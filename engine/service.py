@@ -375,6 +375,8 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
                 message = f"这是对{correcting.data.get('held_on')}会议记录的更正，会议日期不能改变"
                 raise Invalid(message, {"held_on": [message]})
             self._meeting_dates(session, case, row, values, correcting)
+            if row.body == "representatives":
+                self._statutory_needs_assembly(session, case)
             extra, summary = self._meeting(case.village, row.body or "", values,
                                            (task.properties or {}).get("vote_rule"))
             if correcting is not None:
@@ -515,6 +517,21 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
         extra = {"outcome": result.outcome, "should_attend": should, "rules_version": result.rules_version,
                  "outcome_reason": result.reason}
         return extra, result.reason
+
+    def _statutory_needs_assembly(self, session: Session, case: Case) -> None:
+        """Rule 1 (R2, 组织法第二十四条): a 村民代表会议 decides a 第二十四条 matter only under the 村民会议's
+        authorisation on file, checked again at the 决议 itself (it may have been withdrawn since the 提议)."""
+        from .matters import MATTERS, STATUTORY
+        from .settings import authorised_representatives
+
+        proposal = session.scalar(select(TaskRow).where(
+            TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "proposal")
+            .order_by(TaskRow.completed_at.desc()).limit(1))
+        matter = ((proposal.data or {}) if proposal is not None else {}).get("matter")
+        if matter in STATUTORY and not authorised_representatives(case.village):
+            message = (f"“{MATTERS[matter]}”是《村民委员会组织法》第二十四条规定的事项，须由村民会议决定；"
+                       "本村没有登记村民会议对村民代表会议的授权，村民代表会议不能对此表决")
+            raise Invalid(message, {"_schema": [message]})
 
     def _meeting_dates(self, session: Session, case: Case, row: TaskRow, values: dict,
                        correcting: TaskRow | None) -> None:

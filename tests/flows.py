@@ -13,7 +13,7 @@ MEETING_OK = {
                           "minutes": "村民会议表决修路方案"},
 }
 PROPOSAL = {"title": "硬化村东道路", "summary": "村东道路长1.2公里，拟硬化为水泥路面。", "amount": "180000",
-            "matter": "public_welfare"}
+            "matter": "major_spending"}
 
 
 class Walk:

@@ -122,7 +122,7 @@ def test_major_decision_from_login_to_completion(browser, live, app, clock):
     page.get_by_label("事项名称").fill("硬化村东道路")
     page.get_by_label("方案摘要").fill("村东道路长1.2公里，拟硬化为4.5米宽水泥路面，预算18万元。")
     page.get_by_label("涉及金额").fill("180000")
-    page.get_by_label("事项类别").select_option("public_welfare")
+    page.get_by_label("事项类别").select_option("major_spending")
     zhang.submit(page)
     assert re.search(r"/cases/\d+$", page.url)
     case_url = page.url

@@ -639,7 +639,10 @@ def test_asset_disposal_refusals_and_village_trade(app, item, api):
     local = {**DISPOSAL, "asset_type": "building", "outsider": False, "reserve_price": "50000"}
     r = case.start("wang", local, status=422)
     assert "resolution_case" in r.get_json()["error"]["fields"]
+    # A resolution of the 村民代表会议 made under an authorisation that has since been withdrawn.
+    set_village(app, assembly_authorisation="2025年第1次村民会议授权决定")
     reps = resolution(api, matter="asset_disposal")
+    set_village(app, assembly_authorisation="")
     r = case.start("wang", {**local, "resolution_case": reps}, status=422)
     assert "村民会议" in r.get_json()["error"]["message"], "R2: Art. 24 matters need the 村民会议"
     r = case.start("wang", {**local, "method": "guarantee", "resolution_case": reps, "outsider": True}, status=422)
@@ -691,7 +694,9 @@ def test_cadre_allowance_happy_path_with_objection(item, api, clock):
 
 def test_cadre_allowance_needs_the_villager_assembly(app, item, api):
     case = item("cadre-allowance")
+    set_village(app, assembly_authorisation="2025年第1次村民会议授权决定")
     reps = resolution(api, matter="allowance", amount="20000")
+    set_village(app, assembly_authorisation="")  # withdrawn since
     r = case.start("wang", {**ALLOWANCE, "resolution_case": reps}, status=422)
     assert "须由村民会议决定" in r.get_json()["error"]["message"]
     other = resolution(api, matter="major_spending", assembly="villager_assembly")
