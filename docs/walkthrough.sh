@@ -12,6 +12,7 @@ ZHANG=$(token zhang)   # 村党组织书记
 WANG=$(token wang)     # 村委会主任
 ZHAO=$(token zhao)     # 村务监督委员会
 ADMIN=$(token admin)   # 系统管理员 (moves the demo clock)
+TODAY=$(TZ=Asia/Shanghai date +%F)   # meetings are recorded on the day they are held (not in the future)
 
 # 1 提议: the secretary starts the case; the proposal is its data.
 CASE=$(curl -sf -X POST "$API/instances" -H "Authorization: Bearer $ZHANG" -H 'Content-Type: application/json' \
@@ -30,11 +31,11 @@ step() {
 }
 approve='{"decision": "approve"}'
 
-step "$ZHANG" two_committees '{"held_on": "2026-03-03", "attended": 7, "approve": 6, "oppose": 1, "abstain": 0, "minutes": "两委会议商议"}'
+step "$ZHANG" two_committees '{"held_on": "'"$TODAY"'", "attended": 7, "approve": 6, "oppose": 1, "abstain": 0, "minutes": "两委会议商议"}'
 step "$ZHAO"  review_two_committees "$approve"
-step "$ZHANG" party_members '{"held_on": "2026-03-05", "attended": 25, "approve": 20, "oppose": 3, "abstain": 2, "minutes": "党员大会审议"}'
+step "$ZHANG" party_members '{"held_on": "'"$TODAY"'", "attended": 25, "approve": 20, "oppose": 3, "abstain": 2, "minutes": "党员大会审议"}'
 step "$ZHAO"  review_party_members "$approve"
-step "$WANG"  representatives '{"held_on": "2026-03-08", "attended": 24, "approve": 20, "oppose": 2, "abstain": 2, "minutes": "村民代表会议表决"}'
+step "$WANG"  representatives '{"held_on": "'"$TODAY"'", "attended": 24, "approve": 20, "oppose": 2, "abstain": 2, "minutes": "村民代表会议表决"}'
 step "$ZHAO"  review_resolution "$approve"
 step "$WANG"  draft_resolution_disclosure '{"content": "经村民代表会议表决通过：硬化村东道路，预算18万元。", "notice_days": 7}'
 step "$ZHAO"  review_resolution_disclosure "$approve"      # posted on the board: 7-day notice

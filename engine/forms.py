@@ -62,13 +62,27 @@ def count(label: str, *, required: bool = True, help: str = "", unit: str = "人
     )
 
 
+class Money(fields.Decimal):
+    """An amount in 元 as people write it (engine/money.py): ``250000``, ``"250,000"``, ``"25万"``,
+    ``"2.5万元"``; anything else is refused on the field, never read as another number."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from .money import AmountError, parse_amount
+
+        try:
+            return parse_amount(value)
+        except AmountError as exc:
+            raise self.make_error("invalid") from exc
+
+
 def money(label: str, *, required: bool = True, help: str = "", **kw) -> fields.Decimal:
-    return fields.Decimal(
+    return Money(
         required=required,
         places=2,
         allow_nan=False,
         validate=validate.Range(min=Decimal(0), max=Decimal("1e12"), error=f"{label}须为不小于0的金额"),
-        error_messages={**_messages(label), "invalid": f"{label}必须是金额数字"},
+        error_messages={**_messages(label), "invalid": f"{label}写法不对：请填写金额，如 250000、250,000、25万 或 "
+                                                      "2.5万元（最多两位小数，不能为负数）"},
         metadata={"label": label, "help": help, "unit": "元", "widget": "money"},
         **kw,
     )
@@ -276,7 +290,8 @@ def describe(form: str) -> list[dict]:
     for name, fld in schema.fields.items():
         meta = dict(fld.metadata)
         kind = {
-            StrictInteger: "integer", fields.Integer: "integer", fields.Decimal: "money", fields.Date: "date",
+            StrictInteger: "integer", fields.Integer: "integer", Money: "money", fields.Decimal: "money",
+            fields.Date: "date",
             fields.Boolean: "boolean",
         }.get(type(fld), "string")
         item = {

@@ -116,7 +116,9 @@ def _overdue(session, ids: list[int], now: datetime) -> list[dict]:
     return [_task_line(t, c, v, now) for t, c, v in rows]
 
 
-def _objections(session, ids: list[int], *, open_only: bool) -> list[dict]:
+def _objections(session, ids: list[int], *, open_only: bool, identity: bool = False) -> list[dict]:
+    """Objections on the villages' boards. ``identity``: the objector's name and contact, only for the
+    supervisors who answer them (CONTRACT "What people see")."""
     stmt = (select(Objection, BoardEntry, Village).join(BoardEntry, Objection.entry_id == BoardEntry.id)
             .join(Village, BoardEntry.village_id == Village.id).where(BoardEntry.village_id.in_(ids or [-1])))
     if open_only:
@@ -124,7 +126,8 @@ def _objections(session, ids: list[int], *, open_only: bool) -> list[dict]:
     out = []
     for o, e, v in session.execute(stmt.order_by(Objection.filed_at.desc(), Objection.id.desc())):
         out.append({"id": o.id, "entry": e.id, "entry_title": e.title, "case": e.case_id, "village": v.code,
-                    "village_name": v.name, "name": o.name, "contact": o.contact, "text": o.text,
+                    "village_name": v.name, **({"name": o.name or "匿名", "contact": o.contact} if identity else {}),
+                    "text": o.text,
                     "filed_at": iso(o.filed_at), "decision": o.decision,
                     "decision_name": {"dismiss": "异议不成立", "uphold": "异议成立"}.get(o.decision or "", "待答复"),
                     "reply": o.reply, "replied_by": o.replied_by, "replied_at": iso(o.replied_at)})
@@ -202,7 +205,7 @@ def supervision(engine: Engine, username: str, village_code: str | None = None) 
         return {
             "villages": [_village_json(v) for v in scope],
             "tasks": tasks,
-            "objections": _objections(session, ids, open_only=True),
+            "objections": _objections(session, ids, open_only=True, identity=True),
             "on_hold": [c for c in cases if c["status"] == "on_hold"],
             "running": [c for c in cases if c["status"] == "running"],
             "overdue": _overdue(session, ids, now),

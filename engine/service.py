@@ -284,6 +284,9 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
                 lead = self._lead_block(session, actor, case)
                 if lead is not None:
                     out["lead"] = lead
+            subject = self._subject(session, case, row)
+            if subject is not None:
+                out["subject"] = subject
             if "objection" in out and "supervisor" not in actor.roles_in(case.village):
                 out["objection"].pop("contact", None)  # an objector's contact is for the supervisors only
         # Every read of personal data (an objector's contact, an applicant's ID number or phone) is on the record.
@@ -340,8 +343,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             values = forms.load(row.form, data)
         except ValidationError as exc:
             fields = exc.messages if isinstance(exc.messages, dict) else {"data": exc.messages}
-            labels = {f["name"]: f["label"] for f in forms.describe(row.form)}
-            raise Invalid("表单填写有误：" + _first_message(fields, labels), fields) from exc
+            raise Invalid("表单填写有误：" + _first_message(fields, row.form), fields) from exc
         schema = forms.FORMS[row.form]()
         checked: dict = {}
         ctx = forms.CheckContext(session=session, village=case.village, case=case, meta=deployed.meta,
@@ -566,10 +568,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             raise Invalid("；".join(m for messages in errors.values() for m in messages), errors)
 
     def _no_self_review(self, session: Session, actor: Actor, case: Case, row: TaskRow) -> None:
-        reviewed = session.scalar(select(TaskRow).where(
-            TaskRow.case_id == case.id, TaskRow.state == "completed",
-            TaskRow.form.not_in(("review", "objection_reply")))
-            .order_by(TaskRow.completed_at.desc(), TaskRow.created_at.desc()).limit(1))
+        reviewed = self._judged_record(self._completions(session, case), row)
         if reviewed is not None and reviewed.completed_by == actor.id and actor.id is not None:
             raise Forbidden(f"不能审核本人提交的记录（“{reviewed.title}”由您办理）")
 
@@ -645,8 +644,9 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
     # -- objections and the board ---------------------------------------------------------
     def file_objection(self, entry_id: int, name: str, contact: str, text: str) -> dict:
         errors: dict[str, list[str]] = {}
-        if not isinstance(name, str) or not name.strip():
-            errors["name"] = ["请填写姓名"]
+        name = "" if name is None else name  # optional: people will not object under their name on a village wall
+        if not isinstance(name, str):
+            errors["name"] = ["姓名格式不正确"]
         elif len(name) > 100:
             errors["name"] = ["姓名不能超过100字"]
         if contact is not None and not isinstance(contact, str):
@@ -825,6 +825,74 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
                 "title": case.title, "status": case.status, "status_name": STATUS_ZH.get(case.status, case.status),
                 "created_at": iso(case.created_at), "updated_at": iso(case.updated_at)}
 
+    # -- what a decision is about (CONTRACT "What people see": ``subject``) ---------------------
+    JUDGING_FORMS = ("review", "objection_reply", "inspection")
+
+    def _record_json(self, session: Session, row: TaskRow) -> dict:
+        by = session.get(User, row.completed_by) if row.completed_by else None
+        out = {"task": row.id, "title": row.title, "form": row.form, "data": row.data or {},
+               "by": by.name if by else "", "at": iso(row.completed_at)}
+        if row.body:
+            out["body"] = row.body
+            out["body_name"] = rules.BODIES.get(row.body, row.body)
+        return out
+
+    def _completions(self, session: Session, case: Case) -> list[TaskRow]:
+        """The case's completed steps in the order they were done (the audit log's order)."""
+        rows = session.execute(select(AuditEvent.id, TaskRow).join(TaskRow, TaskRow.id == AuditEvent.task_id).where(
+            AuditEvent.case_id == case.id, AuditEvent.action == "complete", TaskRow.form.is_not(None))
+            .order_by(AuditEvent.id)).all()
+        seen: dict[str, TaskRow] = {}
+        for _, row in rows:  # one entry per step, at its completion
+            seen.pop(row.id, None)
+            seen[row.id] = row
+        return list(seen.values())
+
+    def _judged_record(self, done: list[TaskRow], upto: TaskRow | None) -> TaskRow | None:
+        """The newest stage record completed before ``upto`` (or before now when it is still open)."""
+        before = done[:done.index(upto)] if upto is not None and upto in done else done
+        return next((r for r in reversed(before) if r.form not in self.JUDGING_FORMS), None)
+
+    def _notice_subject(self, session: Session, case: Case, entry: BoardEntry | None,
+                        objection: Objection | None) -> dict | None:
+        if entry is None:
+            return None
+        data = {"content": entry.content, "posted_at": iso(entry.posted_at), "notice_until": iso(entry.notice_until)}
+        if objection is not None:
+            data["objection"] = objection.text  # the objection's text, never who filed it
+        return {"task": None, "title": entry.title, "form": "notice", "data": data, "by": entry.posted_by,
+                "at": iso(entry.posted_at)}
+
+    def _subject(self, session: Session, case: Case, row: TaskRow) -> dict | None:
+        """The record a review, objection reply or inspection decides about, so nobody approves blind."""
+        if row.form == "review":
+            record = self._judged_record(self._completions(session, case), row)
+            return self._record_json(session, record) if record is not None else None
+        if row.form == "objection_reply":
+            objection = self._objection_for(session, case) if row.state == "ready" else None
+            entry = session.get(BoardEntry, objection.entry_id) if objection is not None else \
+                self._current_entry(session, case)
+            return self._notice_subject(session, case, entry, objection)
+        if row.form == "inspection":
+            done = self._completions(session, case)
+            before = done[:done.index(row)] if row in done else done
+            raised = next((r for r in reversed(before) if r.form in ("review", "objection_reply")
+                           and (r.data or {}).get("decision") in ("object", "escalate")), None)
+            if raised is None:
+                return None
+            if raised.form == "review":
+                record = self._judged_record(done, raised)
+                subject = self._record_json(session, record) if record is not None else None
+            else:
+                subject = self._notice_subject(session, case, self._current_entry(session, case), None)
+            if subject is not None:
+                who = session.get(User, raised.completed_by) if raised.completed_by else None
+                subject["raised_by"] = {"title": raised.title, "by": who.name if who else "",
+                                        "at": iso(raised.completed_at), "opinion": (raised.data or {}).get(
+                                            "opinion") or (raised.data or {}).get("reply") or ""}
+            return subject
+        return None
+
     def _case_json(self, session: Session, case: Case) -> dict:
         out = self._case_summary(case)
         rows = session.scalars(select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state.in_(("ready", "waiting")))
@@ -832,8 +900,13 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
         out["tasks"] = [self._task_json(r, case.village, case, with_fields=False) for r in rows]
         events = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id))
         files = self.case_attachments(session, case.id)
+        done = {r.id: r for r in session.scalars(select(TaskRow).where(
+            TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form.is_not(None)))}
         out["history"] = [{"at": iso(e.at), "actor": e.actor_name, "action": e.action, "task": e.task_id,
                            "summary": e.summary,
+                           **({"form": done[e.task_id].form, "data": done[e.task_id].data or {},
+                               **({"body": done[e.task_id].body} if done[e.task_id].body else {})}
+                              if e.action == "complete" and e.task_id in done else {}),
                            **({"attachments": [evidence.history_item(a) for a in files[e.task_id]]}
                               if e.action == "complete" and e.task_id in files else {})} for e in events]
         entries = session.scalars(select(BoardEntry).where(BoardEntry.case_id == case.id).order_by(BoardEntry.seq))
@@ -879,7 +952,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             "in_notice": bool(entry.notice_until and now < entry.notice_until and entry.kind != "objection_reply"),
             "posted_by": entry.posted_by, "reviewed_by": entry.reviewed_by, "refers_to": entry.refers_to_id,
             "hash": entry.hash, "evidence": entry.evidence or [],
-            "objections": [{"id": o.id, "name": o.name, "text": o.text, "filed_at": iso(o.filed_at),
+            "objections": [{"id": o.id, "text": o.text, "filed_at": iso(o.filed_at),
                             "decision": o.decision, "reply": o.reply, "replied_at": iso(o.replied_at)}
                            for o in objections],
         }
@@ -893,14 +966,28 @@ def _by_id(session: Session, model, ident):
     return session.get(model, ident)
 
 
-def _first_message(fields: dict, labels: dict | None = None) -> str:
-    """The first problem, naming the field by its Chinese label when the form gives one."""
+OTHER_LABELS = {"held_on": "会议日期", "attended": "实到人数", "approve": "赞成票数", "oppose": "反对票数",
+                "abstain": "弃权票数", "attended_households": "到会户代表数", "name": "姓名", "contact": "联系方式",
+                "text": "异议内容", "data": "表单数据", "_schema": "", "title": "事项标题"}
+
+
+def _first_message(fields: dict, form: str | dict | None = None) -> str:
+    """Every bad field's first message, named by its Chinese label (never by its key). ``form``: the
+    form whose labels name the fields, or the labels themselves."""
+    labels = dict(OTHER_LABELS)
+    if isinstance(form, dict):
+        labels.update(form)
+    elif form in forms.FORMS:
+        labels.update({f["name"]: f["label"] for f in forms.describe(form)})
+    parts = []
     for name, messages in fields.items():
-        label = (labels or {}).get(name, name)
-        if isinstance(messages, list) and messages:
-            return f"{label}：{messages[0]}"
         if isinstance(messages, dict):
-            return f"{label}：{_first_message(messages)}"
-        return f"{label}：{messages}"
-    return "数据有误"
+            message = _first_message(messages)
+        elif isinstance(messages, list) and messages:
+            message = str(messages[0])
+        else:
+            message = str(messages)
+        label = labels.get(name, f"“{name}”")
+        parts.append(f"{label}：{message}" if label else message)
+    return "；".join(parts) or "数据有误"
 

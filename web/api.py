@@ -44,7 +44,7 @@ class CompleteIn(_In):
 
 
 class ObjectionIn(_In):
-    name = fields.String(required=True, error_messages={"required": "请填写姓名"})
+    name = fields.String(load_default="", allow_none=True)  # optional: shown only to whoever answers
     contact = fields.String(load_default="", allow_none=True)
     text = fields.String(required=True, error_messages={"required": "请填写异议内容"})
 
@@ -92,6 +92,7 @@ class TaskOut(Schema):
     objection = fields.Dict()
     lead = fields.Dict()
     statement = fields.Dict(metadata={"description": "财务公开事项：从账目生成的财务公开表"})
+    subject = fields.Dict()  # the record a review, objection reply or inspection decides about
 
 
 class CaseOut(Schema):

@@ -285,6 +285,72 @@ STATUS_CLASS = {"running": "info", "completed": "ok", "rejected": "bad", "withdr
 OUTCOME_ZH = {"passed": "通过", "failed": "未通过", "lapsed": "流会"}
 
 
+# -- records people judge (CONTRACT "What people see": subject, history data) ---------------------
+RECORD_LABELS = {  # keys the engine adds to a record, in words
+    "outcome": "表决结果", "outcome_reason": "判定依据", "should_attend": "应到人数", "rules_version": "依据的法律版本",
+    "notice_until": "公示截止", "posted_at": "张榜时间", "content": "公开内容", "objection": "村民异议",
+    "corrects": None, "evidence": None,
+}
+RULE_SET_NAMES = {"organic-law-2018": "村民委员会组织法（2018年修正）",
+                  "organic-law-2025": "村民委员会组织法（2025年修订）"}
+
+
+def record_rows(record: dict | None) -> list[tuple[str, str]]:
+    """A stored record as (label, text) rows in the order of its form: labels in Chinese, choices by
+    their names, amounts in figures and 大写, dates as written; internal keys never shown."""
+    from decimal import Decimal
+
+    from engine import forms
+    from engine.money import AmountError, parse_amount, spoken
+
+    if not record:
+        return []
+    data = dict(record.get("data") or {})
+    described = {f["name"]: f for f in forms.describe(record["form"])} if record.get("form") in forms.FORMS else {}
+    rows: list[tuple[str, str]] = []
+
+    def text(name: str, value) -> str:
+        f = described.get(name, {})
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        if f.get("choices"):
+            return next((c["label"] for c in f["choices"] if c["value"] == value), str(value))
+        if f.get("type") == "money" and value not in (None, ""):
+            try:
+                return spoken(parse_amount(Decimal(str(value))))
+            except (AmountError, ArithmeticError, ValueError):
+                return str(value)
+        if name == "outcome":
+            return OUTCOME_ZH.get(value, str(value))
+        if name == "rules_version":
+            return RULE_SET_NAMES.get(value, str(value))
+        if name in ("notice_until", "posted_at") and value:
+            return fmt_time(value)
+        unit = f.get("unit")
+        return f"{value}{unit if unit and f.get('type') == 'integer' else ''}"
+
+    for name, f in described.items():
+        if name in data and data[name] not in (None, ""):
+            rows.append((f["label"], text(name, data.pop(name))))
+    for name, value in data.items():
+        label = RECORD_LABELS.get(name, "")
+        if label and value not in (None, ""):
+            rows.append((label, text(name, value)))
+    return rows
+
+
+def money_echo(value) -> str:
+    """What an amount field reads back, ``贰拾伍万元整（250,000.00 元）``, or nothing."""
+    from engine.money import AmountError, parse_amount, spoken
+
+    if value in (None, ""):
+        return ""
+    try:
+        return "即 " + spoken(parse_amount(value))
+    except AmountError:
+        return ""
+
+
 def init_common(app: Flask) -> None:
     config = app.config
     limit = int(config.get("CUNWU_OBJECTION_LIMIT", 5))
@@ -295,6 +361,7 @@ def init_common(app: Flask) -> None:
                                                                 float(config.get("CUNWU_LEAD_WINDOW", 600))))
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, me=me, has_role=has_role,
                                  acting_village=acting_village, ROLES=ROLES, STATUS_CLASS=STATUS_CLASS,
-                                 OUTCOME_ZH=OUTCOME_ZH, now_local=now_local)
+                                 OUTCOME_ZH=OUTCOME_ZH, now_local=now_local, record_rows=record_rows,
+                                 money_echo=money_echo)
     app.jinja_env.filters.update(localtime=fmt_time, localdate=fmt_date, remaining=remaining,
                                  overdue_text=overdue_text)

@@ -1,0 +1,162 @@
+"""CONTRACT "What people see: records, amounts, dates, objectors" (issue 15): whoever approves sees
+the record approved; amounts as people write them; an objector without a name."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from engine.money import AmountError, capital, parse_amount, spoken
+from tests.conftest import ApiClient
+from tests.flows import PROPOSAL, Walk
+
+
+@pytest.fixture
+def walk(app):
+    walk = Walk(lambda u: ApiClient(app, u))
+    walk.start()
+    return walk
+
+
+def _page(app, username: str):
+    client = app.test_client()
+    assert client.post("/login", data={"username": username, "password": "demo123"}).status_code == 302
+    return client
+
+
+# -- the record a decision is about ---------------------------------------------------------------
+def test_a_review_shows_the_meeting_it_judges(app, walk):
+    walk.meeting("two_committees", "two_committees", attended=7, approve=5, oppose=1, abstain=1,
+                 minutes="两委会议商议修路方案，逐项表决", supervisors_present="赵监委")
+    task = walk.supervisor.get(f"/tasks/{walk.task('review_two_committees')['id']}").get_json()
+    subject = task["subject"]
+    assert set(subject) >= {"task", "title", "form", "body", "data", "by", "at"}
+    assert subject["form"] == "meeting" and subject["body"] == "two_committees" and subject["by"] == "张书记"
+    data = subject["data"]
+    assert (data["attended"], data["approve"], data["oppose"], data["abstain"]) == (7, 5, 1, 1)
+    assert data["minutes"] == "两委会议商议修路方案，逐项表决" and data["should_attend"] == 7
+    assert data["supervisors_present"] == "赵监委"
+    html = _page(app, "zhao").get(f"/tasks/{task['id']}").get_data(as_text=True)
+    record = html[html.index('id="subject"'):html.index('<form method="post" novalidate')]
+    for text in ("审核的记录", "村两委会议", "实到人数", "7人", "赞成票数", "两委会议商议修路方案，逐项表决", "张书记",
+                 "列席的监委会成员", "赵监委", "表决结果", "通过"):
+        assert text in record, text
+    assert "rules_version" not in record and "should_attend" not in record
+
+
+def test_a_review_of_a_notice_shows_its_text_and_period(walk):
+    walk.to_resolution()
+    walk.do(walk.director, "draft_resolution_disclosure", {"content": "决议：硬化村东道路，预算18万元。", "notice_days": 10})
+    subject = walk.supervisor.get(f"/tasks/{walk.task('review_resolution_disclosure')['id']}").get_json()["subject"]
+    assert subject["form"] == "disclosure" and subject["by"] == "王主任"
+    assert subject["data"] == {"content": "决议：硬化村东道路，预算18万元。", "notice_days": 10}
+
+
+def test_an_objection_reply_shows_the_notice_and_the_objection_never_the_objector(app, walk):
+    walk.to_resolution()
+    walk.disclose("resolution", content="决议全文")
+    entry = walk.board()[0]["id"]
+    r = walk.public.post(f"/board/{entry}/objections", json={"text": "预算偏高", "name": "刘大", "contact": "13800000000"})
+    assert r.status_code == 201
+    task = walk.supervisor.get(f"/tasks/{walk.task('reply_resolution_objection')['id']}").get_json()
+    subject = task["subject"]
+    assert subject["data"]["content"] == "决议全文" and subject["data"]["objection"] == "预算偏高"
+    assert "刘大" not in str(subject) and "13800000000" not in str(subject)
+    assert task["objection"]["name"] == "刘大"  # the supervisors who answer see who objected
+    case = walk.refresh()
+    assert "刘大" not in str(case["history"]) and "13800000000" not in str(case["history"])
+    assert "刘大" not in str(walk.board()) and "name" not in walk.board()[0]["objections"][0]
+    board_page = app.test_client().get("/villages/demo-001/board").get_data(as_text=True)
+    assert "刘大" not in board_page and "预算偏高" in board_page
+
+
+def test_an_inspection_shows_the_record_and_the_objection_to_it(api, walk):
+    walk.meeting("two_committees", "two_committees")
+    walk.do(walk.supervisor, "review_two_committees", {"decision": "object", "opinion": "两委成员未全部通知"})
+    task = api("wu").get(f"/tasks/{walk.task('inspect_review_two_committees')['id']}").get_json()
+    subject = task["subject"]
+    assert subject["form"] == "meeting" and subject["data"]["attended"] == 7
+    assert subject["raised_by"]["opinion"] == "两委成员未全部通知" and subject["raised_by"]["by"] == "赵监委"
+
+
+def test_the_history_carries_each_record_as_stored(walk):
+    walk.meeting("two_committees", "two_committees")
+    history = walk.refresh()["history"]
+    proposal = next(h for h in history if h.get("form") == "proposal")
+    assert proposal["data"]["amount"] == "180000.00" and proposal["data"]["title"] == PROPOSAL["title"]
+    meeting = next(h for h in history if h.get("form") == "meeting")
+    assert meeting["body"] == "two_committees" and meeting["data"]["approve"] == 6
+
+
+def test_the_case_page_shows_every_record(app, walk):
+    walk.meeting("two_committees", "two_committees", minutes="商议纪要原文")
+    html = _page(app, "zhang").get(f"/cases/{walk.case['id']}").get_data(as_text=True)
+    assert "查看记录" in html and "商议纪要原文" in html and "壹拾捌万元整（180,000.00 元）" in html
+
+
+# -- objections without a name --------------------------------------------------------------------
+def test_an_objection_needs_no_name(app, walk):
+    walk.to_resolution()
+    walk.disclose("resolution")
+    entry = walk.board()[0]["id"]
+    assert walk.public.post(f"/board/{entry}/objections", json={"text": "不同意"}).status_code == 201
+    html = _page(app, "zhao").get(f"/tasks/{walk.task('reply_resolution_objection')['id']}").get_data(as_text=True)
+    assert "匿名" in html
+    page = app.test_client().post(f"/villages/demo-001/board/{entry}/objections", data={"text": "再提一条"})
+    assert page.status_code == 302
+    form = app.test_client().get("/villages/demo-001/board").get_data(as_text=True)
+    assert "姓名（可不填）" in form
+
+
+# -- amounts as people write them -----------------------------------------------------------------
+@pytest.mark.parametrize("written,amount", [
+    (250000, "250000.00"), ("250000", "250000.00"), ("25万", "250000.00"), ("2.5万元", "25000.00"),
+    ("250,000", "250000.00"), ("250,000.5元", "250000.50"), (1.5, "1.50"), ("0", "0.00"), ("１８万", "180000.00"),
+])
+def test_amounts_are_read_as_written(walk, written, amount):
+    case = walk.start(amount=written)
+    proposal = next(h for h in case["history"] if h.get("form") == "proposal")
+    assert proposal["data"]["amount"] == amount
+
+
+@pytest.mark.parametrize("written", ["约25万", "25万万", "-1", "1.005", "25 万 元", "1,00,000", "二十五万", True, "", "万"])
+def test_other_writings_are_refused_on_the_field_never_read_as_another_number(walk, written):
+    r = walk.secretary.post("/instances", json={"process": "major-decision", "village": "demo-001", "title": "x",
+                                                "data": {**PROPOSAL, "amount": written}})
+    assert r.status_code == 422, r.get_json()
+    error = r.get_json()["error"]
+    assert list(error["fields"]) == ["amount"]
+    assert "涉及金额" in error["message"] and "amount" not in error["message"]
+
+
+def test_every_bad_field_at_once_named_in_chinese(walk):
+    r = walk.meeting("two_committees", "two_committees", status=422, attended="七", minutes="", approve=-1)
+    error = r.get_json()["error"]
+    assert {"attended", "minutes", "approve"} <= set(error["fields"])
+    assert "实到人数" in error["message"] and "会议纪要" in error["message"] and "赞成票数" in error["message"]
+    assert "attended" not in error["message"]
+
+
+@pytest.mark.parametrize("amount,words", [
+    ("250000", "贰拾伍万元整"), ("0", "零元整"), ("1005.5", "壹仟零伍元伍角"), ("100000000.05", "壹亿元零伍分"),
+    ("100050000", "壹亿零伍万元整"), ("10", "壹拾元整"), ("0.05", "伍分"), ("101", "壹佰零壹元整"),
+    ("1010", "壹仟零壹拾元整"), ("123456789.12", "壹亿贰仟叁佰肆拾伍万陆仟柒佰捌拾玖元壹角贰分"),
+])
+def test_capital_amounts(amount, words):
+    assert capital(amount) == words
+
+
+def test_spoken_and_parse_limits():
+    assert spoken(parse_amount("25万")) == "贰拾伍万元整（250,000.00 元）"
+    assert parse_amount("0.01万") == Decimal("100.00")
+    for bad in ("1.2.3", "1e5", "NaN", "Infinity", None, [1]):
+        with pytest.raises(AmountError):
+            parse_amount(bad)
+
+
+def test_the_form_takes_text_and_echoes_the_amount(app):
+    html = _page(app, "zhang").get("/start/major-decision").get_data(as_text=True)
+    assert 'name="amount"' in html and 'data-money="echo-amount"' in html
+    field = html[html.index('name="amount"') - 200:html.index('name="amount"') + 200]
+    assert 'type="number"' not in field and 'type="text"' in field
