@@ -226,6 +226,8 @@ class ImplementationForm(FormSchema):
     title_zh = "实施情况"
     summary = text("实施情况")
     amount_spent = money("实际支出")
+    over_budget_reason = text("超支原因", required=False, max_len=2000,
+                              help="实际支出超过决议金额时必填，并在实施结果公开中写明")
 
 
 class ObjectionReplyForm(FormSchema):

@@ -295,6 +295,24 @@ def _disclosures_overdue(engine: Engine, session, overdue: list[dict]) -> list[d
     return out
 
 
+def _overruns(session, ids: list[int]) -> list[dict]:
+    """Implementations that spent more than the resolution approved (issue 15), with the reason."""
+    out = []
+    rows = session.execute(select(TaskRow, Case, Village).join(Case, TaskRow.case_id == Case.id)
+                           .join(Village, Case.village_id == Village.id)
+                           .where(Case.village_id.in_(ids or [-1]), TaskRow.state == "completed",
+                                  TaskRow.form == "implementation")
+                           .order_by(TaskRow.completed_at.desc()))
+    for row, case, village in rows:
+        data = row.data or {}
+        if data.get("over_budget"):
+            out.append({"case": case.id, "case_title": case.title, "village": village.code,
+                        "village_name": village.name, "approved": data.get("approved_amount"),
+                        "spent": data.get("amount_spent"), "reason": data.get("over_budget_reason", ""),
+                        "at": iso(row.completed_at)})
+    return out
+
+
 # -- the township overview ------------------------------------------------------------------
 COUNT_KEYS = ("open", "running", "on_hold", "overdue", "lapsed", "failed", "objections", "open_objections",
               "inspections", "inspections_overdue", "closed")
@@ -350,7 +368,7 @@ def township(engine: Engine, username: str, village_code: str | None = None) -> 
         now = engine.now()
         return {"townships": sorted({v.township for v in all_villages}),
                 "villages": [_village_json(v) for v in all_villages], **_oversight(session, scope, now),
-                "generated_at": iso(now)}
+                "overruns": _overruns(session, [v.id for v in scope]), "generated_at": iso(now)}
 
 
 # -- the county overview --------------------------------------------------------------------

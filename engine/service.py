@@ -426,6 +426,16 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             summary = f"答复质询：{values['reply']}"
         elif row.form == "implementation":
             summary = f"实施情况：支出{forms.to_task_data(values)['amount_spent']}元"
+            approved = self._approved_amount(session, case)
+            if approved is not None and values["amount_spent"] > approved:
+                from .money import spoken
+
+                if not (values.get("over_budget_reason") or "").strip():
+                    message = (f"实际支出{spoken(values['amount_spent'])}超过决议金额{spoken(approved)}，"
+                               "须写明超支原因（将在实施结果公开中公布）")
+                    raise Invalid(message, {"over_budget_reason": [message]})
+                extra.update(approved_amount=str(approved), over_budget=True)
+                summary += f"，超过决议金额{approved}元"
 
         if hasattr(schema, "summary_of"):  # forms that say what was decided themselves
             summary = schema.summary_of(values, extra)
@@ -535,6 +545,49 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
                        "本村没有登记村民会议对村民代表会议的授权，村民代表会议不能对此表决")
             raise Invalid(message, {"_schema": [message]})
 
+    def _approved_amount(self, session: Session, case: Case):
+        """The amount the case's proposal asked for and its resolution approved (None: no amount)."""
+        from decimal import Decimal
+
+        proposal = session.scalar(select(TaskRow).where(
+            TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "proposal")
+            .order_by(TaskRow.completed_at.desc()).limit(1))
+        amount = ((proposal.data or {}) if proposal is not None else {}).get("amount")
+        return Decimal(str(amount)) if amount not in (None, "") else None
+
+    def draft_notice(self, session: Session, case: Case, row: TaskRow, floor: int) -> str:
+        """A disclosure drafted from the record (the decision, the vote, the amount, the spending),
+        for the cadre to edit rather than write from nothing."""
+        from .money import spoken
+
+        done = self._completions(session, case)
+        proposal = next((r.data or {} for r in reversed(done) if r.form == "proposal"), {})
+        lines = [f"事项：{case.title}"]
+        if "result" in (row.name or ""):
+            implementation = next((r.data or {} for r in reversed(done) if r.form == "implementation"), {})
+            if implementation.get("summary"):
+                lines.append(f"实施情况：{implementation['summary']}")
+            if proposal.get("amount") not in (None, ""):
+                lines.append(f"决议金额：{spoken(proposal['amount'])}")
+            if implementation.get("amount_spent") not in (None, ""):
+                lines.append(f"实际支出：{spoken(implementation['amount_spent'])}")
+            if implementation.get("over_budget_reason"):
+                lines.append(f"超支原因：{implementation['over_budget_reason']}")
+        else:
+            if proposal.get("summary"):
+                lines.append(f"方案：{proposal['summary']}")
+            if proposal.get("amount") not in (None, ""):
+                lines.append(f"涉及金额：{spoken(proposal['amount'])}")
+            meeting = next((r for r in reversed(done) if r.form == "meeting"
+                            and (r.data or {}).get("outcome") == "passed"), None)
+            if meeting is not None:
+                d = meeting.data
+                lines.append(f"{rules.BODIES.get(meeting.body or '', '会议')}于{d.get('held_on')}表决：应到{d.get('should_attend')}人，"
+                             f"实到{d.get('attended')}人，赞成{d.get('approve')}票，反对{d.get('oppose')}票，"
+                             f"弃权{d.get('abstain')}票，表决通过。")
+        lines.append(f"公示期{floor}天。如有异议，请在公示期内向村务监督委员会提出（可不署名）。")
+        return "\n".join(lines)
+
     def _meeting_dates(self, session: Session, case: Case, row: TaskRow, values: dict,
                        correcting: TaskRow | None) -> None:
         """A meeting's dates as they can have been (CONTRACT "What people see"; 组织法第二十一条):
@@ -583,10 +636,22 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
         previous = session.scalar(select(BoardEntry).where(
             BoardEntry.case_id == case.id, BoardEntry.kind == kind).order_by(BoardEntry.seq.desc()).limit(1))
         label = label or publicity.KINDS.get(kind, "公开")
+        content = draft.data["content"]
+        spent = session.scalar(select(TaskRow).where(
+            TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "implementation")
+            .order_by(TaskRow.completed_at.desc()).limit(1)) if kind == "result" else None
+        if spent is not None and (spent.data or {}).get("over_budget"):
+            # Overspending is disclosed: the notice states both amounts and the reason, however it was drafted.
+            from .money import spoken
+
+            d = spent.data
+            stated = f"决议金额{spoken(d['approved_amount'])}，实际支出{spoken(d['amount_spent'])}，超支原因：{d.get('over_budget_reason', '')}"
+            if d.get("over_budget_reason", "") not in content or "超支" not in content:
+                content = f"{content}\n（{stated}）"
         return {
             "kind": kind,
             "title": f"{case.title}（{label}）" if previous is None else f"{case.title}（{label}·重新公示）",
-            "content": draft.data["content"],
+            "content": content,
             "notice_until": now + timedelta(days=int(draft.data.get("notice_days") or 7)),
             "posted_by": drafter.name if drafter else "",
             "refers_to": previous.id if previous else None,
@@ -936,6 +1001,9 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
         if with_fields and session is not None and case.definition.key == ledger.FINANCE_PROCESS \
                 and row.form in ("review", "statement_reply"):
             out["statement"] = self._finance_statement(session, case)  # the books as they stand now
+        if with_fields and session is not None and row.form == "disclosure" and row.state == "ready":
+            floor = int(self.catalog.deployed(case.definition).meta.get("notice_days") or 7)
+            out["prefill"] = {"content": self.draft_notice(session, case, row, floor), "notice_days": floor}
         if with_fields and session is not None and row.form == "objection_reply" and row.state == "ready":
             objection = self._objection_for(session, case)
             if objection is not None:

@@ -160,3 +160,46 @@ def test_the_form_takes_text_and_echoes_the_amount(app):
     assert 'name="amount"' in html and 'data-money="echo-amount"' in html
     field = html[html.index('name="amount"') - 200:html.index('name="amount"') + 200]
     assert 'type="number"' not in field and 'type="text"' in field
+
+
+# -- overspending and notices drafted from the record ---------------------------------------------
+def _to_implementation(walk, clock, app):
+    walk.to_resolution()
+    walk.disclose("resolution")
+    clock.advance(days=8)
+    app.extensions["cunwu"].run_timers()
+    assert walk.ready() == ["implement"]
+
+
+def test_overspending_needs_a_reason_and_is_disclosed(app, walk, clock):
+    _to_implementation(walk, clock, app)  # approved: 180000
+    r = walk.do(walk.director, "implement", {"summary": "道路硬化完成", "amount_spent": "450万"}, status=422)
+    error = r.get_json()["error"]
+    assert list(error["fields"]) == ["over_budget_reason"]
+    assert "肆佰伍拾万元整" in error["message"] and "壹拾捌万元整" in error["message"]
+    walk.do(walk.director, "implement", {"summary": "道路硬化完成", "amount_spent": "180000"})  # exactly: no reason
+
+
+def test_an_overrun_is_stated_in_the_result_notice(app, walk, clock):
+    _to_implementation(walk, clock, app)
+    walk.do(walk.director, "implement", {"summary": "道路硬化完成", "amount_spent": "180000.01",
+                                          "over_budget_reason": "增加排水沟30米"})
+    walk.review("review_implementation")
+    walk.disclose("result", content="村东道路硬化完成。")  # the draft does not mention the overrun
+    notice = next(e for e in walk.board() if e["kind"] == "result")
+    assert "决议金额壹拾捌万元整" in notice["content"] and "180,000.01" in notice["content"]
+    assert "超支原因：增加排水沟30米" in notice["content"]
+    desk = _page(app, "zhou").get("/township").get_data(as_text=True)
+    overruns = desk[desk.index('id="overruns"'):]
+    assert "硬化村东道路" in overruns and "180000.01" in overruns and "增加排水沟30米" in overruns
+
+
+def test_the_disclosure_comes_drafted_from_the_record(app, walk):
+    walk.to_resolution()
+    task = walk.director.get(f"/tasks/{walk.task('draft_resolution_disclosure')['id']}").get_json()
+    draft = task["prefill"]["content"]
+    assert "硬化村东道路" in draft and "壹拾捌万元整（180,000.00 元）" in draft
+    assert "村民代表会议于2026-03-02表决：应到30人，实到24人，赞成20票" in draft
+    assert task["prefill"]["notice_days"] == 7
+    html = _page(app, "wang").get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "壹拾捌万元整（180,000.00 元）" in html[html.index('name="content"'):]

@@ -143,7 +143,7 @@ def start(key: str):
     has_title = any(f["name"] == "title" for f in fields)
     errors: dict = {}
     other: list[str] = []
-    values = dict(request.form) if request.method == "POST" else {}
+    values = dict(request.form) if request.method == "POST" else dict(task.get("prefill") or {})
     status = 200
     if request.method == "POST":
         data = form_data(fields, request.form)
@@ -197,7 +197,7 @@ def task(task_id: str):
     fields = _visible_fields(task)
     errors: dict = {}
     other: list[str] = []
-    values = dict(request.form) if request.method == "POST" else {}
+    values = dict(request.form) if request.method == "POST" else dict(task.get("prefill") or {})
     status = 200
     if request.method == "POST":
         data = form_data(fields, request.form)
