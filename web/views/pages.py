@@ -143,7 +143,7 @@ def start(key: str):
     has_title = any(f["name"] == "title" for f in fields)
     errors: dict = {}
     other: list[str] = []
-    values = dict(request.form) if request.method == "POST" else dict(task.get("prefill") or {})
+    values = dict(request.form) if request.method == "POST" else {}
     status = 200
     if request.method == "POST":
         data = form_data(fields, request.form)
