@@ -107,7 +107,10 @@ RULES: dict[str, str] = {
     "deliberation": "实施前须经规定的会议决议",
     "supervision": "实施前须经村务监督委员会审核",
     "disclosure": "实施前须经公示",
+    "supervisor-veto": "监委会只监督不决定：其任务不得使会议重新召开",
+    "hold-release": "每一次暂停都须有本级或上级解除的途径",
 }
+DISCIPLINE_LANE = "乡镇纪委"
 
 
 @dataclass
@@ -412,6 +415,58 @@ def check_definition(source: bytes, filename: str, meta: dict | None = None) -> 
     # -- thresholds --------------------------------------------------------------------------
     for message in item_settings.legal_problems(key, meta.get("thresholds") or {}):
         report(process.sourceline, "threshold-legal", message)
+
+    # -- the 监委会 supervises and never decides (D9, 组织法第三十二条) -------------------------------
+    meeting_ids = {t.id for t in g.user_tasks() if t.props.get("form") in MEETING_FORMS}
+
+    def first_tasks(flow: _Flow) -> set[str]:
+        """The user tasks a flow leads to first (through gateways and events, not through tasks)."""
+        found, seen, stack = set(), set(), [flow.target]
+        while stack:
+            nid = stack.pop()
+            if nid in seen:
+                continue
+            seen.add(nid)
+            if g.nodes[nid].kind == "userTask":
+                found.add(nid)
+                continue
+            stack.extend(f.target for f in g.out.get(nid, []))
+        return found
+
+    for task in g.user_tasks():
+        if (task.lane or "").strip() != SUPERVISOR_LANE or task.props.get("form") in MEETING_FORMS:
+            continue  # a meeting the 监委会 chairs itself (民主评议) is its own
+        gw = g.gateway_after(task.id)
+        for flow in (g.out[gw.id] if gw is not None else g.out.get(task.id, [])):
+            if not (_is_return(flow) or 'decision=="uphold"' in _norm(flow.condition)):
+                continue  # approving moves the case forward; only sending it back could be a veto
+            for target in first_tasks(flow) & meeting_ids:
+                meeting = g.nodes[target]
+                if (meeting.lane or "").strip() == SUPERVISOR_LANE:
+                    continue
+                # A return to the meeting whose record this review judges is a correction of that record
+                # (the engine keeps its date: no meeting is held again); anything else is a veto.
+                judged = any(task.id in first_tasks(f) for f in
+                             (g.out[g.gateway_after(target).id] if g.gateway_after(target) else g.out[target]))
+                if _is_return(flow) and judged:
+                    continue
+                report(flow.line, "supervisor-veto", f"监委会任务{task.label}可使事项回到会议{meeting.label}重新召开；"
+                                                     "监委会只监督不决定（组织法第三十二条），重新开会只能由乡镇纪委核查决定")
+
+    # -- every hold has a release path at its level (D9) -------------------------------------------
+    for task in g.user_tasks():
+        form = forms.get(task.props.get("form") or "")
+        holds_on = getattr(form, "holds_on", None)
+        if not holds_on:
+            continue
+        gw = g.gateway_after(task.id)
+        branches = [f for f in (g.out[gw.id] if gw is not None else []) if f'=="{holds_on}"' in _norm(f.condition)]
+        released = any(getattr(forms.get(g.nodes[t].props.get("form") or ""), "releases_hold", False)
+                       and (g.nodes[t].lane or "").strip() == DISCIPLINE_LANE
+                       for f in branches for t in first_tasks(f))
+        if not released:
+            report(task.line, "hold-release", f"{task.label}选“{holds_on}”会暂停事项，但之后没有乡镇纪委的核查任务"
+                                              "（inspection）来解除暂停；暂停只能由本级或上级解除")
 
     # -- every path to a guarded step ---------------------------------------------------------
     need = _requirements(key, meta)
