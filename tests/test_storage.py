@@ -107,6 +107,22 @@ def test_a_changed_definition_is_a_new_version_and_running_cases_keep_theirs(tmp
     walk.meeting("two_committees", "two_committees")
     walk.review("review_two_committees")
     assert walk.task("party_members")["title"] == "党员大会审议"
+    # ... and finishes under it (issue 10: running cases of old definitions keep their version).
+    walk.meeting("party_members", "party_members")
+    walk.review("review_party_members")
+    walk.meeting("representatives", "representatives")
+    walk.review("review_resolution")
+    walk.disclose("resolution")
+    clock.advance(days=8)
+    app.extensions["cunwu"].run_timers()
+    walk.do(walk.director, "implement", {"summary": "完工", "amount_spent": "170000"})
+    walk.review("review_implementation")
+    walk.disclose("result")
+    clock.advance(days=8)
+    app.extensions["cunwu"].run_timers()
+    done = walk.refresh()
+    assert done["status"] == "completed" and done["version"] == 1
+    assert any("党员大会审议" in (h.get("summary") or "") or h.get("body") == "party_members" for h in done["history"])
     app.extensions["cunwu_db"].dispose()
 
 
