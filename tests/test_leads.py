@@ -513,3 +513,31 @@ def test_lead_desk_exports_without_the_reporter(app, lead):
     assert "刘反映" not in text and "13800138000" not in text and "HYPERLINK" not in text
     assert "'=1+1" in text and "三资" in text and "合计" in text
     assert _web(app, "zhang").get("/township/leads/export.csv").status_code == 403
+
+
+def test_a_cadre_enters_a_letter_on_the_page(app, api):
+    wu = _web(app, "wu")
+    assert wu.get("/township/leads/new").status_code == 200
+    bad = wu.post("/township/leads/new", data={"village": "demo-001", "channel": "fax", "text": ""})
+    assert bad.status_code == 422 and "来源渠道只能是" in bad.get_data(as_text=True)
+    r = wu.post("/township/leads/new", data={"village": "demo-001", "channel": "letter", "text": "来信反映低保优亲厚友",
+                                             "category": "dibao"})
+    assert r.status_code == 201 and "请把查询码告诉反映人" in r.get_data(as_text=True)
+    desk = api("wu").get("/leads").get_json()
+    assert desk["leads"][0]["channel_name"] == "来信"
+    with app.app_context():
+        with app.extensions["cunwu"].sessions() as s:
+            lead = s.scalar(select(Lead).order_by(Lead.id.desc()))
+            assert lead.entered_by is not None and lead.channel == "letter"
+    assert _web(app, "zhang").get("/township/leads/new").status_code == 403
+
+
+def test_the_demo_has_two_leads_one_overdue(app):
+    from web.demo_seed import seed
+
+    engine = app.extensions["cunwu"]
+    seed(engine)
+    desk = engine.leads_desk("wu")
+    assert [x["status"] for x in desk["leads"]] == ["accepted", "received"]
+    assert desk["leads"][1]["overdue"] is True and desk["leads"][0]["assignment"]["responsible_unit"] == "示范镇纪委"
+    assert all(c["process"] != "complaint-lead" for c in engine.list_cases("zhang"))

@@ -83,5 +83,19 @@ def seed(engine: Engine) -> int:
                               {"title": "新建村卫生室", "summary": "在村委会东侧新建卫生室80平方米", "amount": "260000"})
     waiting = _step(past, clock, waiting, "zhang", "two_committees", _meeting(clock.value, 7, 7, 0, "两委会议商议新建卫生室"))
     _step(past, clock, waiting, "zhao", "review_two_committees", {"decision": "approve"})
+    # 速查快办: a lead nobody has accepted in 15 working days (flagged overdue on the lead desk) and
+    # a real-name lead accepted for 初步核实 with its 速查快办 record.
+    clock.value = now - timedelta(days=35)
+    past.file_lead({"village": "demo-001", "category": "sanzi",
+                    "text": "村集体鱼塘承包费近三年没有在公开栏公布，去向不明，请核查。"})
+    clock.value = now - timedelta(days=3)
+    past.file_lead({"village": "demo-001", "category": "dibao", "name": "刘村民", "contact": "13800000000",
+                    "text": "村民某某家有小汽车和门面房仍在领低保，评议时没有公开，请核查。"})
+    lead_case = past.leads_desk("wu")["leads"][0]["case"]
+    intake = next(t for t in past.get_case("wu", lead_case)["tasks"] if t["name"] == "lead_intake")
+    past.complete_task("wu", intake["id"], {
+        "decision": "accept", "disposition": "preliminary_verification", "responsible_unit": "示范镇纪委",
+        "handler": "吴纪委", "complete_by": (now + timedelta(days=20)).date().isoformat(),
+        "standard": "入户核实家庭经济状况，结论书面反馈反映人"})
     engine.run_timers()
     return 3

@@ -82,6 +82,35 @@ def lead_lookup():
     return render_template("lead_lookup.html", lead=lead, code=code, message=message, ok=ok), status
 
 
+@bp.route("/township/leads/new", methods=["GET", "POST"])
+@roles_required("discipline_inspector", "county_inspector", message="来电、来信、来访由乡镇纪委、县纪委工作人员登记")
+def lead_enter():
+    """A 纪委 cadre enters a lead received by phone, letter or visit; the receipt's code goes to the reporter."""
+    from .common import me
+
+    villages = [v for v in me()["villages"] if {"discipline_inspector", "county_inspector"} & set(v["roles"])]
+    values = {k: request.form.get(k, "") for k in ("village", "channel", "text", "category", "name", "contact")}
+    errors: dict = {}
+    message = None
+    status = 200
+    if request.method == "POST":
+        body = {"village": values["village"], "text": values["text"], "category": values["category"] or None,
+                "name": values["name"] or None, "contact": values["contact"] or None,
+                "channel": values["channel"] or "phone",
+                "township_official": request.form.get("township_official") == "on"}
+        try:
+            lead = engine().file_lead(body, username=username())
+        except Invalid as exc:
+            errors, message, status = exc.fields, exc.message, 422
+        except CunwuError as exc:
+            message, status = exc.message, exc.status
+        else:
+            village = reports.village(engine(), lead["village"])
+            return render_template("lead_receipt.html", village=village, lead=lead, entered=True), 201
+    return render_template("lead_enter.html", villages=villages, values=values, errors=errors, message=message,
+                           categories=CATEGORIES), status
+
+
 @bp.route("/township/leads")
 @roles_required("discipline_inspector", "county_inspector", "admin", message="问题线索仅供乡镇纪委、县纪委查看")
 def leads_desk():
