@@ -284,3 +284,35 @@ def test_township_view_and_public_pages(browser, live, app, api, clock):
     assert "没有编码为“nowhere”的村" in page.locator(".alert-error").inner_text()
     shot(page, "admin")
     admin.close()
+
+
+def test_a_supervisor_on_a_phone_sees_the_record_and_a_cadre_sees_the_amount(browser, live, app, api):
+    """Issue 15: approving blind is impossible; 25万 is read back in 大写 before it is saved."""
+    from tests.flows import Walk
+
+    walk = Walk(api)
+    walk.start()
+    walk.meeting("two_committees", "two_committees", attended=7, approve=5, oppose=1, abstain=1,
+                 minutes="两委会议商议硬化村东道路方案，逐项表决", supervisors_present="赵监委")
+    zhao = Person(browser, live, "zhao", **PHONE)
+    page = zhao.open_task("监委会审核商议记录")
+    record = page.locator("#subject")
+    assert record.is_visible()
+    text = record.inner_text()
+    for expected in ("村两委会议", "实到人数", "7人", "赞成票数", "两委会议商议硬化村东道路方案，逐项表决", "张书记"):
+        assert expected in text, expected
+    # The record comes before the decision.
+    assert record.bounding_box()["y"] < page.locator("form.task-form").bounding_box()["y"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "review-phone")
+    zhao.close()
+    zhang = Person(browser, live, "zhang", **PHONE)
+    page = zhang.go("/start/major-decision")
+    page.get_by_label("涉及金额（元）").fill("25万")
+    assert page.locator("#echo-amount").inner_text() == "即 贰拾伍万元整（250,000.00 元）"
+    page.get_by_label("涉及金额（元）").fill("约25万")
+    assert "写法不对" in page.locator("#echo-amount").inner_text()
+    page.get_by_label("涉及金额（元）").fill("2.5万元")
+    assert page.locator("#echo-amount").inner_text() == "即 贰万伍仟元整（25,000.00 元）"
+    shot(page, "amount-phone", full_page=False)
+    zhang.close()
