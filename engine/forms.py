@@ -193,6 +193,10 @@ class MeetingForm(FormSchema):
     supervisors_present = line("列席的监委会成员", required=False,
                                help="两委会议（2026年起还有村民代表会议）由村务监督委员会列席时填写姓名")
     supervisor_opinion = text("监委会列席意见", required=False, max_len=2000)
+    written_approve = count("书面意见赞成票数", required=False, unit="票",
+                            help="讨论接收（转正）预备党员的支部大会：因故不能到会的有表决权党员会前提交书面意见表示赞成的人数")
+    written_oppose = count("书面意见反对票数", required=False, unit="票",
+                           help="因故不能到会的有表决权党员会前提交书面意见表示反对的人数")
 
 
 class ReviewForm(FormSchema):

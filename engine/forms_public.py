@@ -966,7 +966,10 @@ class PartyApprovalForm(ItemForm):
             vetted = iso_day(latest(ctx, "vetting_on"))
             if vetted and approved > add_years(vetted, 1):
                 raise refuse("approved_on", "政治审查结论已超过一年，须重新审查")
-            return {"probation_until": start_of_day_utc(add_years(approved, 1))}
+            # 党章第七条: the 预备期 runs from the day the 支部大会 passed the admission, not from this approval.
+            starts = held or approved
+            return {"probation_from": starts.isoformat(),
+                    "probation_until": start_of_day_utc(add_years(starts, 1))}
         return {}
 
 

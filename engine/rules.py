@@ -201,18 +201,23 @@ def evaluate_meeting(
     attended_households: int = 0,
     settings: dict | None = None,
     vote_rule: str | None = None,
+    written_approve: int = 0,
 ) -> MeetingResult:
     """Decide whether a meeting was validly held (quorum) and whether it passed (D2–D5).
 
     ``vote_rule="party_admission"``: the 支部大会 that admits a probationary member or makes one a
     full member (《中国共产党发展党员工作细则》第二十条: the voting members present must be MORE than
     half of those who should attend; 第二十一条: approvals above half of those who should attend;
-    第三十三条: the same for 转正). Village settings cannot loosen it."""
+    第三十三条: the same for 转正). Village settings cannot loosen it. ``written_approve``: the written
+    approvals of absent voting members handed in before the meeting count as votes (细则第二十条), never
+    as attendance: they count towards passing, not towards the quorum."""
     if body not in BODIES:
         raise ValueError(f"unknown meeting body {body!r}")
     if should_attend <= 0:
         raise ValueError(f"{BODIES[body]}应到人数必须大于0")
     cfg = {**DEFAULT_SETTINGS, **(settings or {})}
+    if written_approve and vote_rule != "party_admission":
+        raise ValueError("written votes count only at a 支部大会 on a probationary member")
     rs = rule_set_on(on)
     name = BODIES[body]
     n = should_attend
@@ -225,8 +230,10 @@ def evaluate_meeting(
     elif body == "party_members" and vote_rule == "party_admission" and cfg["party_members_quorum"] != "two_thirds":
         quorum = more_than_half(attended, n)
         quorum_text = f"讨论接收（转正）预备党员的支部大会，到会有表决权的党员须超过应到会人数的半数（应到{n}人，细则第二十条）"
-        passed = more_than_half(approve, n)
+        passed = more_than_half(approve + written_approve, n)
         pass_text = f"赞成须超过应到会有表决权党员的半数（{n}人的半数，细则第二十一条）"
+        if written_approve:
+            pass_text += f"；含未到会党员书面意见赞成{written_approve}票（细则第二十条）"
     elif body == "party_members":  # D3 / R19 / R20
         if cfg["party_members_quorum"] == "two_thirds":
             quorum = at_least_two_thirds(attended, n)
@@ -234,7 +241,7 @@ def evaluate_meeting(
         else:
             quorum = at_least_half(attended, n)
             quorum_text = f"到会须达应到党员半数以上（应到{n}人）"
-        passed = more_than_half(approve, n)
+        passed = more_than_half(approve + written_approve, n)
         pass_text = f"赞成须超过应到会党员半数（{n}人的半数）"
     elif body == "representatives":  # D4 / R14 / R15
         quorum = at_least_two_thirds(attended, n)
@@ -256,9 +263,9 @@ def evaluate_meeting(
     if not quorum:
         outcome, reason = "lapsed", f"{name}未达法定人数，流会：{quorum_text}，实到{attended}人"
     elif passed:
-        outcome, reason = "passed", f"{name}通过：赞成{approve}票，{pass_text}"
+        outcome, reason = "passed", f"{name}通过：赞成{approve + written_approve}票，{pass_text}"
     else:
-        outcome, reason = "failed", f"{name}未通过：赞成{approve}票，{pass_text}"
+        outcome, reason = "failed", f"{name}未通过：赞成{approve + written_approve}票，{pass_text}"
     return MeetingResult(
         body=body,
         outcome=outcome,

@@ -845,6 +845,66 @@ def test_party_admission_objection_and_failed_vote(item, clock):
     assert case.status == "rejected"
 
 
+def _to_branch_meeting(case: Item, clock) -> None:
+    _to_candidate(case)
+    case.do("zhou", "precheck", {"decision": "approve", "approved_on": today(clock)})
+    case.disclose("candidate", clock, drafter="zhang")
+    case.do("zhang", "issue_form", {"issued_on": today(clock), "form_no": "RD-2026-09"})
+
+
+BRANCH = {**MEETING_OK["party_members"], "minutes": "支部大会讨论接收预备党员", "oppose": 0, "abstain": 0}
+
+
+@pytest.mark.parametrize("written,outcome", [(1, "rejected"), (2, "approve_admission")])
+def test_party_admission_written_opinions_count_as_votes(item, clock, written, outcome):
+    """细则第二十条: written opinions of absent voting members count as votes (30 should attend:
+    14 present approvals + 1 written = 15 is not above half, + 2 written = 16 is)."""
+    case = item("party-admission")
+    _to_branch_meeting(case, clock)
+    case.do("zhang", "branch_meeting", {**BRANCH, "held_on": today(clock), "attended": 16, "approve": 14,
+                                        "oppose": 2, "written_approve": written, "written_oppose": 1})
+    if outcome == "rejected":
+        assert case.status == "rejected"
+    else:
+        assert case.ready() == ["approve_admission"]
+        assert "书面意见赞成2票" in case.data_of("branch_meeting")["outcome_reason"]
+
+
+def test_party_admission_written_opinions_are_not_attendance(item, clock):
+    case = item("party-admission")
+    _to_branch_meeting(case, clock)
+    # 15 of 30 present is no quorum however many absent members wrote in
+    case.do("zhang", "branch_meeting", {**BRANCH, "held_on": today(clock), "attended": 15, "approve": 15,
+                                        "written_approve": 15})
+    assert case.ready() == ["branch_meeting"] and case.data_of("branch_meeting")["outcome"] == "lapsed"
+    # no more written opinions than absent members (30 - 25 = 5)
+    message = case.refused("zhang", "branch_meeting", {**BRANCH, "held_on": today(clock), "attended": 25,
+                                                       "approve": 20, "written_approve": 4, "written_oppose": 2},
+                           "written_approve")
+    assert "未到5人" in message
+    case.do("zhang", "branch_meeting", {**BRANCH, "held_on": today(clock), "attended": 25, "approve": 20,
+                                        "written_approve": 4, "written_oppose": 1})
+    assert case.ready() == ["approve_admission"]
+
+
+def test_party_admission_probation_runs_from_the_branch_meeting(app, item, clock):
+    """党章第七条: the 预备期 is counted from the day the 支部大会 passed, not from the approval."""
+    case = item("party-admission")
+    _to_branch_meeting(case, clock)
+    held = today(clock)
+    case.do("zhang", "branch_meeting", {**BRANCH, "held_on": held})
+    clock.advance(days=95)
+    case.do("zhou", "approve_admission", {"decision": "approve", "approved_on": today(clock), "talk_done": True,
+                                          "extension_reason": "上级党委集中审批"})
+    assert case.data_of("approve_admission")["probation_from"] == held
+    clock.advance(days=365 - 95 - 1)
+    app.extensions["cunwu"].run_timers()
+    assert case.waiting() == ["probation"], "one year after the 支部大会 is not over yet"
+    clock.advance(days=2)
+    app.extensions["cunwu"].run_timers()
+    assert case.waiting() == [] and case.ready() == ["full_member"], "a year after the 支部大会, not after the approval"
+
+
 # ---------------------------------------------------------------------------- A9 member confirmation
 
 ROSTER = {"basis_date": "2026-01-01", "members_total": 600, "criteria": "户籍在本村且以集体土地为基本生活保障",

@@ -42,3 +42,22 @@ def test_the_party_admission_item_uses_the_rule_for_both_branch_meetings(app):
              if getattr(s, "bpmn_id", None)}
     assert props["branch_meeting"]["vote_rule"] == "party_admission"
     assert props["full_member"]["vote_rule"] == "party_admission"
+
+
+def test_written_approvals_count_towards_passing_not_the_quorum():
+    """细则第二十条: written opinions of absent voting members are counted in the vote."""
+    def outcome(attended, approve, written):
+        return rules.evaluate_meeting("party_members", should_attend=30, attended=attended, approve=approve,
+                                      on=date(2026, 3, 5), vote_rule="party_admission",
+                                      written_approve=written).outcome
+    assert outcome(16, 14, 1) == "failed"
+    assert outcome(16, 14, 2) == "passed"
+    assert outcome(15, 15, 10) == "lapsed"
+
+
+def test_written_votes_only_at_the_admission_meeting():
+    import pytest
+
+    with pytest.raises(ValueError):
+        rules.evaluate_meeting("party_members", should_attend=30, attended=20, approve=10,
+                               on=date(2026, 3, 5), written_approve=2)
