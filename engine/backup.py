@@ -199,6 +199,24 @@ def _encode(value):
     return value
 
 
+#: Money columns (``engine.models.Money``): fen (an integer) on SQLite, NUMERIC elsewhere. The JSON
+#: dump always writes yuan as a decimal, so a backup restores into either backend unchanged.
+MONEY_COLUMNS = {("ledger_entry", "amount")}
+
+
+def _money_out(value, sqlite: bool):
+    if value is None:
+        return None
+    return {"$dec": str((Decimal(int(value)) / 100).quantize(Decimal("0.01")))} if sqlite else _encode(value)
+
+
+def _money_in(value, sqlite: bool):
+    if value is None:
+        return None
+    number = Decimal(value["$dec"]) if isinstance(value, dict) and "$dec" in value else Decimal(str(value))
+    return int(number * 100) if sqlite else number
+
+
 def _tables(conn) -> list:
     meta = MetaData()
     meta.reflect(bind=conn)
@@ -221,8 +239,11 @@ def _backup_json(db: Engine, target: Path) -> None:
             columns = [c.name for c in table.columns]
             out.write(json.dumps({"table": table.name, "columns": columns}, ensure_ascii=False) + "\n")
             order = list(table.primary_key.columns) or list(table.columns)
+            money = [(table.name, c) in MONEY_COLUMNS for c in columns]
+            sqlite_source = db.dialect.name == "sqlite"
             for row in conn.execute(table.select().order_by(*order)).yield_per(1000):
-                out.write(json.dumps([_encode(v) for v in row], ensure_ascii=False, separators=(",", ":")) + "\n")
+                out.write(json.dumps([_money_out(v, sqlite_source) if m else _encode(v) for v, m in zip(row, money, strict=True)],
+                                     ensure_ascii=False, separators=(",", ":")) + "\n")
         conn.rollback()
 
 
@@ -400,8 +421,8 @@ def _restore_json(db: Engine, path: Path) -> None:
                     table, columns = targets[name], item["columns"]
                     continue
                 types = [table.columns[c].type if c in table.columns else None for c in columns]
-                batch.append({c: _decode(v, t, sqlite) for c, v, t in zip(columns, item, types, strict=True)
-                              if c in table.columns})
+                batch.append({c: _money_in(v, sqlite) if (table.name, c) in MONEY_COLUMNS else _decode(v, t, sqlite)
+                              for c, v, t in zip(columns, item, types, strict=True) if c in table.columns})
                 if len(batch) >= 1000:
                     flush()
             flush()

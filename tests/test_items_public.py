@@ -63,12 +63,19 @@ class Item:
         return tasks[0]
 
     def do(self, who: str, name: str, data: dict, status: int = 200):
+        if name == "payment" and "agency_review" in self.ready():
+            self.agency()  # R37: the township agency checks the record before every payment
         task = self.task(name)
         r = self.client(who).post(f"/tasks/{task['id']}/complete", json={"data": data})
         assert r.status_code == status, r.get_json()
         if status == 200:
             self.case = r.get_json()
         return r
+
+    def agency(self, decision: str = "approve", **data):
+        """代理中心审核入账 by 何会计 (the township's agency accountant)."""
+        body = {"decision": decision, **({"voucher_no": "JZ-2026-001"} if decision == "approve" else {}), **data}
+        return self.do("he", "agency_review", body)
 
     def refused(self, who: str, name: str, data: dict, field: str, status: int = 422) -> str:
         """Complete ``name`` expecting a refusal that names ``field``; return the message."""
@@ -195,7 +202,7 @@ def test_spending_small_claim_happy_path(item):
     case.do("zhao", "review_claim", APPROVE)
     assert case.ready() == ["cosign_director"], "1,000 yuan or less needs no joint meeting"
     _cosign(case)
-    assert case.ready() == ["payment"]
+    assert case.ready() == ["agency_review"]
     case.do("sun", "payment", {**PAY, "amount": "800"})
     assert case.status == "completed"
     data = case.data_of("submit")
@@ -243,7 +250,7 @@ def test_spending_township_tier_edge(item, api, amount, township):
     case.do("zhao", "review_claim", APPROVE)
     case.do("zhang", "joint_meeting", MEETING_OK["two_committees"])
     _cosign(case, township=township)
-    assert case.ready() == ["payment"]
+    assert case.ready() == ["agency_review"]
     case.refused("sun", "payment", {**PAY, "amount": str(int(amount) + 1)}, "amount")
     case.do("sun", "payment", {**PAY, "amount": amount})
     assert case.status == "completed"

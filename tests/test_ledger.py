@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from engine.ledger import parse_amount
-from engine.models import LedgerEntry
+from engine.models import LedgerEntry, TaskRow
 from tests.conftest import ApiClient
 from tests.test_items_public import APPROVE, CLAIM, PAY, Item, _cosign
 
@@ -213,6 +213,8 @@ def _to_payment(app, client) -> Item:
     case.start("sun", CLAIM)
     case.do("zhao", "review_claim", APPROVE)
     _cosign(case)
+    assert case.ready() == ["agency_review"]
+    case.agency()
     assert case.ready() == ["payment"]
     return case
 
@@ -516,3 +518,100 @@ def test_the_ledger_page_and_the_receipt_form(app):
                                                    "account": "经营收入", "summary": "x"}).status_code == 403
     assert _web(app, "chen").get("/ledger?village=demo-001").status_code == 403
     assert app.test_client().get("/ledger").status_code in (302, 401)
+
+
+# ------------------------------------------------------------------------------ R37: the agency checks before money moves
+
+
+def test_the_agency_checks_every_payment_and_a_refused_one_never_reaches_the_books(app):
+    """R37 (DOMAIN §3.3.5 step 5): 代理中心审核入账 before the payment; 不予受理 with its reason goes
+    back to the village, is on the case's record, and books nothing."""
+    def client(u):
+        return ApiClient(app, u)
+
+    case = Item(app, client, "spending-approval")
+    case.start("sun", CLAIM)
+    case.do("zhao", "review_claim", APPROVE)
+    _cosign(case)
+    assert case.ready() == ["agency_review"]
+    task = case.task("agency_review")
+    assert task["role"] == "agency_accountant"
+    assert task["id"] in {t["id"] for t in client("he").get("/tasks").get_json()}
+    assert client("sun").post(f"/tasks/{task['id']}/complete",
+                              json={"data": {"decision": "approve", "voucher_no": "1"}}).status_code == 403
+    r = client("he").post(f"/tasks/{task['id']}/complete", json={"data": {"decision": "refuse"}})
+    assert r.status_code == 422 and "reason" in r.get_json()["error"]["fields"]
+    r = client("he").post(f"/tasks/{task['id']}/complete", json={"data": {"decision": "approve"}})
+    assert r.status_code == 422 and "voucher_no" in r.get_json()["error"]["fields"]
+    case.agency("refuse", reason="发票抬头不是本村，须补正合法原始凭证")
+    assert case.ready() == ["submit"], "back to the 报账员 to put the voucher right"
+    history = case.refresh()["history"]
+    assert any("代理中心不予受理：发票抬头不是本村" in h["summary"] and h["actor"] == "何会计" for h in history)
+    assert _count(app) == 0
+    case.do("sun", "submit", CLAIM)
+    case.do("zhao", "review_claim", APPROVE)
+    _cosign(case)
+    case.agency()
+    case.do("sun", "payment", {**PAY, "amount": "800"})
+    assert case.status == "completed"
+    assert _ledger(client("he"))["totals"]["out"] == "800.00"
+    assert any("准予支付（记账凭证号JZ-2026-001）" in h["summary"] for h in case.refresh()["history"])
+
+
+def test_the_agency_cannot_pass_a_record_with_a_gap(app):
+    """The engine refuses an approval whose record lacks what R34/R37 require (here: a 联签 that
+    was not an approval, as a forged record would show)."""
+    from engine.forms import CheckContext
+    from engine.forms_ledger import record_gap
+    from engine.models import Case
+
+    case = _to_payment_unchecked(app)
+    engine = app.extensions["cunwu"]
+    with engine.transaction() as session:
+        row = session.scalar(select(TaskRow).where(TaskRow.case_id == case.case["id"], TaskRow.name == "cosign_secretary"))
+        ctx = CheckContext(session=session, village=None, case=session.get(Case, case.case["id"]), meta={}, now=None,
+                           actor=None, task=None, properties={})
+        assert record_gap(ctx) == ""
+        row.data = {**row.data, "decision": "return"}
+        session.flush()
+        assert "意见不是同意" in record_gap(ctx)
+        row.data = {**row.data, "decision": "approve"}
+        first = session.scalar(select(TaskRow).where(TaskRow.case_id == case.case["id"], TaskRow.name == "submit"))
+        first.data = {**first.data, "needs_resolution": True, "resolution_case": None}
+        session.flush()
+        assert "没有关联决议" in record_gap(ctx)
+
+
+def _to_payment_unchecked(app) -> Item:
+    case = Item(app, lambda u: ApiClient(app, u), "spending-approval")
+    case.start("sun", CLAIM)
+    case.do("zhao", "review_claim", APPROVE)
+    _cosign(case)
+    return case
+
+
+def test_a_json_backup_moves_the_books_between_backends_exactly(app, clock, tmp_path):
+    """Money is fen on SQLite and NUMERIC on PostgreSQL; the JSON dump writes yuan, so the books
+    come back to the fen on either backend."""
+    from tests.conftest import _drop_pg_schema, _fresh_pg_schema
+    from tests.test_backup import _app, _cli
+
+    client = ApiClient(app, "sun")
+    for amount in ("0.10", "0.20", "1234.56"):
+        client.post("/villages/demo-001/ledger/receipts", json={**RECEIPT, "amount": amount})
+    backup = tmp_path / "books.json"
+    _cli(app, "backup", str(backup), "--format", "json")
+    url, schema = _fresh_pg_schema()
+    target = _app(url, clock)
+    try:
+        _cli(target, "restore", str(backup), "--yes")
+        assert _ledger(ApiClient(target, "sun"))["totals"]["in"] == "1234.86"
+        again = tmp_path / "books-pg.json"
+        _cli(target, "backup", str(again), "--format", "json")
+        fresh = _app(f"sqlite:///{tmp_path / 'fresh.sqlite3'}", clock)
+        _cli(fresh, "restore", str(again), "--yes")
+        assert [e["amount"] for e in _ledger(ApiClient(fresh, "sun"))["entries"]] == ["0.10", "0.20", "1234.56"]
+        fresh.extensions["cunwu_db"].dispose()
+    finally:
+        target.extensions["cunwu_db"].dispose()
+        _drop_pg_schema(schema)

@@ -28,6 +28,8 @@ from tools.build_processes import (
 )
 
 WITHDRAW = "withdraw == True"
+AGENCY = "乡镇三资委托代理服务中心"
+AGENCY_REFUSED = 'decision == "refuse"'
 REJECTED = 'decision == "reject"'
 RETURNED = 'decision == "return"'
 BID_FAILED = 'bid_outcome == "failed"'
@@ -54,6 +56,22 @@ def _publicise(p: Process, *, kind: str, stem: str, what: str, revise: str, afte
             p._nodes[node].lane = lane
     if borrowed:
         p.lanes.remove(VILLAGE_DIRECTOR)
+
+
+def _agency(p: Process, *, on_refuse: str, before: str = "payment") -> None:
+    """代理中心审核入账 before every payment (R37, DOMAIN §3.3.5 step 5): every flow that led to
+    ``before`` now leads to the agency's review; refused (不予受理, with the reason) → ``on_refuse``,
+    where the village puts the record right; approved → ``before``. Call it last in a builder."""
+    p.lanes.append(AGENCY)
+    for fid, f in list(p._flows.items()):
+        if f.target == before:
+            del p._flows[fid]
+            p.flow(f.source, "agency_review", f.name, condition=f.condition, default=f.default)
+    p.user_task("agency_review", "代理中心审核入账", lane=AGENCY, form="agency_review", due_days=5)
+    p.exclusive("gw_agency_review", lane=AGENCY)
+    p.flow("agency_review", "gw_agency_review")
+    p.flow("gw_agency_review", on_refuse, "不予受理", condition=AGENCY_REFUSED)
+    p.flow("gw_agency_review", before, "审核通过", default=True)
 
 
 def _withdrawable(p: Process, task: str, *, lane: str, after: str, label: str = "提交") -> None:
@@ -125,6 +143,7 @@ def construction_project() -> Process:
     p.flow("payment", "draft_result_disclosure")
     _publicise(p, kind="result", stem="result", what="项目实施结果", revise="acceptance", after="end_completed")
     p.end("end_completed", "办结", lane=VILLAGE_DIRECTOR)
+    _agency(p, on_refuse="acceptance")
     return p
 
 
@@ -160,6 +179,7 @@ def procurement() -> Process:
     p.flow("payment", "draft_result_disclosure")
     _publicise(p, kind="result", stem="result", what="采购结果", revise="acceptance", after="end_completed")
     p.end("end_completed", "办结", lane=VILLAGE_DIRECTOR)
+    _agency(p, on_refuse="acceptance")
     return p
 
 
@@ -239,6 +259,7 @@ def spending_approval() -> Process:
     p.user_task("payment", "办理支付", lane=ACCOUNTANT, form="payment", due_days=5, cap="claim_amount")
     p.end("end_completed", "已支付", lane=ACCOUNTANT)
     p.flow("payment", "end_completed")
+    _agency(p, on_refuse="submit")
     return p
 
 
@@ -288,6 +309,7 @@ def cadre_allowance() -> Process:
     p.flow("payment", "review_payment")
     _review(p, "review_payment", "监委会核对发放情况", back="payment", after="end_completed")
     p.end("end_completed", "发放完毕", lane=VILLAGE_DIRECTOR)
+    _agency(p, on_refuse="allowance_list")
     return p
 
 
@@ -384,6 +406,7 @@ def requisition_distribution() -> Process:
     _review(p, "review_payment", "监委会核对发放情况", back="payment", after="draft_result_disclosure")
     _publicise(p, kind="result", stem="result", what="发放结果", revise="payment", after="end_completed")
     p.end("end_completed", "发放完毕", lane=VILLAGE_DIRECTOR)
+    _agency(p, on_refuse="plan")
     return p
 
 
