@@ -147,7 +147,10 @@ class LeadResultForm(FormSchema):
         set_due_dates(ctx.session, ctx.case, _lead(ctx), ctx.now)
 
     def summary_of(self, values: dict, extra: dict) -> str:
-        return f"核查结论：{FINDINGS[values['finding']]}"
+        from .leads import dual_inquiry_text
+
+        links = extra.get("dual_inquiry")
+        return f"核查结论：{FINDINGS[values['finding']]}" + (f"；一案双查——{dual_inquiry_text(links)}" if links else "")
 
 
 class LeadFeedbackForm(FormSchema):

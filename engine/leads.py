@@ -155,10 +155,36 @@ def record_reopen(session: Session, lead: Lead, values: dict, now: datetime) -> 
     return {}
 
 
+#: 一案双查 (DOMAIN.md §5.3, R59): a substantiated lead also looks into the 主体责任 of the village Party
+#: organisation and the 监督责任 of the supervision committee and the township 纪委.
+DUAL_INQUIRY = (("主体责任", "party_secretary", "村党组织书记"), ("监督责任", "supervisor", "村务监督委员会"),
+                ("监督责任", "discipline_inspector", "乡镇纪委"))
+
+
+def dual_inquiry(session: Session, village: Village) -> list[dict]:
+    """Who holds the 主体责任 and the 监督责任 for ``village`` now: the people the record links to."""
+    from .models import RoleAssignment
+
+    out = []
+    for duty, role, role_name in DUAL_INQUIRY:
+        scope = (RoleAssignment.township == village.township) if role == "discipline_inspector" \
+            else (RoleAssignment.village_id == village.id)
+        people = sorted(session.scalars(select(User.name).join(RoleAssignment, RoleAssignment.user_id == User.id)
+                                        .where(RoleAssignment.role == role, scope, User.active.is_(True))))
+        out.append({"duty": duty, "role": role, "role_name": role_name, "people": people})
+    return out
+
+
+def dual_inquiry_text(links: list[dict]) -> str:
+    return "；".join(f"{x['duty']}：{x['role_name']}{'、'.join(x['people']) or '（无人登记）'}" for x in links)
+
+
 def record_result(session: Session, lead: Lead, values: dict, now: datetime) -> dict:
     lead.finding = values["finding"]
     lead.status = "closed"
     lead.closed_at = now
+    if values["finding"] in ("substantiated", "partly"):  # R59: 一案双查
+        return {"dual_inquiry": dual_inquiry(session, session.get(Village, lead.village_id))}
     return {}
 
 
@@ -476,6 +502,11 @@ class LeadsMixin:
                "to_county": lead.to_county, "forward_due": iso(lead.forward_due),
                "assignment": lead.assignment or {}, "about_case": lead.about_case_id,
                "about_entry": lead.about_entry_id}
+        result = session.scalar(select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.form == "lead_result",
+                                                      TaskRow.state == "completed")
+                                .order_by(TaskRow.completed_at.desc()).limit(1))
+        if result is not None and (result.data or {}).get("dual_inquiry"):
+            out["dual_inquiry"] = result.data["dual_inquiry"]
         out.pop("code_display", None)
         out.pop("code", None)  # the reporter's key stays the reporter's
         if may_see_identity(actor, case.village, lead, case):

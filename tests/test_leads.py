@@ -253,6 +253,11 @@ def test_accept_verify_feedback_rate(lead, clock):
     one.do("lead_result", RESULT_OK)
     status = one.status()
     assert status["status"] == "closed" and status["finding"] == "substantiated"
+    # R59 一案双查: the record links the 主体责任 (村党组织书记) and the 监督责任 (监委会, 乡镇纪委)
+    links = {x["role"]: x["people"] for x in one.case()["lead"]["dual_inquiry"]}
+    assert links == {"party_secretary": ["张书记"], "supervisor": ["赵监委", "钱监委"], "discipline_inspector": ["吴纪委"]}
+    assert any("一案双查" in h["summary"] and "张书记" in h["summary"] for h in one.case()["history"])
+    assert "张书记" not in json.dumps(status, ensure_ascii=False)  # not on the reporter's page
     feedback = one.task("lead_feedback")
     due = datetime.fromisoformat(feedback["due_at"]).astimezone(LOCAL_TZ).date()
     assert due == date(2026, 3, 25)  # R57: 15 working days after closing on 2026-03-04
