@@ -984,6 +984,12 @@ class MemberRosterForm(ItemForm):
     date_field = "basis_date"
     basis_date = day("成员身份确认基准日")
     members_total = integer("确认的成员总数", minimum=1, unit="人")
+    # 成员大会 is made up of the members with full civil capacity (农村集体经济组织法 第二十六条), so
+    # the roster states how many they are: its quorum and majority are counted from them.
+    capable_total = integer("其中具有完全民事行为能力的成员数", minimum=1, unit="人",
+                            help="即成员大会的组成人员：年满十八周岁的成员，以及年满十六周岁、以自己的劳动收入"
+                                 "为主要生活来源的成员（《民法典》第十七条、第十八条），不含被认定为无民事行为"
+                                 "能力或者限制民事行为能力的成年人")
     criteria = text("认定标准", help="户籍关系、与本集体形成稳定的权利义务关系、以集体土地为基本生活保障等")
     added = text("新增成员", required=False, help="每行一人：姓名，理由")
     removed = text("取消成员资格", required=False, help="每行一人：姓名，性别，原因（如：出嫁、死亡、户口迁出并取得他处成员身份）")
@@ -993,13 +999,17 @@ class MemberRosterForm(ItemForm):
         _withdraw_only_on_revision(values, ctx)
         parse_lines(values.get("added"), "added", 2, "人", "张三，新出生")
         removed = parse_lines(values.get("removed"), "removed", 3, "人", "李四，女，出嫁")
+        if values["capable_total"] > values["members_total"]:
+            raise refuse("capable_total", f"具有完全民事行为能力的成员数（{values['capable_total']}）"
+                                          f"不能超过确认的成员总数（{values['members_total']}）")
         flagged = 0
         for number, (_, gender, reason) in enumerate(removed, start=1):
             if gender not in GENDERS:
                 raise refuse("removed", f"第{number}行的性别须写“男”或“女”")
             if gender == "女" and MARRIED_OUT.search(reason):
                 flagged += 1  # 出嫁女: review before the removal stands ("两头落空")
-        return {"flagged_removals": flagged, "roster_total": values["members_total"]}
+        return {"flagged_removals": flagged, "roster_total": values["members_total"],
+                "roster_capable": values["capable_total"]}
 
 
 REMOVAL_DECISIONS = {"confirm": "核实无误，同意取消", "return": "退回重新认定"}
@@ -1018,14 +1028,19 @@ class RemovalReviewForm(ItemForm):
 
 
 class MemberAssemblyForm(ItemForm):
-    """成员大会: valid with two thirds of the members present; passes with two thirds of ALL members.
+    """成员大会 (农村集体经济组织法, in force 2025-05-01): the assembly is made up of the members with
+    full civil capacity (第二十六条); it is valid with two thirds or more of them present (第二十七条:
+    "有三分之二以上具有完全民事行为能力的成员参加") and decides with two thirds or more of all its
+    members (第二十七条: "成员大会全体成员三分之二以上同意"). Both counts are taken from the
+    capacity count on the roster, never from the whole roster (minors are members but do not sit).
 
-    农村集体经济组织法 (2025-05-01), DOMAIN §2.5 [G: verify against the final text]."""
+    A roster recorded before the capacity count existed has none: the whole roster is then the base,
+    which can only make the quorum harder to reach, and the reason says so."""
 
     title_zh = "成员大会表决记录"
     date_field = "held_on"
     held_on = day("会议日期")
-    attended = integer("实到成员数", unit="人")
+    attended = integer("实到成员数", unit="人", help="具有完全民事行为能力的成员中实际参加的人数（含在线参加和同户书面委托代为参加）")
     approve = integer("赞成票数", unit="票")
     oppose = integer("反对票数", unit="票")
     abstain = integer("弃权票数", unit="票")
@@ -1034,11 +1049,13 @@ class MemberAssemblyForm(ItemForm):
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
         not_future(values, ctx, "held_on")
-        should = latest(ctx, "roster_total")
+        should, basis = latest(ctx, "roster_capable"), "具有完全民事行为能力的成员"
+        if should is None:  # a roster recorded before the capacity count: the whole roster, stricter
+            should, basis = latest(ctx, "roster_total"), "成员（名单未登记完全民事行为能力人数，按成员总数计）"
         if not isinstance(should, int) or should <= 0:
             raise refuse("attended", "没有成员名单，无法计算应到人数")
         if values["attended"] > should:
-            raise refuse("attended", f"实到人数（{values['attended']}）不能超过成员总数（{should}）")
+            raise refuse("attended", f"实到人数（{values['attended']}）不能超过应到人数（{should}人，即{basis}）")
         votes = values["approve"] + values["oppose"] + values["abstain"]
         if votes > values["attended"]:
             raise refuse("approve", f"赞成、反对、弃权合计（{votes}）不能超过实到人数（{values['attended']}）")
@@ -1046,11 +1063,15 @@ class MemberAssemblyForm(ItemForm):
             raise refuse("proxies", "同户代理人数不能超过实到人数")
         if not rules.at_least_two_thirds(values["attended"], should):
             outcome = "lapsed"
-            reason = f"成员大会未达三分之二以上成员参加（应到{should}人，实到{values['attended']}人），流会"
+            reason = (f"成员大会未达三分之二以上{basis}参加（应到{should}人，实到{values['attended']}人），流会"
+                      f"（《农村集体经济组织法》第二十七条）")
         elif rules.at_least_two_thirds(values["approve"], should):
-            outcome, reason = "passed", f"成员大会通过：赞成{values['approve']}票，达全体成员{should}人的三分之二以上"
+            outcome = "passed"
+            reason = f"成员大会通过：赞成{values['approve']}票，达成员大会全体成员{should}人的三分之二以上"
         else:
-            outcome, reason = "failed", f"成员大会未通过：赞成{values['approve']}票，未达全体成员{should}人的三分之二"
+            outcome = "failed"
+            reason = (f"成员大会未通过：赞成{values['approve']}票，未达成员大会全体成员{should}人的三分之二"
+                      f"（《农村集体经济组织法》第二十七条）")
         return {"outcome": outcome, "should_attend": should, "outcome_reason": reason}
 
 

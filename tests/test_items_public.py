@@ -914,9 +914,11 @@ def test_party_admission_probation_runs_from_the_branch_meeting(app, item, clock
 
 # ---------------------------------------------------------------------------- A9 member confirmation
 
-ROSTER = {"basis_date": "2026-01-01", "members_total": 600, "criteria": "户籍在本村且以集体土地为基本生活保障",
+# 600 members, of whom 540 have full civil capacity (the others are minors): the 成员大会 is the 540.
+ROSTER = {"basis_date": "2026-01-01", "members_total": 600, "capable_total": 540,
+          "criteria": "户籍在本村且以集体土地为基本生活保障",
           "added": "张小宝，新出生", "removed": "李四妹，女，出嫁\n王五，男，死亡"}
-ASSEMBLY = {"held_on": "2026-03-02", "attended": 400, "approve": 400, "oppose": 0, "abstain": 0, "minutes": "成员大会表决名单"}
+ASSEMBLY = {"held_on": "2026-03-02", "attended": 360, "approve": 360, "oppose": 0, "abstain": 0, "minutes": "成员大会表决名单"}
 
 
 def confirmed_roster(case: Item, clock) -> int:
@@ -940,19 +942,32 @@ def test_member_confirmation_happy_path(item, clock):
     case.refused("qian", "review_removals", {"decision": "confirm", "opinion": "同意"}, "checked_new_membership")
     case.do("qian", "review_removals", {"decision": "confirm", "checked_new_membership": True, "opinion": "已核实"})
     case.disclose("roster", clock)
-    # two thirds of the 600 members must attend (400), and two thirds of ALL must approve (400)
-    case.do("wang", "member_assembly", {**ASSEMBLY, "held_on": today(clock), "attended": 399, "approve": 399})
+    # 农村集体经济组织法 第二十六条、第二十七条: the assembly is the 540 members with full civil capacity;
+    # two thirds of them must attend (360) and two thirds of them must approve (360): one below lapses / fails
+    case.do("wang", "member_assembly", {**ASSEMBLY, "held_on": today(clock), "attended": 359, "approve": 359})
     assert case.ready() == ["member_assembly"], "流会"
-    case.do("wang", "member_assembly", {**ASSEMBLY, "held_on": today(clock), "approve": 399, "oppose": 1})
+    assert case.data_of("member_assembly")["outcome"] == "lapsed"
+    case.do("wang", "member_assembly", {**ASSEMBLY, "held_on": today(clock), "approve": 359, "oppose": 1})
     assert case.ready() == ["roster"], "未通过: revise the roster"
     case.do("wang", "roster", {**ROSTER, "removed": "王五，男，死亡"})
     case.do("zhao", "review_roster", APPROVE)
     assert case.ready() == ["draft_roster_disclosure"], "no married-out removal: no special review"
     case.disclose("roster", clock)
-    case.refused("wang", "member_assembly", {**ASSEMBLY, "held_on": today(clock), "attended": 601}, "attended")
+    # more present than members with full capacity is impossible (the minors do not sit)
+    case.refused("wang", "member_assembly", {**ASSEMBLY, "held_on": today(clock), "attended": 541}, "attended")
+    # exactly two thirds of the 540 present and approving (not two thirds of the 600 roster) passes
     case.do("wang", "member_assembly", {**ASSEMBLY, "held_on": today(clock)})
+    assert case.data_of("member_assembly")["should_attend"] == 540
     case.do("zhou", "file_roster", {"filed_on": today(clock), "filed_with": "示范镇人民政府"})
     assert case.status == "completed"
+
+
+def test_member_roster_capacity_count_is_bounded(item):
+    case = item("member-confirmation")
+    for bad in ({**ROSTER, "capable_total": 601}, {k: v for k, v in ROSTER.items() if k != "capable_total"}):
+        r = case.start("wang", bad, status=422)
+        assert "capable_total" in r.get_json()["error"]["fields"]
+    case.start("wang", {**ROSTER, "capable_total": 600})
 
 
 def test_member_confirmation_refusals_and_withdrawal(item):
