@@ -588,11 +588,26 @@ class EvidenceMixin:
                         data={"attachment": out["id"], "sha256": out["sha256"], "name": out["name"]})
             return out
 
-    def _bind_attachments(self, session, row, now) -> list[dict]:
-        """Bind the open attachments of ``row`` to its record (inside the completing transaction)."""
+    @staticmethod
+    def required_evidence(meta: dict | None, task_name: str) -> str | None:
+        """What the item's catalogue entry asks to be uploaded at this step (``evidence:``)."""
+        wanted = (meta or {}).get("evidence") or {}
+        return wanted.get(task_name) if isinstance(wanted, dict) else None
+
+    def _bind_attachments(self, session, row, now, meta: dict | None = None, village=None) -> list[dict]:
+        """Bind the open attachments of ``row`` to its record (inside the completing transaction).
+        Where the catalogue asks for evidence at this step and the village's settings make it a
+        condition (``evidence: required``), a step without any is refused (422 on ``file``)."""
         from .models import Attachment
 
         bound = []
+        wanted = self.required_evidence(meta, row.name)
+        if wanted and village is not None and (village.settings or {}).get("evidence") == "required":
+            count = session.scalar(select(func.count()).select_from(Attachment).where(
+                Attachment.task_id == row.id)) or 0
+            if not count:
+                message = f"需上传：{wanted}（本村规定，提交前须上传）"
+                raise Invalid(message, {"file": [message]})
         for att in session.scalars(select(Attachment).where(Attachment.task_id == row.id,
                                                             Attachment.bound_at.is_(None)).order_by(Attachment.id)):
             att.bound_at = now

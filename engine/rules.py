@@ -94,16 +94,21 @@ DEFAULT_SETTINGS: dict[str, str] = {
     # R33 [L]: a 不称职 rating at the annual 民主评议 needs more than half of those present; a local
     # rule (陕西) asks two thirds of those present at a 村民代表会议 (harder to rate someone 不称职).
     "appraisal_unfit": "majority_present",  # or "two_thirds_present"
+    # Issue 14: the evidence an item's catalogue entry asks for per step (``evidence:``) is a
+    # request by default; a county (each of its villages) may make it a condition of the step.
+    "evidence": "optional",  # or "required"
 }
 ALLOWED_SETTINGS: dict[str, tuple[str, ...]] = {
     "party_members_quorum": ("half", "two_thirds"),
     "representatives_pass": ("present", "all_members"),
     "appraisal_unfit": ("majority_present", "two_thirds_present"),
+    "evidence": ("optional", "required"),
 }
 SETTING_LABELS = {
     "party_members_quorum": "党员大会到会要求",
     "representatives_pass": "村民代表会议通过要求",
     "appraisal_unfit": "民主评议认定不称职的要求",
+    "evidence": "办理记录的证据材料",
 }
 SETTING_VALUE_NAMES = {
     "half": "应到党员半数以上到会（half）",
@@ -112,6 +117,8 @@ SETTING_VALUE_NAMES = {
     "all_members": "赞成超过全体组成人员半数（all_members）",
     "majority_present": "不称职票超过到会人数半数（majority_present）",
     "two_thirds_present": "不称职票达到到会人数三分之二以上（two_thirds_present）",
+    "optional": "事项目录要求的材料提示上传（optional）",
+    "required": "事项目录要求的材料须上传后才能提交（required）",
 }
 
 

@@ -453,7 +453,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
         if objection is not None:
             row.objection_id = objection.id
         # Evidence uploaded to the task is bound to the record; its hashes go into the step's event.
-        bound = self._bind_attachments(session, row, now)
+        bound = self._bind_attachments(session, row, now, deployed.meta, case.village)
         booked = {}
         if row.form == "payment":
             # R34: the money moves and is booked in one transaction; the step's out entry is its
@@ -1005,6 +1005,9 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             out["overdue"] = row.state == "ready" and row.due_at < self.now()
         if with_fields and row.form in forms.FORMS:
             out["fields"] = forms.describe(row.form)
+        wanted = self.required_evidence(case.definition.meta, row.name)
+        if wanted:  # issue 14: what the catalogue asks to be uploaded at this step
+            out["evidence"] = {"what": wanted, "required": (village.settings or {}).get("evidence") == "required"}
         if row.state == "completed":
             out["data"] = row.data
         if with_fields and session is not None and case.definition.key == ledger.FINANCE_PROCESS \

@@ -669,3 +669,29 @@ def test_the_archive_page_and_the_dossier_links(app, clock):
     assert "demo-001-2026-0001" in html and "硬化村东道路" in html and "永久" in html
     assert page.get(f"/api/v1/instances/{walk.case['id']}/dossier?format=zip").status_code == 200
     assert Browser(app, "chen").get("/villages/demo-001/archive").status_code == 403
+
+
+def test_required_evidence_is_catalogue_data_and_a_village_may_make_it_a_condition(app):
+    from tests.test_items_services import set_village_settings
+    from tests.test_web import Browser
+
+    walk = walk_on(app)
+    walk.start()
+    task = walk.secretary.get(f"/tasks/{walk.task('two_committees')['id']}").get_json()
+    assert task["evidence"] == {"what": "签到表照片", "required": False}
+    assert "需上传：签到表照片" in Browser(app, "zhang").html(f"/tasks/{task['id']}")
+    walk.meeting("two_committees", "two_committees")  # a request only, by default
+    walk.review("review_two_committees")
+    set_village_settings(app, evidence="required")
+    task = walk.task("party_members")
+    assert walk.secretary.get(f"/tasks/{task['id']}").get_json()["evidence"]["required"] is True
+    r = walk.meeting("party_members", "party_members", status=422)
+    assert r.get_json()["error"]["fields"]["file"] == ["需上传：签到表照片（本村规定，提交前须上传）"]
+    assert walk.task("party_members")["id"] == task["id"]  # nothing moved
+    upload(walk.secretary, task["id"], jpeg(), "签到表.jpg")
+    walk.meeting("party_members", "party_members")
+    assert "review_party_members" in walk.ready()
+    from engine.rules import check_settings
+
+    assert check_settings({"evidence": "required"}) == {}
+    assert "办理记录的证据材料只能是" in check_settings({"evidence": "sometimes"})["evidence"][0]

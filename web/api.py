@@ -94,6 +94,7 @@ class TaskOut(Schema):
     statement = fields.Dict(metadata={"description": "财务公开事项：从账目生成的财务公开表"})
     subject = fields.Dict()  # the record a review, objection reply or inspection decides about
     prefill = fields.Dict()  # a disclosure drafted from the record, for the cadre to edit
+    evidence = fields.Dict()
 
 
 class CaseOut(Schema):
