@@ -47,11 +47,9 @@ def test_upload_from_a_phone_with_the_file_chooser(app, live, browser, tmp_path)
     shot(page, "evidence-task-phone")
 
     page.fill("#f-held_on", "2026-03-02")
-    page.get_by_label("实到人数").fill("7")
-    page.get_by_label("赞成票数").fill("6")
-    page.get_by_label("反对票数").fill("1")
-    page.get_by_label("弃权票数").fill("0")
-    page.get_by_label("会议纪要").fill("两委会议商议修路方案，签到表见附件。")
+    for name, value in (("attended", "7"), ("approve", "6"), ("oppose", "1"), ("abstain", "0"),
+                        ("minutes", "两委会议商议修路方案，签到表见附件。")):
+        page.fill(f"#f-{name}", value)
     zhang.submit(page)
     assert "/cases/" in page.url
     step = page.locator("ol.timeline li.act-complete", has_text="村两委会议商议")
