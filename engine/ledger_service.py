@@ -225,3 +225,65 @@ class LedgerMixin:
                 "content": st.text(), "notice_until": now + timedelta(days=notice_days),
                 "posted_by": "报账员" if case.created_by is None else "", "refers_to": previous.id if previous else None,
                 "evidence": None, "statement": st.as_data()}
+
+    # -- the township and county desk ---------------------------------------------------------
+    def ledger_overview(self, username: str) -> list[dict]:
+        """Per village in this person's scope: income, spending and balance of the books, the
+        payments waiting for the agency (R37) and the 财务公开 not yet posted (应公开未公开, with
+        those past their due date), for the township and county desks."""
+        from sqlalchemy import or_
+
+        from .models import TaskRow
+
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            stmt = select(Village)
+            if not actor.is_admin():
+                scope = [Village.id.in_(actor.village_ids() or {-1})]
+                if actor.townships():
+                    scope.append(Village.township.in_(actor.townships()))
+                if actor.counties():
+                    scope.append(Village.county.in_(actor.counties()))
+                stmt = stmt.where(or_(*scope))
+            villages = list(session.scalars(stmt.order_by(Village.township, Village.code)))
+            ids = [v.id for v in villages] or [-1]
+            sums: dict = {}
+            for vid, direction, total in session.execute(
+                    select(LedgerEntry.village_id, LedgerEntry.direction, func.sum(LedgerEntry.amount))
+                    .where(LedgerEntry.village_id.in_(ids)).group_by(LedgerEntry.village_id, LedgerEntry.direction)):
+                sums[(vid, direction)] = total
+            now = self.now()
+            waiting: dict = {}
+            for vid, _due in session.execute(select(TaskRow.village_id, TaskRow.due_at).where(
+                    TaskRow.village_id.in_(ids), TaskRow.state == "ready", TaskRow.form == "agency_review")):
+                waiting[vid] = waiting.get(vid, 0) + 1
+            due_rows: dict = {}
+            finance = select(ProcessDefinition.id).where(ProcessDefinition.key == ledger.FINANCE_PROCESS)
+            for vid, title, due_at in session.execute(
+                    select(Case.village_id, Case.title, TaskRow.due_at).join(TaskRow, TaskRow.case_id == Case.id).where(
+                        Case.village_id.in_(ids), Case.definition_id.in_(finance), TaskRow.state == "ready",
+                        TaskRow.form.in_(("review", "statement_reply")))):
+                due_rows.setdefault(vid, []).append({"title": title, "overdue": bool(due_at and due_at < now)})
+            out = []
+            for v in villages:
+                income = (sums.get((v.id, "in")) or ledger.Decimal(0))
+                spending = (sums.get((v.id, "out")) or ledger.Decimal(0))
+                out.append({"code": v.code, "name": v.name, "township": v.township, "in": ledger.money(income),
+                            "out": ledger.money(spending), "balance": ledger.money(income - spending),
+                            "agency_waiting": waiting.get(v.id, 0), "disclosures_due": due_rows.get(v.id, []),
+                            "disclosures_overdue": sum(1 for d in due_rows.get(v.id, []) if d["overdue"])})
+            return out
+
+    def finance_statement(self, username: str, code: str, period: str | None = None) -> ledger.Statement:
+        """村级财务公开表 of one period (default: the newest that has ended)."""
+        with self.sessions() as session:
+            _, village = self._ledger_village(session, username, code)
+            if period:
+                try:
+                    chosen = ledger.parse_period(period)
+                except ValueError:
+                    raise Invalid("期间须写成 2026Q1（季度）或 2026-01（月份）",
+                                  {"period": ["期间须写成 2026Q1 或 2026-01"]}) from None
+            else:
+                chosen = ledger.last_closed_period(self.now(), bool((village.settings or {}).get("ledger.monthly")))
+            return ledger.statement(session, village, chosen)

@@ -615,3 +615,36 @@ def test_a_json_backup_moves_the_books_between_backends_exactly(app, clock, tmp_
     finally:
         target.extensions["cunwu_db"].dispose()
         _drop_pg_schema(schema)
+
+
+def test_the_township_desk_and_the_statement_in_excel(app, clock):
+    """乡镇、县: per village income, spending, balance, payments waiting for the agency and
+    disclosures not yet posted; the 村级财务公开表 as Excel, one sheet per entity, number cells."""
+    import io
+
+    from openpyxl import load_workbook
+
+    client = ApiClient(app, "sun")
+    client.post("/villages/demo-001/ledger/receipts", json={**RECEIPT, "amount": "0.10"})
+    client.post("/villages/demo-001/ledger/receipts", json={**RECEIPT, "amount": "0.20", "account": "=HYPERLINK(1)"})
+    waiting = _to_payment_unchecked(app)  # at the agency
+    _past_the_quarter(clock)
+    app.extensions["cunwu"].run_timers()
+    rows = {r["code"]: r for r in app.extensions["cunwu"].ledger_overview("he")}
+    assert rows["demo-001"]["in"] == "0.30" and rows["demo-001"]["balance"] == "0.30"
+    assert rows["demo-001"]["agency_waiting"] == 1 and rows["demo-002"]["agency_waiting"] == 0
+    assert [d["title"] for d in rows["demo-001"]["disclosures_due"]] == ["2026年第一季度财务公开"]
+    assert [r["code"] for r in app.extensions["cunwu"].ledger_overview("xu")] == ["demo-001", "demo-002"]
+    assert [r["code"] for r in app.extensions["cunwu"].ledger_overview("sun")] == ["demo-001"]
+    page = _web(app, "zhou").get("/ledger/overview").get_data(as_text=True)
+    assert "示范村" in page and "东山村" in page and "2026年第一季度财务公开" in page
+    assert _web(app, "zhang").get("/ledger/overview").status_code == 403
+    r = _web(app, "zhao").get("/ledger/statement.xlsx?village=demo-001&period=2026Q1")
+    assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
+    wb = load_workbook(io.BytesIO(r.data))
+    assert wb.sheetnames == ["村民委员会", "村集体经济组织"]
+    coop = {row[0]: row[1] for row in wb["村集体经济组织"].iter_rows(min_row=4, values_only=True) if row and row[0]}
+    assert coop["本期收入合计"] == pytest.approx(0.30) and str(coop["本期收入合计"]) in ("0.3", "0.30")
+    assert "收入：=HYPERLINK(1)" in coop, "a formula-like account is text"
+    assert _web(app, "chen").get("/ledger/statement.xlsx?village=demo-001").status_code == 403
+    assert waiting.ready() == ["agency_review"]

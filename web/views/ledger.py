@@ -61,3 +61,73 @@ def ledger_page():
                            entities=books.ENTITIES, accounts=[a for a, (kind, _) in books.CHART.items() if kind != "out"],
                            may_write=may_write, form=form, errors=errors, args=args, next_url=next_url), \
         (422 if errors else 200)
+
+
+DESK_ROLES = ("township_official", "discipline_inspector", "agency_accountant", "county_inspector", "admin")
+
+
+@bp.route("/ledger/overview")
+@login_required
+def ledger_overview():
+    """乡镇、县的账目汇总: per village income, spending, balance, payments waiting for the agency,
+    财务公开 not yet posted."""
+    profile = me() or {}
+    if not set(profile.get("roles") or []) & set(DESK_ROLES):
+        raise Forbidden("账目汇总仅供乡镇、县级人员使用")
+    rows = engine().ledger_overview(username())
+    return render_template("ledger_overview.html", rows=rows)
+
+
+@bp.route("/ledger/statement.xlsx")
+@login_required
+def ledger_statement_xlsx():
+    """村级财务公开表 as Excel: one sheet per accounting entity, amounts as number cells."""
+    import io
+    from urllib.parse import quote
+
+    from flask import Response
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from .desk import FORMULA_START
+
+    code = _village_code()
+    if code is None:
+        raise Forbidden("您没有可查看账目的村")
+    st = engine().finance_statement(username(), code, request.args.get("period") or None)
+    wb = Workbook()
+    for index, e in enumerate(st.entities):
+        ws = wb.active if index == 0 else wb.create_sheet()
+        ws.title = e["name"]
+        ws.append([f"{st.village}{st.period.title}财务公开表（{e['name']}）"])
+        ws["A1"].font = Font(bold=True, size=14)
+        ws.append([f"期间：{st.period.start.isoformat()}至{st.period.end.isoformat()}", "单位：元"])
+        ws.append(["项目", "金额"])
+        for cell in ws[ws.max_row]:
+            cell.font = Font(bold=True)
+        rows = [("期初余额", e["opening"])]
+        rows += [(f"收入：{a}", t) for a, t in e["income"]] + [("本期收入合计", e["in"])]
+        rows += [(f"支出：{a}", t) for a, t in e["spending"]] + [("本期支出合计", e["out"])]
+        rows += [("期末余额", e["closing"])]
+        for label, amount in rows:
+            ws.append([label, amount])
+        if e["large"]:
+            ws.append([])
+            ws.append(["大额收支明细（日期、收支、摘要、对方）", "金额"])
+            for x in e["large"]:
+                ws.append([f"{x['date']} {'收入' if x['direction'] == 'in' else '支出'} {x['summary']}"
+                           + (f"（{x['counterparty']}）" if x["counterparty"] else ""), x["amount"]])
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                    cell.data_type = "s"  # text, never a formula
+                elif not isinstance(cell.value, str) and cell.value is not None:
+                    cell.number_format = "#,##0.00"
+        ws.column_dimensions["A"].width = 60
+        ws.column_dimensions["B"].width = 18
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    name = f"{st.village}{st.period.title}财务公开表.xlsx"
+    return Response(buffer.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename=statement-{code}-{st.period.key}.xlsx; "
+                                                    f"filename*=UTF-8''{quote(name)}"})
