@@ -25,6 +25,33 @@ COUNTS = {
 
 
 VILLAGE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+#: An 11-digit mainland mobile number (13x–19x) and a plain email address (notices, issue 17).
+PHONE = re.compile(r"1[3-9][0-9]{9}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def _contact(entry: dict, where: str, errors: list[str]) -> dict:
+    """``phone`` and ``email`` of a person entry, checked; only the keys the entry has."""
+    out: dict = {}
+    if "phone" in entry:
+        phone = entry["phone"]
+        if isinstance(phone, int) and not isinstance(phone, bool):
+            phone = str(phone)
+        if phone in (None, ""):
+            out["phone"] = None
+        elif not isinstance(phone, str) or not PHONE.fullmatch(phone.strip().replace(" ", "").replace("-", "")):
+            errors.append(f"{where}：手机号（phone）“{str(phone)[:20]}”不是11位大陆手机号码")
+        else:
+            out["phone"] = phone.strip().replace(" ", "").replace("-", "")
+    if "email" in entry:
+        email = entry["email"]
+        if email in (None, ""):
+            out["email"] = None
+        elif not isinstance(email, str) or len(email.strip()) > 254 or not EMAIL.fullmatch(email.strip()):
+            errors.append(f"{where}：电子邮箱（email）“{str(email)[:60]}”格式不正确")
+        else:
+            out["email"] = email.strip()
+    return out
 
 
 def parse_yaml(text: str, source: str = "导入文件") -> dict:
@@ -139,6 +166,7 @@ def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
         seen_users.add(username)
         if not isinstance(entry.get("name"), str) or not entry["name"].strip():
             errors.append(f"{where}：缺少姓名（name）")
+        contact = _contact(entry, where, errors)
         password = entry.get("password")
         if password is not None and not isinstance(password, str | int):
             errors.append(f"{where}：密码（password）必须是文字")
@@ -195,6 +223,8 @@ def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
             user.name = entry["name"].strip()
             if password not in (None, "") and not check_password_hash(user.password_hash, str(password)):
                 user.password_hash = generate_password_hash(str(password))
+        for key, value in contact.items():
+            setattr(user, key, value)
         session.flush()
         wanted = set(grants)
         for assignment in list(user.roles):

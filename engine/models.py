@@ -109,6 +109,9 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(400))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Where notices reach the person (issue 17): an 11-digit mainland mobile, an email address.
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -222,6 +225,8 @@ class TaskRow(Base):
     completed_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
     data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     objection_id: Mapped[int | None] = mapped_column(ForeignKey("objection.id"), nullable=True)
+    #: When the overdue notice of this task was written (once per task, engine.notices).
+    overdue_noticed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class AuditEvent(Base):
@@ -393,3 +398,56 @@ class LedgerPeriod(Base):
     period: Mapped[str] = mapped_column(String(10))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True)
     opened_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """A notice in one person's inbox (issue 17), written in the transaction of its event."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_user", "user_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # objection | hold | overdue | lead
+    title: Mapped[str] = mapped_column(String(300))
+    #: The page of the notice, relative to the public URL (``/cases/12``).
+    path: Mapped[str] = mapped_column(String(200), default="")
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id", ondelete="CASCADE"),
+                                                nullable=True, index=True)
+    lead: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the lead's code
+    at: Mapped[datetime]
+    read_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class OutboxMessage(Base):
+    """One message to send on one channel (email, sms, webhook), written with its notice and
+    delivered by ``cunwu worker``. ``next_at`` is when it may be tried next (also the lease a
+    worker takes while sending); after the last failed try the message is ``dead``."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notification.id", ondelete="CASCADE"),
+                                                        nullable=True, index=True)
+    channel: Mapped[str] = mapped_column(String(10))  # email | sms | webhook
+    address: Mapped[str] = mapped_column(String(254), default="")  # email or phone; "" for the webhook
+    kind: Mapped[str] = mapped_column(String(20))
+    village: Mapped[str] = mapped_column(String(200), default="")
+    subject: Mapped[str] = mapped_column(String(300))
+    path: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | dead | skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DeliveryAttempt(Base):
+    """Every try of sending an outbox message, successful or not."""
+
+    __tablename__ = "delivery_attempt"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str] = mapped_column(Text, default="")

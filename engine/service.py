@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import evidence, forms, holds, leads, ledger, publicity, rules, runtime
+from . import evidence, forms, holds, leads, ledger, notices, publicity, rules, runtime
 from .accounts import Accounts
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
@@ -491,9 +491,11 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             reason = f"{actor.name}提出异议，待乡镇纪委核查：" + (values.get("opinion") or values.get("reply"))
             holds.place(case, by=actor.username, level=level_of("discipline_inspector"), reason=reason)
             self._audit(session, action="hold", actor=actor, case=case, summary=f"暂停事项：{reason}")
+            notices.hold_changed(session, case, released=False, now=now)
         elif getattr(schema, "releases_hold", False) and case.status == "on_hold":
             holds.lift(case)
             self._audit(session, action="release", actor=actor, case=case, summary=f"乡镇纪委核查后恢复办理：{summary}")
+            notices.hold_changed(session, case, released=True, now=now)
         session.flush()
 
     def _returned_record(self, session: Session, case: Case, row: TaskRow) -> TaskRow | None:
@@ -757,6 +759,8 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             self._audit(session, action="objection", actor=None, actor_name="村民", case=case,
                         village_id=entry.village_id, summary=f"对“{entry.title}”提出异议",
                         data={"objection": objection.id, "entry": entry.id})
+            notices.objection_filed(session, case, case.village if case else session.get(Village, entry.village_id),
+                                    entry.title, now)
             if case is not None and case.status in ("running", "on_hold"):
                 deployed = self.catalog.deployed(case.definition)
                 wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
@@ -832,8 +836,34 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
                         skip.add(case_id)
                         logging.getLogger("cunwu.timers").exception("定时事件处理失败：事项%s", case_id)
             if len(ids) < batch:
-                # A period of the books has ended: open its 财务公开 in every village (R26).
-                return fired + self.open_finance_disclosures()
+                break
+        # A period of the books has ended: open its 财务公开 in every village (R26).
+        fired += self.open_finance_disclosures()
+        self.scan_overdue()
+        return fired
+
+    def scan_overdue(self) -> int:
+        """Tell of ready tasks past their due date (once per task; CONTRACT.md, kind ``overdue``)."""
+        return notices.scan_overdue(self.sessions, self.now())
+
+    def deliver_notices(self, channels, **kw) -> dict[str, int]:
+        """Send the outbox to the configured channels (``cunwu worker``; engine.delivery)."""
+        from . import delivery
+
+        return delivery.deliver(self.sessions, self.now, channels, **kw)
+
+    # -- the inbox ------------------------------------------------------------------------
+    def notifications(self, username: str) -> list[dict]:
+        with self.sessions() as session:
+            return notices.inbox(session, self.actor(session, username).id)
+
+    def unread_notifications(self, username: str) -> int:
+        with self.sessions() as session:
+            return notices.unread(session, self.actor(session, username).id)
+
+    def read_notification(self, username: str, notice_id: int) -> None:
+        with self.transaction() as session:
+            notices.mark_read(session, self.actor(session, username).id, notice_id, self.now())
 
     def _fire_timers(self, session: Session, case_id: int) -> tuple[int, bool]:
         """Run one due case's timers; ``(1 if it moved else 0, still due)``."""
@@ -871,6 +901,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             holds.place(case, by=actor.username, level=level, reason=reason.strip())
             self._audit(session, action="hold", actor=actor, case=case,
                         summary=f"{LEVEL_NAMES[level]}暂停事项：{reason.strip()}")
+            notices.hold_changed(session, case, released=False, now=self.now())
             return self._case_json(session, case)
 
     def release_case(self, username: str, case_id: int, note: str = "") -> dict:
@@ -889,6 +920,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             holds.lift(case)
             self._audit(session, action="release", actor=actor, case=case,
                         summary=f"{LEVEL_NAMES[level]}恢复办理{('：' + note) if note else ''}")
+            notices.hold_changed(session, case, released=True, now=self.now())
             return self._case_json(session, case)
 
     # -- JSON shapes ------------------------------------------------------------------------

@@ -116,6 +116,7 @@ COVERED = {
     ("GET", "/api/v1/villages/<string:code>/ledger"), ("POST", "/api/v1/villages/<string:code>/ledger/receipts"),
     ("GET", "/api/v1/villages/<string:code>/ledger/entries/<int:entry_id>"),
     ("POST", "/api/v1/villages/<string:code>/ledger/entries/<int:entry_id>/reversal"),
+    ("GET", "/api/v1/notifications"), ("POST", "/api/v1/notifications/<int:notice_id>/read"),
 }
 #: who may enter receipts and reversals in each village's books (报账员, the township agency)
 BOOKKEEP = {"demo-001": {"sun", "he"}, "demo-002": {"he"}}
@@ -332,6 +333,31 @@ def test_county_desk(world):
             assert r.status_code == 200, (who, r.status_code)
         else:
             assert r.status_code == 403, f"ESCALATION: {who} GET /county → {r.status_code}"
+
+
+def test_notifications_are_read_and_marked_only_by_their_owner(world):
+    """Everybody logged in has an inbox; a notice is marked read by its owner only (others: 404)."""
+    clients, case = world["clients"], world["cases"]["demo-001"]
+    assert clients["zhao"].post(f"/instances/{case['id']}/hold", json={"reason": "核查"}).status_code == 200
+    assert clients["zhao"].post(f"/instances/{case['id']}/release", json={"reason": "核查完毕"}).status_code == 200
+    told = {"zhang", "zhao", "qian", "wu"}  # the contract's table for ``hold`` in demo-001
+    inboxes = {}
+    for who in EVERYONE:
+        r = clients[who].get("/notifications")
+        _check(who, r, who in LOGGED_IN, what="read one's notices")
+        if who is not None:
+            inboxes[who] = [n for n in r.get_json() if n.get("case") == case["id"] and n["kind"] == "hold"]
+            assert bool(inboxes[who]) == (who in told), (who, inboxes[who])
+    notice = inboxes["zhang"][0]["id"]
+    for who in EVERYONE:
+        r = clients[who].post(f"/notifications/{notice}/read")
+        if who == "zhang":
+            assert r.status_code == 204
+        else:
+            _check(who, r, False, what="mark zhang's notice read")
+            assert r.status_code == (401 if who is None else 404)
+    assert next(n for n in clients["zhang"].get("/notifications").get_json() if n["id"] == notice)["read"] is True
+    assert all(not n["read"] for n in clients["zhao"].get("/notifications").get_json())
 
 
 def test_public_endpoints_need_no_login(world):

@@ -343,6 +343,35 @@ class Archive(MethodView):
         return jsonify(archive_list(engine(), user, code, int(raw) if raw else None))
 
 
+class NotificationOut(Schema):
+    id = fields.Integer()
+    at = fields.String()
+    kind = fields.String()
+    title = fields.String()
+    case = fields.Integer()
+    lead = fields.String()
+    read = fields.Boolean()
+
+
+@blp.route("/notifications")
+class Notifications(MethodView):
+    @blp.response(200, NotificationOut(many=True))
+    @blp.doc(security=BEARER)
+    def get(self):
+        """我的通知，新的在前（异议、暂停、超期、线索）"""
+        return engine().notifications(current_username())
+
+
+@blp.route("/notifications/<int:notice_id>/read")
+class NotificationRead(MethodView):
+    @blp.response(204)
+    @blp.doc(security=BEARER)
+    def post(self, notice_id):
+        """标为已读（只能标自己的通知，别人的一律404）"""
+        engine().read_notification(current_username(), notice_id)
+        return None
+
+
 @blp.route("/villages/<string:code>/board")
 class Board(MethodView):
     @blp.response(200, EntryOut(many=True))

@@ -200,12 +200,14 @@ def timers_run():
 @click.option("--once", is_flag=True, help="只扫描一次")
 @with_appcontext
 def worker_command(interval: float, once: bool):
-    """持续触发到期的定时事件。"""
+    """持续触发到期的定时事件，并发送通知（邮件、短信、群机器人）。"""
     from sqlalchemy.exc import SQLAlchemyError
 
+    channels = notice_channels()
     while True:
         try:
             fired = _engine().run_timers()
+            sent = _engine().deliver_notices(channels)
         except (CunwuError, SQLAlchemyError) as exc:  # the database is away or busy: try again later
             click.echo(f"本轮定时扫描失败：{getattr(exc, 'message', exc)}", err=True)
             if once:
@@ -213,9 +215,22 @@ def worker_command(interval: float, once: bool):
         else:
             if fired:
                 click.echo(f"已处理 {fired} 个到期事项。")
+            if sent["sent"] or sent["failed"] or sent["dead"]:
+                click.echo(f"通知：发出 {sent['sent']} 条，待重试 {sent['failed']} 条，放弃 {sent['dead']} 条。")
         if once:
             return
         time.sleep(interval)
+
+
+def notice_channels():
+    """The delivery channels: the CUNWU_* settings of the environment, or of the app's config."""
+    import os
+
+    from engine.delivery import Channels
+
+    settings = {**os.environ, **{k: v for k, v in current_app.config.items()
+                                 if k.startswith("CUNWU_") and isinstance(v, str)}}
+    return Channels.from_env(settings)
 
 
 @click.group("board")

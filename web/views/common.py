@@ -43,6 +43,13 @@ def me() -> dict | None:
     return g.me
 
 
+def unread_notices() -> int:
+    """The logged-in person's unread notices (the count in the header)."""
+    if "unread_notices" not in g:
+        g.unread_notices = engine().unread_notifications(username()) if me() else 0
+    return g.unread_notices
+
+
 def username() -> str:
     return me()["username"]
 
@@ -359,6 +366,9 @@ def init_common(app: Flask) -> None:
     # Complaint leads, their ratings and objections: per client, like board objections.
     app.extensions.setdefault("cunwu_lead_limiter", RateLimiter(int(config.get("CUNWU_LEAD_LIMIT", 5)),
                                                                 float(config.get("CUNWU_LEAD_WINDOW", 600))))
+    from engine.notices import KIND_NAMES
+
+    app.jinja_env.globals.update(unread_notices=unread_notices, KIND_NAMES=KIND_NAMES)
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, me=me, has_role=has_role,
                                  acting_village=acting_village, ROLES=ROLES, STATUS_CLASS=STATUS_CLASS,
                                  OUTCOME_ZH=OUTCOME_ZH, now_local=now_local, record_rows=record_rows,

@@ -1,0 +1,192 @@
+"""Notices to people (issue 17, the 纪委书记手机平台; CONTRACT.md "Notices to people").
+
+Every notice is written to the inbox of each person it is for and to the outbox (one message per
+channel the person can be reached on, and one for the chat webhook) in the transaction of the event
+itself: a step that rolls back tells nobody, a committed one is never lost. ``cunwu worker`` sends
+the outbox (engine.delivery); nothing is sent inside a request.
+
+A notice never names an objector or a reporter: its title says what happened to which case of
+which village, nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from .clock import LOCAL_TZ
+from .errors import NotFound
+from .models import Case, Notification, OutboxMessage, RoleAssignment, TaskRow, User, Village
+
+KINDS = ("objection", "hold", "overdue", "lead")
+KIND_NAMES = {"objection": "异议", "hold": "暂停", "overdue": "超期", "lead": "线索"}
+#: No SMS between 22:00 and 07:00 Beijing time, except for a hold.
+QUIET_FROM, QUIET_TO = 22, 7
+
+
+def _iso(value: datetime | None) -> str | None:
+    from datetime import UTC
+
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def holders(session: Session, village: Village, roles: Iterable[str], *,
+            county_roles: Iterable[str] = ()) -> list[User]:
+    """Active people holding one of ``roles`` for ``village``: in the village itself, over its
+    township, or (``county_roles``) over its county."""
+    roles, county_roles = set(roles), set(county_roles)
+    scope = [and_(RoleAssignment.role.in_(roles),
+                  or_(RoleAssignment.village_id == village.id, RoleAssignment.township == village.township))]
+    if county_roles and village.county:
+        scope.append(and_(RoleAssignment.role.in_(county_roles), RoleAssignment.county == village.county))
+    ids = select(RoleAssignment.user_id).where(or_(*scope))
+    return list(session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True)).order_by(User.id)))
+
+
+def quiet_until(now: datetime) -> datetime | None:
+    """The end of the SMS quiet hours if ``now`` is inside them (Beijing time), else None."""
+    local = now.astimezone(LOCAL_TZ)
+    if local.hour >= QUIET_FROM:
+        local = local + timedelta(days=1)
+    elif local.hour >= QUIET_TO:
+        return None
+    return local.replace(hour=QUIET_TO, minute=0, second=0, microsecond=0)
+
+
+def write(session: Session, people: Iterable[User], *, kind: str, title: str, now: datetime,
+          village: str = "", case_id: int | None = None, lead: str | None = None, path: str = "") -> int:
+    """Put one notice in each person's inbox and its messages in the outbox (this transaction)."""
+    assert kind in KINDS
+    seen: set[int] = set()
+    sms_at = now if kind == "hold" else (quiet_until(now) or now)
+    for person in people:
+        if person.id in seen:
+            continue
+        seen.add(person.id)
+        notice = Notification(user_id=person.id, kind=kind, title=title, path=path, case_id=case_id,
+                              lead=lead, at=now)
+        session.add(notice)
+        session.flush()
+        common = {"notification_id": notice.id, "kind": kind, "village": village, "subject": title, "path": path,
+                  "status": "pending", "attempts": 0, "created_at": now}
+        if person.email:
+            session.add(OutboxMessage(channel="email", address=person.email, next_at=now, **common))
+        if person.phone:
+            session.add(OutboxMessage(channel="sms", address=person.phone, next_at=sms_at, **common))
+    if seen:  # the chat group hears of the event once, not once per person
+        session.add(OutboxMessage(notification_id=None, channel="webhook", address="", kind=kind, village=village,
+                                  subject=title, path=path, status="pending", attempts=0, created_at=now,
+                                  next_at=now))
+    return len(seen)
+
+
+def _quote(title: str, limit: int = 40) -> str:
+    title = " ".join(title.split())
+    return f"“{title if len(title) <= limit else title[:limit - 1] + '…'}”"
+
+
+# -- the events of the contract's table -------------------------------------------------------------
+def objection_filed(session: Session, case: Case | None, village: Village, entry_title: str, now: datetime) -> int:
+    """An objection on a board entry: the village's supervisors, the township's 纪委."""
+    people = holders(session, village, {"supervisor", "discipline_inspector"})
+    title = f"{village.name}{_quote(case.title if case else entry_title)}公示收到村民异议，请关注答复"
+    return write(session, people, kind="objection", title=title, now=now, village=village.name,
+                 case_id=case.id if case else None, path=f"/cases/{case.id}" if case else f"/board/{village.code}")
+
+
+def hold_changed(session: Session, case: Case, *, released: bool, now: datetime) -> int:
+    """A case put on hold or released: the village's party secretary and supervisors, the township's 纪委."""
+    village = case.village
+    people = holders(session, village, {"party_secretary", "supervisor", "discipline_inspector"})
+    what = "已恢复办理" if released else "已暂停办理"
+    title = f"{village.name}{_quote(case.title)}{what}"
+    return write(session, people, kind="hold", title=title, now=now, village=village.name, case_id=case.id,
+                 path=f"/cases/{case.id}")
+
+
+def task_overdue(session: Session, row: TaskRow, case: Case, now: datetime) -> int:
+    """A ready task past its due date: whoever holds its role in its village, the township's 纪委."""
+    village = case.village
+    excluded = set(case.excluded_users or [])
+    people = [p for p in holders(session, village, {row.role}, county_roles={row.role})
+              if p.username not in excluded]
+    people += holders(session, village, {"discipline_inspector"})
+    title = f"{village.name}{_quote(case.title, 30)}的“{row.title}”已超过办理期限"
+    return write(session, people, kind="overdue", title=title, now=now, village=village.name, case_id=case.id,
+                 path=f"/cases/{case.id}")
+
+
+def lead_event(session: Session, village: Village, lead_code: str, *, overdue: bool, now: datetime,
+               case_id: int | None = None) -> int:
+    """A lead received, or past its ``accept_due`` unaccepted: the township's 纪委 (overdue: also the
+    county inspector). The title names neither the reporter nor what the lead says."""
+    people = holders(session, village, {"discipline_inspector"})
+    if overdue:
+        people += holders(session, village, set(), county_roles={"county_inspector"})
+    title = (f"{village.township}{village.name}的问题线索{lead_code}超过受理期限仍未受理" if overdue
+             else f"{village.township}{village.name}收到一条问题线索（{lead_code}），请及时受理")
+    return write(session, people, kind="lead", title=title, now=now, village=village.name, case_id=case_id,
+                 lead=lead_code, path=f"/cases/{case_id}" if case_id else "")
+
+
+# -- the overdue scan (run with the timers) ---------------------------------------------------------
+def scan_overdue(sessions, now: datetime, batch: int = 200) -> int:
+    """Tell of every ready task past its due date, once per task. Rows are claimed with
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two workers never tell twice."""
+    told = 0
+    while True:
+        with sessions() as session, session.begin():
+            stmt = (select(TaskRow).where(TaskRow.state == "ready", TaskRow.due_at.is_not(None),
+                                          TaskRow.due_at < now, TaskRow.overdue_noticed_at.is_(None))
+                    .order_by(TaskRow.due_at, TaskRow.id).limit(batch))
+            if session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True, of=TaskRow)
+            rows = list(session.scalars(stmt))
+            for row in rows:
+                # On SQLite the conditional update takes the write lock: a second worker waits, then
+                # finds the task already told.
+                done = session.execute(update(TaskRow).where(TaskRow.id == row.id,
+                                                             TaskRow.overdue_noticed_at.is_(None))
+                                       .values(overdue_noticed_at=now))
+                if done.rowcount != 1:
+                    continue
+                case = session.get(Case, row.case_id)
+                if case is None or case.status not in ("running", "on_hold"):
+                    continue
+                task_overdue(session, row, case, now)
+                told += 1
+        if len(rows) < batch:
+            return told
+
+
+# -- the inbox ---------------------------------------------------------------------------------------
+def inbox(session: Session, user_id: int, limit: int = 200) -> list[dict]:
+    rows = session.scalars(select(Notification).where(Notification.user_id == user_id)
+                           .order_by(Notification.at.desc(), Notification.id.desc()).limit(limit))
+    return [notice_json(n) for n in rows]
+
+
+def notice_json(n: Notification) -> dict:
+    out = {"id": n.id, "at": _iso(n.at), "kind": n.kind, "title": n.title}
+    if n.case_id is not None:
+        out["case"] = n.case_id
+    if n.lead is not None:
+        out["lead"] = n.lead
+    out["read"] = n.read_at is not None
+    return out
+
+
+def unread(session: Session, user_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> None:
+    notice = session.get(Notification, notice_id) if isinstance(notice_id, int) and 0 < notice_id < 2**31 else None
+    if notice is None or notice.user_id != user_id:  # someone else's notice does not exist for you
+        raise NotFound(f"没有编号为{notice_id}的通知")
+    if notice.read_at is None:
+        notice.read_at = now
