@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from . import runtime, workdays
+from . import notices, runtime, workdays
 from .authz import Actor
 from .clock import LOCAL_TZ, local_text
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -365,6 +365,7 @@ class LeadsMixin:
                     data={"lead": lead.id, "channel": lead.channel, "category": lead.category})
         self._sync(session, case, wf, deployed)
         set_due_dates(session, case, lead, now)
+        notices.lead_event(session, case, lead.id, overdue=False, now=now)  # the 纪委书记's phone (issue 17)
         return self._lead_public(lead, village)
 
     def _township_inspectors(self, session: Session, village: Village) -> list[str]:

@@ -413,7 +413,8 @@ class Notification(Base):
     path: Mapped[str] = mapped_column(String(200), default="")
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id", ondelete="CASCADE"),
                                                 nullable=True, index=True)
-    lead: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the lead's code
+    #: The complaint lead (its id, as on the lead desk; never the reporter's query code).
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), nullable=True)
     at: Mapped[datetime]
     read_at: Mapped[datetime | None] = mapped_column(nullable=True)
 

@@ -21,6 +21,7 @@ from .clock import LOCAL_TZ
 from .errors import NotFound
 from .models import Case, Notification, OutboxMessage, RoleAssignment, TaskRow, User, Village
 
+LEAD_PROCESS = "complaint-lead"  # engine.leads.LEAD_PROCESS (not imported: leads imports the engine's pieces)
 KINDS = ("objection", "hold", "overdue", "lead")
 KIND_NAMES = {"objection": "异议", "hold": "暂停", "overdue": "超期", "lead": "线索"}
 #: No SMS between 22:00 and 07:00 Beijing time, except for a hold.
@@ -57,7 +58,7 @@ def quiet_until(now: datetime) -> datetime | None:
 
 
 def write(session: Session, people: Iterable[User], *, kind: str, title: str, now: datetime,
-          village: str = "", case_id: int | None = None, lead: str | None = None, path: str = "") -> int:
+          village: str = "", case_id: int | None = None, lead: int | None = None, path: str = "") -> int:
     """Put one notice in each person's inbox and its messages in the outbox (this transaction)."""
     assert kind in KINDS
     seen: set[int] = set()
@@ -67,7 +68,7 @@ def write(session: Session, people: Iterable[User], *, kind: str, title: str, no
             continue
         seen.add(person.id)
         notice = Notification(user_id=person.id, kind=kind, title=title, path=path, case_id=case_id,
-                              lead=lead, at=now)
+                              lead_id=lead, at=now)
         session.add(notice)
         session.flush()
         common = {"notification_id": notice.id, "kind": kind, "village": village, "subject": title, "path": path,
@@ -92,44 +93,73 @@ def _quote(title: str, limit: int = 40) -> str:
 def objection_filed(session: Session, case: Case | None, village: Village, entry_title: str, now: datetime) -> int:
     """An objection on a board entry: the village's supervisors, the township's 纪委."""
     people = holders(session, village, {"supervisor", "discipline_inspector"})
+    if case is not None:
+        people = _without_excluded(people, case)
     title = f"{village.name}{_quote(case.title if case else entry_title)}公示收到村民异议，请关注答复"
     return write(session, people, kind="objection", title=title, now=now, village=village.name,
-                 case_id=case.id if case else None, path=f"/cases/{case.id}" if case else f"/board/{village.code}")
+                 case_id=case.id if case else None, path=f"/cases/{case.id}" if case else f"/villages/{village.code}/board")
 
 
 def hold_changed(session: Session, case: Case, *, released: bool, now: datetime) -> int:
-    """A case put on hold or released: the village's party secretary and supervisors, the township's 纪委."""
+    """A case put on hold or released: the village's party secretary and supervisors, the township's 纪委.
+    A complaint lead's case is for the 纪检 roles only (R60): the village is never told of it."""
     village = case.village
-    people = holders(session, village, {"party_secretary", "supervisor", "discipline_inspector"})
+    if _is_lead(case):
+        people = _lead_people(session, case, county=True)
+    else:
+        people = holders(session, village, {"party_secretary", "supervisor", "discipline_inspector"})
     what = "已恢复办理" if released else "已暂停办理"
     title = f"{village.name}{_quote(case.title)}{what}"
-    return write(session, people, kind="hold", title=title, now=now, village=village.name, case_id=case.id,
-                 path=f"/cases/{case.id}")
+    return write(session, _without_excluded(people, case), kind="hold", title=title, now=now, village=village.name,
+                 case_id=case.id, path=f"/cases/{case.id}")
 
 
 def task_overdue(session: Session, row: TaskRow, case: Case, now: datetime) -> int:
-    """A ready task past its due date: whoever holds its role in its village, the township's 纪委."""
+    """A ready task past its due date: whoever holds its role in its village, the township's 纪委.
+    A lead's intake past its ``accept_due`` is told as a ``lead`` notice instead."""
     village = case.village
-    excluded = set(case.excluded_users or [])
-    people = [p for p in holders(session, village, {row.role}, county_roles={row.role})
-              if p.username not in excluded]
+    if _is_lead(case) and row.form == "lead_intake":
+        return lead_event(session, case, _lead_id(session, case), overdue=True, now=now)
+    people = holders(session, village, {row.role}, county_roles={row.role})
     people += holders(session, village, {"discipline_inspector"})
     title = f"{village.name}{_quote(case.title, 30)}的“{row.title}”已超过办理期限"
-    return write(session, people, kind="overdue", title=title, now=now, village=village.name, case_id=case.id,
-                 path=f"/cases/{case.id}")
+    return write(session, _without_excluded(people, case), kind="overdue", title=title, now=now,
+                 village=village.name, case_id=case.id, path=f"/cases/{case.id}")
 
 
-def lead_event(session: Session, village: Village, lead_code: str, *, overdue: bool, now: datetime,
-               case_id: int | None = None) -> int:
+def lead_event(session: Session, case: Case, lead_id: int | None, *, overdue: bool, now: datetime) -> int:
     """A lead received, or past its ``accept_due`` unaccepted: the township's 纪委 (overdue: also the
-    county inspector). The title names neither the reporter nor what the lead says."""
-    people = holders(session, village, {"discipline_inspector"})
-    if overdue:
-        people += holders(session, village, set(), county_roles={"county_inspector"})
-    title = (f"{village.township}{village.name}的问题线索{lead_code}超过受理期限仍未受理" if overdue
-             else f"{village.township}{village.name}收到一条问题线索（{lead_code}），请及时受理")
-    return write(session, people, kind="lead", title=title, now=now, village=village.name, case_id=case_id,
-                 lead=lead_code, path=f"/cases/{case_id}" if case_id else "")
+    county inspector). A lead that names a township official is kept from that township (its
+    inspectors are the case's excluded users): the county inspector hears of it instead. The title
+    names neither the reporter nor what the lead says, nor the reporter's query code."""
+    people = _lead_people(session, case, county=overdue)
+    village = case.village
+    title = (f"{village.township}{_quote(case.title)}超过受理期限仍未受理" if overdue
+             else f"{village.township}收到{_quote(case.title)}，请及时受理")
+    return write(session, people, kind="lead", title=title, now=now, village=village.name, case_id=case.id,
+                 lead=lead_id, path=f"/cases/{case.id}")
+
+
+def _lead_people(session: Session, case: Case, *, county: bool) -> list[User]:
+    people = _without_excluded(holders(session, case.village, {"discipline_inspector"}), case)
+    if county or not people:  # nobody left in the township (R60): the county inspector
+        people += holders(session, case.village, set(), county_roles={"county_inspector"})
+    return people
+
+
+def _is_lead(case: Case) -> bool:
+    return case.definition.key == LEAD_PROCESS
+
+
+def _lead_id(session: Session, case: Case) -> int | None:
+    from .models import Lead
+
+    return session.scalar(select(Lead.id).where(Lead.case_id == case.id))
+
+
+def _without_excluded(people: list[User], case: Case) -> list[User]:
+    excluded = set(case.excluded_users or [])
+    return [p for p in people if p.username not in excluded]
 
 
 # -- the overdue scan (run with the timers) ---------------------------------------------------------
@@ -173,8 +203,8 @@ def notice_json(n: Notification) -> dict:
     out = {"id": n.id, "at": _iso(n.at), "kind": n.kind, "title": n.title}
     if n.case_id is not None:
         out["case"] = n.case_id
-    if n.lead is not None:
-        out["lead"] = n.lead
+    if n.lead_id is not None:
+        out["lead"] = n.lead_id
     out["read"] = n.read_at is not None
     return out
 

@@ -478,3 +478,54 @@ def test_the_inbox_page_and_the_unread_count_in_the_header(app, walk):
     html = zhang.get("/notifications").get_data(as_text=True)
     assert '<span class="count" id="unread-count">1</span>' in html and html.count('class="notice unread"') == 1
     assert app.test_client().get("/notifications").status_code == 302  # to the login page
+
+
+# -- complaint leads (issue 12) ------------------------------------------------------------------------------
+LEAD = {"village": "demo-001", "text": "村里的集体鱼塘承包费去向不明，请核查。", "category": "sanzi",
+        "name": "刘反映", "contact": "13800138000"}
+
+
+def _secret_free(app, *secrets_):
+    texts = [n.title for ns in inbox(app).values() for n in ns] + [m.subject for m in outbox(app)]
+    for text in texts:
+        for secret in secrets_:
+            assert secret not in text, (secret, text)
+
+
+def test_a_lead_tells_the_township_inspectors_and_when_unaccepted_the_county(app, api, clock):
+    contacts(app)
+    r = api(None).post("/leads", json=LEAD)
+    assert r.status_code == 201, r.get_json()
+    code = r.get_json()["code"]
+    assert who(app, "lead") == {"wu"}  # not the village, not the county yet
+    notice = api("wu").get("/notifications").get_json()[0]
+    with app.extensions["cunwu"].sessions() as session:
+        from engine.models import Lead
+
+        lead = session.scalar(select(Lead))
+    assert notice["kind"] == "lead" and notice["lead"] == lead.id and notice["case"] == lead.case_id
+    assert "示范镇" in notice["title"] and "问题线索" in notice["title"] and "请及时受理" in notice["title"]
+    clock.advance(days=40)  # past the 15 working days of accept_due, still not accepted
+    app.extensions["cunwu"].run_timers()
+    late = {u: [n for n in ns if n.kind == "lead" and "超过受理期限" in n.title] for u, ns in inbox(app).items()}
+    assert {u for u, ns in late.items() if ns} == {"wu", "xu"}
+    assert who(app, "overdue") == set()  # the intake past its due date is told as a lead, once
+    app.extensions["cunwu"].run_timers()
+    assert sum(len(ns) for ns in late.values()) == 2 == sum(
+        1 for ns in inbox(app).values() for n in ns if "超过受理期限" in n.title)
+    # never the reporter, their contact, what the lead says, or the query code
+    _secret_free(app, "刘反映", "13800138000", "鱼塘", code)
+
+
+def test_a_lead_about_a_township_official_is_told_to_the_county_only(app, api):
+    r = api(None).post("/leads", json={**LEAD, "township_official": True})
+    assert r.status_code == 201, r.get_json()
+    assert who(app, "lead") == {"xu"}  # R60: not the township's own inspectors
+
+
+def test_a_hold_on_a_lead_is_never_told_to_the_village(app, api):
+    r = api(None).post("/leads", json=LEAD)
+    case_id = api("wu").get("/notifications").get_json()[0]["case"]
+    r = api("wu").post(f"/instances/{case_id}/hold", json={"reason": "核查"})
+    assert r.status_code == 200, r.get_json()
+    assert who(app, "hold") == {"wu", "xu"}  # the 纪检 roles; not zhang or the supervisors (R60)

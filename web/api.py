@@ -349,7 +349,7 @@ class NotificationOut(Schema):
     kind = fields.String()
     title = fields.String()
     case = fields.Integer()
-    lead = fields.String()
+    lead = fields.Integer()
     read = fields.Boolean()
 
 

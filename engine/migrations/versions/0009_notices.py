@@ -30,11 +30,12 @@ def upgrade() -> None:
         sa.Column('title', sa.String(length=300), nullable=False),
         sa.Column('path', sa.String(length=200), nullable=False),
         sa.Column('case_id', sa.Integer(), nullable=True),
-        sa.Column('lead', sa.String(length=32), nullable=True),
+        sa.Column('lead_id', sa.Integer(), nullable=True),
         sa.Column('at', UTCDateTime(timezone=True), nullable=False),
         sa.Column('read_at', UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(['user_id'], ['person.id'], ondelete='CASCADE'),
         sa.ForeignKeyConstraint(['case_id'], ['case_instance.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['lead_id'], ['lead.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_notification_user', 'notification', ['user_id', 'id'], unique=False)
