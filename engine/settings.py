@@ -24,6 +24,8 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from .errors import DefinitionError
+
 __all__ = ["Threshold", "THRESHOLDS", "TEXT_SETTINGS", "check_item_setting", "threshold", "legal_problems",
            "authorised_representatives", "fmt_amount"]
 
@@ -110,7 +112,7 @@ def _catalogue_default(t: Threshold) -> Decimal | None:
         from .catalog import load_catalogue
 
         items = load_catalogue()
-    except Exception:  # noqa: BLE001 - a broken catalogue is reported by `cunwu processes check`
+    except (DefinitionError, OSError):  # a broken catalogue is reported by `cunwu processes check`
         return None
     for item in items:
         if item.key == t.item:
@@ -186,7 +188,7 @@ def _check_catalogue_setting(key: str, value: Any) -> list[str] | None:
         from .catalog import load_catalogue
 
         items = {i.key: i for i in load_catalogue()}
-    except Exception:  # noqa: BLE001 - a broken catalogue is reported by `cunwu processes check`
+    except (DefinitionError, OSError):  # a broken catalogue is reported by `cunwu processes check`
         return None
     item = items.get(item_key)
     if item is None or name not in (item.extra.get("settings") or {}):
