@@ -93,6 +93,8 @@ def test_the_case_page_shows_every_record(app, walk):
     walk.meeting("two_committees", "two_committees", minutes="商议纪要原文")
     html = _page(app, "zhang").get(f"/cases/{walk.case['id']}").get_data(as_text=True)
     assert "查看记录" in html and "商议纪要原文" in html and "壹拾捌万元整（180,000.00 元）" in html
+    printed = _page(app, "zhang").get(f"/cases/{walk.case['id']}/print").get_data(as_text=True)
+    assert '<details class="tl-record" open>' in printed and "商议纪要原文" in printed  # 登记表: every record open
 
 
 # -- objections without a name --------------------------------------------------------------------

@@ -334,7 +334,8 @@ def archive(code: str):
 @login_required
 def case_print(case_id: int):
     ctx = _case_context(case_id)
-    return render_template("case_print.html", chart=case_chart(case_id), printed_at=now_local(), **ctx)
+    return render_template("case_print.html", chart=case_chart(case_id), printed_at=now_local(), print_mode=True,
+                           **ctx)
 
 
 @bp.route("/cases/<int:case_id>/hold", methods=["POST"])
