@@ -181,10 +181,21 @@ def _may_do(task_id: str) -> bool:
     return any(t["id"] == task_id for t in engine().list_tasks(username()))
 
 
+MEETING_FIELDS_BY_BODY = {  # meeting fields that only some bodies use (the engine checks them too)
+    "attended_households": {"villager_assembly"},
+    "announced_on": {"villager_assembly"},
+    "supervisors_present": {"two_committees", "representatives"},
+    "supervisor_opinion": {"two_committees", "representatives"},
+    "written_approve": {"party_members"},
+    "written_oppose": {"party_members"},
+}
+
+
 def _visible_fields(task: dict) -> list[dict]:
     fields = task.get("fields") or []
-    if task.get("form") == "meeting" and task.get("body") != "villager_assembly":
-        fields = [f for f in fields if f["name"] != "attended_households"]
+    if task.get("form") == "meeting":
+        body = task.get("body")
+        fields = [f for f in fields if body in MEETING_FIELDS_BY_BODY.get(f["name"], {body})]
     return fields
 
 
