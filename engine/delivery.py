@@ -244,3 +244,34 @@ def _deliver_one(sessions, now, channels: Channels, m: dict, max_attempts: int, 
                       "next_at": at + BACKOFF[min(attempts, len(BACKOFF)) - 1]}
             stats["failed"] += 1
         session.execute(update(OutboxMessage).where(OutboxMessage.id == m["id"]).values(**values))
+
+
+# -- the admin's desk: what failed, and sending it again ------------------------------------------------------
+def desk(session: Session, limit: int = 200) -> dict:
+    """Counts by status and channel, and the messages that failed (dead, or waiting to be retried)."""
+    from sqlalchemy import func
+
+    counts: dict[str, dict[str, int]] = {}
+    for channel, status, n in session.execute(select(OutboxMessage.channel, OutboxMessage.status, func.count())
+                                              .group_by(OutboxMessage.channel, OutboxMessage.status)):
+        counts.setdefault(channel, {})[status] = n
+    failed = session.scalars(select(OutboxMessage).where(
+        (OutboxMessage.status == "dead") | ((OutboxMessage.status == "pending") & (OutboxMessage.attempts > 0)))
+        .order_by(OutboxMessage.id.desc()).limit(limit))
+    return {"counts": counts, "failed": [
+        {"id": m.id, "channel": m.channel, "address": m.address, "kind": m.kind, "subject": m.subject,
+         "status": m.status, "attempts": m.attempts, "last_error": m.last_error or "", "next_at": m.next_at,
+         "created_at": m.created_at} for m in failed]}
+
+
+def resend(session: Session, message_id: int, now: datetime) -> OutboxMessage:
+    """Put a dead (or skipped) message back in the queue for a fresh round of tries."""
+    from .errors import Conflict, NotFound
+
+    m = session.get(OutboxMessage, message_id) if 0 < message_id < 2**31 else None
+    if m is None:
+        raise NotFound(f"没有编号为{message_id}的待发消息")
+    if m.status == "sent":
+        raise Conflict("该消息已发出，不再重发")
+    m.status, m.attempts, m.next_at = "pending", 0, now
+    return m

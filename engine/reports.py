@@ -76,6 +76,7 @@ def people(engine: Engine) -> list[dict]:
         out = []
         for user in session.scalars(select(User).order_by(User.username)):
             out.append({"username": user.username, "name": user.name, "active": user.active,
+                        "phone": user.phone, "email": user.email,
                         "roles": [{"role": r.role, "role_name": ROLES.get(r.role, r.role),
                                    "village": r.village.code if r.village else None,
                                    "village_name": r.village.name if r.village else None,

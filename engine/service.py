@@ -852,6 +852,26 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
 
         return delivery.deliver(self.sessions, self.now, channels, **kw)
 
+    def notice_desk(self, username: str) -> dict:
+        """The admin's view of the outbox: counts and what failed (``/admin/notices``)."""
+        from . import delivery
+
+        with self.sessions() as session:
+            if not self.actor(session, username).is_admin():
+                raise Forbidden("通知发送情况仅供系统管理员查看")
+            return delivery.desk(session)
+
+    def resend_notice(self, username: str, message_id: int) -> None:
+        from . import delivery
+
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            if not actor.is_admin():
+                raise Forbidden("只有系统管理员可以重发通知")
+            m = delivery.resend(session, message_id, self.now())
+            self._audit(session, action="resend_notice", actor=actor, summary=f"重发通知（{m.channel}）：{m.subject}",
+                        data={"outbox": m.id})
+
     # -- the inbox ------------------------------------------------------------------------
     def notifications(self, username: str) -> list[dict]:
         with self.sessions() as session:

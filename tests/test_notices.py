@@ -529,3 +529,34 @@ def test_a_hold_on_a_lead_is_never_told_to_the_village(app, api):
     r = api("wu").post(f"/instances/{case_id}/hold", json={"reason": "核查"})
     assert r.status_code == 200, r.get_json()
     assert who(app, "hold") == {"wu", "xu"}  # the 纪检 roles; not zhang or the supervisors (R60)
+
+
+def test_the_admin_sees_what_failed_and_sends_it_again(app, walk, http_server):
+    from engine.delivery import Channels
+
+    contacts(app)
+    walk.start()
+    walk.supervisor.post(f"/instances/{walk.case['id']}/hold", json={"reason": "核查"})
+    http_server["status"] = 503
+    channels = Channels(sms_url=http_server["url"] + "/sms", webhook_url=http_server["url"] + "/robot")
+    app.extensions["cunwu"].deliver_notices(channels, max_attempts=1)
+    dead = [m for m in outbox(app) if m.status == "dead"]
+    assert len(dead) == 3  # two SMS and the robot; email is not configured
+    admin = _web(app, "admin")
+    page = admin.get("/admin/notices").get_data(as_text=True)
+    assert "HTTP 503" in page and page.count('class="notice unread"') == 3 and "13800000002" in page
+    assert _web(app, "zhao").get("/admin/notices").status_code == 403
+    target = dead[0].id
+    assert _web(app, "zhao").post(f"/admin/notices/{target}/resend").status_code == 403
+    assert admin.post("/admin/notices/999999/resend").status_code == 404
+    assert admin.post(f"/admin/notices/{target}/resend").status_code == 302
+    again = next(m for m in outbox(app) if m.id == target)
+    assert (again.status, again.attempts) == ("pending", 0)
+    http_server["status"] = 200
+    app.extensions["cunwu"].deliver_notices(channels)
+    assert next(m for m in outbox(app) if m.id == target).status == "sent"
+    assert count(app, DeliveryAttempt) == 4  # three failures and the resend, every one recorded
+    r = admin.post(f"/admin/notices/{target}/resend", follow_redirects=True)
+    assert "该消息已发出，不再重发" in r.get_data(as_text=True)
+    html = admin.get("/admin").get_data(as_text=True)
+    assert "13800000001" in html and "zhang@example.cn" in html

@@ -10,7 +10,7 @@ from engine.errors import CunwuError
 from engine.importer import COUNTS, import_data, parse_yaml
 from engine.roles import ROLES
 
-from .common import bp, engine, roles_required
+from .common import bp, engine, roles_required, username
 
 ADMIN_MESSAGE = "管理页面仅供系统管理员使用"
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
@@ -57,3 +57,25 @@ def admin_import():
             problems = items or [exc.message]
     status = 422 if problems else 200
     return _page(problems=problems, stats=stats, text=text if problems else ""), status
+
+
+@bp.route("/admin/notices")
+@roles_required("admin", message=ADMIN_MESSAGE)
+def admin_notices():
+    return render_template("admin_notices.html", desk=engine().notice_desk(username()))
+
+
+@bp.route("/admin/notices/<int:message_id>/resend", methods=["POST"])
+@roles_required("admin", message=ADMIN_MESSAGE)
+def admin_notice_resend(message_id: int):
+    from flask import flash, redirect, url_for
+
+    try:
+        engine().resend_notice(username(), message_id)
+    except CunwuError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash("已放回发送队列，下一轮 cunwu worker 会重新发送。")
+    return redirect(url_for("web.admin_notices"))
