@@ -205,3 +205,10 @@ def test_the_disclosure_comes_drafted_from_the_record(app, walk):
     assert task["prefill"]["notice_days"] == 7
     html = _page(app, "wang").get(f"/tasks/{task['id']}").get_data(as_text=True)
     assert "壹拾捌万元整（180,000.00 元）" in html[html.index('name="content"'):]
+
+
+def test_the_menu_offers_starting_only_to_who_can_start(app):
+    for starter in ("zhang", "zhao"):  # 村党组织书记; 监委会 (it opens the 民主评议)
+        assert 'href="/start"' in _page(app, starter).get("/").get_data(as_text=True), starter
+    for inspector in ("xu",):  # 县纪委: nothing to start (乡镇纪委 enters leads taken by phone)
+        assert 'href="/start"' not in _page(app, inspector).get("/").get_data(as_text=True), inspector

@@ -346,6 +346,15 @@ def record_rows(record: dict | None) -> list[tuple[str, str]]:
     return rows
 
 
+def may_start() -> bool:
+    """Whether the logged-in person can start any item somewhere (the 发起事项 menu entry)."""
+    if "may_start" not in g:
+        profile = me()
+        roles = {r for v in (profile or {}).get("villages", []) for r in v.get("roles", [])}
+        g.may_start = bool(roles) and any(roles & set(p.get("starters") or []) for p in engine().processes())
+    return g.may_start
+
+
 def money_echo(value) -> str:
     """What an amount field reads back, ``贰拾伍万元整（250,000.00 元）``, or nothing."""
     from engine.money import AmountError, parse_amount, spoken
@@ -372,6 +381,6 @@ def init_common(app: Flask) -> None:
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, me=me, has_role=has_role,
                                  acting_village=acting_village, ROLES=ROLES, STATUS_CLASS=STATUS_CLASS,
                                  OUTCOME_ZH=OUTCOME_ZH, now_local=now_local, record_rows=record_rows,
-                                 money_echo=money_echo)
+                                 money_echo=money_echo, may_start=may_start)
     app.jinja_env.filters.update(localtime=fmt_time, localdate=fmt_date, remaining=remaining,
                                  overdue_text=overdue_text)
