@@ -20,7 +20,8 @@ properties of the process graph, not of one run:
 * ``deliberation`` / ``supervision`` / ``disclosure``: every path from the start to a guarded
   step (implementation, contract, payment, seal use …: ``guarded_forms``) passes the passed
   exit of the meetings the item requires (``requires_meetings``; a form that checks a linked
-  四议两公开 resolution counts), the approve exit of a review by the 村务监督委员会, and the
+  四议两公开 resolution counts), the approve exit of a review by the 村务监督委员会 (unless the
+  catalogue says ``requires_supervision: false``: 发展党员 is the Party's own affair), and the
   end of a notice period (``requires_disclosure``; a linked resolution was disclosed in its own
   case) (R1, R6, R27, D7, D9).
 
@@ -281,11 +282,12 @@ class _Graph:
 
 def _requirements(key: str, meta: dict) -> dict:
     base = dict(ITEM_REQUIREMENTS.get(key, {}))
-    for name in ("requires_meetings", "requires_disclosure", "guarded_forms"):
+    for name in ("requires_meetings", "requires_disclosure", "requires_supervision", "guarded_forms"):
         if name in meta and meta[name] is not None:
             base[name] = meta[name]
     base.setdefault("requires_meetings", [])
     base.setdefault("requires_disclosure", True)
+    base.setdefault("requires_supervision", True)  # false: not 村务 (发展党员 is the Party's own affair)
     base.setdefault("guarded_forms", list(DEFAULT_GUARDED_FORMS))
     return base
 
@@ -492,7 +494,7 @@ def check_definition(source: bytes, filename: str, meta: dict | None = None) -> 
             if g.reaches(starts, task.id, exits):
                 names = "或".join(_body_name(b) for b in bodies)
                 report(task.line, "deliberation", f"存在不经{names}通过（也没有关联已形成的决议）而到达{task.label}的路径")
-        if g.reaches(starts, task.id, review_exits):
+        if need["requires_supervision"] and g.reaches(starts, task.id, review_exits):
             report(task.line, "supervision", f"存在不经村务监督委员会审核同意而到达{task.label}的路径")
         if need["requires_disclosure"] and g.reaches(starts, task.id, notice_exits | link_exits):
             report(task.line, "disclosure", f"存在不经公示期满（也没有关联已公开的决议）而到达{task.label}的路径")

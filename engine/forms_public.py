@@ -932,6 +932,76 @@ class PartyFormIssueForm(ItemForm):
         return {}
 
 
+COMMITTEE_DECISIONS = {"approve": "审查合格，报上级党委预审", "return": "不合格，退回继续培养考察"}
+
+
+class PartyCommitteeReviewForm(ItemForm):
+    """支部委员会审查 (《中国共产党发展党员工作细则》第二十条): the 支委会 examines the 发展对象 collectively
+    before the 上级党委 prechecks and the 支部大会 discusses."""
+
+    title_zh = "支部委员会审查"
+    date_field = "reviewed_on"
+    reviewed_on = day("支委会审查日期")
+    decision = choice("审查结论", COMMITTEE_DECISIONS)
+    opinion = text("审查意见", required=False, help="退回时必须写明理由")
+    _opinion = _opinion_unless("approve")
+
+    def rules(self, values: dict, ctx: CheckContext) -> dict:
+        not_future(values, ctx, "reviewed_on")
+        candidate = iso_day(latest(ctx, "candidate_on"))
+        if candidate and values["reviewed_on"] < candidate:
+            raise refuse("reviewed_on", f"支委会审查日期不能早于确定发展对象的日期（{candidate.isoformat()}）")
+        return {}
+
+
+class PartyOathForm(ItemForm):
+    """入党宣誓 (党章第六条: 预备党员必须面向党旗进行入党宣誓), after the 上级党委 approved the admission."""
+
+    title_zh = "入党宣誓"
+    date_field = "sworn_on"
+    sworn_on = day("宣誓日期")
+    organiser = line("组织宣誓的党组织")
+
+    def rules(self, values: dict, ctx: CheckContext) -> dict:
+        not_future(values, ctx, "sworn_on")
+        approved = iso_day(latest(ctx, "approved_on"))
+        if approved and values["sworn_on"] < approved:
+            raise refuse("sworn_on", f"入党宣誓须在上级党委批准接收预备党员（{approved.isoformat()}）之后")
+        return {}
+
+
+FULL_CONCLUSIONS = {"full": "按期转正", "extend": "延长预备期", "cancel": "取消预备党员资格"}
+
+
+class PartyFullProposalForm(ItemForm):
+    """预备期满，党支部讨论其能否转正 (党章第七条): 按期转正, 延长预备期 (不能超过一年) or 取消预备党员资格;
+    the 支部大会 then votes on this conclusion and the 上级党委 approves it. Never "不予发展"."""
+
+    title_zh = "支委会提出转正意见"
+    date_field = "proposed_on"
+    proposed_on = day("支委会研究日期")
+    conclusion = choice("转正意见", FULL_CONCLUSIONS)
+    extend_months = integer("延长预备期", unit="个月", required=False, maximum=12,
+                            help="延长预备期时填写：不少于六个月，最长不超过一年")
+    reason = text("理由", required=False, help="延长预备期或取消预备党员资格时必须写明理由")
+
+    def rules(self, values: dict, ctx: CheckContext) -> dict:
+        not_future(values, ctx, "proposed_on")
+        conclusion = values["conclusion"]
+        if conclusion != "full" and not (values.get("reason") or "").strip():
+            raise refuse("reason", f"{FULL_CONCLUSIONS[conclusion]}须写明理由")
+        if conclusion == "extend":
+            if latest(ctx, "extended_until"):
+                raise refuse("conclusion", "预备期已经延长过，延长期满只能按期转正或取消预备党员资格"
+                                           "（党章第七条：延长预备期不能超过一年）")
+            months = values.get("extend_months")
+            if months is None or not 6 <= months <= 12:
+                raise refuse("extend_months", "延长预备期不能少于六个月，最长不超过一年（党章第七条）")
+        elif values.get("extend_months"):
+            raise refuse("extend_months", "只有延长预备期时才填写延长的月数")
+        return {}
+
+
 PARTY_DECISIONS = {"approve": "批准", "reject": "不批准"}
 
 
@@ -970,6 +1040,10 @@ class PartyApprovalForm(ItemForm):
             starts = held or approved
             return {"probation_from": starts.isoformat(),
                     "probation_until": start_of_day_utc(add_years(starts, 1))}
+        if latest(ctx, "conclusion") == "extend":  # 党章第七条: the extension runs on from the year's end
+            began = iso_day(latest(ctx, "probation_from")) or approved
+            until = add_months(add_years(began, 1), int(latest(ctx, "extend_months") or 12))
+            return {"extended_until": until.isoformat(), "probation_until": start_of_day_utc(until)}
         return {}
 
 
@@ -1392,6 +1466,9 @@ PUBLIC_FORMS: dict[str, type[FormSchema]] = {
     "party_candidate": PartyCandidateForm,
     "party_form_issue": PartyFormIssueForm,
     "party_approval": PartyApprovalForm,
+    "party_committee_review": PartyCommitteeReviewForm,
+    "party_oath": PartyOathForm,
+    "party_full_proposal": PartyFullProposalForm,
     "member_roster": MemberRosterForm,
     "removal_review": RemovalReviewForm,
     "member_assembly": MemberAssemblyForm,

@@ -26,6 +26,8 @@ HOLD_ROLES = {"supervisor", "township_official", "discipline_inspector", "county
 
 LANE_ROLES: dict[str, str] = {name: key for key, name in ROLES.items() if key != "admin"}
 LANE_ROLES["乡镇三资代理服务中心"] = "agency_accountant"  # the short name used in many county documents
+# The 乡镇党委 (upper-level Party committee in 发展党员) has no role of its own: its cadres hold township_official.
+LANE_ROLES["乡镇党委"] = "township_official"
 
 
 def role_for_lane(lane: str | None) -> str | None:

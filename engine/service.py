@@ -405,6 +405,16 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             if values["notice_days"] < floor:
                 raise Invalid(f"公示天数不得少于{floor}天", {"notice_days": [f"本事项公示不得少于{floor}天"]})
             summary = f"拟定公开内容（公示{values['notice_days']}天）"
+            publishes = (task.properties or {}).get("publishes")
+            if publishes:
+                # A notice its own body posts (发展对象公示: the 党支部, not the 监委会, whose supervision
+                # covers 村务, not the Party's internal affairs).
+                posting = self._prepare_posting(session, case, publishes, now,
+                                                (task.properties or {}).get("notice_label"),
+                                                own=(row, values, actor.name))
+                extra["notice_until"] = iso(posting["notice_until"])
+                extra["posted_at"] = iso(now)
+                summary = f"{summary}，张榜公布"
         elif row.form == "objection_reply":
             objection = self._objection_for(session, case)
             if objection is None:
@@ -637,17 +647,23 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             raise Forbidden(f"不能审核本人提交的记录（“{reviewed.title}”由您办理）")
 
     def _prepare_posting(self, session: Session, case: Case, kind: str, now: datetime,
-                         label: str | None = None) -> dict:
-        draft = session.scalar(select(TaskRow).where(
-            TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "disclosure")
-            .order_by(TaskRow.completed_at.desc()).limit(1))
-        if draft is None or not draft.data:
-            raise Conflict("还没有拟定公开内容，不能张榜")
-        drafter = session.get(User, draft.completed_by) if draft.completed_by else None
+                         label: str | None = None, own: tuple[TaskRow, dict, str] | None = None) -> dict:
+        """The notice to post from the newest drafted disclosure; ``own``: (row, data, drafter's name)
+        of a disclosure being completed that posts itself (a body that publishes its own notice)."""
+        if own is not None:
+            draft, draft_data, drafter_name = own
+        else:
+            draft = session.scalar(select(TaskRow).where(
+                TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "disclosure")
+                .order_by(TaskRow.completed_at.desc()).limit(1))
+            if draft is None or not draft.data:
+                raise Conflict("还没有拟定公开内容，不能张榜")
+            drafter = session.get(User, draft.completed_by) if draft.completed_by else None
+            draft_data, drafter_name = draft.data, (drafter.name if drafter else "")
         previous = session.scalar(select(BoardEntry).where(
             BoardEntry.case_id == case.id, BoardEntry.kind == kind).order_by(BoardEntry.seq.desc()).limit(1))
         label = label or publicity.KINDS.get(kind, "公开")
-        content = draft.data["content"]
+        content = draft_data["content"]
         spent = session.scalar(select(TaskRow).where(
             TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "implementation")
             .order_by(TaskRow.completed_at.desc()).limit(1)) if kind == "result" else None
@@ -663,8 +679,8 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             "kind": kind,
             "title": f"{case.title}（{label}）" if previous is None else f"{case.title}（{label}·重新公示）",
             "content": content,
-            "notice_until": now + timedelta(days=int(draft.data.get("notice_days") or 7)),
-            "posted_by": drafter.name if drafter else "",
+            "notice_until": now + timedelta(days=int(draft_data.get("notice_days") or 7)),
+            "posted_by": drafter_name,
             "refers_to": previous.id if previous else None,
             # The drafted disclosure's photos: the board shows copies without location data.
             "evidence": self._public_evidence(session, draft.id, case),

@@ -765,13 +765,24 @@ def _to_candidate(case: Item) -> None:
     case.do("zhang", "talk", TALK)
     case.do("zhang", "activist", ACTIVIST)
     case.do("zhang", "candidate", CANDIDATE)
+    case.do("zhang", "committee_review", COMMITTEE_OK)
+
+
+COMMITTEE_OK = {"reviewed_on": "2025-03-05", "decision": "approve"}
+
+
+def _party_notice(case: Item, clock) -> None:
+    """发展对象公示: the 党支部 drafts and posts it itself (no 监委会 review)."""
+    case.do("zhang", "draft_candidate_disclosure", {"content": "发展对象公示", "notice_days": 7})
+    assert case.board()[0]["in_notice"]
+    case.timers(clock, 7)
 
 
 def test_party_admission_happy_path(app, item, clock):
     case = item("party-admission")
     _to_candidate(case)
     case.do("zhou", "precheck", {"decision": "approve", "approved_on": today(clock)})
-    case.disclose("candidate", clock, drafter="zhang")
+    _party_notice(case, clock)
     assert case.ready() == ["issue_form"], "公示 before the application form is issued"
     case.do("zhang", "issue_form", {"issued_on": today(clock), "form_no": "RD-2026-01"})
     held = today(clock)
@@ -781,13 +792,16 @@ def test_party_admission_happy_path(app, item, clock):
     approval = {"decision": "approve", "approved_on": today(clock)}
     case.refused("zhou", "approve_admission", approval, "talk_done")
     case.do("zhou", "approve_admission", {**approval, "talk_done": True})
+    assert case.ready() == ["oath"], "入党宣誓 after the approval"
+    case.do("zhang", "oath", {"sworn_on": today(clock), "organiser": "示范镇党委"})
     assert case.ready() == [] and case.waiting() == ["probation"], "预备期一年"
     clock.advance(days=300)
     app.extensions["cunwu"].run_timers()
     assert case.ready() == []
     clock.advance(days=70)
     app.extensions["cunwu"].run_timers()
-    assert case.ready() == ["full_member"]
+    assert case.ready() == ["full_proposal"]
+    case.do("zhang", "full_proposal", {"proposed_on": today(clock), "conclusion": "full"})
     case.do("zhang", "full_member", {**MEETING_OK["party_members"], "held_on": today(clock)})
     case.do("zhou", "approve_full", {"decision": "approve", "approved_on": today(clock)})
     assert case.status == "completed"
@@ -812,6 +826,14 @@ def test_party_admission_time_guards(item):
     case.refused("zhang", "candidate", {**CANDIDATE, "training_hours": 23}, "training_hours")
     case.refused("zhang", "candidate", {**CANDIDATE, "vetting_on": "2099-01-01"}, "vetting_on")
     case.do("zhang", "candidate", CANDIDATE)
+    # 支部委员会审查 (细则第二十条): not before the candidate was named; a return needs a reason
+    case.refused("zhang", "committee_review", {**COMMITTEE_OK, "reviewed_on": "2025-02-28"}, "reviewed_on")
+    case.refused("zhang", "committee_review", {**COMMITTEE_OK, "decision": "return"}, "opinion")
+    case.do("zhang", "committee_review", {**COMMITTEE_OK, "decision": "return", "opinion": "考察材料不全"})
+    assert case.ready() == ["candidate"]
+    case.do("zhang", "candidate", CANDIDATE)
+    case.do("zhang", "committee_review", COMMITTEE_OK)
+    assert case.ready() == ["precheck"]
     case.do("zhou", "precheck", {"decision": "return", "approved_on": "2026-03-02", "opinion": "培养考察材料不全"})
     assert case.ready() == ["candidate"]
 
@@ -821,7 +843,7 @@ def test_party_admission_approval_within_three_months(item, clock, after, outcom
     case = item("party-admission")
     _to_candidate(case)
     case.do("zhou", "precheck", {"decision": "approve", "approved_on": today(clock)})
-    case.disclose("candidate", clock, drafter="zhang")
+    _party_notice(case, clock)
     case.do("zhang", "issue_form", {"issued_on": today(clock), "form_no": "RD-2026-02"})
     case.do("zhang", "branch_meeting", {**MEETING_OK["party_members"], "held_on": today(clock)})
     clock.advance(days=after)  # the 乡镇党委 approves months after the 支部大会
@@ -829,7 +851,7 @@ def test_party_admission_approval_within_three_months(item, clock, after, outcom
     if outcome == "reason":  # more than 3 months after the meeting: only with a reason
         case.refused("zhou", "approve_admission", approval, "extension_reason")
         case.do("zhou", "approve_admission", {**approval, "extension_reason": "上级党委集中审批"})
-        assert case.waiting() == ["probation"]
+        assert case.ready() == ["oath"]
     else:  # more than 6 months: may not be approved any more
         case.refused("zhou", "approve_admission", {**approval, "extension_reason": "x"}, "approved_on")
         case.do("zhou", "approve_admission", {"decision": "reject", "approved_on": today(clock),
@@ -842,10 +864,13 @@ def test_party_admission_objection_and_failed_vote(item, clock):
     _to_candidate(case)
     case.do("zhou", "precheck", {"decision": "approve", "approved_on": today(clock)})
     case.do("zhang", "draft_candidate_disclosure", NOTICE)
-    case.do("zhao", "review_candidate_disclosure", APPROVE)
+    assert case.ready() == [], "the 党支部 posts the 发展对象公示 itself: no 监委会 review"
     entry = case.board()[0]
     case.client(None).post(f"/board/{entry['id']}/objections", json={"name": "党员乙", "text": "有违纪行为"})
-    case.do("zhao", "reply_candidate_objection", {"decision": "dismiss", "reply": "经核实不属实"})
+    # the objection belongs to the 党支部, not the 监委会
+    reply = {"decision": "dismiss", "reply": "经核实不属实"}
+    assert case.do("zhao", "reply_candidate_objection", reply, status=403)
+    case.do("zhang", "reply_candidate_objection", reply)
     case.timers(clock, 7)
     case.do("zhang", "issue_form", {"issued_on": today(clock), "form_no": "RD-2026-03"})
     case.do("zhang", "branch_meeting", {**MEETING_OK["party_members"], "approve": 15, "oppose": 10, "abstain": 0})
@@ -855,7 +880,7 @@ def test_party_admission_objection_and_failed_vote(item, clock):
 def _to_branch_meeting(case: Item, clock) -> None:
     _to_candidate(case)
     case.do("zhou", "precheck", {"decision": "approve", "approved_on": today(clock)})
-    case.disclose("candidate", clock, drafter="zhang")
+    _party_notice(case, clock)
     case.do("zhang", "issue_form", {"issued_on": today(clock), "form_no": "RD-2026-09"})
 
 
@@ -904,12 +929,98 @@ def test_party_admission_probation_runs_from_the_branch_meeting(app, item, clock
     case.do("zhou", "approve_admission", {"decision": "approve", "approved_on": today(clock), "talk_done": True,
                                           "extension_reason": "上级党委集中审批"})
     assert case.data_of("approve_admission")["probation_from"] == held
+    case.do("zhang", "oath", {"sworn_on": today(clock), "organiser": "村党支部"})
     clock.advance(days=365 - 95 - 1)
     app.extensions["cunwu"].run_timers()
     assert case.waiting() == ["probation"], "one year after the 支部大会 is not over yet"
     clock.advance(days=2)
     app.extensions["cunwu"].run_timers()
-    assert case.waiting() == [] and case.ready() == ["full_member"], "a year after the 支部大会, not after the approval"
+    assert case.waiting() == [] and case.ready() == ["full_proposal"], "a year after the 支部大会, not after the approval"
+
+
+def _to_probation_end(app, case: Item, clock) -> None:
+    _to_branch_meeting(case, clock)
+    case.do("zhang", "branch_meeting", {**BRANCH, "held_on": today(clock)})
+    case.do("zhou", "approve_admission", {"decision": "approve", "approved_on": today(clock), "talk_done": True})
+    case.do("zhang", "oath", {"sworn_on": today(clock), "organiser": "村党支部"})
+    clock.advance(days=366)
+    app.extensions["cunwu"].run_timers()
+    assert case.ready() == ["full_proposal"]
+
+
+def test_party_admission_oath_follows_the_approval(item, clock):
+    """党章第六条: the 预备党员 takes the oath, after the 乡镇党委 approved the admission."""
+    case = item("party-admission")
+    _to_branch_meeting(case, clock)
+    case.do("zhang", "branch_meeting", {**BRANCH, "held_on": today(clock)})
+    clock.advance(days=2)
+    approved = today(clock)
+    case.do("zhou", "approve_admission", {"decision": "approve", "approved_on": approved, "talk_done": True})
+    assert case.ready() == ["oath"] and case.waiting() == []
+    from datetime import date, timedelta
+
+    before = (date.fromisoformat(approved) - timedelta(days=1)).isoformat()
+    case.refused("zhang", "oath", {"sworn_on": before, "organiser": "村党支部"}, "sworn_on")
+    case.do("zhang", "oath", {"sworn_on": approved, "organiser": "村党支部"})
+    assert case.waiting() == ["probation"]
+
+
+def test_party_admission_probation_extended_once_then_a_second_vote(app, item, clock):
+    """党章第七条: 延长预备期 (at most one year), then the 支部大会 votes again: 转正 or 取消, never a second extension."""
+    case = item("party-admission")
+    _to_probation_end(app, case, clock)
+    extend = {"proposed_on": today(clock), "conclusion": "extend", "reason": "需要继续考察"}
+    case.refused("zhang", "full_proposal", {**extend, "extend_months": 13}, "extend_months")
+    case.refused("zhang", "full_proposal", {**extend, "extend_months": 5}, "extend_months")
+    case.refused("zhang", "full_proposal", {**extend, "reason": "", "extend_months": 6}, "reason")
+    case.do("zhang", "full_proposal", {**extend, "extend_months": 12})
+    case.do("zhang", "full_member", {**BRANCH, "held_on": today(clock)})
+    case.do("zhou", "approve_full", {"decision": "approve", "approved_on": today(clock)})
+    assert case.waiting() == ["extension"] and case.status == "running"
+    clock.advance(days=360)
+    app.extensions["cunwu"].run_timers()
+    assert case.ready() == [], "the extension of twelve months is not over"
+    clock.advance(days=10)
+    app.extensions["cunwu"].run_timers()
+    assert case.ready() == ["full_proposal"]
+    message = case.refused("zhang", "full_proposal", {**extend, "proposed_on": today(clock), "extend_months": 6},
+                           "conclusion")
+    assert "不能超过一年" in message
+    case.do("zhang", "full_proposal", {"proposed_on": today(clock), "conclusion": "full"})
+    case.do("zhang", "full_member", {**BRANCH, "held_on": today(clock)})
+    case.do("zhou", "approve_full", {"decision": "approve", "approved_on": today(clock)})
+    assert case.status == "completed"
+
+
+def test_party_admission_full_vote_never_ends_in_not_admitted(app, item, clock):
+    """A failed 转正 vote or a refused approval goes back to the 支部; 取消预备党员资格 is its own end."""
+    case = item("party-admission")
+    _to_probation_end(app, case, clock)
+    case.do("zhang", "full_proposal", {"proposed_on": today(clock), "conclusion": "full"})
+    case.do("zhang", "full_member", {**BRANCH, "held_on": today(clock), "attended": 20, "approve": 15})
+    assert case.ready() == ["full_proposal"] and case.status == "running", "未通过: the 支部 discusses again"
+    case.do("zhang", "full_proposal", {"proposed_on": today(clock), "conclusion": "full"})
+    case.do("zhang", "full_member", {**BRANCH, "held_on": today(clock)})
+    case.do("zhou", "approve_full", {"decision": "reject", "approved_on": today(clock), "opinion": "材料不全"})
+    assert case.ready() == ["full_proposal"]
+    case.do("zhang", "full_proposal", {"proposed_on": today(clock), "conclusion": "cancel", "reason": "不履行党员义务"})
+    case.do("zhang", "full_member", {**BRANCH, "held_on": today(clock)})
+    case.do("zhou", "approve_full", {"decision": "approve", "approved_on": today(clock)})
+    assert case.status == "rejected"
+    ends = [h for h in case.refresh()["history"] if "不予发展" in (h.get("summary") or "")]
+    assert not ends
+
+
+def test_party_admission_lanes_are_the_branch_and_the_township_party_committee(item):
+    """党内事务: the 党支部 and the 乡镇党委 (held by township_official), never the 监委会."""
+    steps = item("party-admission").client("zhao").get("/processes/party-admission").get_json()
+    lanes = {lane["name"] for lane in steps["lanes"]}
+    assert lanes == {"村党组织书记", "乡镇党委", "乡镇纪委"}
+    from engine.roles import role_for_lane
+
+    assert role_for_lane("乡镇党委") == "township_official"
+    by_id = {s["id"]: s for s in steps["steps"]}
+    assert by_id["committee_review"]["name"] == "支部委员会审查"
 
 
 # ---------------------------------------------------------------------------- A9 member confirmation

@@ -16,13 +16,18 @@ from tools.bpmnkit import Process
 from tools.build_processes import (
     ACCOUNTANT,
     COMMITTEE_MEMBER,
+    ESCALATED,
     FAILED,
     LAPSED,
+    OBJECTIONS_OPEN,
     PARTY_SECRETARY,
     SUPERVISOR,
     TOWNSHIP_OFFICIAL,
+    TOWNSHIP_PARTY,
+    UPHELD,
     VILLAGE_DIRECTOR,
     _disclosure,
+    _inspection,
     _meeting,
     _review,
 )
@@ -317,8 +322,13 @@ def cadre_allowance() -> Process:
 
 
 def party_admission() -> Process:
-    """A8 党员发展: 申请 → 谈话（1个月内）→ 积极分子（1年以上）→ 发展对象 → 预审 → 公示 → 志愿书 → 支部大会 → 审批（3个月内）→ 预备期1年 → 转正."""
-    p = Process(key="party-admission", name="发展党员", lanes=[PARTY_SECRETARY, SUPERVISOR, TOWNSHIP_OFFICIAL])
+    """A8 党员发展: 申请 → 谈话（1个月内）→ 积极分子（1年以上）→ 发展对象 → 支委会审查 → 乡镇党委预审 → 公示 → 志愿书 →
+    支部大会 → 乡镇党委审批（3个月内）→ 入党宣誓 → 预备期1年（从支部大会通过之日算起）→ 转正、延长预备期或取消预备党员资格.
+
+    Party affairs, not 村务: the 党支部 and the 乡镇党委 (lane 乡镇党委, held by ``township_official``) own
+    every step, the 发展对象公示 and its objections included; the 监委会 has no task here. An escalated
+    objection goes to the 乡镇纪委 (the 乡镇党委's discipline commission), who alone can release a hold."""
+    p = Process(key="party-admission", name="发展党员", lanes=[PARTY_SECRETARY, TOWNSHIP_PARTY])
     p.start("start", "递交入党申请", lane=PARTY_SECRETARY)
     p.user_task("application", "接收入党申请", lane=PARTY_SECRETARY, form="party_application", due_days=7)
     p.user_task("talk", "派人谈话", lane=PARTY_SECRETARY, form="party_talk", due_days=30)
@@ -328,31 +338,70 @@ def party_admission() -> Process:
     p.flow("application", "talk")
     p.flow("talk", "activist")
     p.flow("activist", "candidate")
-    p.flow("candidate", "precheck")
-    p.user_task("precheck", "上级党委预审", lane=TOWNSHIP_OFFICIAL, form="township_approval", due_days=30)
-    p.end("end_rejected", "不予发展", lane=TOWNSHIP_OFFICIAL)
-    _decide(p, "precheck", lane=TOWNSHIP_OFFICIAL, on_reject="end_rejected", on_return="candidate",
+    p.flow("candidate", "committee_review")
+    p.user_task("committee_review", "支部委员会审查", lane=PARTY_SECRETARY, form="party_committee_review", due_days=30)
+    _decide(p, "committee_review", lane=PARTY_SECRETARY, on_reject="candidate", on_return="candidate",
+            after="precheck", approve_label="审查合格")
+    p.user_task("precheck", "乡镇党委预审", lane=TOWNSHIP_PARTY, form="township_approval", due_days=30)
+    p.end("end_rejected", "不予发展", lane=TOWNSHIP_PARTY)
+    _decide(p, "precheck", lane=TOWNSHIP_PARTY, on_reject="end_rejected", on_return="candidate",
             after="draft_candidate_disclosure", approve_label="预审同意")
-    _publicise(p, kind="notice", stem="candidate", what="发展对象", revise="candidate", after="issue_form",
-               lane=PARTY_SECRETARY)
+    _party_notice(p)
     p.user_task("issue_form", "发放入党志愿书", lane=PARTY_SECRETARY, form="party_form_issue", due_days=15)
     p.flow("issue_form", "branch_meeting")
     _meeting(p, "branch_meeting", "支部大会讨论接收预备党员", lane=PARTY_SECRETARY, body="party_members",
              on_failed="end_rejected", after="approve_admission", vote_rule="party_admission")
-    p.user_task("approve_admission", "上级党委审批接收预备党员", lane=TOWNSHIP_OFFICIAL, form="party_approval",
+    p.user_task("approve_admission", "乡镇党委审批接收预备党员", lane=TOWNSHIP_PARTY, form="party_approval",
                 due_days=90, stage="admission", meeting="branch_meeting")
-    _decide(p, "approve_admission", lane=TOWNSHIP_OFFICIAL, on_reject="end_rejected", after="probation",
+    _decide(p, "approve_admission", lane=TOWNSHIP_PARTY, on_reject="end_rejected", after="oath",
             approve_label="批准")
+    p.user_task("oath", "入党宣誓", lane=PARTY_SECRETARY, form="party_oath", due_days=30)
+    p.flow("oath", "probation")
     p.timer_catch("probation", "预备期满一年", lane=PARTY_SECRETARY, time_date="probation_until")
-    p.flow("probation", "full_member")
+    p.flow("probation", "full_proposal")
+    # 党章第七条: 按期转正, 延长预备期 (不能超过一年) or 取消预备党员资格, each voted by the 支部大会 and
+    # approved by the 乡镇党委; a probationary member is never "不予发展".
+    p.user_task("full_proposal", "支委会提出转正意见", lane=PARTY_SECRETARY, form="party_full_proposal", due_days=30)
+    p.flow("full_proposal", "full_member")
     _meeting(p, "full_member", "支部大会讨论预备党员转正", lane=PARTY_SECRETARY, body="party_members",
-             on_failed="end_rejected", after="approve_full", vote_rule="party_admission")
-    p.user_task("approve_full", "上级党委审批转正", lane=TOWNSHIP_OFFICIAL, form="party_approval", due_days=90,
+             on_failed="full_proposal", after="approve_full", vote_rule="party_admission")
+    p.user_task("approve_full", "乡镇党委审批转正", lane=TOWNSHIP_PARTY, form="party_approval", due_days=90,
                 stage="full", meeting="full_member")
-    _decide(p, "approve_full", lane=TOWNSHIP_OFFICIAL, on_reject="end_rejected", after="end_completed",
-            approve_label="批准")
+    p.exclusive("gw_approve_full", lane=TOWNSHIP_PARTY)
+    p.flow("approve_full", "gw_approve_full")
+    p.flow("gw_approve_full", "full_proposal", "不批准，支部重新讨论", condition=REJECTED)
+    p.flow("gw_approve_full", "extension", "批准延长预备期", condition='conclusion == "extend"')
+    p.flow("gw_approve_full", "end_rejected_cancelled", "批准取消预备党员资格", condition='conclusion == "cancel"')
+    p.flow("gw_approve_full", "end_completed", "批准转正", default=True)
+    p.timer_catch("extension", "延长的预备期满", lane=PARTY_SECRETARY, time_date="probation_until")
+    p.flow("extension", "full_proposal")
+    p.end("end_rejected_cancelled", "取消预备党员资格", lane=TOWNSHIP_PARTY)
     p.end("end_completed", "转为正式党员", lane=PARTY_SECRETARY)
     return p
+
+
+def _party_notice(p: Process) -> None:
+    """发展对象公示: the 党支部 drafts and posts it, answers objections; an objection about the decision
+    itself is escalated to the 乡镇纪委 (hold + inspection). No 监委会 review: 党内事务 are not 村务."""
+    p.user_task("draft_candidate_disclosure", "拟定并张榜发展对象公示", lane=PARTY_SECRETARY, form="disclosure",
+                due_days=3, publishes="notice", notice_label="发展对象公示")
+    p.event_gateway("wait_notice", "发展对象公示中", lane=PARTY_SECRETARY)
+    p.timer_catch("notice_notice", "发展对象公示期满", lane=PARTY_SECRETARY, time_date="notice_until")
+    p.signal_catch("objection_notice", "收到异议", lane=PARTY_SECRETARY, signal="objection")
+    p.flow("draft_candidate_disclosure", "wait_notice")
+    p.flow("wait_notice", "notice_notice")
+    p.flow("wait_notice", "objection_notice")
+    p.flow("notice_notice", "issue_form")
+    p.user_task("reply_candidate_objection", "党支部答复发展对象公示异议", lane=PARTY_SECRETARY, form="objection_reply",
+                due_days=10)
+    p.exclusive("gw_reply_candidate", lane=PARTY_SECRETARY)
+    p.flow("objection_notice", "reply_candidate_objection")
+    p.flow("reply_candidate_objection", "gw_reply_candidate")
+    p.flow("gw_reply_candidate", "candidate", "异议成立", condition=UPHELD)
+    p.flow("gw_reply_candidate", _inspection(p, "reply_candidate_objection", redo="candidate", after="wait_notice"),
+           "报乡镇纪委核查", condition=ESCALATED)
+    p.flow("gw_reply_candidate", "reply_candidate_objection", "尚有异议", condition=OBJECTIONS_OPEN)
+    p.flow("gw_reply_candidate", "wait_notice", "异议不成立", default=True)
 
 
 # ---------------------------------------------------------------------------- A9
