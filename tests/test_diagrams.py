@@ -373,6 +373,10 @@ def test_cli_render_one_poster_for_a_village(app, tmp_path):
     assert result.exit_code == 0, result.output
     pdf = (out / "major-decision-A4-demo-001.pdf").read_bytes()
     assert is_paper(page_size(pdf), A4)
+    assert "未设置 CUNWU_PUBLIC_URL" in result.output  # its QR code would point at localhost (issue 15)
+    app.config["CUNWU_PUBLIC_URL"] = "https://cunwu.example.gov.cn"
+    again = app.test_cli_runner().invoke(args=["render", "major-decision", "--format", "svg", "--out", str(out)])
+    assert again.exit_code == 0 and "未设置 CUNWU_PUBLIC_URL" not in again.output
 
 
 def test_cli_render_bad_input(app, tmp_path):

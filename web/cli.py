@@ -179,6 +179,13 @@ def render_command(keys, all_, fmt, paper, out, village):
     except ImportError:
         click.echo("流程图功能尚未提供。", err=True)
         sys.exit(1)
+    import os
+
+    if not (current_app.config.get("CUNWU_PUBLIC_URL") or os.environ.get("CUNWU_PUBLIC_URL")):
+        from diagrams.service import DEFAULT_PUBLIC_URL
+
+        click.echo(f"注意：未设置 CUNWU_PUBLIC_URL，海报上的二维码指向 {DEFAULT_PUBLIC_URL}（本机），村民扫码打不开；"
+                   "张贴前请设置为本县公开访问的网址后重新生成。", err=True)
     sys.exit(render_posters(_engine(), keys, all_, fmt, paper, out, village=village))
 
 
