@@ -357,6 +357,8 @@ def test_township_view_counts_and_exports(web, walk, clock):
     r = zhou.get("/township/export.csv")
     assert r.status_code == 200 and r.data.startswith("\ufeff".encode())
     assert "attachment" in r.headers["Content-Disposition"]
+    from urllib.parse import quote
+    assert quote("示范镇乡镇视图-全部村-2026") in r.headers["Content-Disposition"]  # who and when in the name
     rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
     assert rows[0][:4] == ["乡镇", "村", "村编码", "在办事项"]
     demo = next(row for row in rows if row[2] == "demo-001")

@@ -112,7 +112,9 @@ def _filename(data: dict, ext: str) -> str:
     from urllib.parse import quote
 
     stamp = fmt_time(data["generated_at"], "%Y%m%d-%H%M")
-    name = f"乡镇视图-{data['village'] or '全部村'}-{stamp}.{ext}"
+    village = next((v["name"] for v in data.get("villages") or [] if v.get("code") == data.get("village")), None)
+    township = "、".join(data.get("townships") or []) or "乡镇"
+    name = f"{township}乡镇视图-{village or '全部村'}-{stamp}.{ext}"  # who and when, readable in a folder
     return f"attachment; filename=township-{stamp}.{ext}; filename*=UTF-8''{quote(name)}"
 
 
