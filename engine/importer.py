@@ -80,6 +80,22 @@ def _int(entry: dict, key: str, label: str, where: str, errors: list[str]) -> in
 
 
 def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
+    """Import villages and people; village settings are checked against the catalogue this
+    database has deployed (not whatever folder the environment points at)."""
+    from . import settings as item_settings
+    from .models import ProcessDefinition
+
+    deployed: dict[str, dict] = {}
+    for row in session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.version)):
+        deployed[row.key] = {"name": row.name, **(row.meta or {})}  # the newest version wins
+    token = item_settings.DEPLOYED.set(deployed or None)
+    try:
+        return _import_data(session, doc)
+    finally:
+        item_settings.DEPLOYED.reset(token)
+
+
+def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
     """Create or update villages and people. Raises ``Invalid`` naming the first bad entries;
     nothing is written then (the caller's transaction rolls back)."""
     errors: list[str] = []

@@ -19,6 +19,7 @@ named ``*_above`` only above it (超过); ``*_min`` is a least number of people.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -106,18 +107,28 @@ def _number(value: Any) -> Decimal | None:
     return number
 
 
-def _catalogue_default(t: Threshold) -> Decimal | None:
-    """The item's catalogue value (the filed local rule), or None when it cannot be read."""
+#: The catalogue in use while a village's settings are checked: ``{key: meta}`` of the deployed
+#: definitions (the app's own catalogue, from its database). Unset, the checks read the catalogue
+#: folder of the environment (``cunwu processes check`` before anything is deployed).
+DEPLOYED: ContextVar[dict[str, dict] | None] = ContextVar("cunwu_deployed_catalogue", default=None)
+
+
+def _catalogue() -> dict[str, dict]:
+    deployed = DEPLOYED.get()
+    if deployed is not None:
+        return deployed
     try:
         from .catalog import load_catalogue
 
-        items = load_catalogue()
+        return {i.key: {"name": i.name, **i.extra} for i in load_catalogue()}
     except (DefinitionError, OSError):  # a broken catalogue is reported by `cunwu processes check`
-        return None
-    for item in items:
-        if item.key == t.item:
-            return _number((item.extra.get("thresholds") or {}).get(t.name))
-    return None
+        return {}
+
+
+def _catalogue_default(t: Threshold) -> Decimal | None:
+    """The item's catalogue value (the filed local rule), or None when it cannot be read."""
+    item = _catalogue().get(t.item)
+    return _number((item.get("thresholds") or {}).get(t.name)) if item else None
 
 
 def _bound(t: Threshold, default: Decimal | None) -> tuple[Decimal | None, str]:
@@ -184,17 +195,11 @@ def _check_catalogue_setting(key: str, value: Any) -> list[str] | None:
     if "." not in key:
         return None
     item_key, name = key.split(".", 1)
-    try:
-        from .catalog import load_catalogue
-
-        items = {i.key: i for i in load_catalogue()}
-    except (DefinitionError, OSError):  # a broken catalogue is reported by `cunwu processes check`
+    item = _catalogue().get(item_key)
+    if item is None or name not in (item.get("settings") or {}):
         return None
-    item = items.get(item_key)
-    if item is None or name not in (item.extra.get("settings") or {}):
-        return None
-    default = item.extra["settings"][name]
-    label = f"{item.name}的设置“{name}”"
+    default = item["settings"][name]
+    label = f"{item.get('name', item_key)}的设置“{name}”"
     if default is None:  # not set in the catalogue: any non-negative number
         return [] if _number(value) is not None else [f"{label}须为不小于0的数字"]
     if isinstance(default, bool):
