@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     # R46: 民主评议 quorum and approval, as "p/q" (三分之二以上 = at least 2/3, D1).
     "appraisal_quorum": "2/3",
     "appraisal_pass": "2/3",
+    # 民主评议 is not compulsory for 低保/特困/临时救助 (民发〔2021〕57号 names it only after an objection,
+    # 第二十条; 国发〔2014〕47号: 视情组织): a village (or its province) that holds one sets this.
+    "democratic_appraisal": False,
     # §3.3.12 / §3.3.13: investigators named in the family economic investigation.
     "min_investigators": 2,
     # R49: one temporary-assistance grant per year for the same cause.
@@ -526,11 +529,14 @@ class AssistanceApplicationForm(_Applicant, _Avoidance):
         return _avoidance(values, ctx)
 
 
-INVESTIGATION_CONCLUSIONS = {"eligible": "符合条件，提交民主评议", "ineligible": "不符合条件，书面告知申请人",
+INVESTIGATION_CONCLUSIONS = {"eligible": "符合条件，提出初审意见（本村设置民主评议的，先评议）", "ineligible": "不符合条件，书面告知申请人",
                              "withdrawn": "申请人撤回申请"}
 
 
 class HouseholdInvestigationForm(FormSchema):
+    """Done by the 乡镇, the village assisting (民发〔2021〕57号 第二条). ``hold_appraisal`` tells the
+    process whether the village holds a 民主评议 before the 初审 (setting ``democratic_appraisal``)."""
+
     title_zh = "家庭经济状况调查"
     investigated_on = day("调查日期")
     investigators = line("调查人员", help="姓名用顿号分隔；低保、特困不少于2人，临时救助不少于3人")
@@ -543,8 +549,9 @@ class HouseholdInvestigationForm(FormSchema):
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
         _not_future(ctx, values, "investigated_on")
+        hold = setting(ctx, "democratic_appraisal") is True
         if values["conclusion"] == "withdrawn":
-            return {}
+            return {"hold_appraisal": hold}
         names = split_names(values["investigators"])
         needed = int(setting(ctx, "min_investigators"))
         if len(names) < needed:
@@ -554,7 +561,7 @@ class HouseholdInvestigationForm(FormSchema):
         if not values["home_visit"]:
             msg = "家庭经济状况调查须入户调查"
             raise Invalid(msg, {"home_visit": [msg]})
-        return {"investigator_count": len(names)}
+        return {"investigator_count": len(names), "hold_appraisal": hold}
 
 
 class DemocraticAppraisalForm(FormSchema):
@@ -601,6 +608,27 @@ class DemocraticAppraisalForm(FormSchema):
             reason = f"民主评议通过：到会{attended}人（应到{members}人），同意{agree}票"
         return {"outcome": outcome, "outcome_reason": reason,
                 "appraisal_rule": f"到会≥{quorum[0]}/{quorum[1]}，同意≥到会{passing[0]}/{passing[1]}"}
+
+
+class WelfarePreliminaryForm(FormSchema):
+    """The 乡镇's 初审意见, posted in the village before the 审核确认 (民发〔2021〕57号 第二条、第二十条;
+    临时救助: 审核意见 then 公示, 国发〔2014〕47号). A 民主评议 held before it is on record; it informs
+    the 初审 and does not decide it."""
+
+    title_zh = "乡镇初审"
+    decision = choice("初审意见", {"approve": "拟同意，在申请人所在村公示", "refuse": "不符合条件，书面告知申请人"})
+    reviewed_on = day("初审日期")
+    amount = money("拟核定金额", required=False, help="拟同意时必填：低保、特困为每月金额，临时救助为一次性金额")
+    opinion = text("初审意见说明", help="依据调查核实情况（及民主评议结果）写明理由；不符合条件的写明理由并书面告知申请人")
+
+    @validates_schema
+    def _amount_when_approving(self, data: dict, **kwargs: Any) -> None:
+        if data.get("decision") == "approve" and not data.get("amount"):
+            raise ValidationError({"amount": ["拟同意时须填写拟核定金额，且大于0"]})
+
+    def check(self, values: dict, ctx: CheckContext) -> dict:
+        _not_future(ctx, values, "reviewed_on")
+        return {}
 
 
 class WelfareDecisionForm(FormSchema):
@@ -840,6 +868,7 @@ SERVICE_FORMS: dict[str, type[FormSchema]] = {
     "assistance_application": AssistanceApplicationForm,
     "household_investigation": HouseholdInvestigationForm,
     "democratic_appraisal": DemocraticAppraisalForm,
+    "welfare_preliminary": WelfarePreliminaryForm,
     "welfare_decision": WelfareDecisionForm,
     "refusal_notice": RefusalNoticeForm,
     "relief_payment": ReliefPaymentForm,

@@ -606,6 +606,13 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
                 lines.append(f"{rules.BODIES.get(meeting.body or '', '会议')}于{d.get('held_on')}表决：应到{d.get('should_attend')}人，"
                              f"实到{d.get('attended')}人，赞成{d.get('approve')}票，反对{d.get('oppose')}票，"
                              f"弃权{d.get('abstain')}票，表决通过。")
+        preliminary = next((r.data or {} for r in reversed(done) if r.form == "welfare_preliminary"), None)
+        if preliminary is not None:  # 低保/特困/临时救助: the 乡镇's 初审 notice; the 乡镇 answers objections
+            if preliminary.get("amount") not in (None, ""):
+                lines.append(f"乡镇初审意见：拟同意，拟核定金额{spoken(preliminary['amount'])}")
+            lines.append(f"公示期{floor}天。如有异议，请在公示期内提出（可不署名），由乡镇人民政府核实答复"
+                         "（《最低生活保障审核确认办法》第二十条）。")
+            return "\n".join(lines)
         lines.append(f"公示期{floor}天。如有异议，请在公示期内向村务监督委员会提出（可不署名）。")
         return "\n".join(lines)
 

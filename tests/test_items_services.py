@@ -48,7 +48,10 @@ def appraisal(members=12, attended=9, agree=8, disagree=None, names=None) -> dic
             "abstain": 0, "participants": "、".join(names or NAMES[:attended]), "minutes": "逐户评议，记录在案"}
 
 
-NOTICE = {"content": "经调查和民主评议，拟同意刘大娘家庭纳入低保，公示7天。", "notice_days": 7}
+NOTICE = {"content": "经乡镇调查和初审，拟同意刘大娘家庭纳入低保，公示7天。", "notice_days": 7}
+# The 乡镇's 初审 (民发〔2021〕57号 第二条、第二十条).
+PRELIM = {"decision": "approve", "reviewed_on": DAY, "amount": "650", "opinion": "调查属实，拟同意纳入低保"}
+PRELIM_NO = {"decision": "refuse", "reviewed_on": DAY, "opinion": "家庭人均收入高于当地低保标准"}
 APPROVE = {"decision": "approve", "decided_on": DAY, "amount": "650"}
 REFUSE = {"decision": "refuse", "decided_on": DAY, "reason": "家庭人均收入高于当地低保标准"}
 REFUSAL_NOTICE = {"reason": "家庭人均收入高于当地低保标准", "notified_on": DAY, "method": "in_person",
@@ -200,19 +203,28 @@ def test_id_numbers_are_checked():
 # ---------------------------------------------------------------------------- B2 低保
 
 
-def to_notice(item: Item, process: str = "subsistence-allowance", data: dict | None = None) -> dict:
+def hold_appraisals(app, process: str = "subsistence-allowance") -> None:
+    """The village holds a 民主评议 (a setting: it is not compulsory, 民发〔2021〕57号)."""
+    set_village_settings(app, **{f"{process}.democratic_appraisal": True})
+
+
+def to_notice(item: Item, process: str = "subsistence-allowance", data: dict | None = None, *,
+              appraised: bool = False, investigation: dict | None = None, prelim: dict | None = None) -> dict:
     item.start(process, data or SUBSISTENCE, title="刘大娘申请低保")
     assert item.ready() == ["investigate"]
-    item.do("li", "investigate", INVESTIGATION)
-    assert item.ready() == ["appraisal"]
-    item.do("wang", "appraisal", appraisal())
+    item.do("zhou", "investigate", investigation or INVESTIGATION)  # the 乡镇 investigates
+    if appraised:
+        assert item.ready() == ["appraisal"]
+        item.do("wang", "appraisal", appraisal())
+    assert item.ready() == ["preliminary"]
+    item.do("zhou", "preliminary", prelim or PRELIM)  # the 乡镇's 初审
     assert item.ready() == ["draft_notice"]
     return item.notice(content=NOTICE["content"])
 
 
 def test_subsistence_happy_path(app, item, clock):
     entry = to_notice(item)
-    assert entry["kind"] == "notice" and entry["title"] == "刘大娘申请低保（评议结果公示）"
+    assert entry["kind"] == "notice" and entry["title"] == "刘大娘申请低保（初审公示）"
     assert item.ready() == []
     clock.advance(days=6, hours=23)
     run_timers(app)
@@ -228,10 +240,44 @@ def test_subsistence_happy_path(app, item, clock):
     assert history[0]["actor"] == "王主任" and history[-1]["action"] == "end"
 
 
+def test_investigation_and_preliminary_review_belong_to_the_township(item):
+    """民发〔2021〕57号 第二条: 乡镇 受理、初审; the village assists and cannot do either itself."""
+    item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
+    for cadre in ("li", "wang", "zhang"):
+        item.do(cadre, "investigate", INVESTIGATION, status=403)
+    item.do("zhou", "investigate", INVESTIGATION)
+    assert item.ready() == ["preliminary"], "no 民主评议 unless the village holds one"
+    for cadre in ("li", "wang", "zhao"):
+        item.do(cadre, "preliminary", PRELIM, status=403)
+    r = item.do("zhou", "preliminary", {**PRELIM, "amount": None}, status=422)
+    assert "amount" in r.get_json()["error"]["fields"]
+    item.do("zhou", "preliminary", PRELIM)
+    assert item.ready() == ["draft_notice"]
+
+
+def test_the_drafted_notice_says_the_township_answers_objections(item):
+    item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
+    item.do("zhou", "investigate", INVESTIGATION)
+    item.do("zhou", "preliminary", PRELIM)
+    task = item.who("wang").get(f"/tasks/{item.task('draft_notice')['id']}").get_json()
+    content = task["prefill"]["content"]
+    assert "乡镇初审意见：拟同意" in content and "由乡镇人民政府核实答复" in content
+    assert "村务监督委员会" not in content
+
+
+def test_preliminary_refusal_is_notified_in_writing(item):
+    item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
+    item.do("zhou", "investigate", INVESTIGATION)
+    item.do("zhou", "preliminary", PRELIM_NO)
+    assert item.ready() == ["notify_refusal"]
+    item.do("wang", "notify_refusal", REFUSAL_NOTICE)  # the village may deliver the township's notice
+    assert item.status() == "rejected"
+
+
 def test_notice_shorter_than_seven_days_is_refused(item):
     item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
-    item.do("li", "investigate", INVESTIGATION)
-    item.do("wang", "appraisal", appraisal())
+    item.do("zhou", "investigate", INVESTIGATION)
+    item.do("zhou", "preliminary", PRELIM)
     r = item.do("wang", "draft_notice", {"content": "公示", "notice_days": 6}, status=422)
     assert "notice_days" in r.get_json()["error"]["fields"]
 
@@ -253,7 +299,7 @@ def test_refused_by_the_township_needs_a_reason_and_a_written_notice_in_three_da
 
 def test_ineligible_after_investigation_is_refused_in_writing(item):
     item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
-    item.do("li", "investigate", {**INVESTIGATION, "conclusion": "ineligible"})
+    item.do("zhou", "investigate", {**INVESTIGATION, "conclusion": "ineligible"})
     assert item.ready() == ["notify_refusal"]
     item.do("wang", "notify_refusal", REFUSAL_NOTICE)  # the village may deliver the township's notice
     assert item.status() == "rejected"
@@ -261,26 +307,42 @@ def test_ineligible_after_investigation_is_refused_in_writing(item):
 
 def test_withdrawn_during_investigation(item):
     item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
-    item.do("li", "investigate", {**INVESTIGATION, "conclusion": "withdrawn", "investigators": "李委员"})
+    item.do("zhou", "investigate", {**INVESTIGATION, "conclusion": "withdrawn", "investigators": "周镇长"})
     assert item.status() == "withdrawn"
 
 
 def test_investigation_needs_two_investigators_and_a_home_visit(item):
     item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
-    r = item.do("li", "investigate", {**INVESTIGATION, "investigators": "李委员"}, status=422)
+    r = item.do("zhou", "investigate", {**INVESTIGATION, "investigators": "周镇长"}, status=422)
     assert "不少于2人" in r.get_json()["error"]["fields"]["investigators"][0]
-    r = item.do("li", "investigate", {**INVESTIGATION, "home_visit": False}, status=422)
+    r = item.do("zhou", "investigate", {**INVESTIGATION, "home_visit": False}, status=422)
     assert "home_visit" in r.get_json()["error"]["fields"]
-    r = item.do("li", "investigate", {**INVESTIGATION, "investigated_on": "2026-03-03"}, status=422)
+    r = item.do("zhou", "investigate", {**INVESTIGATION, "investigated_on": "2026-03-03"}, status=422)
     assert "investigated_on" in r.get_json()["error"]["fields"]
 
 
-def test_appraisal_lapses_and_is_held_again_then_fails(item):
+def test_appraisal_is_held_only_where_the_village_sets_it(app, item, api, clients):
+    """民主评议 is not compulsory (民发〔2021〕57号); a village that holds one says so in its settings."""
     item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
-    item.do("li", "investigate", INVESTIGATION)
+    item.do("zhou", "investigate", INVESTIGATION)
+    assert item.ready() == ["preliminary"]
+    hold_appraisals(app)
+    other = new_item(app, api, clients)
+    other.start("subsistence-allowance", {**SUBSISTENCE, "applicant_id_number": ADULT}, title="另一户申请低保")
+    other.do("zhou", "investigate", INVESTIGATION)
+    assert other.ready() == ["appraisal"]
+
+
+def test_appraisal_lapses_and_is_held_again_then_goes_to_the_township(app, item):
+    hold_appraisals(app)
+    item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
+    item.do("zhou", "investigate", INVESTIGATION)
     item.do("wang", "appraisal", appraisal(members=12, attended=7, agree=7))
     assert item.ready() == ["appraisal"]  # 7 of 12 is below two thirds: 流会, held again
     item.do("wang", "appraisal", appraisal(members=12, attended=9, agree=5))
+    # not agreed: on record for the 乡镇, whose 初审 decides (the village does not refuse)
+    assert item.ready() == ["preliminary"]
+    item.do("zhou", "preliminary", PRELIM_NO)
     assert item.ready() == ["notify_refusal"]
 
 
@@ -292,28 +354,32 @@ def test_appraisal_lapses_and_is_held_again_then_fails(item):
     (12, 8, "passed"),  # exactly 2/3 of 12 agree
     (12, 7, "failed"),
 ])
-def test_appraisal_thresholds_at_their_edges(item, attended, agree, outcome):
+def test_appraisal_thresholds_at_their_edges(app, item, attended, agree, outcome):
+    hold_appraisals(app)
     item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
-    item.do("li", "investigate", INVESTIGATION)
+    item.do("zhou", "investigate", INVESTIGATION)
     r = item.do("wang", "appraisal", appraisal(members=12, attended=attended, agree=agree))
     done = [t for t in r.get_json()["history"] if t["action"] == "complete"][-1]
     data = item.who("zhou").get(f"/tasks/{done['task']}").get_json()["data"]
     assert data["outcome"] == outcome, data["outcome_reason"]
-    expected = {"passed": ["draft_notice"], "lapsed": ["appraisal"], "failed": ["notify_refusal"]}[outcome]
+    expected = {"passed": ["preliminary"], "lapsed": ["appraisal"], "failed": ["preliminary"]}[outcome]
     assert item.ready() == expected
 
 
 def test_appraisal_rule_is_a_village_setting(app, item):
-    set_village_settings(app, **{"subsistence-allowance.appraisal_pass": "3/4"})
+    set_village_settings(app, **{"subsistence-allowance.democratic_appraisal": True,
+                                 "subsistence-allowance.appraisal_pass": "3/4"})
     item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
-    item.do("li", "investigate", INVESTIGATION)
-    item.do("wang", "appraisal", appraisal(members=12, attended=12, agree=8))  # 2/3, below 3/4
-    assert item.ready() == ["notify_refusal"]
+    item.do("zhou", "investigate", INVESTIGATION)
+    r = item.do("wang", "appraisal", appraisal(members=12, attended=12, agree=8))  # 2/3, below 3/4
+    done = [t for t in r.get_json()["history"] if t["action"] == "complete"][-1]
+    assert item.who("zhou").get(f"/tasks/{done['task']}").get_json()["data"]["outcome"] == "failed"
 
 
-def test_appraisal_record_must_hold_together(item):
+def test_appraisal_record_must_hold_together(app, item):
+    hold_appraisals(app)
     item.start("subsistence-allowance", SUBSISTENCE, title="刘大娘申请低保")
-    item.do("li", "investigate", INVESTIGATION)
+    item.do("zhou", "investigate", INVESTIGATION)
     r = item.do("wang", "appraisal", appraisal(attended=9, agree=8, names=NAMES[:8]), status=422)
     assert "participants" in r.get_json()["error"]["fields"]
     r = item.do("wang", "appraisal", {**appraisal(attended=9, agree=8), "members": 8}, status=422)
@@ -322,15 +388,21 @@ def test_appraisal_record_must_hold_together(item):
     assert "agree" in r.get_json()["error"]["fields"]
 
 
-def test_objection_upheld_reinvestigates_and_runs_a_new_full_notice(app, item, clock):
+def test_objection_upheld_by_the_township_reinvestigates_and_runs_a_new_full_notice(app, item, clock):
+    """民发〔2021〕57号 第二十条: objections to the 初审 notice are the 乡镇's to answer; it investigates
+    again (or holds a 民主评议), gives a new 初审 and posts a new notice."""
     first = to_notice(item)
     clock.advance(days=3)
     item.object(first, "申请人家有营运车辆，收入未如实申报")
     assert item.ready() == ["reply_notice_objection"]
-    item.do("zhao", "reply_notice_objection", {"decision": "uphold", "reply": "异议成立，重新入户调查。"})
+    task = item.task("reply_notice_objection")
+    assert task["role"] == "township_official"
+    item.do("zhao", "reply_notice_objection", {"decision": "uphold", "reply": "异议成立。"}, status=403)
+    item.do("wang", "reply_notice_objection", {"decision": "uphold", "reply": "异议成立。"}, status=403)
+    item.do("zhou", "reply_notice_objection", {"decision": "uphold", "reply": "异议成立，重新入户调查。"})
     assert item.ready() == ["investigate"]  # R47: back to the investigation
-    item.do("li", "investigate", {**INVESTIGATION, "findings": "复查：车辆已转让，收入属实"})
-    item.do("wang", "appraisal", appraisal())
+    item.do("zhou", "investigate", {**INVESTIGATION, "findings": "复查：车辆已转让，收入属实"})
+    item.do("zhou", "preliminary", PRELIM)
     second = item.notice(content="复查后重新公示")
     assert second["refers_to"] == first["id"] and "重新公示" in second["title"]
     clock.advance(days=6)
@@ -354,24 +426,25 @@ def test_objection_dismissed_keeps_the_notice(app, item, clock):
 
 
 def test_cadre_relative_is_registered_separately_and_the_cadre_withdraws(app, item, clients):
+    hold_appraisals(app)
     r = item.start("subsistence-allowance", {**SUBSISTENCE, "cadre_relation": "relative", "related_cadre": "wang"},
                    title="王某某申请低保")
     assert r.get_json()["title"] == "【单独登记】王某某申请低保"
     case_id = item.case["id"]
     wang = item.who("wang")
     assert case_id not in {t["case"] for t in wang.get("/tasks").get_json()}
-    r = wang.post(f"/tasks/{item.task('investigate')['id']}/complete", json={"data": INVESTIGATION})
-    assert r.status_code == 403 and "回避" in r.get_json()["error"]["message"]
-    # The cadre may not be named as an investigator either.
-    r = item.do("li", "investigate", {**INVESTIGATION, "investigators": "李委员、王主任"}, status=422)
+    # The cadre may not be named as an investigator.
+    r = item.do("zhou", "investigate", {**INVESTIGATION, "investigators": "周镇长、王主任"}, status=422)
     assert "回避" in r.get_json()["error"]["fields"]["investigators"][0]
-    item.do("li", "investigate", INVESTIGATION)
+    item.do("zhou", "investigate", INVESTIGATION)
     # The appraisal and the notice go to the alternates (村党组织书记); wang is refused and not listed.
     assert case_id not in {t["case"] for t in wang.get("/tasks").get_json()}
-    item.do("wang", "appraisal", appraisal(), status=403)
+    r = item.do("wang", "appraisal", appraisal(), status=403)
+    assert "回避" in r.get_json()["error"]["message"]
     r = item.do("zhang", "appraisal", appraisal(names=["王主任", *NAMES[:8]]), status=422)
     assert "participants" in r.get_json()["error"]["fields"]
     item.do("zhang", "appraisal", appraisal())
+    item.do("zhou", "preliminary", PRELIM)
     item.notice(by="zhang")
     board_title = item.board()[0]["title"]
     assert board_title.startswith("【单独登记】")
@@ -383,13 +456,16 @@ def test_cadre_relative_is_registered_separately_and_the_cadre_withdraws(app, it
 def test_avoidance_with_a_second_holder_of_the_role(app, item):
     import_people(app, [{"username": "zheng", "name": "郑委员", "password": "demo123",
                          "roles": [{"village": "demo-001", "role": "committee_member"}]}])
+    hold_appraisals(app, "temporary-assistance")
     item.start("temporary-assistance", {**ASSISTANCE, "cadre_relation": "self", "related_cadre": "li"},
                title="李委员申请临时救助")
-    item.do("li", "investigate", {**INVESTIGATION, "investigators": "王主任、周镇长、郑委员"}, status=403)
+    item.do("zhou", "investigate", {**INVESTIGATION, "investigators": "王主任、周镇长、郑委员"})
+    assert item.ready() == ["appraisal"]
+    item.do("li", "appraisal", appraisal(), status=403)
     assert item.case["id"] not in {t["case"] for t in item.who("li").get("/tasks").get_json()}
     assert item.case["id"] in {t["case"] for t in item.who("zheng").get("/tasks").get_json()}
-    item.do("zheng", "investigate", {**INVESTIGATION, "investigators": "王主任、周镇长、郑委员"})
-    assert item.ready() == ["appraisal"]
+    item.do("zheng", "appraisal", appraisal())
+    assert item.ready() == ["preliminary"]
 
 
 def test_related_cadre_must_be_a_cadre_of_the_village(item):
@@ -417,6 +493,18 @@ def test_extreme_poverty_happy_path(app, item, clock):
     assert item.status() == "completed"
 
 
+def test_extreme_poverty_with_appraisal_and_a_township_answered_objection(app, item, clock):
+    hold_appraisals(app, "extreme-poverty")
+    entry = to_notice(item, "extreme-poverty", POVERTY, appraised=True)
+    item.object(entry, "其子女有赡养能力")
+    assert item.task("reply_notice_objection")["role"] == "township_official"
+    item.do("zhao", "reply_notice_objection", {"decision": "dismiss", "reply": "不属实"}, status=403)
+    item.do("zhou", "reply_notice_objection", {"decision": "dismiss", "reply": "经核实，其子女均无赡养能力。"})
+    clock.advance(days=7, seconds=1)
+    run_timers(app)
+    assert item.ready() == ["decide"]
+
+
 def test_extreme_poverty_conditions(item):
     r = item.start("extreme-poverty", {**POVERTY, "no_income": False}, status=422)
     assert "no_income" in r.get_json()["error"]["fields"]
@@ -438,6 +526,8 @@ def test_extreme_poverty_refused(app, item, clock):
 
 # ---------------------------------------------------------------------------- B4 临时救助
 
+THREE = {**INVESTIGATION, "investigators": "李委员、周镇长、张书记"}
+
 
 def test_temporary_assistance_emergency_pays_first(app, item, clock):
     item.start("temporary-assistance", {**ASSISTANCE, "emergency": True, "cause": "accident"}, title="马师傅家火灾")
@@ -445,33 +535,38 @@ def test_temporary_assistance_emergency_pays_first(app, item, clock):
     item.do("zhou", "advance_relief", {"amount": "3000", "paid_on": DAY, "method": "cash", "payee": "马师傅"})
     assert item.ready() == ["investigate"]
     assert item.due("investigate") - clock() == timedelta(days=10)  # paperwork due (R49)
-    r = item.do("li", "investigate", INVESTIGATION, status=422)  # 临时救助: at least 3 investigators
+    r = item.do("zhou", "investigate", INVESTIGATION, status=422)  # 临时救助: at least 3 investigators
     assert "不少于3人" in r.get_json()["error"]["fields"]["investigators"][0]
-    item.do("li", "investigate", {**INVESTIGATION, "investigators": "李委员、周镇长、张书记"})
-    item.do("wang", "appraisal", appraisal())
-    item.do("zhou", "decide", {**APPROVE, "amount": "3000"})
+    item.do("zhou", "investigate", THREE)
+    item.do("zhou", "preliminary", {**PRELIM, "amount": "3000"})
     item.notice(content="马师傅家遭受火灾，已先行救助3000元，公示7天。")
     clock.advance(days=7, seconds=1)
     run_timers(app)
+    assert item.ready() == ["decide"]  # the paperwork ends with the approval after the notice
+    item.do("zhou", "decide", {**APPROVE, "amount": "3000"})
     assert item.status() == "completed"  # paid already: no second payment
 
 
-def test_temporary_assistance_normal_track_approves_then_notices_then_pays(app, item, clock):
+def test_temporary_assistance_normal_track_notices_then_approves_then_pays(app, item, clock):
+    """国发〔2014〕47号 一般程序: 乡镇调查、审核意见，张榜公示后审批 — the notice comes before the approval."""
     item.start("temporary-assistance", ASSISTANCE, title="马师傅重病")
     assert item.ready() == ["investigate"]
-    item.do("li", "investigate", {**INVESTIGATION, "investigators": "李委员、周镇长、张书记"})
-    item.do("wang", "appraisal", appraisal())
-    item.do("zhou", "decide", {**APPROVE, "amount": "4000"})
+    item.do("zhou", "investigate", THREE)
+    assert item.ready() == ["preliminary"]
+    item.do("zhou", "preliminary", {**PRELIM, "amount": "4000"})
+    assert item.ready() == ["draft_notice"], "no approval before the notice"
     entry = item.notice(content="拟救助马师傅4000元")
     item.object(entry)
-    item.do("zhao", "reply_notice_objection", {"decision": "uphold", "reply": "重新核查。"})
+    item.do("zhao", "reply_notice_objection", {"decision": "uphold", "reply": "重新核查。"}, status=403)
+    item.do("zhou", "reply_notice_objection", {"decision": "uphold", "reply": "重新核查。"})
     assert item.ready() == ["investigate"]
-    item.do("li", "investigate", {**INVESTIGATION, "investigators": "李委员、周镇长、张书记"})
-    item.do("wang", "appraisal", appraisal())
-    item.do("zhou", "decide", {**APPROVE, "amount": "4000"})
+    item.do("zhou", "investigate", THREE)
+    item.do("zhou", "preliminary", {**PRELIM, "amount": "4000"})
     item.notice(content="复查后拟救助马师傅4000元")
     clock.advance(days=7, seconds=1)
     run_timers(app)
+    assert item.ready() == ["decide"]
+    item.do("zhou", "decide", {**APPROVE, "amount": "4000"})
     assert item.ready() == ["pay"]
     payment = {"amount": "4000.01", "paid_on": DAY, "method": "transfer", "payee": "马师傅", "voucher": "LS-001"}
     r = item.do("zhou", "pay", payment, status=422)
@@ -483,8 +578,8 @@ def test_temporary_assistance_normal_track_approves_then_notices_then_pays(app, 
 def test_temporary_assistance_refused_after_advance(item):
     item.start("temporary-assistance", {**ASSISTANCE, "emergency": True}, title="马师傅重病")
     item.do("zhou", "advance_relief", {"amount": "1000", "paid_on": DAY, "method": "cash", "payee": "马师傅"})
-    item.do("li", "investigate", {**INVESTIGATION, "investigators": "李委员、周镇长、张书记"})
-    item.do("wang", "appraisal", appraisal(attended=9, agree=4))
+    item.do("zhou", "investigate", THREE)
+    item.do("zhou", "preliminary", PRELIM_NO)
     assert item.ready() == ["notify_refusal"]
     item.do("zhou", "notify_refusal", REFUSAL_NOTICE)
     assert item.status() == "rejected"
@@ -498,12 +593,12 @@ def test_temporary_assistance_once_a_year_for_the_same_cause(app, api, clients, 
     other.start("temporary-assistance", {**ASSISTANCE, "cause": "disaster"}, title="马师傅家房屋受灾")
     # Finish the first case; a year later the same cause may be helped again.
     item.do("zhou", "advance_relief", {"amount": "1000", "paid_on": DAY, "method": "cash", "payee": "马师傅"})
-    item.do("li", "investigate", {**INVESTIGATION, "investigators": "李委员、周镇长、张书记"})
-    item.do("wang", "appraisal", appraisal())
-    item.do("zhou", "decide", {**APPROVE, "amount": "1000"})
+    item.do("zhou", "investigate", THREE)
+    item.do("zhou", "preliminary", {**PRELIM, "amount": "1000"})
     item.notice()
     clock.advance(days=7, seconds=1)
     run_timers(app)
+    item.do("zhou", "decide", {**APPROVE, "amount": "1000"})
     assert item.status() == "completed"
     new_item(app, api, clients).start("temporary-assistance", ASSISTANCE, status=422)
     clock.advance(days=366)

@@ -27,7 +27,6 @@ import yaml
 from tools.bpmnkit import Process
 from tools.build_processes import (
     COMMITTEE_MEMBER,
-    FAILED,
     LAPSED,
     SUPERVISOR,
     TOWNSHIP_OFFICIAL,
@@ -68,19 +67,25 @@ def _rename(p: Process, node_id: str, name: str) -> None:
     p._nodes[node_id].name = name
 
 
-def _notice(p: Process, *, kind: str, label: str, revise: str, after: str, reply_roles: str | None = None) -> None:
+def _notice(p: Process, *, kind: str, label: str, revise: str, after: str, township_answers: bool = False) -> None:
     """A 公示 with supervisor review and objections (``_disclosure``), named for the item.
-    ``reply_roles`` may also answer objections (for 社会救助 the township handles them too, §3.3.12)."""
+
+    ``township_answers``: the objections are answered by the 乡镇, not by the 监委会. For 低保 the
+    乡镇 posts its 初审 notice in the village and, when someone objects, investigates again or holds
+    a 民主评议 and posts a new notice (《最低生活保障审核确认办法》（民发〔2021〕57号）第二条、
+    第二十条); 特困 and 临时救助 follow the same division of work (§3.3.12, §3.3.13). The village
+    still drafts and posts the notice and the 监委会 still reviews what goes on the board."""
     _disclosure(p, kind=kind,
                 draft=f"draft_{kind}", draft_name=f"拟定{label}内容",
                 review=f"review_{kind}", review_name=f"监委会审核{label}",
                 wait_name=f"{label}中", notice_name=f"{label}期满",
                 reply=f"reply_{kind}_objection", reply_gw=f"gw_reply_{kind}",
                 revise=revise, after=after, notice_label=label)
-    _rename(p, f"reply_{kind}_objection", f"答复{label}异议")
-    _allow(p, f"draft_{kind}", VILLAGE_ALTERNATES)
-    if reply_roles:
-        _allow(p, f"reply_{kind}_objection", reply_roles)
+    _rename(p, f"reply_{kind}_objection", f"{'乡镇' if township_answers else ''}答复{label}异议")
+    _allow(p, f"draft_{kind}", VILLAGE_ALTERNATES + (",township_official" if township_answers else ""))
+    if township_answers:
+        for node_id in (f"reply_{kind}_objection", f"gw_reply_{kind}"):
+            p._nodes[node_id].lane = TOWNSHIP_OFFICIAL
 
 
 def _refusal(p: Process, key: str) -> None:
@@ -91,27 +96,42 @@ def _refusal(p: Process, key: str) -> None:
     p.flow("notify_refusal", "end_rejected")
 
 
-def _investigation(p: Process, *, due_days: int, after: str) -> None:
-    """Family economic investigation (≥ N investigators, R45 avoidance) and its conclusion."""
-    p.user_task("investigate", "家庭经济状况调查", lane=COMMITTEE_MEMBER, form="household_investigation",
-                due_days=due_days, extra_roles="village_director,party_secretary,township_official")
-    p.exclusive("gw_investigate", "调查结论", lane=COMMITTEE_MEMBER)
-    p.end("end_withdrawn", "申请撤回", lane=COMMITTEE_MEMBER)
+def _investigation(p: Process, *, due_days: int) -> None:
+    """Family economic investigation by the 乡镇 (the village assists, R45 avoidance) and its
+    conclusion: withdrawn, ineligible (refusal), or on to the 民主评议 where the village holds one
+    (``hold_appraisal``, the setting ``democratic_appraisal``) and else straight to the 初审.
+    《最低生活保障审核确认办法》（民发〔2021〕57号）第二条: 乡镇人民政府（街道办事处）负责受理、初审，
+    村（居）民委员会协助; 临时救助: 乡镇调查、视情组织民主评议（国发〔2014〕47号）."""
+    p.user_task("investigate", "乡镇家庭经济状况调查（村委会协助）", lane=TOWNSHIP_OFFICIAL,
+                form="household_investigation", due_days=due_days)
+    p.exclusive("gw_investigate", "调查结论", lane=TOWNSHIP_OFFICIAL)
+    p.end("end_withdrawn", "申请撤回", lane=TOWNSHIP_OFFICIAL)
     p.flow("investigate", "gw_investigate")
     p.flow("gw_investigate", "end_withdrawn", "撤回", condition='conclusion == "withdrawn"')
     p.flow("gw_investigate", "notify_refusal", "不符合条件", condition='conclusion == "ineligible"')
-    p.flow("gw_investigate", after, "符合条件", default=True)
+    p.flow("gw_investigate", "appraisal", "本村开展民主评议", condition="hold_appraisal == True")
+    p.flow("gw_investigate", "preliminary", "符合条件", default=True)
 
 
-def _appraisal(p: Process, *, after: str) -> None:
-    """民主评议 (R46): quorum not met → held again; not agreed → refusal; agreed → ``after``."""
+def _appraisal(p: Process) -> None:
+    """民主评议 where the village holds one (a setting, not compulsory: the 2021 办法 names it only
+    as a way to re-examine a case after an objection, 第二十条; R46 thresholds): quorum not met →
+    held again; otherwise its result goes on record for the 乡镇's 初审, which decides."""
     p.user_task("appraisal", "民主评议", lane=VILLAGE_DIRECTOR, form="democratic_appraisal", due_days=15,
-                extra_roles=VILLAGE_ALTERNATES)
+                extra_roles=VILLAGE_ALTERNATES + ",township_official")
     p.exclusive("gw_appraisal", lane=VILLAGE_DIRECTOR)
     p.flow("appraisal", "gw_appraisal")
     p.flow("gw_appraisal", "appraisal", "流会", condition=LAPSED)
-    p.flow("gw_appraisal", "notify_refusal", "未通过", condition=FAILED)
-    p.flow("gw_appraisal", after, "通过", default=True)
+    p.flow("gw_appraisal", "preliminary", "评议结果报乡镇", default=True)
+
+
+def _preliminary(p: Process, *, after: str) -> None:
+    """The 乡镇's 初审意见 (民发〔2021〕57号 第二条、第二十条): refuse → written notice; else the notice."""
+    p.user_task("preliminary", "乡镇初审", lane=TOWNSHIP_OFFICIAL, form="welfare_preliminary", due_days=5)
+    p.exclusive("gw_preliminary", "初审意见", lane=TOWNSHIP_OFFICIAL)
+    p.flow("preliminary", "gw_preliminary")
+    p.flow("gw_preliminary", "notify_refusal", "不符合条件", condition=REFUSED)
+    p.flow("gw_preliminary", after, "拟同意，公示", default=True)
 
 
 def _decision(p: Process, key: str, *, name: str, after: str) -> None:
@@ -183,18 +203,20 @@ def homestead() -> Process:
 
 
 def _welfare(key: str, name: str, *, form: str, apply_name: str) -> Process:
-    """低保 / 特困: 申请 → 家庭经济状况调查 → 民主评议 → 公示7天 → 乡镇审批 → 办结或书面告知."""
-    p = Process(key=key, name=name, lanes=[VILLAGE_DIRECTOR, COMMITTEE_MEMBER, SUPERVISOR, TOWNSHIP_OFFICIAL])
+    """低保 / 特困: 申请 → 乡镇调查（村委会协助）→ 民主评议（本村设置）→ 乡镇初审 → 公示7天（异议由乡镇答复）
+    → 审核确认 → 办结或书面告知 (民发〔2021〕57号 第二条、第二十条)."""
+    p = Process(key=key, name=name, lanes=[VILLAGE_DIRECTOR, SUPERVISOR, TOWNSHIP_OFFICIAL])
     p.start("start", "家庭提出申请", lane=VILLAGE_DIRECTOR)
     p.user_task("apply", apply_name, lane=VILLAGE_DIRECTOR, form=form, extra_roles=VILLAGE_ALTERNATES)
     p.flow("start", "apply")
     p.flow("apply", "investigate")
-    _investigation(p, due_days=_days(key, "investigation_days", 10), after="appraisal")
-    _appraisal(p, after="draft_notice")
-    # R47: an upheld objection sends the case back to re-investigation and a new full notice.
-    _notice(p, kind="notice", label="评议结果公示", revise="investigate", after="decide",
-            reply_roles="township_official")
-    _decision(p, key, name="乡镇审核确认", after="end_completed")
+    _investigation(p, due_days=_days(key, "investigation_days", 10))
+    _appraisal(p)
+    _preliminary(p, after="draft_notice")
+    # R47 / 第二十条: an upheld objection sends the case back to the 乡镇's investigation, a new 初审
+    # and a new full notice.
+    _notice(p, kind="notice", label="初审公示", revise="investigate", after="decide", township_answers=True)
+    _decision(p, key, name="审核确认", after="end_completed")
     p.end("end_completed", "批准并办结", lane=TOWNSHIP_OFFICIAL)
     _refusal(p, key)
     return p
@@ -216,10 +238,12 @@ def extreme_poverty() -> Process:
 
 
 def temporary_assistance() -> Process:
-    """B4 临时救助: 急难型先行救助后补办调查、评议、公示（R49）；一般程序审批后公示再发放."""
+    """B4 临时救助: 一般程序 乡镇调查 → 民主评议（本村设置）→ 乡镇审核意见 → 公示 → 审批 → 发放；
+    急难型先行救助后补办同样的手续（R49）. The notice comes before the approval: 国发〔2014〕47号
+    (一般程序: 乡镇调查、视情组织民主评议、提出审核意见、张榜公示后报县级民政部门审批)."""
     key = "temporary-assistance"
     p = Process(key=key, name="临时救助申请",
-                lanes=[VILLAGE_DIRECTOR, COMMITTEE_MEMBER, SUPERVISOR, TOWNSHIP_OFFICIAL])
+                lanes=[VILLAGE_DIRECTOR, SUPERVISOR, TOWNSHIP_OFFICIAL])
     p.start("start", "家庭提出申请", lane=VILLAGE_DIRECTOR)
     p.user_task("apply", "受理临时救助申请（代为录入）", lane=VILLAGE_DIRECTOR, form="assistance_application",
                 extra_roles=VILLAGE_ALTERNATES)
@@ -232,11 +256,11 @@ def temporary_assistance() -> Process:
     p.flow("advance_relief", "investigate")
 
     # The paperwork (investigation, appraisal, notice) is due within N days (R49).
-    _investigation(p, due_days=_days(key, "emergency_paperwork_days", 10), after="appraisal")
-    _appraisal(p, after="decide")
-    _decision(p, key, name="乡镇审批", after="draft_notice")
-    _notice(p, kind="notice", label="救助公示", revise="investigate", after="gw_paid",
-            reply_roles="township_official")
+    _investigation(p, due_days=_days(key, "emergency_paperwork_days", 10))
+    _appraisal(p)
+    _preliminary(p, after="draft_notice")
+    _notice(p, kind="notice", label="救助公示", revise="investigate", after="decide", township_answers=True)
+    _decision(p, key, name="乡镇审批", after="gw_paid")
     p.exclusive("gw_paid", "是否已先行救助", lane=TOWNSHIP_OFFICIAL)
     p.flow("gw_paid", "end_completed", "已先行救助", condition=EMERGENCY)
     p.flow("gw_paid", "pay", "发放", default=True)
