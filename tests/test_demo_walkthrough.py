@@ -62,3 +62,28 @@ def test_demo_seed_gives_cases_at_three_stages(app):
     assert board[0]["in_notice"] is True and board[1]["in_notice"] is False
     assert engine.verify_board("demo-001")["ok"] is True
     assert [t["name"] for t in engine.list_tasks("zhang")] == ["party_members"]
+
+
+def test_the_demo_shows_its_date_and_resets(tmp_path, monkeypatch):
+    """Issue 15: the demo says which day it believes it is, and `cunwu demo --reset` starts afresh."""
+    from datetime import timedelta
+
+    from web import create_app
+    from web.cli import _reset_demo, import_file, init_db
+    from web.demo_clock import install
+
+    monkeypatch.setenv("CUNWU_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("CUNWU_DATABASE_URL", raising=False)
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "WTF_CSRF_ENABLED": False})  # the demo's own database
+    with app.app_context():
+        demo_clock = install(app)
+        init_db()
+        import_file(ROOT / "web" / "demo" / "demo.yaml")
+        demo_clock.advance(timedelta(days=9))
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "演示日期" in page and "演示时钟已拨快9天" in page
+    (tmp_path / "attachments").mkdir()
+    with app.app_context():
+        _reset_demo()
+    assert not (tmp_path / "cunwu.sqlite3").exists() and not (tmp_path / "demo-clock.json").exists()
+    assert not (tmp_path / "attachments").exists()

@@ -75,10 +75,14 @@ def import_command(file: Path):
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--reset", is_flag=True, help="清空演示数据（数据库、演示时钟、附件）后重新生成")
 @with_appcontext
-def demo_command(host: str, port: int):
+def demo_command(host: str, port: int, reset: bool):
     """初始化数据库，导入示范村，并在本机启动服务。"""
     from .demo_clock import install
+
+    if reset:
+        _reset_demo()
 
     install(current_app)  # the demo's clock can be moved forward (POST /api/v1/demo/clock)
     init_db()
@@ -92,6 +96,24 @@ def demo_command(host: str, port: int):
     from werkzeug.serving import run_simple
 
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+
+
+def _reset_demo() -> None:
+    """Start the demo afresh: a visitor who moved the clock leaves nothing for the next one."""
+    import shutil
+
+    url = current_app.config["DATABASE_URL"]
+    instance = Path(current_app.instance_path)
+    if not url.startswith("sqlite:///") or Path(url[len("sqlite:///"):]).parent != instance:
+        click.echo("--reset 只清空实例目录中的演示数据库；当前数据库不在实例目录，未作改动。", err=True)
+        sys.exit(1)
+    current_app.extensions["cunwu_db"].dispose()
+    database = Path(url[len("sqlite:///"):])
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm"),
+                 instance / "demo-clock.json"):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(instance / "attachments", ignore_errors=True)
+    click.echo("演示数据已清空，重新生成示范村。")
 
 
 @click.command("serve")

@@ -59,6 +59,16 @@ def install(app: Flask) -> DemoClock:
     app.extensions["cunwu_demo_clock"] = clock
     app.extensions["cunwu"]._clock = clock
     app.config["CUNWU_CLOCK"] = clock
+
+    def demo_today() -> str:
+        """The demo's own date, shown in a banner: the clock may have been moved forward."""
+        from engine.clock import LOCAL_TZ
+
+        days = clock.offset().days
+        moved = f"（演示时钟已拨快{days}天）" if days > 0 else ""
+        return f"{clock().astimezone(LOCAL_TZ).strftime('%Y-%m-%d')}{moved}"
+
+    app.jinja_env.globals["demo_today"] = demo_today
     if "demo" not in app.blueprints:
         app.register_blueprint(bp)
     return clock
