@@ -201,7 +201,7 @@ def _encode(value):
 
 #: Money columns (``engine.models.Money``): fen (an integer) on SQLite, NUMERIC elsewhere. The JSON
 #: dump always writes yuan as a decimal, so a backup restores into either backend unchanged.
-MONEY_COLUMNS = {("ledger_entry", "amount")}
+MONEY_COLUMNS = {("ledger_entry", "amount"), ("ledger_contract", "amount")}
 
 
 def _money_out(value, sqlite: bool):

@@ -192,7 +192,7 @@ def entry_json(entry: LedgerEntry, reversed_by: int | None = None) -> dict:
         "amount": money(entry.amount), "account": entry.account,
         "account_class": CHART[head][1] if head in CHART else "", "summary": entry.summary,
         "counterparty": entry.counterparty, "case": entry.case_id, "voucher": entry.voucher,
-        "reverses": entry.reverses_id, "reversed_by": reversed_by,
+        "reverses": entry.reverses_id, "reversed_by": reversed_by, "contract": entry.contract_id,
         "recorded_by": entry.created_by_name, "recorded_at": entry.created_at.astimezone(UTC).isoformat(),
     }
 
@@ -212,7 +212,7 @@ def _text(data: dict, key: str, label: str, errors: dict, *, required: bool, max
 
 
 LABELS = {"received_on": "收款日期", "entity": "核算主体", "amount": "金额", "account": "会计科目",
-          "summary": "摘要", "counterparty": "付款单位（人）", "voucher": "凭证号"}
+          "summary": "摘要", "counterparty": "付款单位（人）", "voucher": "凭证号", "contract": "合同"}
 
 
 def validate_receipt(data: dict, village: Village, now: datetime) -> dict:
@@ -249,6 +249,10 @@ def validate_receipt(data: dict, village: Village, now: datetime) -> dict:
     values["summary"] = _text(data, "summary", "摘要", errors, required=True, max_len=500)
     values["counterparty"] = _text(data, "counterparty", "付款单位（人）", errors, required=False, max_len=200)
     values["voucher"] = _text(data, "voucher", "凭证号", errors, required=False, max_len=200)
+    contract = data.get("contract")
+    if contract is not None and (isinstance(contract, bool) or not isinstance(contract, int) or not 0 < contract < 2**31):
+        errors["contract"] = ["合同须为合同登记的编号（整数）"]
+    values["contract"] = contract
     if errors:
         names = "、".join(LABELS.get(k, k) for k in errors)
         first = next(iter(errors.values()))[0]
@@ -261,7 +265,8 @@ def add_receipt(session: Session, village: Village, values: dict, *, actor_id: i
     entry = LedgerEntry(village_id=village.id, entity=values["entity"], direction="in", amount=values["amount"],
                         entry_date=values["received_on"], account=values["account"], summary=values["summary"],
                         counterparty=values["counterparty"], voucher=values.get("voucher") or "",
-                        created_at=now, created_by=actor_id, created_by_name=actor_name)
+                        contract_id=values.get("contract"), created_at=now, created_by=actor_id,
+                        created_by_name=actor_name)
     session.add(entry)
     session.flush()
     return entry
@@ -280,7 +285,8 @@ def reverse(session: Session, entry: LedgerEntry, *, reason: str, on: date, acto
                       amount=-entry.amount, entry_date=on, account=entry.account,
                       summary=f"冲销分录{entry.id}（{entry.summary}）：{reason}"[:2000],
                       counterparty=entry.counterparty, voucher=entry.voucher, case_id=entry.case_id,
-                      reverses_id=entry.id, task_id=task_id, created_at=now, created_by=actor_id,
+                      reverses_id=entry.id, task_id=task_id, contract_id=entry.contract_id, created_at=now,
+                      created_by=actor_id,
                       created_by_name=actor_name)
     session.add(red)
     session.flush()
@@ -579,3 +585,101 @@ def doctor(session: Session) -> list[str]:
         if e.direction not in DIRECTIONS or e.entity not in ENTITIES:
             problems.append(f"账目分录{e.id}的方向或核算主体无效")
     return problems
+
+
+# ------------------------------------------------------------------------------ the contracts register (R40)
+
+CONTRACT_KINDS = {"lease": "租赁", "contracting": "承包", "outsourcing": "发包"}
+
+
+def _add_months(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, mon = d.year + y, m + 1
+    for day in range(d.day, 27, -1):
+        try:
+            return date(year, mon, day)
+        except ValueError:
+            continue
+    return date(year, mon, min(d.day, 28))
+
+
+def due_dates(contract, until: date) -> list[date]:
+    """The dates each period's amount falls due (the start of each period), up to ``until``."""
+    out: list[date] = []
+    k = 0
+    while len(out) < 1200:
+        day = _add_months(contract.starts_on, k * contract.every_months)
+        if day > until or day > contract.ends_on:
+            break
+        out.append(day)
+        k += 1
+    return out
+
+
+def receivable(contract, received: Decimal, today: date) -> dict:
+    """应收 and 应收未收 of a contract as of ``today``."""
+    due = due_dates(contract, today)
+    owed = (contract.amount * len(due)).quantize(CENT)
+    outstanding = max(owed - received, Decimal(0)).quantize(CENT)
+    upcoming = due_dates(contract, contract.ends_on)
+    nxt = next((d for d in upcoming if d > today), None)
+    return {"due": money(owed), "received": money(received), "outstanding": money(outstanding),
+            "overdue": outstanding > 0, "periods_due": len(due), "next_due": nxt.isoformat() if nxt else None}
+
+
+def validate_contract(data: dict) -> dict:
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    try:
+        values["amount"] = parse_amount(data.get("amount"), "amount", "每期金额")
+    except Invalid as exc:
+        errors.update(exc.fields)
+    entity = data.get("entity")
+    if not isinstance(entity, str) or entity not in ENTITIES:
+        errors["entity"] = ["核算主体只能是 committee（村民委员会）或 cooperative（村集体经济组织）"]
+    values["entity"] = entity
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in CONTRACT_KINDS:
+        errors["kind"] = ["合同类型只能是 lease（租赁）、contracting（承包）或 outsourcing（发包）"]
+    values["kind"] = kind
+    for key, label in (("starts_on", "起始日期"), ("ends_on", "截止日期")):
+        try:
+            values[key] = parse_date(data.get(key), key, label)
+        except Invalid as exc:
+            errors.update(exc.fields)
+    if "starts_on" in values and "ends_on" in values and values["ends_on"] < values["starts_on"]:
+        errors["ends_on"] = ["截止日期不能早于起始日期"]
+    every = data.get("every_months", 12)
+    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= 120:
+        errors["every_months"] = ["收款周期须为1到120之间的整数（月）"]
+    values["every_months"] = every
+    values["subject"] = _text(data, "subject", "标的（资产资源）", errors, required=True, max_len=300)
+    values["counterparty"] = _text(data, "counterparty", "承包（承租）方", errors, required=True, max_len=200)
+    values["account"] = _text(data, "account", "会计科目", errors, required=False, max_len=100) or "经营收入"
+    case = data.get("case")
+    if case is not None and (isinstance(case, bool) or not isinstance(case, int) or not 0 < case < 2**31):
+        errors["case"] = ["关联事项须为事项编号（整数）"]
+    values["case"] = case
+    if errors:
+        labels = {**LABELS, "kind": "合同类型", "starts_on": "起始日期", "ends_on": "截止日期",
+                  "every_months": "收款周期", "subject": "标的", "counterparty": "承包（承租）方", "case": "关联事项",
+                  "amount": "每期金额"}
+        names = "、".join(labels.get(k, k) for k in errors)
+        raise Invalid(f"合同登记有误（{names}）：{next(iter(errors.values()))[0]}", errors)
+    return values
+
+
+def contract_json(c, received: Decimal, today: date) -> dict:
+    return {"id": c.id, "entity": c.entity, "entity_name": ENTITIES.get(c.entity, c.entity), "kind": c.kind,
+            "kind_name": CONTRACT_KINDS.get(c.kind, c.kind), "subject": c.subject, "counterparty": c.counterparty,
+            "starts_on": c.starts_on.isoformat(), "ends_on": c.ends_on.isoformat(), "amount": money(c.amount),
+            "every_months": c.every_months, "account": c.account, "case": c.case_id,
+            "receivable": receivable(c, received, today)}
+
+
+def received_by_contract(session: Session, ids: list[int]) -> dict[int, Decimal]:
+    if not ids:
+        return {}
+    rows = session.execute(select(LedgerEntry.contract_id, func.sum(LedgerEntry.amount)).where(
+        LedgerEntry.contract_id.in_(ids), LedgerEntry.direction == "in").group_by(LedgerEntry.contract_id))
+    return {cid: (total or Decimal(0)) for cid, total in rows}

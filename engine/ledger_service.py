@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import ledger, runtime
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import Case, LedgerEntry, LedgerPeriod, ProcessDefinition, Village
+from .models import Case, LedgerContract, LedgerEntry, LedgerPeriod, ProcessDefinition, Village
 
 #: Who enters receipts and corrections: the village's 报账员 and the township agency (DOMAIN §4.2).
 BOOKKEEPERS = {"accountant", "agency_accountant"}
@@ -61,6 +61,13 @@ class LedgerMixin:
             actor, village = self._ledger_village(session, username, code, write=True)
             now = self.now()
             values = ledger.validate_receipt(data, village, now)
+            if values.get("contract") is not None:
+                contract = session.get(LedgerContract, values["contract"])
+                if contract is None or contract.village_id != village.id:
+                    raise Invalid(f"本村没有编号为{values['contract']}的合同", {"contract": ["本村没有这份合同"]})
+                if contract.entity != values["entity"]:
+                    message = f"合同{contract.id}属于{ledger.ENTITIES[contract.entity]}，收款须记入同一核算主体"
+                    raise Invalid(message, {"entity": [message]})
             if ledger.period_posted(session, village, values["received_on"]):
                 period = ledger.period_of(village, values["received_on"])
                 message = f"{period.title}的财务已公开，不能再登记该期间的收入；请按实际入账日期登记在本期"
@@ -264,6 +271,13 @@ class LedgerMixin:
                         Case.village_id.in_(ids), Case.definition_id.in_(finance), TaskRow.state == "ready",
                         TaskRow.form.in_(("review", "statement_reply")))):
                 due_rows.setdefault(vid, []).append({"title": title, "overdue": bool(due_at and due_at < now)})
+            contracts = list(session.scalars(select(LedgerContract).where(LedgerContract.village_id.in_(ids))))
+            received = ledger.received_by_contract(session, [c.id for c in contracts])
+            today = ledger.local_today(now)
+            owed: dict = {}
+            for c in contracts:
+                r = ledger.receivable(c, received.get(c.id, ledger.Decimal(0)), today)
+                owed[c.village_id] = owed.get(c.village_id, ledger.Decimal(0)) + ledger.Decimal(r["outstanding"])
             out = []
             for v in villages:
                 income = (sums.get((v.id, "in")) or ledger.Decimal(0))
@@ -271,6 +285,7 @@ class LedgerMixin:
                 out.append({"code": v.code, "name": v.name, "township": v.township, "in": ledger.money(income),
                             "out": ledger.money(spending), "balance": ledger.money(income - spending),
                             "agency_waiting": waiting.get(v.id, 0), "disclosures_due": due_rows.get(v.id, []),
+                            "outstanding": ledger.money(owed.get(v.id, ledger.Decimal(0))),
                             "disclosures_overdue": sum(1 for d in due_rows.get(v.id, []) if d["overdue"])})
             return out
 
@@ -287,3 +302,38 @@ class LedgerMixin:
             else:
                 chosen = ledger.last_closed_period(self.now(), bool((village.settings or {}).get("ledger.monthly")))
             return ledger.statement(session, village, chosen)
+
+    # -- the contracts register (发包, 租赁, 承包; R40) ------------------------------------------------
+    def add_contract(self, username: str, code: str, data: dict) -> dict:
+        if not isinstance(data, dict):
+            raise Invalid("请求正文必须是对象", {"data": ["请求正文必须是 JSON 对象"]})
+        with self.transaction() as session:
+            actor, village = self._ledger_village(session, username, code, write=True)
+            values = ledger.validate_contract(data)
+            if values["case"] is not None:
+                case = session.get(Case, values["case"])
+                if case is None or case.village_id != village.id:
+                    raise Invalid(f"本村没有编号为{values['case']}的事项", {"case": ["本村没有这个事项"]})
+            now = self.now()
+            contract = LedgerContract(
+                village_id=village.id, entity=values["entity"], kind=values["kind"], subject=values["subject"],
+                counterparty=values["counterparty"], starts_on=values["starts_on"], ends_on=values["ends_on"],
+                amount=values["amount"], every_months=values["every_months"], account=values["account"],
+                case_id=values["case"], created_at=now, created_by_name=actor.name)
+            session.add(contract)
+            session.flush()
+            self._audit(session, action="ledger_contract", actor=actor, village_id=village.id,
+                        summary=f"登记合同：{ledger.CONTRACT_KINDS[contract.kind]} {contract.subject}（{contract.counterparty}，"
+                                f"每{contract.every_months}个月{ledger.money(contract.amount)}元）",
+                        data={"contract": contract.id})
+            return ledger.contract_json(contract, ledger.Decimal(0), ledger.local_today(now))
+
+    def contracts(self, username: str, code: str) -> list[dict]:
+        """The village's contracts with what is due, received and 应收未收 today."""
+        with self.sessions() as session:
+            _, village = self._ledger_village(session, username, code)
+            rows = list(session.scalars(select(LedgerContract).where(LedgerContract.village_id == village.id)
+                                        .order_by(LedgerContract.id)))
+            received = ledger.received_by_contract(session, [c.id for c in rows])
+            today = ledger.local_today(self.now())
+            return [ledger.contract_json(c, received.get(c.id, ledger.Decimal(0)), today) for c in rows]

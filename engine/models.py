@@ -381,8 +381,32 @@ class LedgerEntry(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True, index=True)
     task_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), nullable=True, unique=True)
+    #: The register contract a receipt collects (rent, contract fee): its receivable goes down.
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_contract.id"), nullable=True, index=True)
     created_at: Mapped[datetime]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    created_by_name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class LedgerContract(Base):
+    """A contract of the register (发包, 租赁, 承包; R40): who pays the village what, how often,
+    for how long. Its receivable (应收) is due at each period's start; receipts that name the
+    contract collect it; what is due and not received is 应收未收 on the desks."""
+
+    __tablename__ = "ledger_contract"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))  # lease | contracting | outsourcing
+    subject: Mapped[str] = mapped_column(String(300))
+    counterparty: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money())  # per period
+    every_months: Mapped[int] = mapped_column(Integer)
+    account: Mapped[str] = mapped_column(String(100))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True)
+    created_at: Mapped[datetime]
     created_by_name: Mapped[str] = mapped_column(String(200), default="")
 
 

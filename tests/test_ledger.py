@@ -648,3 +648,37 @@ def test_the_township_desk_and_the_statement_in_excel(app, clock):
     assert "收入：=HYPERLINK(1)" in coop, "a formula-like account is text"
     assert _web(app, "chen").get("/ledger/statement.xlsx?village=demo-001").status_code == 403
     assert waiting.ready() == ["agency_review"]
+
+
+# ------------------------------------------------------------------------------ the contracts register (R40)
+
+CONTRACT = {"entity": "cooperative", "kind": "contracting", "subject": "村东鱼塘20亩", "counterparty": "张三",
+            "starts_on": "2026-01-01", "ends_on": "2030-12-31", "amount": "6000.00", "every_months": 6}
+
+
+def test_a_contract_falls_due_and_receipts_collect_it(books):
+    """发包、租赁、承包: each period's amount falls due at its start; receipts naming the contract
+    collect it; what is due and not received is 应收未收 on the desk."""
+    app, client = books
+    sun = client("sun")
+    r = sun.post("/villages/demo-001/contracts", json=CONTRACT)
+    assert r.status_code == 201, r.get_json()
+    contract = r.get_json()
+    assert contract["receivable"] == {"due": "6000.00", "received": "0.00", "outstanding": "6000.00", "overdue": True,
+                                      "periods_due": 1, "next_due": "2026-07-01"}
+    r = sun.post("/villages/demo-001/ledger/receipts", json={**RECEIPT, "amount": "4000.00", "contract": contract["id"]})
+    assert r.status_code == 201 and r.get_json()["contract"] == contract["id"]
+    (row,) = sun.get("/villages/demo-001/contracts").get_json()
+    assert row["receivable"]["outstanding"] == "2000.00"
+    overview = {r["code"]: r for r in app.extensions["cunwu"].ledger_overview("zhou")}
+    assert overview["demo-001"]["outstanding"] == "2000.00" and overview["demo-002"]["outstanding"] == "0.00"
+    bad = sun.post("/villages/demo-001/ledger/receipts", json={**RECEIPT, "entity": "committee", "contract": contract["id"]})
+    assert bad.status_code == 422 and "entity" in bad.get_json()["error"]["fields"]
+    bad = sun.post("/villages/demo-001/ledger/receipts", json={**RECEIPT, "contract": 99999})
+    assert bad.status_code == 422 and "contract" in bad.get_json()["error"]["fields"]
+    for change, field in (({"amount": 1.5}, "amount"), ({"kind": "gift"}, "kind"), ({"every_months": 0}, "every_months"),
+                          ({"ends_on": "2025-01-01"}, "ends_on"), ({"subject": ""}, "subject")):
+        r = sun.post("/villages/demo-001/contracts", json={**CONTRACT, **change})
+        assert r.status_code == 422 and field in r.get_json()["error"]["fields"], change
+    assert client("zhang").post("/villages/demo-001/contracts", json=CONTRACT).status_code == 403
+    assert len(sun.get("/villages/demo-001/contracts").get_json()) == 1

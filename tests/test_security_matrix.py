@@ -116,6 +116,7 @@ COVERED = {
     ("GET", "/api/v1/villages/<string:code>/ledger"), ("POST", "/api/v1/villages/<string:code>/ledger/receipts"),
     ("GET", "/api/v1/villages/<string:code>/ledger/entries/<int:entry_id>"),
     ("POST", "/api/v1/villages/<string:code>/ledger/entries/<int:entry_id>/reversal"),
+    ("GET", "/api/v1/villages/<string:code>/contracts"), ("POST", "/api/v1/villages/<string:code>/contracts"),
     ("GET", "/api/v1/notifications"), ("POST", "/api/v1/notifications/<int:notice_id>/read"),
 }
 #: who may enter receipts and reversals in each village's books (报账员, the township agency)
@@ -220,6 +221,9 @@ def test_the_ledger(world):
             _check(who, r, who in BOOKKEEP[village], ok=(422,), what=f"write {village}'s ledger")
             r = c.post(f"/villages/{village}/ledger/entries/1/reversal", json={"reason": ""})
             _check(who, r, who in BOOKKEEP[village], ok=(422,), what=f"reverse in {village}'s ledger")
+            _check(who, c.get(f"/villages/{village}/contracts"), who in VIEW[village], what=f"read {village}'s contracts")
+            r = c.post(f"/villages/{village}/contracts", json={"entity": "committee", "amount": "0"})
+            _check(who, r, who in BOOKKEEP[village], ok=(422,), what=f"register {village}'s contracts")
             r = c.get(f"/villages/{village}/ledger/entries/1")
             if who in VIEW[village]:
                 assert r.status_code == 404, (who, r.status_code)  # no entry yet

@@ -532,6 +532,7 @@ class LedgerEntryOut(Schema):
     voucher = fields.String()
     reverses = fields.Integer(allow_none=True)
     reversed_by = fields.Integer(allow_none=True)
+    contract = fields.Integer(allow_none=True)
     recorded_by = fields.String()
     recorded_at = fields.String()
 
@@ -595,6 +596,27 @@ class LedgerReceipts(MethodView):
         """登记收入（报账员、乡镇三资委托代理服务中心）"""
         user = current_username()
         return engine().add_receipt(user, code, request.get_json(silent=True) or {})
+
+
+@blp.route("/villages/<string:code>/contracts")
+class Contracts(MethodView):
+    @blp.doc(security=BEARER)
+    def get(self, code):
+        """合同台账（发包、租赁、承包）及应收、已收、应收未收"""
+        from flask import jsonify
+
+        return jsonify(engine().contracts(current_username(), code))
+
+    @blp.doc(security=BEARER)
+    def post(self, code):
+        """登记合同（报账员、乡镇三资委托代理服务中心）：{entity, kind, subject, counterparty, starts_on, ends_on,
+        amount（每期，两位小数的字符串）, every_months, account?, case?}"""
+        from flask import jsonify
+
+        user = current_username()
+        out = jsonify(engine().add_contract(user, code, request.get_json(silent=True) or {}))
+        out.status_code = 201
+        return out
 
 
 @blp.route("/villages/<string:code>/ledger/entries/<int:entry_id>")
