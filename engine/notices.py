@@ -90,9 +90,11 @@ def _quote(title: str, limit: int = 40) -> str:
 
 
 # -- the events of the contract's table -------------------------------------------------------------
-def objection_filed(session: Session, case: Case | None, village: Village, entry_title: str, now: datetime) -> int:
-    """An objection on a board entry: the village's supervisors, the township's 纪委."""
-    people = holders(session, village, {"supervisor", "discipline_inspector"})
+def objection_filed(session: Session, case: Case | None, village: Village, entry_title: str, now: datetime,
+                    answering: set[str] | None = None) -> int:
+    """An objection on a board entry: whoever answers it (``answering``: the roles of its reply task;
+    the village's supervisors by default, the 党支部 for a 发展对象公示), the township's 纪委."""
+    people = holders(session, village, (answering or {"supervisor"}) | {"discipline_inspector"})
     if case is not None:
         people = _without_excluded(people, case)
     title = f"{village.name}{_quote(case.title if case else entry_title)}公示收到村民异议，请关注答复"

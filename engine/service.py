@@ -613,7 +613,8 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             lines.append(f"公示期{floor}天。如有异议，请在公示期内提出（可不署名），由乡镇人民政府核实答复"
                          "（《最低生活保障审核确认办法》第二十条）。")
             return "\n".join(lines)
-        lines.append(f"公示期{floor}天。如有异议，请在公示期内向村务监督委员会提出（可不署名）。")
+        to = "党支部" if row.role == "party_secretary" else "村务监督委员会"  # 发展对象公示: the 党支部 answers
+        lines.append(f"公示期{floor}天。如有异议，请在公示期内向{to}提出（可不署名）。")
         return "\n".join(lines)
 
     def _meeting_dates(self, session: Session, case: Case, row: TaskRow, values: dict,
@@ -782,8 +783,6 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
             self._audit(session, action="objection", actor=None, actor_name="村民", case=case,
                         village_id=entry.village_id, summary=f"对“{entry.title}”提出异议",
                         data={"objection": objection.id, "entry": entry.id})
-            notices.objection_filed(session, case, case.village if case else session.get(Village, entry.village_id),
-                                    entry.title, now)
             if case is not None and case.status in ("running", "on_hold"):
                 deployed = self.catalog.deployed(case.definition)
                 wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
@@ -792,6 +791,12 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
                     self._sync(session, case, wf, deployed)
                 else:  # a reply task is already open; it will loop until none is left
                     session.execute(update(Case).where(Case.id == case.id).values(updated_at=now))
+            # Told: whoever answers the objection (the 监委会; the 党支部 for a 发展对象公示) and the 纪委.
+            answering = {r for r in session.scalars(select(TaskRow.role).where(
+                TaskRow.case_id == case.id, TaskRow.state == "ready", TaskRow.form == "objection_reply"))
+                if r} if case is not None else set()
+            notices.objection_filed(session, case, case.village if case else session.get(Village, entry.village_id),
+                                    entry.title, now, answering=answering or None)
             return {"id": objection.id, "entry": entry.id, "filed_at": iso(now), "status": "received"}
 
     def board(self, village_code: str, limit: int = 200) -> list[dict]:

@@ -859,15 +859,25 @@ def test_party_admission_approval_within_three_months(item, clock, after, outcom
         assert case.status == "rejected"
 
 
-def test_party_admission_objection_and_failed_vote(item, clock):
+def test_party_admission_objection_and_failed_vote(app, item, clock):
     case = item("party-admission")
     _to_candidate(case)
     case.do("zhou", "precheck", {"decision": "approve", "approved_on": today(clock)})
+    draft = case.client("zhang").get(f"/tasks/{case.task('draft_candidate_disclosure')['id']}").get_json()
+    assert "向党支部提出" in draft["prefill"]["content"]
     case.do("zhang", "draft_candidate_disclosure", NOTICE)
     assert case.ready() == [], "the 党支部 posts the 发展对象公示 itself: no 监委会 review"
     entry = case.board()[0]
     case.client(None).post(f"/board/{entry['id']}/objections", json={"name": "党员乙", "text": "有违纪行为"})
-    # the objection belongs to the 党支部, not the 监委会
+    # the objection belongs to the 党支部, not the 监委会: the 党支部 is told, the 监委会 is not
+    from sqlalchemy import select
+
+    from engine.models import Notification, User
+
+    with app.extensions["cunwu"].sessions() as session:
+        told = set(session.scalars(select(User.username).join(Notification, Notification.user_id == User.id)
+                                   .where(Notification.kind == "objection")))
+    assert "zhang" in told and "zhao" not in told
     reply = {"decision": "dismiss", "reply": "经核实不属实"}
     assert case.do("zhao", "reply_candidate_objection", reply, status=403)
     case.do("zhang", "reply_candidate_objection", reply)
