@@ -16,6 +16,10 @@ from engine.rules import check_settings
     ("subsistence-allowance.decision_days", 10, True),
     ("subsistence-allowance.decision_days", 11, False),
     ("temporary-assistance.once_per_year_same_cause", False, False),
+    # 民主评议 is not compulsory (民发〔2021〕57号): a village may hold one; the setting is a flag
+    ("subsistence-allowance.democratic_appraisal", True, True),
+    ("subsistence-allowance.democratic_appraisal", False, True),
+    ("temporary-assistance.democratic_appraisal", "yes", False),
     ("homestead.homestead_max_area_m2", 160, True),
     ("homestead.homestead_max_area_m2", "big", False),
     ("spending-approval.township_above", 30000, True),

@@ -207,6 +207,7 @@ def _welfare(key: str, name: str, *, form: str, apply_name: str) -> Process:
     → 审核确认 → 办结或书面告知 (民发〔2021〕57号 第二条、第二十条)."""
     p = Process(key=key, name=name, lanes=[VILLAGE_DIRECTOR, SUPERVISOR, TOWNSHIP_OFFICIAL])
     p.start("start", "家庭提出申请", lane=VILLAGE_DIRECTOR)
+    # The 乡镇 受理s (第二条); the village only enters the application on the household's behalf.
     p.user_task("apply", apply_name, lane=VILLAGE_DIRECTOR, form=form, extra_roles=VILLAGE_ALTERNATES)
     p.flow("start", "apply")
     p.flow("apply", "investigate")
@@ -225,13 +226,13 @@ def _welfare(key: str, name: str, *, form: str, apply_name: str) -> Process:
 def subsistence_allowance() -> Process:
     """B2 低保申请."""
     return _welfare("subsistence-allowance", "最低生活保障（低保）申请", form="subsistence_application",
-                    apply_name="受理低保申请（代为录入）")
+                    apply_name="村委会代为提交低保申请")
 
 
 def extreme_poverty() -> Process:
     """B3 特困人员供养申请."""
     return _welfare("extreme-poverty", "特困人员救助供养申请", form="poverty_application",
-                    apply_name="受理特困供养申请（代为录入）")
+                    apply_name="村委会代为提交特困供养申请")
 
 
 # ---------------------------------------------------------------------------- B4
@@ -245,7 +246,7 @@ def temporary_assistance() -> Process:
     p = Process(key=key, name="临时救助申请",
                 lanes=[VILLAGE_DIRECTOR, SUPERVISOR, TOWNSHIP_OFFICIAL])
     p.start("start", "家庭提出申请", lane=VILLAGE_DIRECTOR)
-    p.user_task("apply", "受理临时救助申请（代为录入）", lane=VILLAGE_DIRECTOR, form="assistance_application",
+    p.user_task("apply", "村委会代为提交临时救助申请", lane=VILLAGE_DIRECTOR, form="assistance_application",
                 extra_roles=VILLAGE_ALTERNATES)
     p.exclusive("gw_track", "是否急难", lane=VILLAGE_DIRECTOR)
     p.flow("start", "apply")
