@@ -1083,6 +1083,26 @@ def test_member_confirmation_happy_path(item, clock):
     assert case.status == "completed"
 
 
+def test_a_roster_recorded_before_the_capacity_count_falls_back_to_the_whole_roster(item, clock):
+    """A running case whose roster predates ``capable_total``: the whole roster (600) is the base,
+    which can only make the quorum harder to reach than the law's (the 540 with full capacity)."""
+    from engine.models import TaskRow
+
+    case = item("member-confirmation")
+    case.start("wang", ROSTER)
+    with case.app.extensions["cunwu"].transaction() as session:
+        row = session.scalar(select(TaskRow).where(TaskRow.case_id == case.case["id"], TaskRow.form == "member_roster"))
+        row.data = {k: v for k, v in row.data.items() if k not in ("roster_capable", "capable_total")}
+    case.do("zhao", "review_roster", APPROVE)
+    case.do("qian", "review_removals", {"decision": "confirm", "checked_new_membership": True, "opinion": "已核实"})
+    case.disclose("roster", clock)
+    case.do("wang", "member_assembly", {**ASSEMBLY, "held_on": today(clock)})  # 360 of 600: below two thirds
+    data = case.data_of("member_assembly")
+    assert data["outcome"] == "lapsed" and data["should_attend"] == 600 and "按成员总数计" in data["outcome_reason"]
+    case.do("wang", "member_assembly", {**ASSEMBLY, "held_on": today(clock), "attended": 400, "approve": 400})
+    assert case.ready() == ["file_roster"]
+
+
 def test_member_roster_capacity_count_is_bounded(item):
     case = item("member-confirmation")
     for bad in ({**ROSTER, "capable_total": 601}, {k: v for k, v in ROSTER.items() if k != "capable_total"}):
