@@ -212,3 +212,14 @@ def test_the_menu_offers_starting_only_to_who_can_start(app):
         assert 'href="/start"' in _page(app, starter).get("/").get_data(as_text=True), starter
     for inspector in ("xu",):  # 县纪委: nothing to start (乡镇纪委 enters leads taken by phone)
         assert 'href="/start"' not in _page(app, inspector).get("/").get_data(as_text=True), inspector
+
+
+def test_a_meeting_page_shows_only_what_its_body_and_item_use(app, walk):
+    html = _page(app, "zhang").get(f"/tasks/{walk.task('two_committees')['id']}").get_data(as_text=True)
+    assert 'name="supervisors_present"' in html and 'name="announced_on"' not in html
+    assert 'name="written_approve"' not in html and 'name="attended_households"' not in html
+    walk.meeting("two_committees", "two_committees")
+    walk.review("review_two_committees")
+    html = _page(app, "zhang").get(f"/tasks/{walk.task('party_members')['id']}").get_data(as_text=True)
+    assert 'name="written_approve"' not in html  # 书面意见 belong to the 发展党员 支部大会 only
+    assert 'name="supervisors_present"' not in html

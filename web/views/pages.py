@@ -191,11 +191,15 @@ MEETING_FIELDS_BY_BODY = {  # meeting fields that only some bodies use (the engi
 }
 
 
-def _visible_fields(task: dict) -> list[dict]:
+WRITTEN_VOTES_ITEMS = {"party-admission"}  # 书面意见 count only at the 发展党员 支部大会 (细则第二十条)
+
+
+def _visible_fields(task: dict, process: str | None = None) -> list[dict]:
     fields = task.get("fields") or []
     if task.get("form") == "meeting":
         body = task.get("body")
-        fields = [f for f in fields if body in MEETING_FIELDS_BY_BODY.get(f["name"], {body})]
+        fields = [f for f in fields if body in MEETING_FIELDS_BY_BODY.get(f["name"], {body})
+                  and (not f["name"].startswith("written_") or process in WRITTEN_VOTES_ITEMS)]
     return fields
 
 
@@ -205,7 +209,7 @@ def task(task_id: str):
     task = engine().get_task(username(), task_id)
     case = engine().get_case(username(), task["case"])
     may_do = task["state"] == "ready" and _may_do(task_id)
-    fields = _visible_fields(task)
+    fields = _visible_fields(task, case.get("process"))
     errors: dict = {}
     other: list[str] = []
     values = dict(request.form) if request.method == "POST" else dict(task.get("prefill") or {})
