@@ -695,3 +695,18 @@ def test_required_evidence_is_catalogue_data_and_a_village_may_make_it_a_conditi
 
     assert check_settings({"evidence": "required"}) == {}
     assert "办理记录的证据材料只能是" in check_settings({"evidence": "sometimes"})["evidence"][0]
+
+
+def test_a_file_of_exactly_the_limit_is_taken(tmp_path, sqlite_template, clock):
+    """The multipart envelope does not count against CUNWU_MAX_UPLOAD: the file itself is what is limited."""
+    from tests.conftest import _sqlite_app
+
+    app = _sqlite_app(tmp_path, sqlite_template, clock, CUNWU_MAX_UPLOAD=4096)
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    pdf = MINIMAL_PDF.replace(b"%%EOF", b"%" + b" " * (4096 - len(MINIMAL_PDF) - 1) + b"\n%%EOF", 1)
+    assert len(pdf) == 4096 and pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    assert upload(walk.secretary, task["id"], pdf, "会议记录.pdf").status_code == 201
+    assert upload(walk.secretary, task["id"], pdf + b"\n", "会议记录.pdf").status_code == 413
+    app.extensions["cunwu_db"].dispose()

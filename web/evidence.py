@@ -30,9 +30,9 @@ def _upload_body_limit():
         return None
     limit = upload_limit()
     request.max_content_length = limit + OVERHEAD
-    # web/security.py holds every multipart body to CUNWU_MAX_UPLOAD too (envelope included): say so
-    # here in the words of the upload, before its generic 413.
-    if request.content_length is not None and request.content_length > limit:
+    # A body larger than the file limit plus its envelope cannot hold an allowed file: say so in the
+    # words of the upload before anything is read. The file itself is measured in read_upload.
+    if request.content_length is not None and request.content_length > limit + OVERHEAD:
         raise too_large_error(limit)
     return None
 

@@ -256,7 +256,11 @@ def init_app(app: Flask) -> None:
     max_upload = _limit(app, "CUNWU_MAX_UPLOAD", 20 << 20)
 
     def _guard_body():
-        limit = max_upload if request.mimetype == "multipart/form-data" else max_body
+        # A multipart body carries its file plus the envelope (boundaries, headers, the CSRF field): the
+        # file itself is held to CUNWU_MAX_UPLOAD by web/evidence.py, with its own message.
+        from .evidence import OVERHEAD
+
+        limit = max_upload + OVERHEAD if request.mimetype == "multipart/form-data" else max_body
         request.max_content_length = limit
         if request.content_length is not None and request.content_length > limit:
             raise RequestEntityTooLarge()
