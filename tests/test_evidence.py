@@ -705,7 +705,7 @@ def test_a_file_of_exactly_the_limit_is_taken(tmp_path, sqlite_template, clock):
     walk = walk_on(app)
     walk.start()
     task = walk.task("two_committees")
-    pdf = MINIMAL_PDF.replace(b"%%EOF", b"%" + b" " * (4096 - len(MINIMAL_PDF) - 1) + b"\n%%EOF", 1)
+    pdf = MINIMAL_PDF.replace(b"%%EOF", b"%" + b" " * (4096 - len(MINIMAL_PDF) - 2) + b"\n%%EOF", 1)  # a comment
     assert len(pdf) == 4096 and pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
     assert upload(walk.secretary, task["id"], pdf, "会议记录.pdf").status_code == 201
     assert upload(walk.secretary, task["id"], pdf + b"\n", "会议记录.pdf").status_code == 413
