@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from .common import login
 
 VILLAGE = "demo-001"
@@ -26,7 +28,17 @@ def task_data(task: dict) -> dict:
     """Valid data for a ready task of the major-decision process (the happy path)."""
     form = task["form"]
     if form == "meeting":
-        return dict(MEETING[task["body"]])
+        # Recorded on the day the case began (Beijing time): never in the future of the server's clock,
+        # never before the case, never before an earlier meeting of it.
+        from datetime import datetime, timedelta, timezone
+
+        began = task.get("case_created_at")
+        day = (datetime.fromisoformat(began) if began else datetime.now(UTC))
+        held_on = day.astimezone(timezone(timedelta(hours=8))).date()
+        data = {**MEETING[task["body"]], "held_on": held_on.isoformat()}
+        if task["body"] == "villager_assembly":
+            data["announced_on"] = (held_on - timedelta(days=10)).isoformat()  # 组织法第二十一条
+        return data
     if form == "review":
         return {"decision": "approve"}
     if form == "disclosure":
@@ -64,7 +76,7 @@ def start_case(transport, tokens: Tokens, title: str = "硬化村东道路", vil
 
 
 def ready_tasks(case: dict) -> list[dict]:
-    return [t for t in case["tasks"] if t["state"] == "ready"]
+    return [{**t, "case_created_at": case.get("created_at")} for t in case["tasks"] if t["state"] == "ready"]
 
 
 def complete(transport, tokens: Tokens, task: dict, users: dict[str, str] | None = None):
