@@ -216,9 +216,10 @@ def unread(session: Session, user_id: int) -> int:
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
 
 
-def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> None:
+def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> dict:
     notice = session.get(Notification, notice_id) if isinstance(notice_id, int) and 0 < notice_id < 2**31 else None
     if notice is None or notice.user_id != user_id:  # someone else's notice does not exist for you
         raise NotFound(f"没有编号为{notice_id}的通知")
     if notice.read_at is None:
         notice.read_at = now
+    return notice_json(notice)

@@ -909,9 +909,9 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
         with self.sessions() as session:
             return notices.unread(session, self.actor(session, username).id)
 
-    def read_notification(self, username: str, notice_id: int) -> None:
+    def read_notification(self, username: str, notice_id: int) -> dict:
         with self.transaction() as session:
-            notices.mark_read(session, self.actor(session, username).id, notice_id, self.now())
+            return notices.mark_read(session, self.actor(session, username).id, notice_id, self.now())
 
     def _fire_timers(self, session: Session, case_id: int) -> tuple[int, bool]:
         """Run one due case's timers; ``(1 if it moved else 0, still due)``."""

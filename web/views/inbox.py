@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flask import redirect, render_template, url_for
 
-from engine.errors import NotFound
-
 from .common import bp, engine, login_required, username
 
 
@@ -19,11 +17,7 @@ def notifications():
 @login_required
 def notification_open(notice_id: int):
     """Mark one's own notice read and go to its case (someone else's notice: 404)."""
-    items = {n["id"]: n for n in engine().notifications(username())}
-    if notice_id not in items:
-        raise NotFound(f"没有编号为{notice_id}的通知")
-    engine().read_notification(username(), notice_id)
-    notice = items[notice_id]
+    notice = engine().read_notification(username(), notice_id)
     if notice.get("case"):
         return redirect(url_for("web.case", case_id=notice["case"]))
     return redirect(url_for("web.notifications"))
