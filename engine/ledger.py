@@ -215,18 +215,23 @@ LABELS = {"received_on": "收款日期", "entity": "核算主体", "amount": "�
           "summary": "摘要", "counterparty": "付款单位（人）", "voucher": "凭证号", "contract": "合同"}
 
 
-def validate_receipt(data: dict, village: Village, now: datetime) -> dict:
-    """Every bad field at once (422), messages naming the fields in Chinese."""
-    errors: dict[str, list[str]] = {}
-    values: dict[str, Any] = {}
+def _amount_and_entity(data: dict, label: str, values: dict, errors: dict) -> None:
+    """The two fields every money record has: a strict amount and one of the two entities (R41)."""
     try:
-        values["amount"] = parse_amount(data.get("amount"), "amount", "金额")
+        values["amount"] = parse_amount(data.get("amount"), "amount", label)
     except Invalid as exc:
         errors.update(exc.fields)
     entity = data.get("entity")
     if not isinstance(entity, str) or entity not in ENTITIES:
         errors["entity"] = ["核算主体只能是 committee（村民委员会）或 cooperative（村集体经济组织）"]
     values["entity"] = entity
+
+
+def validate_receipt(data: dict, village: Village, now: datetime) -> dict:
+    """Every bad field at once (422), messages naming the fields in Chinese."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    _amount_and_entity(data, "金额", values, errors)
     raw_day = data.get("received_on")
     today = local_today(now)
     if raw_day is None:
@@ -630,14 +635,7 @@ def receivable(contract, received: Decimal, today: date) -> dict:
 def validate_contract(data: dict) -> dict:
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
-    try:
-        values["amount"] = parse_amount(data.get("amount"), "amount", "每期金额")
-    except Invalid as exc:
-        errors.update(exc.fields)
-    entity = data.get("entity")
-    if not isinstance(entity, str) or entity not in ENTITIES:
-        errors["entity"] = ["核算主体只能是 committee（村民委员会）或 cooperative（村集体经济组织）"]
-    values["entity"] = entity
+    _amount_and_entity(data, "每期金额", values, errors)
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in CONTRACT_KINDS:
         errors["kind"] = ["合同类型只能是 lease（租赁）、contracting（承包）或 outsourcing（发包）"]
