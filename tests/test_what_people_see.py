@@ -194,6 +194,25 @@ def test_an_overrun_is_stated_in_the_result_notice(app, walk, clock):
     desk = _page(app, "zhou").get("/township").get_data(as_text=True)
     overruns = desk[desk.index('id="overruns"'):]
     assert "硬化村东道路" in overruns and "180000.01" in overruns and "增加排水沟30米" in overruns
+    # exports: the amounts are numbers a spreadsheet can sum, not text with separators and units
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+    page = _page(app, "zhou")
+    sheet = load_workbook(io.BytesIO(page.get("/township/export.xlsx").data))["超支的实施"]
+    head = [c.value for c in sheet[1]]
+    row = [c for c in sheet[2]]
+    approved, spent, over = (row[head.index(h)] for h in ("决议金额（元）", "实际支出（元）", "超支金额（元）"))
+    assert (approved.data_type, spent.data_type, over.data_type) == ("n", "n", "n")
+    assert (approved.value, spent.value, round(over.value, 2)) == (180000, 180000.01, 0.01)
+    assert spent.number_format == "#,##0.00"
+    reply = page.get("/township/export.csv?table=overruns")
+    lines = list(csv.reader(io.StringIO(reply.get_data(as_text=True).lstrip("\ufeff"))))
+    assert lines[0][2:5] == ["决议金额（元）", "实际支出（元）", "超支金额（元）"]
+    assert lines[1][2:5] == ["180000.00", "180000.01", "0.01"]
+    from urllib.parse import unquote
+    assert "乡镇视图-全部村-" in unquote(reply.headers["Content-Disposition"].split("filename*=UTF-8''")[1])
 
 
 def test_the_disclosure_comes_drafted_from_the_record(app, walk):
@@ -223,3 +242,13 @@ def test_a_meeting_page_shows_only_what_its_body_and_item_use(app, walk):
     html = _page(app, "zhang").get(f"/tasks/{walk.task('party_members')['id']}").get_data(as_text=True)
     assert 'name="written_approve"' not in html  # 书面意见 belong to the 发展党员 支部大会 only
     assert 'name="supervisors_present"' not in html
+
+
+def test_the_board_catalogue_names_items_without_internal_keys(app):
+    import re
+
+    html = app.test_client().get("/board").get_data(as_text=True)
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style|svg)\b.*?</\1>", " ", html, flags=re.S))
+    keys = [p["key"] for p in app.extensions["cunwu"].processes()]
+    assert keys and not [k for k in keys if k in text]  # the keys stay in links, never in the text read
+    assert "清单编号 A1" in text and "编号 major-decision" not in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
@@ -101,10 +102,33 @@ def _inspection_rows(data: dict) -> list[list]:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+OVERRUN_HEAD = ["村", "事项", "决议金额（元）", "实际支出（元）", "超支金额（元）", "超支原因", "完成时间", "链接编号"]
+
+
+def _amount(value) -> Decimal | None:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
+    except ArithmeticError:
+        return None
+
+
+def _overrun_rows(data: dict) -> list[list]:
+    """Money as numbers a spreadsheet can sum (issue 15): Decimal cells, never '250,000.00 元' text."""
+    rows = []
+    for o in data.get("overruns") or []:
+        approved, spent = _amount(o.get("approved")), _amount(o.get("spent"))
+        over = spent - approved if approved is not None and spent is not None else None
+        rows.append([o["village_name"], o["case_title"], approved, spent, over, o.get("reason") or "",
+                     fmt_time(o["at"]), f"事项{o['case']}"])
+    return rows
+
+
 def csv_cell(value):
     """A text cell that a spreadsheet would read as a formula is written as text (a leading ')."""
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"  # a plain number: no thousands separator, no unit
     return value
 
 
@@ -146,6 +170,8 @@ def _xlsx_response(sheets: list[tuple[str, list[str], list[list]]], disposition:
             for cell in ws[ws.max_row]:
                 if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
                     cell.data_type = "s"  # text, never a formula (an objection may say =cmd|...)
+                elif isinstance(cell.value, Decimal):
+                    cell.number_format = "#,##0.00"  # a number cell that sums, shown with two places
         for col, name in enumerate(head, start=1):
             width = max([len(str(name))] + [len(str(r[col - 1])) for r in rows[:200]]) * 2 + 2
             ws.column_dimensions[get_column_letter(col)].width = min(60, width)
@@ -164,6 +190,8 @@ def township_csv():
     if request.args.get("table") == "detail":
         return _csv_response(DETAIL_HEAD, [_case_rows(data), _overdue_rows(data), _meeting_rows(data),
                                            _objection_rows(data), _inspection_rows(data)], _filename(data, "csv"))
+    if request.args.get("table") == "overruns":
+        return _csv_response(OVERRUN_HEAD, [_overrun_rows(data)], _filename(data, "csv"))
     return _csv_response(SUMMARY_HEAD, [_summary_rows(data)], _filename(data, "csv"))
 
 
@@ -173,7 +201,8 @@ def township_xlsx():
     data = _township_data()
     sheets = [("汇总", SUMMARY_HEAD, _summary_rows(data)), ("在办事项", DETAIL_HEAD, _case_rows(data)),
               ("逾期环节", DETAIL_HEAD, _overdue_rows(data)), ("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
-              ("异议", DETAIL_HEAD, _objection_rows(data)), ("待核查", DETAIL_HEAD, _inspection_rows(data))]
+              ("异议", DETAIL_HEAD, _objection_rows(data)), ("待核查", DETAIL_HEAD, _inspection_rows(data)),
+              ("超支的实施", OVERRUN_HEAD, _overrun_rows(data))]
     return _xlsx_response(sheets, _filename(data, "xlsx"))
 
 

@@ -79,7 +79,9 @@ def catalogue():
         items.append({**detail, "chart": None if service else process_chart(p["key"])})
     categories: dict[str, list[dict]] = {}
     for item in items:
-        categories.setdefault(f"{item['category']}类 · {item['category_name']}", []).append(item)
+        group = categories.setdefault(f"{item['category']}类 · {item['category_name']}", [])
+        group.append(item)
+        item["number"] = f"{item['category']}{len(group)}"  # 清单编号 as villagers read it: A1, A2 …
     return render_template("catalogue.html", items=items, categories=categories, service=service,
                            diagrams=service or diagrams_available(), village=village,
                            villages=reports.villages(engine()))
