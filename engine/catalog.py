@@ -29,6 +29,10 @@ from .roles import ROLES
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "processes"
 CATEGORIES = {"A": "村级公共权力", "B": "便民服务", "C": "监督举报"}
+#: Retention periods (保管期限) of a closed case's file: 《村级档案管理办法》（国家档案局、民政部、农业部令
+#: 第12号）第七条 and its annex (永久 and 定期 30年/10年, refined by each county); permanent by default
+#: (DOMAIN.md R63). Each catalogue item states its own (``retention``).
+RETENTION = {"permanent": "永久", "30y": "30年", "10y": "10年"}
 
 
 def processes_dir() -> Path:
@@ -87,6 +91,9 @@ def load_catalogue(directory: Path | None = None) -> list[CatalogueItem]:
         keys.add(entry["key"])
         if entry["category"] not in CATEGORIES:
             problems.append(f"{where}（{entry['key']}）: category 只能是 A、B 或 C")
+        if entry.get("retention", "permanent") not in RETENTION:
+            problems.append(f"{where}（{entry['key']}）: retention 只能是 {'、'.join(RETENTION)}"
+                            f"（{'、'.join(RETENTION.values())}）")
         bad_roles = [r for r in entry.get("starters") or [] if r not in ROLES]
         if bad_roles:
             problems.append(f"{where}（{entry['key']}）: 未知角色 {', '.join(bad_roles)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from . import forms, publicity, rules
+from . import catalog, forms, publicity, rules
 from .clock import local_text
 from .errors import Forbidden
 from .models import BoardEntry, TaskRow, User
@@ -144,8 +144,8 @@ def _file(att) -> dict:
 
 # -- the archive (组织法第三十四条: 村务档案) ------------------------------------------------------------
 CLOSED = ("completed", "rejected", "withdrawn")
-#: Retention periods (保管期限) of village records; an item may state its own (catalogue ``retention``).
-RETENTION = {"permanent": "永久", "30y": "30年", "10y": "10年"}
+#: Retention periods (保管期限) of village records; each item states its own (catalogue ``retention``).
+RETENTION = catalog.RETENTION
 
 
 def _archive_rows(session, village_id: int) -> list[tuple[int, object]]:

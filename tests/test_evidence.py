@@ -710,3 +710,60 @@ def test_a_file_of_exactly_the_limit_is_taken(tmp_path, sqlite_template, clock):
     assert upload(walk.secretary, task["id"], pdf, "会议记录.pdf").status_code == 201
     assert upload(walk.secretary, task["id"], pdf + b"\n", "会议记录.pdf").status_code == 413
     app.extensions["cunwu_db"].dispose()
+
+
+# -- retention (保管期限) ------------------------------------------------------------------------------
+def test_every_item_states_its_retention_per_the_archive_rules():
+    """《村级档案管理办法》第七条 and its annex (永久, 定期 30年/10年); 组织法第三十四条's 村务档案 (会议记录,
+    基本建设资料, 宅基地使用方案, 征地补偿费分配方案 …) permanent; payments as 会计凭证 30年 and the quarterly
+    财务公开 as a 季度财务报告 10年 (《会计档案管理办法》附件)."""
+    from engine.catalog import RETENTION, load_catalogue
+
+    items = {i.key: i.extra.get("retention") for i in load_catalogue()}
+    assert all(value in RETENTION for value in items.values()), items
+    assert items["major-decision"] == items["homestead"] == items["requisition-distribution"] == "permanent"
+    assert items["construction-project"] == items["asset-disposal"] == "permanent"
+    assert items["spending-approval"] == items["subsistence-allowance"] == "30y"
+    assert items["finance-disclosure"] == items["certificate"] == "10y"
+    assert set(items.values()) == set(RETENTION)
+
+
+def test_an_unknown_retention_is_refused_by_the_catalogue(tmp_path):
+    import shutil
+
+    from engine.catalog import load_catalogue, processes_dir
+    from engine.errors import DefinitionError
+
+    shutil.copytree(processes_dir(), tmp_path / "p")
+    path = tmp_path / "p" / "catalogue.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("retention: permanent", "retention: 5y", 1),
+                    encoding="utf-8")
+    with pytest.raises(DefinitionError) as exc:
+        load_catalogue(tmp_path / "p")
+    assert "retention 只能是 permanent、30y、10y" in str(exc.value)
+
+
+def test_a_closed_certificate_is_kept_ten_years_in_the_archive_and_the_dossier(app, api, clock):
+    import json
+    import subprocess
+    import zipfile
+
+    from tests.test_items_services import CERT, DAY, SEAL
+    from tests.test_web import Browser
+
+    item = Item(app, api, {})
+    item.start("certificate", CERT, by="li", title="孙大伯申请开具成员身份证明")
+    item.do("wang", "approve", {"decision": "approve", "verified": True, "opinion": "经核实属实"})
+    item.do("li", "seal_log", SEAL)
+    item.do("li", "register", {"issued_on": DAY, "received_by": "孙大伯", "stub_kept": True})
+    assert item.refresh()["status"] == "completed"
+    archive = item.who("wang").get("/villages/demo-001/archive").get_json()
+    assert [(a["case"], a["retention"], a["retention_name"]) for a in archive] == [(item.case["id"], "10y", "10年")]
+    assert "10年" in Browser(app, "wang").html("/villages/demo-001/archive")
+    r = item.who("wang").get(f"/instances/{item.case['id']}/dossier?format=zip")
+    assert r.status_code == 200, r.get_json()
+    bundle = zipfile.ZipFile(io.BytesIO(r.data))
+    assert json.loads(bundle.read("manifest.json"))["retention"] == "10y"
+    text = subprocess.run(["pdftotext", "-", "-"], input=bundle.read("dossier.pdf"), capture_output=True,
+                          check=True).stdout.decode()
+    assert "10年" in text
