@@ -30,7 +30,11 @@ PHONE = re.compile(r"1[3-9][0-9]{9}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
-def _contact(entry: dict, where: str, errors: list[str]) -> dict:
+def _at(where: str, message: str) -> str:
+    return f"{where}：{message}" if where else message
+
+
+def _contact(entry: dict, where: str, problems: list[tuple[str, str]]) -> dict:
     """``phone`` and ``email`` of a person entry, checked; only the keys the entry has."""
     out: dict = {}
     if "phone" in entry:
@@ -40,7 +44,7 @@ def _contact(entry: dict, where: str, errors: list[str]) -> dict:
         if phone in (None, ""):
             out["phone"] = None
         elif not isinstance(phone, str) or not PHONE.fullmatch(phone.strip().replace(" ", "").replace("-", "")):
-            errors.append(f"{where}：手机号（phone）“{str(phone)[:20]}”不是11位大陆手机号码")
+            problems.append(("phone", _at(where, f"手机号（phone）“{str(phone)[:20]}”不是11位大陆手机号码")))
         else:
             out["phone"] = phone.strip().replace(" ", "").replace("-", "")
     if "email" in entry:
@@ -48,10 +52,90 @@ def _contact(entry: dict, where: str, errors: list[str]) -> dict:
         if email in (None, ""):
             out["email"] = None
         elif not isinstance(email, str) or len(email.strip()) > 254 or not EMAIL.fullmatch(email.strip()):
-            errors.append(f"{where}：电子邮箱（email）“{str(email)[:60]}”格式不正确")
+            problems.append(("email", _at(where, f"电子邮箱（email）“{str(email)[:60]}”格式不正确")))
         else:
             out["email"] = email.strip()
     return out
+
+
+Grant = tuple[str, int | None, str | None, str | None]  # role, village id, township, county
+
+
+def check_person(session: Session, entry: dict, where: str = "") -> tuple[list[tuple[str, str]], dict, list[Grant]]:
+    """Check one person entry of the import file (``name``, ``phone``, ``email``, ``password``,
+    ``roles``): the one check of ``cunwu import``, the admin's import and the admin's people pages.
+    Returns ``(problems, contact, grants)``; ``problems`` pairs each bad field with its Chinese
+    message (prefixed with ``where`` when given); nothing is written."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(entry.get("name"), str) or not entry["name"].strip():
+        problems.append(("name", _at(where, "缺少姓名（name）")))
+    elif len(entry["name"].strip()) > 200:
+        problems.append(("name", _at(where, "姓名（name）不能超过200个字")))
+    contact = _contact(entry, where, problems)
+    password = entry.get("password")
+    if password is not None and not isinstance(password, str | int):
+        problems.append(("password", _at(where, "密码（password）必须是文字")))
+    grants: list[Grant] = []
+    roles = entry.get("roles") or []
+    if not isinstance(roles, list):
+        problems.append(("roles", _at(where, "角色（roles）必须是列表")))
+        roles = []
+    for r_index, role in enumerate(roles, start=1):
+        rwhere = f"{where} 的第{r_index}个角色" if where else f"第{r_index}个角色"
+        if not isinstance(role, dict) or not isinstance(role.get("role"), str):
+            problems.append(("roles", f"{rwhere}：须写成 {{village: 村编码, role: 角色}}"))
+            continue
+        key = role["role"]
+        if key not in ROLES:
+            problems.append(("roles", f"{rwhere}：未知角色“{key[:40]}”，可用：{', '.join(ROLES)}"))
+            continue
+        if key in COUNTY_ROLES or "county" in role:
+            if key not in COUNTY_ROLES:
+                problems.append(("roles", f"{rwhere}：{ROLES[key]}不是县级角色，不能写 county"))
+                continue
+            county = role.get("county")
+            if not isinstance(county, str) or not county.strip():
+                problems.append(("roles", f"{rwhere}：{ROLES[key]}是县级角色，请写 county（县名）"))
+                continue
+            grants.append((key, None, None, county.strip()))
+        elif "village" in role:
+            if key in TOWNSHIP_ROLES:
+                problems.append(("roles", f"{rwhere}：{ROLES[key]}是乡镇角色，请写 township"))
+                continue
+            village = session.scalar(select(Village).where(Village.code == str(role["village"])))
+            if village is None:
+                problems.append(("roles", f"{rwhere}：没有编码为“{str(role['village'])[:64]}”的村"))
+                continue
+            grants.append((key, village.id, None, None))
+        elif "township" in role:
+            if key in VILLAGE_ROLES:
+                problems.append(("roles", f"{rwhere}：{ROLES[key]}是村级角色，请写 village"))
+                continue
+            township = str(role["township"]).strip()
+            if not township:
+                problems.append(("roles", f"{rwhere}：{ROLES[key]}是乡镇角色，请写 township（乡镇名）"))
+                continue
+            grants.append((key, None, township, None))
+        elif key == "admin":
+            grants.append((key, None, None, None))
+        else:
+            problems.append(("roles", f"{rwhere}：须指明 village 或 township"))
+    return problems, contact, grants
+
+
+def apply_person(session: Session, user: User, entry: dict, contact: dict, grants: list[Grant]) -> None:
+    """Write a checked entry's name, contact and roles to ``user`` (roles not listed are removed)."""
+    user.name = entry["name"].strip()
+    for key, value in contact.items():
+        setattr(user, key, value)
+    session.flush()
+    wanted = set(grants)
+    for assignment in list(user.roles):
+        if (assignment.role, assignment.village_id, assignment.township, assignment.county) not in wanted:
+            user.roles.remove(assignment)
+    have = {(a.role, a.village_id, a.township, a.county) for a in user.roles}
+    for role, village_id, township, county in sorted(wanted - have, key=str):
+        user.roles.append(RoleAssignment(role=role, village_id=village_id, township=township, county=county))
 
 
 def parse_yaml(text: str, source: str = "导入文件") -> dict:
@@ -180,49 +264,9 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
             errors.append(f"{where}：用户名重复")
             continue
         seen_users.add(username)
-        if not isinstance(entry.get("name"), str) or not entry["name"].strip():
-            errors.append(f"{where}：缺少姓名（name）")
-        contact = _contact(entry, where, errors)
+        problems, contact, grants = check_person(session, entry, where)
+        errors.extend(message for _field, message in problems)
         password = entry.get("password")
-        if password is not None and not isinstance(password, str | int):
-            errors.append(f"{where}：密码（password）必须是文字")
-        grants = []
-        for r_index, role in enumerate(entry.get("roles") or [], start=1):
-            rwhere = f"{where} 的第{r_index}个角色"
-            if not isinstance(role, dict) or not isinstance(role.get("role"), str):
-                errors.append(f"{rwhere}：须写成 {{village: 村编码, role: 角色}}")
-                continue
-            key = role["role"]
-            if key not in ROLES:
-                errors.append(f"{rwhere}：未知角色“{key}”，可用：{', '.join(ROLES)}")
-                continue
-            if key in COUNTY_ROLES or "county" in role:
-                if key not in COUNTY_ROLES:
-                    errors.append(f"{rwhere}：{ROLES[key]}不是县级角色，不能写 county")
-                    continue
-                county = role.get("county")
-                if not isinstance(county, str) or not county.strip():
-                    errors.append(f"{rwhere}：{ROLES[key]}是县级角色，请写 county（县名）")
-                    continue
-                grants.append((key, None, None, county.strip()))
-            elif "village" in role:
-                if key in TOWNSHIP_ROLES:
-                    errors.append(f"{rwhere}：{ROLES[key]}是乡镇角色，请写 township")
-                    continue
-                village = session.scalar(select(Village).where(Village.code == role["village"]))
-                if village is None:
-                    errors.append(f"{rwhere}：没有编码为“{role['village']}”的村")
-                    continue
-                grants.append((key, village.id, None, None))
-            elif "township" in role:
-                if key in VILLAGE_ROLES:
-                    errors.append(f"{rwhere}：{ROLES[key]}是村级角色，请写 village")
-                    continue
-                grants.append((key, None, str(role["township"]), None))
-            elif key == "admin":
-                grants.append((key, None, None, None))
-            else:
-                errors.append(f"{rwhere}：须指明 village 或 township")
         if errors:
             continue
         user = session.scalar(select(User).where(User.username == username))
@@ -236,19 +280,9 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
             stats["people_created"] += 1
         else:
             stats["people_updated"] += 1
-            user.name = entry["name"].strip()
             if password not in (None, "") and not check_password_hash(user.password_hash, str(password)):
                 user.password_hash = generate_password_hash(str(password))
-        for key, value in contact.items():
-            setattr(user, key, value)
-        session.flush()
-        wanted = set(grants)
-        for assignment in list(user.roles):
-            if (assignment.role, assignment.village_id, assignment.township, assignment.county) not in wanted:
-                user.roles.remove(assignment)
-        have = {(a.role, a.village_id, a.township, a.county) for a in user.roles}
-        for role, village_id, township, county in sorted(wanted - have, key=str):
-            user.roles.append(RoleAssignment(role=role, village_id=village_id, township=township, county=county))
+        apply_person(session, user, entry, contact, grants)
     if errors:
         raise Invalid("导入失败：" + "；".join(errors[:20]), {"people": errors})
     session.flush()

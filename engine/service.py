@@ -26,6 +26,7 @@ from .clock import LOCAL_TZ, local_text
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .ledger_service import LedgerMixin
 from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
+from .people import PeopleMixin
 from .roles import HOLD_ROLES, LEVEL_NAMES, ROLES, level_of
 
 MAX_ROUNDS = 30  # a step may be repeated at most this often in one case (keeps the task tree shallow)
@@ -37,7 +38,7 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin):
+class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin):
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog,
                  files=None):
         self.sessions = sessions

@@ -118,6 +118,8 @@ COVERED = {
     ("POST", "/api/v1/villages/<string:code>/ledger/entries/<int:entry_id>/reversal"),
     ("GET", "/api/v1/villages/<string:code>/contracts"), ("POST", "/api/v1/villages/<string:code>/contracts"),
     ("GET", "/api/v1/notifications"), ("POST", "/api/v1/notifications/<int:notice_id>/read"),
+    ("GET", "/api/v1/people"), ("POST", "/api/v1/people"), ("GET", "/api/v1/people/<string:target>"),
+    ("PATCH", "/api/v1/people/<string:target>"), ("POST", "/api/v1/people/<string:target>/password"),
 }
 #: who may enter receipts and reversals in each village's books (报账员, the township agency)
 BOOKKEEP = {"demo-001": {"sun", "he"}, "demo-002": {"he"}}
@@ -362,6 +364,36 @@ def test_notifications_are_read_and_marked_only_by_their_owner(world):
             assert r.status_code == (401 if who is None else 404)
     assert next(n for n in clients["zhang"].get("/notifications").get_json() if n["id"] == notice)["read"] is True
     assert all(not n["read"] for n in clients["zhao"].get("/notifications").get_json())
+
+
+def test_people_are_managed_by_the_admin_only(world):
+    """Issue 15: the admin's people pages and API. Bad data from the admin answers 422, so nothing
+    changes here; everybody else gets 403 (anonymous 401) and changes nothing either."""
+    clients = world["clients"]
+    for who in EVERYONE:
+        c = clients[who]
+        _check(who, c.get("/people"), who == "admin", what="list people")
+        _check(who, c.get("/people/zhang"), who == "admin", what="read a person")
+        _check(who, c.post("/people", json={"username": "x9", "name": "某", "phone": "1"}), who == "admin",
+               ok=(422,), what="create a person")
+        _check(who, c.client.patch("/api/v1/people/zhang", json={"phone": "1"}, headers=c.headers),
+               who == "admin", ok=(422,), what="change a person")
+        _check(who, c.client.patch("/api/v1/people/zhang", json={"active": "no"}, headers=c.headers),
+               who == "admin", ok=(422,), what="disable a person")
+        _check(who, c.post("/people/zhang/password", json={"password": "short"}), who == "admin", ok=(422,),
+               what="reset a password")
+    for who in PEOPLE:
+        client = web_client(world["app"], who)
+        for path in ("/admin/people", "/admin/people/new", "/admin/people/zhang"):
+            r = client.get(path)
+            assert r.status_code == (200 if who == "admin" else 403), f"{who} GET {path} → {r.status_code}"
+        if who == "admin":
+            continue
+        for path in ("/admin/people", "/admin/people/zhang", "/admin/people/zhang/active",
+                     "/admin/people/zhang/password"):
+            r = client.post(path, data={"active": "0", "password": "long-enough-1", "name": "改名"})
+            assert r.status_code == 403, f"ESCALATION: {who} POST {path} → {r.status_code}"
+    assert clients["zhang"].get("/tasks").status_code == 200  # zhang is untouched
 
 
 def test_public_endpoints_need_no_login(world):
