@@ -594,7 +594,7 @@ def doctor(session: Session) -> list[str]:
 
 # ------------------------------------------------------------------------------ the contracts register (R40)
 
-CONTRACT_KINDS = {"lease": "租赁", "contracting": "承包", "outsourcing": "发包"}
+CONTRACT_KINDS = {"lease": "租赁", "contracting": "承包", "outsourcing": "发包", "transfer": "转让"}
 
 
 def _add_months(d: date, months: int) -> date:
@@ -638,7 +638,7 @@ def validate_contract(data: dict) -> dict:
     _amount_and_entity(data, "每期金额", values, errors)
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in CONTRACT_KINDS:
-        errors["kind"] = ["合同类型只能是 lease（租赁）、contracting（承包）或 outsourcing（发包）"]
+        errors["kind"] = ["合同类型只能是 lease（租赁）、contracting（承包）、outsourcing（发包）或 transfer（转让）"]
     values["kind"] = kind
     for key, label in (("starts_on", "起始日期"), ("ends_on", "截止日期")):
         try:
@@ -658,8 +658,12 @@ def validate_contract(data: dict) -> dict:
     if case is not None and (isinstance(case, bool) or not isinstance(case, int) or not 0 < case < 2**31):
         errors["case"] = ["关联事项须为事项编号（整数）"]
     values["case"] = case
+    asset = data.get("asset")
+    if asset is not None and (isinstance(asset, bool) or not isinstance(asset, int) or not 0 < asset < 2**31):
+        errors["asset"] = ["资产资源须为资产资源台账的编号（整数）"]
+    values["asset"] = asset
     if errors:
-        labels = {**LABELS, "kind": "合同类型", "starts_on": "起始日期", "ends_on": "截止日期",
+        labels = {**LABELS, "asset": "资产资源", "kind": "合同类型", "starts_on": "起始日期", "ends_on": "截止日期",
                   "every_months": "收款周期", "subject": "标的", "counterparty": "承包（承租）方", "case": "关联事项",
                   "amount": "每期金额"}
         names = "、".join(labels.get(k, k) for k in errors)
@@ -671,7 +675,7 @@ def contract_json(c, received: Decimal, today: date) -> dict:
     return {"id": c.id, "entity": c.entity, "entity_name": ENTITIES.get(c.entity, c.entity), "kind": c.kind,
             "kind_name": CONTRACT_KINDS.get(c.kind, c.kind), "subject": c.subject, "counterparty": c.counterparty,
             "starts_on": c.starts_on.isoformat(), "ends_on": c.ends_on.isoformat(), "amount": money(c.amount),
-            "every_months": c.every_months, "account": c.account, "case": c.case_id,
+            "every_months": c.every_months, "account": c.account, "case": c.case_id, "asset": c.asset_id,
             "receivable": receivable(c, received, today)}
 
 

@@ -320,8 +320,24 @@ class LedgerMixin:
                 counterparty=values["counterparty"], starts_on=values["starts_on"], ends_on=values["ends_on"],
                 amount=values["amount"], every_months=values["every_months"], account=values["account"],
                 case_id=values["case"], created_at=now, created_by_name=actor.name)
+            asset = None
+            if values["asset"] is not None:
+                from . import assets
+
+                asset = assets.locked_asset(session, village, values["asset"])
+                if asset.status == "disposed":
+                    message = f"资产资源“{asset.name}”已处置，不能再签订合同"
+                    raise Invalid(message, {"asset": [message]})
+                if asset.entity != contract.entity:
+                    message = f"资产资源“{asset.name}”属于{ledger.ENTITIES[asset.entity]}，合同须为同一核算主体"
+                    raise Invalid(message, {"entity": [message]})
+                contract.asset_id = asset.id
             session.add(contract)
             session.flush()
+            if asset is not None:  # the asset is let, contracted out or sold: its status follows
+                assets.change_status(session, asset, assets.STATUS_OF_KIND[contract.kind], by=actor.name, now=now,
+                                     reason=f"登记{ledger.CONTRACT_KINDS[contract.kind]}合同（合同{contract.id}，"
+                                            f"{contract.counterparty}）", contract_id=contract.id)
             self._audit(session, action="ledger_contract", actor=actor, village_id=village.id,
                         summary=f"登记合同：{ledger.CONTRACT_KINDS[contract.kind]} {contract.subject}（{contract.counterparty}，"
                                 f"每{contract.every_months}个月{ledger.money(contract.amount)}元）",

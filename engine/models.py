@@ -408,6 +408,64 @@ class LedgerContract(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True)
     created_at: Mapped[datetime]
     created_by_name: Mapped[str] = mapped_column(String(200), default="")
+    #: The asset or resource of the register the contract lets, contracts out or sells.
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_asset.id"), nullable=True, index=True)
+    #: The step of an asset-disposal case that recorded the contract (at most one contract per step).
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+
+
+class LedgerAsset(Base):
+    """An asset or resource of the register (资产/资源台账; DOMAIN §3.3.4 清产核资 and 台账): which
+    entity holds it, its category (资源性/经营性/非经营性), where it is, how much of it, its
+    original and book value, and its status. The status changes only through
+    :class:`LedgerAssetEvent` rows (never a silent edit)."""
+
+    __tablename__ = "ledger_asset"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(20))  # committee | cooperative (R41)
+    category: Mapped[str] = mapped_column(String(20))  # resource | operating | non_operating
+    code: Mapped[str] = mapped_column(String(50), default="")  # the village's own 登记编号
+    name: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str] = mapped_column(String(300), default="")
+    quantity: Mapped[str] = mapped_column(String(30))  # an exact decimal as text
+    unit: Mapped[str] = mapped_column(String(20))
+    original_value: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    book_value: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    acquired_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(20))  # in_use | leased | contracted | idle | disposed
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    created_by_name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class LedgerAssetEvent(Base):
+    """One line of an asset's history: registered, or its status changed (by hand with a reason,
+    or by the contract of an asset-disposal case)."""
+
+    __tablename__ = "ledger_asset_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("ledger_asset.id"), index=True)
+    at: Mapped[datetime]
+    status_from: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    status_to: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), nullable=True)
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_contract.id"), nullable=True)
+    by_name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ReceivableNotice(Base):
+    """A contract's due date told (``stage`` ``due``: it fell due; ``overdue``: still unpaid after
+    the grace days). Unique, so each due date is told once per stage however many workers run."""
+
+    __tablename__ = "ledger_receivable_notice"
+    __table_args__ = (UniqueConstraint("contract_id", "due_on", "stage", name="uq_receivable_notice"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("ledger_contract.id"))
+    due_on: Mapped[date] = mapped_column(Date)
+    stage: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime]
 
 
 class LedgerPeriod(Base):

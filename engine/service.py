@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import evidence, forms, holds, leads, ledger, notices, publicity, rules, runtime
 from .accounts import Accounts
+from .assets_service import AssetsMixin
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
 from .clock import LOCAL_TZ, local_text
@@ -38,7 +39,7 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin):
+class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin, AssetsMixin):
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog,
                  files=None):
         self.sessions = sessions

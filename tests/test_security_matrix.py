@@ -120,6 +120,9 @@ COVERED = {
     ("GET", "/api/v1/notifications"), ("POST", "/api/v1/notifications/<int:notice_id>/read"),
     ("GET", "/api/v1/people"), ("POST", "/api/v1/people"), ("GET", "/api/v1/people/<string:target>"),
     ("PATCH", "/api/v1/people/<string:target>"), ("POST", "/api/v1/people/<string:target>/password"),
+    ("GET", "/api/v1/villages/<string:code>/assets"), ("POST", "/api/v1/villages/<string:code>/assets"),
+    ("GET", "/api/v1/villages/<string:code>/assets/<int:asset_id>"),
+    ("POST", "/api/v1/villages/<string:code>/assets/<int:asset_id>/status"),
 }
 #: who may enter receipts and reversals in each village's books (报账员, the township agency)
 BOOKKEEP = {"demo-001": {"sun", "he"}, "demo-002": {"he"}}
@@ -231,6 +234,41 @@ def test_the_ledger(world):
                 assert r.status_code == 404, (who, r.status_code)  # no entry yet
             else:
                 _check(who, r, False, what=f"read {village}'s entry")
+
+
+def test_the_assets_register(world):
+    """资产资源台账 (issue 13): read as the ledger; register and change status: the 报账员 and the
+    township agency. Bad data from those who may write answers 422, so nothing is written; the
+    pages and exports answer the same people."""
+    clients = world["clients"]
+    for village in ("demo-001", "demo-002"):
+        for who in EVERYONE:
+            c = clients[who]
+            _check(who, c.get(f"/villages/{village}/assets"), who in VIEW[village], what=f"read {village}'s assets")
+            r = c.post(f"/villages/{village}/assets", json={"entity": "committee", "quantity": "-1"})
+            _check(who, r, who in BOOKKEEP[village], ok=(422,), what=f"register {village}'s assets")
+            r = c.get(f"/villages/{village}/assets/1")
+            if who in VIEW[village]:
+                assert r.status_code == 404, (who, r.status_code)  # none registered
+            else:
+                _check(who, r, False, what=f"read {village}'s asset")
+            r = c.post(f"/villages/{village}/assets/1/status", json={"status": "idle", "reason": "x"})
+            if who in BOOKKEEP[village]:
+                assert r.status_code == 404, (who, r.status_code)
+            else:
+                _check(who, r, False, what=f"change {village}'s asset")
+    for who in PEOPLE:
+        web = web_client(world["app"], who)
+        for village in ("demo-001", "demo-002"):
+            for path in (f"/assets?village={village}", f"/assets/export.csv?village={village}",
+                         f"/assets/export.xlsx?village={village}", f"/contracts?village={village}"):
+                r = web.get(path)
+                if who in VIEW[village]:
+                    assert r.status_code == 200, (who, path, r.status_code)
+                else:
+                    assert r.status_code in (403, 404), (who, path, r.status_code)
+            r = web.post("/assets", data={"village": village, "entity": "committee", "quantity": "-1"})
+            assert r.status_code == (422 if who in BOOKKEEP[village] else 403), (who, village, r.status_code)
 
 
 def test_worklists_show_only_what_one_may_do(world):

@@ -685,6 +685,73 @@ class Contracts(MethodView):
         return out
 
 
+ASSET_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["entity", "category", "name", "quantity", "unit"],
+    "properties": {
+        "entity": {"type": "string", "enum": ["committee", "cooperative"], "description": "核算主体"},
+        "category": {"type": "string", "enum": ["resource", "operating", "non_operating"],
+                     "description": "资源性资产、经营性资产、非经营性资产"},
+        "code": {"type": "string", "description": "本村登记编号（可选，村内唯一）"},
+        "name": {"type": "string"}, "location": {"type": "string", "description": "坐落位置"},
+        "quantity": {"type": "string", "example": "20", "description": "面积或数量，最多四位小数"},
+        "unit": {"type": "string", "example": "亩"},
+        "original_value": {"type": "string", "example": "120000", "description": "原值（元）：如 120000、12万"},
+        "book_value": {"type": "string", "example": "96000", "description": "账面价值（元）"},
+        "acquired_on": {"type": "string", "format": "date"},
+        "status": {"type": "string", "enum": ["in_use", "leased", "contracted", "idle"], "description": "默认在用"},
+        "note": {"type": "string"}}}}}}}
+
+
+def _asset_args() -> dict:
+    return {k: request.args.get(k) for k in ("entity", "category", "status", "q")}
+
+
+@blp.route("/villages/<string:code>/assets")
+class Assets(MethodView):
+    @blp.doc(security=BEARER, parameters=[
+        {"in": "query", "name": n, "schema": {"type": "string"}, "description": d}
+        for n, d in (("entity", "committee 或 cooperative"), ("category", "resource、operating 或 non_operating"),
+                     ("status", "in_use、leased、contracted、idle 或 disposed"), ("q", "名称、编号或位置中的文字"))])
+    def get(self, code):
+        """资产资源台账：资产资源及其关联合同，原值、账面价值合计"""
+        from flask import jsonify
+
+        return jsonify(engine().assets(current_username(), code, **_asset_args()))
+
+    @blp.doc(security=BEARER, **ASSET_DOC)
+    def post(self, code):
+        """登记资产资源（报账员、乡镇三资委托代理服务中心）"""
+        from flask import jsonify
+
+        user = current_username()
+        out = jsonify(engine().add_asset(user, code, request.get_json(silent=True) or {}))
+        out.status_code = 201
+        return out
+
+
+@blp.route("/villages/<string:code>/assets/<int:asset_id>")
+class AssetDetail(MethodView):
+    @blp.doc(security=BEARER)
+    def get(self, code, asset_id):
+        """一项资产资源：状态变更记录和关联合同"""
+        from flask import jsonify
+
+        return jsonify(engine().asset(current_username(), code, asset_id))
+
+
+@blp.route("/villages/<string:code>/assets/<int:asset_id>/status")
+class AssetStatus(MethodView):
+    @blp.doc(security=BEARER)
+    def post(self, code, asset_id):
+        """变更资产资源状态（在用、出租、承包、闲置、处置）：{status, reason}；记入变更记录，不改原登记"""
+        from flask import jsonify
+
+        user = current_username()
+        out = jsonify(engine().change_asset_status(user, code, asset_id, request.get_json(silent=True) or {}))
+        out.status_code = 201
+        return out
+
+
 @blp.route("/villages/<string:code>/ledger/entries/<int:entry_id>")
 class LedgerEntryDetail(MethodView):
     @blp.response(200, LedgerEntryOut)

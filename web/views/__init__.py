@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import admin, desk, inbox, leads, ledger, pages, people, public  # noqa: F401 - they register their routes on ``bp``
+from . import admin, assets, desk, inbox, leads, ledger, pages, people, public  # noqa: F401 - they register their routes on ``bp``
 from .common import bp, init_common
 
 

@@ -1,0 +1,188 @@
+"""资产资源台账 and 合同台账 (三资; issue 13): the register of a village's assets and resources
+with filters, registration and status changes for the 报账员 and the township agency (on a
+phone too), its Excel and CSV export, and the contracts register with what is due and unpaid.
+The engine owns every rule (engine/assets.py, engine/assets_service.py)."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+
+from engine import assets as register
+from engine import ledger as books
+from engine.errors import Conflict, Forbidden, Invalid
+
+from .common import bp, engine, login_required, me, username
+from .ledger import BOOKKEEPERS, _village_code
+
+FIELDS = ("entity", "category", "code", "name", "location", "quantity", "unit", "original_value", "book_value",
+          "acquired_on", "status", "note")
+FILTERS = ("entity", "category", "status", "q")
+
+
+@bp.app_template_filter("figures")
+def figures(value) -> str:
+    """``"412500.50"`` → ``412,500.50`` (exact: from the Decimal string, never a float)."""
+    from engine.money import figures as fmt
+
+    return fmt(value) if value not in (None, "") else "—"
+
+
+def _context(code: str) -> dict:
+    profile = me() or {}
+    village = next((v for v in profile.get("villages") or [] if v["code"] == code), {"code": code, "name": code})
+    return {"village": village, "villages": profile.get("villages") or [],
+            "may_write": bool(set(profile.get("roles") or []) & set(BOOKKEEPERS)),
+            "entities": books.ENTITIES, "categories": register.CATEGORIES, "statuses": register.STATUSES}
+
+
+def _filters() -> dict:
+    return {k: (request.args.get(k) or "").strip() or None for k in FILTERS}
+
+
+@bp.route("/assets", methods=["GET", "POST"])
+@login_required
+def assets_page():
+    code = _village_code()
+    if code is None:
+        raise Forbidden("您没有可查看资产资源台账的村")
+    form: dict = {}
+    errors: dict = {}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "").strip() for k in FIELDS}
+        try:
+            asset = engine().add_asset(username(), code, {k: v for k, v in form.items() if v != ""})
+        except Invalid as exc:
+            errors = exc.fields
+            flash(exc.message, "error")
+        else:
+            flash(f"已登记资产资源“{asset['name']}”（编号{asset['id']}）。")
+            return redirect(url_for("web.assets_page", village=code))
+    filters = _filters()
+    try:
+        data = engine().assets(username(), code, **filters)
+    except Invalid as exc:
+        flash(exc.message, "error")
+        filters = {}
+        data = engine().assets(username(), code)
+    return render_template("assets.html", data=data, form=form, errors=errors, args=filters,
+                           **_context(code)), (422 if errors else 200)
+
+
+@bp.route("/assets/<int:asset_id>", methods=["GET", "POST"])
+@login_required
+def asset_page(asset_id: int):
+    code = _village_code()
+    if code is None:
+        raise Forbidden("您没有可查看资产资源台账的村")
+    form: dict = {}
+    errors: dict = {}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "").strip() for k in ("status", "reason")}
+        try:
+            engine().change_asset_status(username(), code, asset_id, {k: v for k, v in form.items() if v})
+        except Invalid as exc:
+            errors = exc.fields
+            flash(exc.message, "error")
+        except Conflict as exc:
+            flash(exc.message, "error")
+        else:
+            flash("状态已变更，已记入变更记录。")
+            return redirect(url_for("web.asset_page", asset_id=asset_id, village=code))
+    asset = engine().asset(username(), code, asset_id)
+    return render_template("asset.html", asset=asset, form=form, errors=errors, kinds=books.CONTRACT_KINDS,
+                           **_context(code)), (422 if errors else 200)
+
+
+def _export_rows(code: str) -> tuple[dict, list[str], list[list]]:
+    from decimal import Decimal
+
+    data = engine().assets(username(), code, **_filters())
+    head = ["编号", "登记编号", "核算主体", "资产类别", "名称", "坐落位置", "面积（数量）", "计量单位", "原值（元）",
+            "账面价值（元）", "取得日期", "状态", "关联合同", "备注"]
+    rows = [[a["id"], a["code"], a["entity_name"], a["category_name"], a["name"], a["location"],
+             Decimal(a["quantity"]), a["unit"],
+             Decimal(a["original_value"]) if a["original_value"] is not None else None,
+             Decimal(a["book_value"]) if a["book_value"] is not None else None,
+             a["acquired_on"] or "", a["status_name"], "、".join(f"合同{c}" for c in a["contracts"]), a["note"]]
+            for a in data["assets"]]
+    return data, head, rows
+
+
+def _disposition(data: dict, ext: str) -> str:
+    from urllib.parse import quote
+
+    stamp = books.local_today(engine().now()).strftime("%Y%m%d")
+    name = f"{data['village_name']}资产资源台账-{stamp}.{ext}"
+    return f"attachment; filename=assets-{data['village']}-{stamp}.{ext}; filename*=UTF-8''{quote(name)}"
+
+
+@bp.route("/assets/export.csv")
+@login_required
+def assets_csv():
+    """资产资源台账 as CSV (UTF-8 with a BOM for Excel; formula-like text written as text)."""
+    from .desk import _csv_response
+
+    code = _village_code()
+    if code is None:
+        raise Forbidden("您没有可查看资产资源台账的村")
+    data, head, rows = _export_rows(code)
+    rows = [[("" if v is None else (f"{v:.2f}" if i in (8, 9) else str(v))) for i, v in enumerate(r)] for r in rows]
+    rows.append(["", "", "", "", "合计", "", "", "", data["totals"]["original_value"], data["totals"]["book_value"],
+                 "", "", "", ""])
+    return _csv_response(head, [rows], _disposition(data, "csv"))
+
+
+@bp.route("/assets/export.xlsx")
+@login_required
+def assets_xlsx():
+    """资产资源台账 as Excel: values are number cells with two places, never floats written as text."""
+    import io
+
+    from flask import Response
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from .desk import FORMULA_START
+
+    code = _village_code()
+    if code is None:
+        raise Forbidden("您没有可查看资产资源台账的村")
+    data, head, rows = _export_rows(code)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "资产资源台账"
+    ws.append([f"{data['village_name']}资产资源台账"])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(head)
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    from decimal import Decimal
+
+    rows.append(["", "", "", "", "合计", "", None, "", Decimal(data["totals"]["original_value"]),
+                 Decimal(data["totals"]["book_value"]), "", "", "", ""])
+    for row in rows:
+        ws.append(row)
+        for index, cell in enumerate(ws[ws.max_row]):
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                cell.data_type = "s"  # text, never a formula
+            elif index in (8, 9) and cell.value is not None:
+                cell.number_format = "#,##0.00"
+    for col, width in zip("ABCDEFGHIJKLMN", (6, 12, 14, 12, 24, 24, 12, 10, 16, 16, 12, 8, 14, 30), strict=True):
+        ws.column_dimensions[col].width = width
+    ws.freeze_panes = "A3"
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return Response(buffer.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": _disposition(data, "xlsx")})
+
+
+@bp.route("/contracts")
+@login_required
+def contracts_page():
+    """合同台账: each contract with what is due, received and 应收未收 today."""
+    code = _village_code()
+    if code is None:
+        raise Forbidden("您没有可查看合同台账的村")
+    rows = engine().contracts(username(), code)
+    outstanding = sum((books.Decimal(c["receivable"]["outstanding"]) for c in rows), books.Decimal("0.00"))
+    return render_template("contracts.html", rows=rows, outstanding=books.money(outstanding), **_context(code))
