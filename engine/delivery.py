@@ -36,8 +36,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .models import DeliveryAttempt, OutboxMessage
-from .notices import KIND_NAMES, quiet_until
+from .models import DeliveryAttempt, OutboxMessage, User
+from .notices import KIND_NAMES, preferences, quiet_until
 
 log = logging.getLogger("cunwu.notices")
 
@@ -74,16 +74,22 @@ def sms_text(subject: str, url: str) -> str:
     return text + tail
 
 
+def digest_sms_text(count: int, first: str, url: str) -> str:
+    """A digest by SMS: how many notices and the first of them, within 70 characters."""
+    return sms_text(f"阳光村务今日通知{count}条：{first}" + ("等" if count > 1 else ""), url)
+
+
 def webhook_text(kind: str, subject: str, url: str) -> str:
     return f"【阳光村务·{KIND_NAMES.get(kind, '通知')}】{subject}。" + (f"\n{url}" if url else "")
 
 
-def email_message(sender: str, to: str, kind: str, subject: str, url: str) -> EmailMessage:
+def email_message(sender: str, to: str, kind: str, subject: str, url: str, body: str = "") -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = f"【阳光村务·{KIND_NAMES.get(kind, '通知')}】{subject}"
-    msg.set_content(f"{subject}。\n" + (f"查看：{url}\n" if url else "") + "\n本邮件由阳光村务系统自动发送，请勿直接回复。\n")
+    msg.set_content(f"{subject}。\n" + (f"{body}\n" if body else "") + (f"查看：{url}\n" if url else "")
+                    + "\n本邮件由阳光村务系统自动发送，请勿直接回复。\n")
     return msg
 
 
@@ -124,7 +130,8 @@ class Channels:
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         sender = query.get("from") or (unquote(parts.username) if parts.username and "@" in unquote(parts.username)
                                        else "cunwu@localhost")
-        msg = email_message(sender, m["address"], m["kind"], m["subject"], link(self.public_url, m["path"]))
+        msg = email_message(sender, m["address"], m["kind"], m["subject"], link(self.public_url, m["path"]),
+                            _digest_lines(m, self.public_url))
         try:
             if parts.scheme == "smtps":
                 smtp = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=TIMEOUT,
@@ -148,7 +155,12 @@ class Channels:
 
     def send_sms(self, m: dict) -> None:
         url = link(self.public_url, m["path"])
-        body = {"phone": m["address"], "content": sms_text(m["subject"], url),
+        if m["kind"] == "digest":
+            lines = json.loads(m.get("body") or "[]")
+            content = digest_sms_text(len(lines), lines[0]["subject"] if lines else "", url)
+        else:
+            content = sms_text(m["subject"], url)
+        body = {"phone": m["address"], "content": content,
                 "template_id": self.sms_template or None,
                 "params": {"village": m["village"], "kind": KIND_NAMES.get(m["kind"], ""), "link": url}}
         headers = {"Authorization": f"Bearer {self.sms_token}"} if self.sms_token else {}
@@ -172,6 +184,62 @@ def _post_json(url: str, body: dict, headers: dict | None = None):
         return None
 
 
+def _digest_lines(m: dict, public_url: str) -> str:
+    if m["kind"] != "digest" or not m.get("body"):
+        return ""
+    out = []
+    for line in json.loads(m["body"]):
+        url = link(public_url, line.get("path", ""))
+        out.append(f"· {line['at']} {line['subject']}" + (f"\n  {url}" if url else ""))
+    return "\n".join(out)
+
+
+# -- daily digests ---------------------------------------------------------------------------------------------
+def compose_digests(sessions: sessionmaker[Session], now: datetime, batch: int = 500) -> int:
+    """Fold the messages waiting for a person's daily digest, now due, into one message per person
+    and channel (``kind="digest"``, its lines in ``body``), sent like any other. The waiting rows
+    become ``digested`` (pointing at their digest). Rows are taken with ``FOR UPDATE SKIP LOCKED``
+    on PostgreSQL and a conditional update everywhere, so two workers never fold one row twice."""
+    from .clock import LOCAL_TZ
+
+    made = 0
+    while True:
+        with sessions() as session, session.begin():
+            stmt = (select(OutboxMessage).where(OutboxMessage.status == "digest", OutboxMessage.next_at <= now)
+                    .order_by(OutboxMessage.user_id, OutboxMessage.channel, OutboxMessage.id).limit(batch))
+            if session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = list(session.scalars(stmt))
+            groups: dict[tuple, list[OutboxMessage]] = {}
+            for m in rows:
+                groups.setdefault((m.user_id, m.channel, m.address), []).append(m)
+            if len(rows) == batch and len(groups) > 1:  # the last group may go on past the batch: next round
+                groups.pop(next(reversed(groups)))
+            for (user_id, channel, address), members in groups.items():
+                digest = OutboxMessage(channel=channel, address=address, user_id=user_id, kind="digest",
+                                       village="", subject="", path="/notifications", status="pending",
+                                       attempts=0, created_at=now, next_at=now)
+                session.add(digest)
+                session.flush()
+                taken = []
+                for m in members:
+                    done = session.execute(update(OutboxMessage).where(
+                        OutboxMessage.id == m.id, OutboxMessage.status == "digest")
+                        .values(status="digested", digest_id=digest.id).execution_options(synchronize_session=False))
+                    if done.rowcount == 1:
+                        taken.append(m)
+                if not taken:
+                    session.delete(digest)
+                    continue
+                digest.subject = f"今日通知{len(taken)}条"
+                digest.body = json.dumps([{"at": m.created_at.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M"),
+                                           "kind": m.kind, "subject": m.subject, "path": m.path} for m in taken],
+                                         ensure_ascii=False)
+                made += 1
+        if len(rows) < batch or not groups:
+            return made
+
+
 # -- the sweep -------------------------------------------------------------------------------------------------
 def _claim(session: Session, now: datetime, batch: int) -> list[dict]:
     stmt = (select(OutboxMessage).where(OutboxMessage.status == "pending", OutboxMessage.next_at <= now)
@@ -179,20 +247,28 @@ def _claim(session: Session, now: datetime, batch: int) -> list[dict]:
     if session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     claimed = []
-    for m in session.scalars(stmt):
+    for m in list(session.scalars(stmt)):
         done = session.execute(update(OutboxMessage).where(
             OutboxMessage.id == m.id, OutboxMessage.status == "pending", OutboxMessage.next_at <= now)
             .values(next_at=now + LEASE).execution_options(synchronize_session=False))
         if done.rowcount == 1:
             claimed.append({"id": m.id, "channel": m.channel, "address": m.address, "kind": m.kind,
-                            "village": m.village, "subject": m.subject, "path": m.path, "attempts": m.attempts})
+                            "village": m.village, "subject": m.subject, "path": m.path, "attempts": m.attempts,
+                            "body": m.body, "user_id": m.user_id})
+    people = {m["user_id"] for m in claimed if m["channel"] == "sms" and m["user_id"] is not None}
+    quiet = {u.id: preferences(u) for u in session.scalars(select(User).where(User.id.in_(people)))} if people else {}
+    for m in claimed:  # the person's own quiet hours, as they are when it is sent
+        prefs = quiet.get(m["user_id"])
+        m["quiet"] = (prefs["quiet_from"], prefs["quiet_to"]) if prefs else None
     return claimed
 
 
 def deliver(sessions: sessionmaker[Session], now: Callable[[], datetime], channels: Channels, *,
             batch: int = 50, max_attempts: int = MAX_ATTEMPTS, limit: int | None = None) -> dict[str, int]:
-    """Send what is due in the outbox, once. Returns counts of ``sent``, ``failed``, ``dead``, ``skipped``."""
+    """Fold the due daily digests, then send what is due in the outbox, once. Returns counts of
+    ``sent``, ``failed``, ``dead``, ``skipped``, ``deferred`` and ``digests``."""
     stats = {"sent": 0, "failed": 0, "dead": 0, "skipped": 0, "deferred": 0}
+    stats["digests"] = compose_digests(sessions, now())
     handled = 0
     while limit is None or handled < limit:
         with sessions() as session, session.begin():
@@ -216,7 +292,8 @@ def _deliver_one(sessions, now, channels: Channels, m: dict, max_attempts: int, 
                 status="skipped", last_error="渠道未配置"))
         stats["skipped"] += 1
         return
-    if m["channel"] == "sms" and m["kind"] != "hold" and (later := quiet_until(at)) is not None:
+    quiet = m.get("quiet") or ()
+    if m["channel"] == "sms" and m["kind"] != "hold" and (later := quiet_until(at, *quiet)) is not None:
         with sessions() as session, session.begin():  # 22:00–07:00 Beijing: no SMS but for a hold
             session.execute(update(OutboxMessage).where(OutboxMessage.id == m["id"]).values(next_at=later))
         stats["deferred"] += 1

@@ -112,6 +112,9 @@ class User(Base):
     #: Where notices reach the person (issue 17): an 11-digit mainland mobile, an email address.
     phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    #: The person's own choice of notices (issue 17; engine.notices.preferences): channels on or off,
+    #: a daily digest hour, quiet hours. None: the defaults.
+    notice_prefs: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -517,7 +520,16 @@ class OutboxMessage(Base):
     village: Mapped[str] = mapped_column(String(200), default="")
     subject: Mapped[str] = mapped_column(String(300))
     path: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | dead | skipped
+    #: pending | sent | dead | skipped; ``digest``: waiting for the person's daily digest,
+    #: ``digested``: sent inside the digest message ``digest_id``.
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    #: Whom it is for (None: the chat group) and the village of its event (the township desk's scope).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), nullable=True,
+                                                index=True)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"), nullable=True, index=True)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"), nullable=True)
+    #: A digest's lines (one a notice).
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     next_at: Mapped[datetime]

@@ -23,7 +23,7 @@ from .models import Case, Notification, OutboxMessage, RoleAssignment, TaskRow, 
 
 LEAD_PROCESS = "complaint-lead"  # engine.leads.LEAD_PROCESS (not imported: leads imports the engine's pieces)
 KINDS = ("objection", "hold", "overdue", "lead")
-KIND_NAMES = {"objection": "异议", "hold": "暂停", "overdue": "超期", "lead": "线索"}
+KIND_NAMES = {"objection": "异议", "hold": "暂停", "overdue": "超期", "lead": "线索", "digest": "每日汇总"}
 #: No SMS between 22:00 and 07:00 Beijing time, except for a hold.
 QUIET_FROM, QUIET_TO = 22, 7
 
@@ -47,22 +47,100 @@ def holders(session: Session, village: Village, roles: Iterable[str], *,
     return list(session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True)).order_by(User.id)))
 
 
-def quiet_until(now: datetime) -> datetime | None:
-    """The end of the SMS quiet hours if ``now`` is inside them (Beijing time), else None."""
+#: A person's notice preferences when they chose nothing (issue 17): SMS and email on, no digest,
+#: no SMS 22:00–07:00 Beijing time.
+DEFAULT_PREFS = {"sms": True, "email": True, "digest_hour": None, "quiet_from": QUIET_FROM, "quiet_to": QUIET_TO}
+PREF_LABELS = {"sms": "短信", "email": "邮件", "digest_hour": "每日汇总时间", "quiet_from": "免打扰开始时间",
+               "quiet_to": "免打扰结束时间"}
+
+
+def preferences(user: User) -> dict:
+    """The person's preferences, the defaults filled in."""
+    prefs = dict(DEFAULT_PREFS)
+    if isinstance(user.notice_prefs, dict):
+        prefs.update({k: v for k, v in user.notice_prefs.items() if k in DEFAULT_PREFS})
+    return prefs
+
+
+def preferences_json(user: User) -> dict:
+    return {**preferences(user), "summary": describe(preferences(user))}
+
+
+def describe(prefs: dict) -> str:
+    """One line of Chinese: 站内；短信；邮件；每日8点汇总；22:00–07:00免打扰."""
+    parts = ["站内"] + [label for key, label in (("sms", "短信"), ("email", "邮件")) if prefs[key]]
+    parts.append(f"每日{prefs['digest_hour']}点汇总" if prefs["digest_hour"] is not None else "逐条发送")
+    if prefs["quiet_from"] == prefs["quiet_to"]:
+        parts.append("不设免打扰")
+    else:
+        parts.append(f"{prefs['quiet_from']:02d}:00–{prefs['quiet_to']:02d}:00免打扰")
+    return "、".join(parts[:-2]) + "；" + "；".join(parts[-2:])
+
+
+def check_preferences(raw: dict) -> dict:
+    """Preferences as sent (page or API), checked: ``sms``/``email`` true or false, ``digest_hour``
+    an hour 0–23 or null (single messages), ``quiet_from``/``quiet_to`` hours 0–23 (equal: no quiet
+    hours). Raises ``Invalid`` naming every bad field; keys not given keep their default."""
+    from .errors import Invalid
+
+    if not isinstance(raw, dict):
+        raise Invalid("请提交通知设置（JSON 对象）")
+    out, problems = {}, {}
+    for key in ("sms", "email"):
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                problems[key] = [f"{PREF_LABELS[key]}（{key}）必须是 true 或 false"]
+            else:
+                out[key] = raw[key]
+    for key in ("digest_hour", "quiet_from", "quiet_to"):
+        if key not in raw:
+            continue
+        value = raw[key]
+        if value is None and key == "digest_hour":
+            out[key] = None
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 23:
+            problems[key] = [f"{PREF_LABELS[key]}（{key}）必须是0到23之间的整点（北京时间）"]
+        else:
+            out[key] = value
+    if problems:
+        raise Invalid("通知设置有误：" + "；".join(m for ms in problems.values() for m in ms), problems)
+    return out
+
+
+def quiet_until(now: datetime, start: int = QUIET_FROM, end: int = QUIET_TO) -> datetime | None:
+    """The end of the quiet hours ``start``–``end`` (Beijing time; they may run past midnight) if
+    ``now`` is inside them, else None. ``start == end``: no quiet hours."""
     local = now.astimezone(LOCAL_TZ)
-    if local.hour >= QUIET_FROM:
-        local = local + timedelta(days=1)
-    elif local.hour >= QUIET_TO:
+    if start == end:
         return None
-    return local.replace(hour=QUIET_TO, minute=0, second=0, microsecond=0)
+    if start > end:  # 22–7: past midnight
+        if local.hour >= start:
+            local = local + timedelta(days=1)
+        elif local.hour >= end:
+            return None
+    elif not start <= local.hour < end:  # 13–15: within one day
+        return None
+    return local.replace(hour=end, minute=0, second=0, microsecond=0)
+
+
+def next_digest(now: datetime, hour: int) -> datetime:
+    """The next ``hour``:00 Beijing time after ``now``: when the daily digest goes out."""
+    local = now.astimezone(LOCAL_TZ)
+    at = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if at <= local:
+        at += timedelta(days=1)
+    return at
 
 
 def write(session: Session, people: Iterable[User], *, kind: str, title: str, now: datetime,
-          village: str = "", case_id: int | None = None, lead: int | None = None, path: str = "") -> int:
-    """Put one notice in each person's inbox and its messages in the outbox (this transaction)."""
+          village: str = "", case_id: int | None = None, lead: int | None = None, path: str = "",
+          village_id: int | None = None) -> int:
+    """Put one notice in each person's inbox and its messages in the outbox (this transaction),
+    as each person chose: channels off send nothing there; with a daily digest the messages wait
+    for it (``status="digest"``); SMS waits for the end of their quiet hours. A hold is always
+    sent at once, digest or quiet hours."""
     assert kind in KINDS
     seen: set[int] = set()
-    sms_at = now if kind == "hold" else (quiet_until(now) or now)
     for person in people:
         if person.id in seen:
             continue
@@ -71,16 +149,26 @@ def write(session: Session, people: Iterable[User], *, kind: str, title: str, no
                               lead_id=lead, at=now)
         session.add(notice)
         session.flush()
-        common = {"notification_id": notice.id, "kind": kind, "village": village, "subject": title, "path": path,
-                  "status": "pending", "attempts": 0, "created_at": now}
-        if person.email:
-            session.add(OutboxMessage(channel="email", address=person.email, next_at=now, **common))
-        if person.phone:
-            session.add(OutboxMessage(channel="sms", address=person.phone, next_at=sms_at, **common))
+        prefs = preferences(person)
+        common = {"notification_id": notice.id, "user_id": person.id, "village_id": village_id, "kind": kind,
+                  "village": village, "subject": title, "path": path, "status": "pending", "attempts": 0,
+                  "created_at": now}
+        if kind != "hold" and prefs["digest_hour"] is not None:
+            common.update(status="digest", next_at=next_digest(now, prefs["digest_hour"]))
+            sms_at = email_at = None
+        else:
+            email_at = now
+            sms_at = now if kind == "hold" else (quiet_until(now, prefs["quiet_from"], prefs["quiet_to"]) or now)
+        if person.email and prefs["email"]:
+            session.add(OutboxMessage(channel="email", address=person.email,
+                                      **({"next_at": email_at} if email_at else {}), **common))
+        if person.phone and prefs["sms"]:
+            session.add(OutboxMessage(channel="sms", address=person.phone,
+                                      **({"next_at": sms_at} if sms_at else {}), **common))
     if seen:  # the chat group hears of the event once, not once per person
         session.add(OutboxMessage(notification_id=None, channel="webhook", address="", kind=kind, village=village,
-                                  subject=title, path=path, status="pending", attempts=0, created_at=now,
-                                  next_at=now))
+                                  village_id=village_id, subject=title, path=path, status="pending", attempts=0,
+                                  created_at=now, next_at=now))
     return len(seen)
 
 
@@ -98,7 +186,7 @@ def objection_filed(session: Session, case: Case | None, village: Village, entry
     if case is not None:
         people = _without_excluded(people, case)
     title = f"{village.name}{_quote(case.title if case else entry_title)}公示收到村民异议，请关注答复"
-    return write(session, people, kind="objection", title=title, now=now, village=village.name,
+    return write(session, people, kind="objection", title=title, now=now, village=village.name, village_id=village.id,
                  case_id=case.id if case else None, path=f"/cases/{case.id}" if case else f"/villages/{village.code}/board")
 
 
@@ -113,6 +201,7 @@ def hold_changed(session: Session, case: Case, *, released: bool, now: datetime)
     what = "已恢复办理" if released else "已暂停办理"
     title = f"{village.name}{_quote(case.title)}{what}"
     return write(session, _without_excluded(people, case), kind="hold", title=title, now=now, village=village.name,
+                 village_id=village.id,
                  case_id=case.id, path=f"/cases/{case.id}")
 
 
@@ -126,7 +215,7 @@ def task_overdue(session: Session, row: TaskRow, case: Case, now: datetime) -> i
     people += holders(session, village, {"discipline_inspector"})
     title = f"{village.name}{_quote(case.title, 30)}的“{row.title}”已超过办理期限"
     return write(session, _without_excluded(people, case), kind="overdue", title=title, now=now,
-                 village=village.name, case_id=case.id, path=f"/cases/{case.id}")
+                 village=village.name, village_id=village.id, case_id=case.id, path=f"/cases/{case.id}")
 
 
 def lead_event(session: Session, case: Case, lead_id: int | None, *, overdue: bool, now: datetime) -> int:
@@ -138,7 +227,8 @@ def lead_event(session: Session, case: Case, lead_id: int | None, *, overdue: bo
     village = case.village
     title = (f"{village.township}{_quote(case.title)}超过受理期限仍未受理" if overdue
              else f"{village.township}收到{_quote(case.title)}，请及时受理")
-    return write(session, people, kind="lead", title=title, now=now, village=village.name, case_id=case.id,
+    return write(session, people, kind="lead", title=title, now=now, village=village.name, village_id=village.id,
+                 case_id=case.id,
                  lead=lead_id, path=f"/cases/{case.id}")
 
 

@@ -41,13 +41,16 @@ def role_text(r: RoleAssignment) -> str:
 
 
 def person_json(user: User) -> dict:
+    from .notices import preferences_json
+
     return {"username": user.username, "name": user.name, "active": user.active, "phone": user.phone,
             "email": user.email,
             "roles": [{"role": r.role, "role_name": ROLES.get(r.role, r.role),
                        **({"village": r.village.code, "village_name": r.village.name} if r.village else {}),
                        **({"township": r.township} if r.township else {}),
                        **({"county": r.county} if r.county else {})}
-                      for r in sorted(user.roles, key=lambda a: (a.role, a.id or 0))]}
+                      for r in sorted(user.roles, key=lambda a: (a.role, a.id or 0))],
+            "notices": preferences_json(user)}
 
 
 def _fields(problems: list[tuple[str, str]]) -> dict[str, list[str]]:

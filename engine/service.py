@@ -911,6 +911,26 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
         with self.sessions() as session:
             return notices.unread(session, self.actor(session, username).id)
 
+    def notice_preferences(self, username: str) -> dict:
+        """The person's own notice preferences and where notices can reach them."""
+        with self.sessions() as session:
+            user = session.get(User, self.actor(session, username).id)
+            return {**notices.preferences(user), "contact": {"phone": user.phone, "email": user.email}}
+
+    def set_notice_preferences(self, username: str, raw: dict) -> dict:
+        """Change one's own preferences (keys not given keep their value); audited."""
+        changes = notices.check_preferences(raw)
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            user = session.get(User, actor.id)
+            before = notices.preferences(user)
+            user.notice_prefs = {**before, **changes}
+            after = notices.preferences(user)
+            if after != before:
+                self._audit(session, action="notice_prefs", actor=actor, summary="修改通知设置：" + notices.describe(after),
+                            data={"before": before, "after": after})
+            return {**after, "contact": {"phone": user.phone, "email": user.email}}
+
     def read_notification(self, username: str, notice_id: int) -> dict:
         with self.transaction() as session:
             return notices.mark_read(session, self.actor(session, username).id, notice_id, self.now())

@@ -118,6 +118,7 @@ COVERED = {
     ("POST", "/api/v1/villages/<string:code>/ledger/entries/<int:entry_id>/reversal"),
     ("GET", "/api/v1/villages/<string:code>/contracts"), ("POST", "/api/v1/villages/<string:code>/contracts"),
     ("GET", "/api/v1/notifications"), ("POST", "/api/v1/notifications/<int:notice_id>/read"),
+    ("GET", "/api/v1/notifications/preferences"), ("PUT", "/api/v1/notifications/preferences"),
     ("GET", "/api/v1/people"), ("POST", "/api/v1/people"), ("GET", "/api/v1/people/<string:target>"),
     ("PATCH", "/api/v1/people/<string:target>"), ("POST", "/api/v1/people/<string:target>/password"),
     ("GET", "/api/v1/villages/<string:code>/assets"), ("POST", "/api/v1/villages/<string:code>/assets"),
@@ -392,6 +393,11 @@ def test_notifications_are_read_and_marked_only_by_their_owner(world):
         if who is not None:
             inboxes[who] = [n for n in r.get_json() if n.get("case") == case["id"] and n["kind"] == "hold"]
             assert bool(inboxes[who]) == (who in told), (who, inboxes[who])
+    for who in EVERYONE:  # one's own preferences: everybody logged in, never someone else's
+        c = clients[who]
+        _check(who, c.get("/notifications/preferences"), who in LOGGED_IN, what="read one's notice preferences")
+        r = c.client.put("/api/v1/notifications/preferences", json={"sms": "x"}, headers=c.headers)
+        _check(who, r, who in LOGGED_IN, ok=(422,), what="change one's notice preferences")
     notice = inboxes["zhang"][0]["id"]
     for who in EVERYONE:
         r = clients[who].post(f"/notifications/{notice}/read")

@@ -362,6 +362,28 @@ class Notifications(MethodView):
         return engine().notifications(current_username())
 
 
+class PreferencesIn(_In):
+    sms = fields.Raw(metadata={"description": "短信 true/false"})
+    email = fields.Raw(metadata={"description": "邮件 true/false"})
+    digest_hour = fields.Raw(allow_none=True, metadata={"description": "每日汇总的整点（北京时间 0–23），null 逐条发送"})
+    quiet_from = fields.Raw(metadata={"description": "免打扰开始整点（0–23）"})
+    quiet_to = fields.Raw(metadata={"description": "免打扰结束整点（0–23）；与开始相同则不设免打扰"})
+
+
+@blp.route("/notifications/preferences")
+class NotificationPreferences(MethodView):
+    @blp.doc(security=BEARER)
+    def get(self):
+        """我的通知设置：短信、邮件、每日汇总时间、免打扰时段（站内通知始终开启）"""
+        return jsonify(engine().notice_preferences(current_username()))
+
+    @blp.arguments(PreferencesIn)
+    @blp.doc(security=BEARER)
+    def put(self, _body):
+        """修改我的通知设置（未给的项不变）；暂停（hold）总是立即发送"""
+        return jsonify(engine().set_notice_preferences(current_username(), _raw_body()))
+
+
 @blp.route("/notifications/<int:notice_id>/read")
 class NotificationRead(MethodView):
     @blp.response(204)

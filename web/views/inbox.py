@@ -21,3 +21,53 @@ def notification_open(notice_id: int):
     if notice.get("case"):
         return redirect(url_for("web.case", case_id=notice["case"]))
     return redirect(url_for("web.notifications"))
+
+
+def _configured() -> dict[str, bool]:
+    """Which channels the worker is configured with (the same settings ``cunwu worker`` reads)."""
+    from ..cli import notice_channels
+
+    channels = notice_channels()
+    return {"sms": bool(channels.sms_url), "email": bool(channels.smtp_url), "webhook": bool(channels.webhook_url)}
+
+
+HOURS = list(range(24))
+
+
+@bp.route("/notifications/settings")
+@login_required
+def notification_settings():
+    return _settings_page(engine().notice_preferences(username()))
+
+
+def _settings_page(prefs: dict, *, status: int = 200, errors: dict | None = None):
+    return render_template("notification_settings.html", prefs=prefs, configured=_configured(), hours=HOURS,
+                           errors=errors or {}), status
+
+
+@bp.route("/notifications/settings", methods=["POST"])
+@login_required
+def notification_settings_save():
+    from flask import flash, request
+
+    from engine.errors import CunwuError
+
+    form = request.form
+    raw: dict = {"sms": form.get("sms") == "1", "email": form.get("email") == "1"}
+    digest = form.get("mode") == "digest"
+    for key in ("digest_hour", "quiet_from", "quiet_to"):
+        value = (form.get(key) or "").strip()
+        raw[key] = int(value) if value.isdigit() else value
+    if not digest:
+        raw["digest_hour"] = None
+    if form.get("quiet") != "1":
+        raw["quiet_from"] = raw["quiet_to"] = 0
+    try:
+        engine().set_notice_preferences(username(), raw)
+    except CunwuError as exc:
+        if exc.status != 422:
+            raise
+        return _settings_page({**engine().notice_preferences(username())}, status=422,
+                              errors={k: v if isinstance(v, list) else [v] for k, v in exc.fields.items()})
+    flash("通知设置已保存。")
+    return redirect(url_for("web.notification_settings"))
