@@ -17,19 +17,31 @@ import re
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
 from . import rules
 from . import settings as item_settings
+from .clock import LOCAL_TZ
 from .errors import Forbidden, Invalid
-from .forms import CheckContext, FormSchema, StrictInteger, choice, day, flag, line, money, register, text
+from .forms import (
+    CheckContext,
+    FormSchema,
+    StrictInteger,
+    check_dates,
+    choice,
+    day,
+    flag,
+    line,
+    local_today,
+    money,
+    register,
+    text,
+)
 from .matters import MATTERS, STATUTORY
 from .models import BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 RESOLUTION_BODIES = ("representatives", "villager_assembly")
 MAJOR_DECISION = "major-decision"
 MEMBER_CONFIRMATION = "member-confirmation"
@@ -62,10 +74,6 @@ def case_ref(label: str, help: str) -> fields.Integer:
     )
 
 
-def local_today(ctx: CheckContext) -> date:
-    return ctx.now.astimezone(LOCAL_TZ).date()
-
-
 def add_months(d: date, months: int) -> date:
     """The same day ``months`` later (the last day of a shorter month)."""
     y, m = divmod(d.month - 1 + months, 12)
@@ -92,11 +100,8 @@ def refuse(field: str, message: str) -> Invalid:
 
 
 def not_future(values: dict, ctx: CheckContext, *names: str) -> None:
-    today = local_today(ctx)
-    for name in names:
-        value = values.get(name)
-        if isinstance(value, date) and value > today:
-            raise refuse(name, f"日期不能晚于今天（{today.isoformat()}）")
+    """Dates of records that may predate the case (a party applicant's history): ``check_dates``."""
+    check_dates(values, ctx, *names)
 
 
 def dec(value: Any) -> Decimal | None:
@@ -385,7 +390,7 @@ class TenderRecordForm(ItemForm):
     evaluation = text("评标（比选）情况", help="评审人员、评审办法、各家报价和得分")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "opened_on")
+        check_dates(values, ctx, "opened_on", since_case=True)
         method = ctx.properties.get("method", "direct")
         if values["bid_outcome"] == "failed":
             return {}
@@ -415,7 +420,7 @@ class ContractForm(ItemForm):
     filed_with = line("备案机构", help="农村集体“三资”管理平台或委托代理服务中心")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "signed_on")
+        check_dates(values, ctx, "signed_on", since_case=True)
         winner = latest(ctx, "awarded_to")
         if winner and values["counterparty"].strip() != winner:
             raise refuse("counterparty", f"合同相对方须为中标（成交）人“{winner}”")
@@ -443,7 +448,7 @@ class AcceptanceForm(ItemForm):
     audit_report = text("审计报告", required=False, help="达到须审计的金额时必填：审计机构、报告编号和结论")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "accepted_on")
+        check_dates(values, ctx, "accepted_on", since_case=True)
         panel = parse_lines(values["panel"], "panel", 2, "人", "张三，村民代表")
         names = [p[0] for p in panel]
         if len(set(names)) != len(names):
@@ -480,7 +485,7 @@ class PaymentForm(ItemForm):
     entity = choice("核算主体", ENTITIES)
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "paid_on")
+        check_dates(values, ctx, "paid_on", since_case=True)
         amount = values["amount"]
         if amount <= 0:
             raise refuse("amount", "支付金额须大于0")
@@ -559,7 +564,7 @@ class QuotationForm(ItemForm):
     platform_ref = line("交易平台公告编号", required=False)
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "quoted_on")
+        check_dates(values, ctx, "quoted_on", since_case=True)
         quotes = parse_lines(values["suppliers"], "suppliers", 2, "家", "某某商店，1800")
         offers = {name: line_amount(raw, "suppliers", i) for i, (name, raw) in enumerate(quotes, start=1)}
         budget = dec(latest(ctx, "purchase_budget")) or Decimal(0)
@@ -636,7 +641,7 @@ class TownshipApprovalForm(ItemForm):
     _opinion = _opinion_unless("approve")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "approved_on")
+        check_dates(values, ctx, "approved_on", since_case=True)
         if ctx.properties.get("credit_check") == "true" and values["decision"] == "approve" \
                 and not values.get("credit_checked"):
             raise refuse("credit_checked", "批准前须审查承包方的资信情况和经营能力（《农村土地承包法》）")
@@ -657,7 +662,7 @@ class TradingRecordForm(ItemForm):
     platform = line("交易平台及公告编号", required=False, help="进入产权交易平台的必填")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "traded_on")
+        check_dates(values, ctx, "traded_on", since_case=True)
         if values["bid_outcome"] == "failed":
             return {}
         if values["bidders"] < 1:
@@ -795,7 +800,7 @@ class SealLogForm(ItemForm):
     handler = line("经办人")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "stamped_on")
+        check_dates(values, ctx, "stamped_on", since_case=True)
         approval = latest_row(ctx, form="approval")
         if approval is not None and approval.completed_by == ctx.actor.id:
             raise Forbidden("批准用印的人不能兼任管章人自行用印")
@@ -936,7 +941,7 @@ COMMITTEE_DECISIONS = {"approve": "审查合格，报上级党委预审", "retur
 
 
 class PartyCommitteeReviewForm(ItemForm):
-    """支部委员会审查 (《中国共产党发展党员工作细则》第二十条): the 支委会 examines the 发展对象 collectively
+    """支部委员会审查 (《中国共产党发展党员工作细则》第十九条): the 支委会 examines the 发展对象 collectively
     before the 上级党委 prechecks and the 支部大会 discusses."""
 
     title_zh = "支部委员会审查"
@@ -987,16 +992,23 @@ class PartyFullProposalForm(ItemForm):
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
         not_future(values, ctx, "proposed_on")
+        # 党章第七条, 细则第三十二条: 预备期满, the 党支部 discusses 转正 (not before the year is over).
+        began = iso_day(latest(ctx, "probation_from"))
+        ends = iso_day(latest(ctx, "extended_until")) or (add_years(began, 1) if began else None)
+        if ends and values["proposed_on"] < ends:
+            raise refuse("proposed_on", f"预备期到{ends.isoformat()}才满，支委会研究转正的日期不能早于预备期满"
+                                        f"（党章第七条、发展党员工作细则第三十二条）")
         conclusion = values["conclusion"]
         if conclusion != "full" and not (values.get("reason") or "").strip():
             raise refuse("reason", f"{FULL_CONCLUSIONS[conclusion]}须写明理由")
         if conclusion == "extend":
             if latest(ctx, "extended_until"):
                 raise refuse("conclusion", "预备期已经延长过，延长期满只能按期转正或取消预备党员资格"
-                                           "（党章第七条：延长预备期不能超过一年）")
+                                           "（发展党员工作细则第三十二条：可以延长一次预备期）")
             months = values.get("extend_months")
             if months is None or not 6 <= months <= 12:
-                raise refuse("extend_months", "延长预备期不能少于六个月，最长不超过一年（党章第七条）")
+                raise refuse("extend_months",
+                             "延长预备期不能少于半年，最长不超过一年（党章第七条、发展党员工作细则第三十二条）")
         elif values.get("extend_months"):
             raise refuse("extend_months", "只有延长预备期时才填写延长的月数")
         return {}
@@ -1157,7 +1169,7 @@ class RosterFilingForm(ItemForm):
     receipt = line("备案回执编号", required=False)
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "filed_on")
+        check_dates(values, ctx, "filed_on", since_case=True)
         return {}
 
 
@@ -1436,7 +1448,7 @@ class AppraisalFollowupForm(ItemForm):
     measures = text("处理情况", help="如：职务终止并指导补选、解除聘用、报乡镇党委；或重新评议的理由")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "handled_on")
+        check_dates(values, ctx, "handled_on", since_case=True)
         return {}
 
 

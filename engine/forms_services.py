@@ -13,7 +13,7 @@ Settings (DOMAIN.md "(cfg)") are read by :func:`setting`: a village setting
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta, timezone
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,25 +21,26 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
 from . import certificates
+from .clock import LOCAL_TZ
 from .errors import Forbidden, Invalid
 from .forms import (
     FORMS,
     CheckContext,
     FormSchema,
     StrictInteger,
+    check_dates,
     choice,
     count,
     day,
     flag,
     line,
+    local_today,
     money,
     register,
     text,
 )
 from .models import Case, RoleAssignment, TaskRow, User
 from .roles import VILLAGE_ROLES
-
-CST = timezone(timedelta(hours=8), "CST")  # dates people write are China Standard Time dates
 
 DEFAULTS: dict[str, Any] = {
     # R46: 民主评议 quorum and approval, as "p/q" (三分之二以上 = at least 2/3, D1).
@@ -194,23 +195,8 @@ def _ratio_zh(ratio: tuple[int, int]) -> str:
     return "全体" if p == q else f"{_number_zh(q)}分之{_number_zh(p)}以上"
 
 
-def _today(ctx: CheckContext) -> date:
-    return ctx.now.astimezone(CST).date()
-
-
 def _not_future(ctx: CheckContext, values: dict, *names: str) -> None:
-    today, earliest = _today(ctx), ctx.case.created_at.astimezone(CST).date()
-    errors = {}
-    for name in names:
-        value = values.get(name)
-        if value is None:
-            continue
-        if value > today:
-            errors[name] = [f"日期不能晚于今天（{today.isoformat()}）"]
-        elif value < earliest:
-            errors[name] = [f"日期不能早于本事项受理日期（{earliest.isoformat()}）"]
-    if errors:
-        raise Invalid("日期有误：" + next(iter(errors.values()))[0], errors)
+    check_dates(values, ctx, *names, since_case=True)
 
 
 def _completed(ctx: CheckContext, *, form: str | None = None, name: str | None = None) -> list[TaskRow]:
@@ -491,7 +477,7 @@ class PovertyApplicationForm(_Applicant, _Avoidance):
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
         born = birth_date(values["applicant_id_number"])
-        today = _today(ctx)
+        today = local_today(ctx)
         age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
         elderly, minor = int(setting(ctx, "elderly_age")), int(setting(ctx, "minor_age"))
         if values["group"] == "elderly" and age < elderly:
@@ -524,7 +510,7 @@ class AssistanceApplicationForm(_Applicant, _Avoidance):
                     continue
                 if case.status != "completed" or (row.completed_at and row.completed_at >= year_ago):
                     msg = (f"同一事由（{ASSISTANCE_CAUSES[values['cause']]}）一年内只能救助一次："
-                           f"该申请人已有事项{case.id}（{case.created_at.astimezone(CST):%Y-%m-%d}）")
+                           f"该申请人已有事项{case.id}（{case.created_at.astimezone(LOCAL_TZ):%Y-%m-%d}）")
                     raise Invalid(msg, {"cause": [msg]})
         return _avoidance(values, ctx)
 

@@ -216,7 +216,7 @@ def evaluate_meeting(
     full member (《中国共产党发展党员工作细则》第二十条: the voting members present must be MORE than
     half of those who should attend; 第二十一条: approvals above half of those who should attend;
     第三十三条: the same for 转正). Village settings cannot loosen it. ``written_approve``: the written
-    approvals of absent voting members handed in before the meeting count as votes (细则第二十条), never
+    approvals of absent voting members handed in before the meeting count as votes (细则第二十一条), never
     as attendance: they count towards passing, not towards the quorum."""
     if body not in BODIES:
         raise ValueError(f"unknown meeting body {body!r}")
@@ -240,7 +240,7 @@ def evaluate_meeting(
         passed = more_than_half(approve + written_approve, n)
         pass_text = f"赞成须超过应到会有表决权党员的半数（{n}人的半数，细则第二十一条）"
         if written_approve:
-            pass_text += f"；含未到会党员书面意见赞成{written_approve}票（细则第二十条）"
+            pass_text += f"；含未到会党员书面意见赞成{written_approve}票（细则第二十一条）"
     elif body == "party_members":  # D3 / R19 / R20
         if cfg["party_members_quorum"] == "two_thirds":
             quorum = at_least_two_thirds(attended, n)

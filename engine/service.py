@@ -535,7 +535,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
                                     attended_households=values.get("attended_households"))
         written_approve, written_oppose = values.get("written_approve") or 0, values.get("written_oppose") or 0
         if (written_approve or written_oppose) and vote_rule != "party_admission":
-            message = "书面意见只在讨论接收（转正）预备党员的支部大会计入票数（《中国共产党发展党员工作细则》第二十条），本会议不填"
+            message = "书面意见只在讨论接收（转正）预备党员的支部大会计入票数（《中国共产党发展党员工作细则》第二十一条），本会议不填"
             errors["written_approve"] = [message]
         elif values["attended"] <= should and written_approve + written_oppose > should - values["attended"]:
             message = (f"书面意见赞成、反对合计（{written_approve + written_oppose}）不能超过未到会的有表决权党员人数"

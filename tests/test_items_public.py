@@ -826,7 +826,7 @@ def test_party_admission_time_guards(item):
     case.refused("zhang", "candidate", {**CANDIDATE, "training_hours": 23}, "training_hours")
     case.refused("zhang", "candidate", {**CANDIDATE, "vetting_on": "2099-01-01"}, "vetting_on")
     case.do("zhang", "candidate", CANDIDATE)
-    # 支部委员会审查 (细则第二十条): not before the candidate was named; a return needs a reason
+    # 支部委员会审查 (细则第十九条): not before the candidate was named; a return needs a reason
     case.refused("zhang", "committee_review", {**COMMITTEE_OK, "reviewed_on": "2025-02-28"}, "reviewed_on")
     case.refused("zhang", "committee_review", {**COMMITTEE_OK, "decision": "return"}, "opinion")
     case.do("zhang", "committee_review", {**COMMITTEE_OK, "decision": "return", "opinion": "考察材料不全"})
@@ -899,7 +899,7 @@ BRANCH = {**MEETING_OK["party_members"], "minutes": "支部大会讨论接收预
 
 @pytest.mark.parametrize("written,outcome", [(1, "rejected"), (2, "approve_admission")])
 def test_party_admission_written_opinions_count_as_votes(item, clock, written, outcome):
-    """细则第二十条: written opinions of absent voting members count as votes (30 should attend:
+    """细则第二十一条: written opinions of absent voting members count as votes (30 should attend:
     14 present approvals + 1 written = 15 is not above half, + 2 written = 16 is)."""
     case = item("party-admission")
     _to_branch_meeting(case, clock)
@@ -995,7 +995,7 @@ def test_party_admission_probation_extended_once_then_a_second_vote(app, item, c
     assert case.ready() == ["full_proposal"]
     message = case.refused("zhang", "full_proposal", {**extend, "proposed_on": today(clock), "extend_months": 6},
                            "conclusion")
-    assert "不能超过一年" in message
+    assert "可以延长一次预备期" in message
     case.do("zhang", "full_proposal", {"proposed_on": today(clock), "conclusion": "full"})
     case.do("zhang", "full_member", {**BRANCH, "held_on": today(clock)})
     case.do("zhou", "approve_full", {"decision": "approve", "approved_on": today(clock)})
@@ -1268,3 +1268,43 @@ def test_rule_set_versions_of_the_decision_and_the_linked_resolution(item, api, 
     assert data["rules_version"] == "organic-law-2025"
     assert data["resolution_rules_version"] == "organic-law-2018"
     assert data["resolution_held_on"] == "2025-12-20"
+
+
+def test_every_act_of_a_case_is_dated_within_the_case(item, clock):
+    """Issue 15: the date sanity of meetings for every date a cadre types. An act of this case (the
+    seal stamped) cannot be dated before the case began, after today, or in a year no record has."""
+    case = item("seal-use")
+    case.start("li", SEAL)
+    case.do("wang", "approve_seal", APPROVE)
+    case.do("zhao", "review_seal", APPROVE)
+    from datetime import date, timedelta
+
+    day = date.fromisoformat(today(clock))
+    for bad, words in (((day + timedelta(days=1)).isoformat(), "晚于今天"),
+                       ((day - timedelta(days=1)).isoformat(), "早于本事项发起的日期"),
+                       ("1900-03-02", "不合常理")):
+        message = case.refused("li", "seal_log", {**SEAL_LOG, "stamped_on": bad}, "stamped_on")
+        assert words in message, (bad, message)
+    case.do("li", "seal_log", {**SEAL_LOG, "stamped_on": day.isoformat()})
+
+
+def test_a_birth_date_is_a_date_a_person_can_have(item):
+    case = item("party-admission")
+    r = case.start("zhang", {**APPLICATION, "birth_date": "1880-05-01"}, status=422)
+    assert "不合常理" in r.get_json()["error"]["fields"]["birth_date"][0]
+    case.start("zhang", {**APPLICATION, "birth_date": "1950-05-01"})  # an applicant of 73 is possible
+
+
+def test_the_full_member_proposal_waits_for_the_end_of_the_probation(app, item, clock):
+    """党章第七条, 发展党员工作细则第三十二条: 预备期满, the 党支部 discusses 转正; the 支委会 cannot be
+    dated inside the 预备期 (one year from the 支部大会)."""
+    from datetime import date, timedelta
+
+    case = item("party-admission")
+    _to_probation_end(app, case, clock)
+    began = date.fromisoformat(case.data_of("approve_admission")["probation_from"])
+    ends = began.replace(year=began.year + 1)
+    message = case.refused("zhang", "full_proposal", {"proposed_on": (ends - timedelta(days=1)).isoformat(),
+                                                      "conclusion": "full"}, "proposed_on")
+    assert f"预备期到{ends.isoformat()}才满" in message
+    case.do("zhang", "full_proposal", {"proposed_on": ends.isoformat(), "conclusion": "full"})

@@ -45,7 +45,7 @@ def test_the_party_admission_item_uses_the_rule_for_both_branch_meetings(app):
 
 
 def test_written_approvals_count_towards_passing_not_the_quorum():
-    """细则第二十条: written opinions of absent voting members are counted in the vote."""
+    """细则第二十一条: written opinions of absent voting members are counted in the vote."""
     def outcome(attended, approve, written):
         return rules.evaluate_meeting("party_members", should_attend=30, attended=attended, approve=approve,
                                       on=date(2026, 3, 5), vote_rule="party_admission",
