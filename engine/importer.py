@@ -223,7 +223,7 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
             if counts[k] == 0:
                 errors.append(f"{where}：{COUNTS[k]}（{k}）必须大于0")
         if counts["representatives"] > counts["adults"]:
-            errors.append(f"{where}：村民代表会议组成人员数不能超过18周岁以上村民人数")
+            errors.append(f"{where}：村民代表会议组成人员数不能多于本村十八周岁以上村民人数")
         settings = entry.get("settings") or {}
         if not isinstance(settings, dict):
             errors.append(f"{where}：settings 必须是键值对")
