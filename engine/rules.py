@@ -267,6 +267,15 @@ def evaluate_meeting(
         passed = more_than_half(approve, attended)
         pass_text = f"赞成须超过到会人员半数（{attended}人的半数）"
 
+    if vote_rule == "yishi" and body in ("representatives", "villager_assembly"):
+        # 一事一议筹资筹劳 (DOMAIN R22 (cfg), issue 13): the plan passes with at least two thirds of
+        # those present (三分之二以上 includes the number, D1). The national 《村民一事一议筹资筹劳
+        # 管理办法》(农业部, 国办发〔2007〕4号转发) 第九条 asks only 过半数 of those present; the provincial
+        # texts (and the engine's default) ask two thirds. The quorum stays the body's own (D4, D5).
+        # A village's stricter rule for the body (``representatives_pass: all_members``) still applies.
+        passed = passed and at_least_two_thirds(approve, attended)
+        pass_text = f"一事一议筹资筹劳方案须经到会人员三分之二以上同意（到会{attended}人）" + (
+            f"，且{pass_text}" if body == "representatives" and cfg["representatives_pass"] == "all_members" else "")
     if not quorum:
         outcome, reason = "lapsed", f"{name}未达法定人数，流会：{quorum_text}，实到{attended}人"
     elif passed:

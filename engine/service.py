@@ -473,6 +473,16 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
             entry = ledger.record_payment(session, case, row, values, actor_id=actor.id, actor_name=actor.name,
                                           now=now)
             booked = {"ledger_entry": entry.id}
+        elif hasattr(schema, "book"):
+            # A step that receives money (一事一议筹资): its `in` entry in the step's own transaction,
+            # audited like a receipt so `cunwu doctor` finds it deleted or altered.
+            entry = schema.book(values, ctx)
+            if entry is not None:
+                booked = {"ledger_entry": entry.id}
+                self._audit(session, action="ledger_receipt", actor=actor, case=case, task_id=task_id,
+                            summary=f"登记收入：{ledger.ENTITIES[entry.entity]} {entry.account} "
+                                    f"{ledger.money(entry.amount)}元（{entry.summary}）",
+                            data={"entry": entry.id, "amount": ledger.money(entry.amount), "entity": entry.entity})
         self._audit(session, action="complete", actor=actor, case=case, task_id=task_id,
                     summary=f"{row.title}：{summary}" if summary else row.title,
                     data={**stored, **extra, **booked, **({"attachments": bound} if bound else {})})
