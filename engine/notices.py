@@ -313,3 +313,79 @@ def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> 
     if notice.read_at is None:
         notice.read_at = now
     return notice_json(notice)
+
+
+# -- the township desk: what was sent ---------------------------------------------------------------
+DESK_ROLES = {"township_official", "discipline_inspector"}
+CHANNEL_NAMES = {"email": "邮件", "sms": "短信", "webhook": "工作群"}
+DESK_STATUSES = {"sent": "已发出", "failed": "失败待重试", "dead": "发送失败", "waiting": "待发送"}
+
+
+def _desk_status(m: OutboxMessage, digest: OutboxMessage | None) -> tuple[str, str]:
+    """(filter key, Chinese words) of a message's state on the township desk."""
+    if m.status == "digested" and digest is not None:
+        key, words = _desk_status(digest, None)
+        return key, f"{words}（每日汇总）"
+    if m.status == "digest":
+        return "waiting", "待每日汇总"
+    if m.status == "pending":
+        return ("failed", f"失败待重试（已试{m.attempts}次）") if m.attempts else ("waiting", "待发送")
+    if m.status == "skipped":
+        return "dead", "渠道未配置，未发"
+    return m.status, DESK_STATUSES.get(m.status, m.status)
+
+
+def sent_desk(session: Session, viewer, villages: list[Village], *, village: str | None = None,
+              kind: str | None = None, channel: str | None = None, status: str | None = None,
+              limit: int = 200) -> dict:
+    """The notices sent about the villages of ``viewer``'s township (``villages``, where they hold a
+    township official's or discipline inspector's role): kind, to whom (the cadre's role there and
+    name; the chat group), channel, state and time, newest first. A lead's notices (and a lead
+    case's) are for the 纪检 roles only, and never for one the lead keeps out (R60). A notice never
+    names an objector or a reporter; neither does this desk (no addresses either)."""
+    from .models import ProcessDefinition
+    from .roles import ROLES
+
+    scope = {v.id: v for v in villages if not village or v.code == village}
+    inspector_of = {v.id for v in villages if "discipline_inspector" in viewer.roles_in(v)}
+    stmt = (select(OutboxMessage, User, Case, ProcessDefinition.key)
+            .outerjoin(User, User.id == OutboxMessage.user_id)
+            .outerjoin(Notification, Notification.id == OutboxMessage.notification_id)
+            .outerjoin(Case, Case.id == Notification.case_id)
+            .outerjoin(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
+            .where(OutboxMessage.village_id.in_(list(scope) or [-1]))
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()))
+    if kind in KINDS:
+        stmt = stmt.where(OutboxMessage.kind == kind)
+    if channel in CHANNEL_NAMES:
+        stmt = stmt.where(OutboxMessage.channel == channel)
+    rows, digests = [], {}
+    for m, user, case, process in session.execute(stmt.limit(limit * 5)):
+        lead_like = m.kind == "lead" or process == LEAD_PROCESS
+        if lead_like and (m.village_id not in inspector_of or viewer.username in (case.excluded_users or [] if case else [])):
+            continue
+        if m.digest_id is not None and m.digest_id not in digests:
+            digests[m.digest_id] = session.get(OutboxMessage, m.digest_id)
+        key, words = _desk_status(m, digests.get(m.digest_id))
+        if status in DESK_STATUSES and key != status:
+            continue
+        v = scope[m.village_id]
+        if user is None:
+            to = "乡镇工作群"
+        else:
+            held = sorted({ROLES.get(r.role, r.role) for r in user.roles
+                           if r.village_id == v.id or (r.township and r.township == v.township)
+                           or (r.county and r.county == v.county)})
+            to = f"{'、'.join(held) or '（已无此村角色）'} {user.name}"
+        rows.append({"id": m.id, "kind": m.kind, "kind_name": KIND_NAMES.get(m.kind, m.kind), "village": v.code,
+                     "village_name": v.name, "to": to, "channel": m.channel,
+                     "channel_name": CHANNEL_NAMES.get(m.channel, m.channel), "status": key, "status_name": words,
+                     "subject": m.subject, "at": m.sent_at or (digests[m.digest_id].sent_at if m.digest_id and
+                                                               digests.get(m.digest_id) else None) or m.created_at,
+                     "created_at": m.created_at})
+        if len(rows) >= limit:
+            break
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return {"rows": rows, "counts": counts}

@@ -901,6 +901,19 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
                 raise Forbidden("通知发送情况仅供系统管理员查看")
             return delivery.desk(session)
 
+    def township_notices(self, username: str, **filters) -> dict:
+        """What was sent about the villages of one's township (township officials and 纪委)."""
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            villages = [v for v in session.scalars(select(Village).order_by(Village.township, Village.code))
+                        if actor.roles_in(v) & notices.DESK_ROLES]
+            if not villages:
+                raise Forbidden("通知发送情况仅供乡镇干部和乡镇纪委查看")
+            out = notices.sent_desk(session, actor, villages, **filters)
+            out["villages"] = [{"code": v.code, "name": v.name, "township": v.township} for v in villages]
+            out["townships"] = sorted({v.township for v in villages})
+            return out
+
     def resend_notice(self, username: str, message_id: int) -> None:
         from . import delivery
 

@@ -57,6 +57,18 @@ def township():
     return render_template("township.html", **_township_data())
 
 
+@bp.route("/township/notices")
+@roles_required("township_official", "discipline_inspector", message=TOWNSHIP_MESSAGE)
+def township_notices():
+    from engine.notices import CHANNEL_NAMES, DESK_STATUSES, KIND_NAMES, KINDS
+
+    args = request.args
+    filters = {k: args.get(k) or None for k in ("village", "kind", "channel", "status")}
+    desk = engine().township_notices(username(), **filters)
+    return render_template("township_notices.html", desk=desk, filters=filters, kinds={k: KIND_NAMES[k] for k in KINDS},
+                           channels=CHANNEL_NAMES, statuses=DESK_STATUSES)
+
+
 SUMMARY_HEAD = ["乡镇", "村", "村编码", "在办事项", "暂停", "逾期环节", "流会", "未通过", "异议（全部）", "待答复异议",
                 "已办结事项", "待核查", "核查逾期"]
 DETAIL_HEAD = ["类别", "村", "事项", "环节/会议", "状态", "时间", "说明", "链接编号"]
