@@ -93,6 +93,11 @@ def gather(engine, username: str, case_id: int) -> dict:
         people = {u.id: u.name for u in session.scalars(select(User).where(
             User.id.in_({r.completed_by for r in rows if r.completed_by})))}
         files = engine.case_attachments(session, case.id)
+        from .models import Attachment
+
+        notice_photos = {(a.entry_id, a.sha256): a for a in session.scalars(
+            select(Attachment).where(Attachment.case_id == case.id, Attachment.entry_id.is_not(None))
+            .order_by(Attachment.id))}
         entries = list(session.scalars(select(BoardEntry).where(BoardEntry.case_id == case.id)
                                        .order_by(BoardEntry.seq)))
         objections = publicity.objections_of(session, [e.id for e in entries])
@@ -122,7 +127,11 @@ def gather(engine, username: str, case_id: int) -> dict:
                 step["decision"] = data.get("decision")
             steps.append(step)
         board = [{
-            "id": e.id, "seq": e.seq, "kind": publicity.KINDS.get(e.kind, e.kind), "title": e.title,
+            "id": e.id, "seq": e.seq, "kind": publicity.KINDS.get(e.kind, e.kind), "kind_key": e.kind, "refers_to": e.refers_to_id,
+            "title": e.title,
+            # 张贴照片 (R44): the originals of a photo entry, printed under it and put in the zip
+            "photos": [_file(notice_photos[(e.refers_to_id, item.get("original"))]) for item in (e.evidence or [])
+                       if e.kind == "photo" and (e.refers_to_id, item.get("original")) in notice_photos],
             "content": e.content, "posted_at": e.posted_at, "notice_until": e.notice_until,
             "posted_by": e.posted_by, "reviewed_by": e.reviewed_by, "hash": e.hash, "evidence": e.evidence or [],
             "objections": [{"text": o.text, "filed_at": o.filed_at, "decision": o.decision, "reply": o.reply,

@@ -30,6 +30,10 @@ from .errors import Conflict, CunwuError, Forbidden, Invalid, NotFound
 
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
 MAX_PER_TASK = 30
+#: Photos of one posted notice (张贴照片), and the days after the posting day they are due in (R44).
+MAX_NOTICE_PHOTOS = 10
+NOTICE_PHOTO_DAYS = 2
+IMAGE_TYPES = ("image/jpeg", "image/png")
 #: Pixels Pillow may decode for one upload (a 100-megapixel photo is plenty; bombs are refused).
 MAX_PIXELS = 100_000_000
 TYPES = {"image/jpeg": "JPEG 图片", "image/png": "PNG 图片", "application/pdf": "PDF 文件"}
@@ -467,14 +471,15 @@ class EvidenceMixin:
             if row is None:
                 raise NotFound(f"没有编号为{task_id}的任务")
             self._case_for(session, actor, row.case_id)
-            rows = session.scalars(select(Attachment).where(Attachment.task_id == row.id).order_by(Attachment.id))
+            rows = session.scalars(select(Attachment).where(Attachment.task_id == row.id, Attachment.entry_id.is_(None))
+                                   .order_by(Attachment.id))
             return [attachment_json(a) for a in rows]
 
     def case_attachments(self, session, case_id: int, bound_only: bool = True) -> dict[str, list]:
         """``{task_id: [Attachment, …]}`` of a case, oldest first."""
         from .models import Attachment
 
-        stmt = select(Attachment).where(Attachment.case_id == case_id)
+        stmt = select(Attachment).where(Attachment.case_id == case_id, Attachment.entry_id.is_(None))
         if bound_only:
             stmt = stmt.where(Attachment.bound_at.is_not(None))
         found: dict[str, list] = {}
@@ -623,7 +628,7 @@ class EvidenceMixin:
         if case is not None and self._private_evidence(case):
             return []
         out = []
-        for att in session.scalars(select(Attachment).where(Attachment.task_id == task_id,
+        for att in session.scalars(select(Attachment).where(Attachment.task_id == task_id, Attachment.entry_id.is_(None),
                                                             Attachment.bound_at.is_not(None)).order_by(Attachment.id)):
             if att.content_type not in ("image/jpeg", "image/png"):
                 continue
@@ -635,10 +640,170 @@ class EvidenceMixin:
         return out
 
 
+    # -- 张贴照片: the photo of a posted notice (R44 一码一工程) ---------------------------------------
+    def _posting_steps(self, session, entry) -> list:
+        """The completed steps that put ``entry`` on the board: the one whose completion posted it
+        (the 监委会's approval, or a disclosure that posts itself) and the newest drafted
+        disclosure before it. Whoever may do either is "the poster" of the notice. Found through
+        the audit: the entry's ``post`` event follows, in the same transaction, the ``complete``
+        event of the step that posted it (times alone cannot tell steps done in the same second)."""
+        from .models import AuditEvent, TaskRow
+
+        events = list(session.scalars(select(AuditEvent).where(
+            AuditEvent.case_id == entry.case_id, AuditEvent.action.in_(("complete", "post"))).order_by(AuditEvent.id)))
+        post = next((e for e in events if e.action == "post" and (e.data or {}).get("entry") == entry.id), None)
+        before = [e for e in events if e.action == "complete" and e.task_id and (post is None or e.id < post.id)]
+        rows = {r.id: r for r in session.scalars(select(TaskRow).where(
+            TaskRow.id.in_({e.task_id for e in before} or {""}), TaskRow.role != ""))}
+        posted = rows.get(before[-1].task_id) if before else None
+        drafted = next((rows[e.task_id] for e in reversed(before)
+                        if e.task_id in rows and rows[e.task_id].form == "disclosure"), None)
+        return [r for r in dict.fromkeys((posted, drafted)) if r is not None]
+
+    def _notice_target(self, session, actor, entry_id):
+        from .models import Attachment, BoardEntry
+
+        entry = _by_id(session, BoardEntry, entry_id)
+        if entry is None:
+            raise NotFound(f"公开栏没有编号为{entry_id}的条目")
+        if not is_notice(entry) or entry.case_id is None:
+            raise Conflict("只有事项张榜公布的公示才补传张贴照片")
+        case = self._case_for(session, actor, entry.case_id)
+        steps = self._posting_steps(session, entry)
+        if actor.username in (case.excluded_users or []):
+            raise Forbidden("您与本事项有利害关系，依规回避，不能上传张贴照片")
+        if not any(actor.may_complete(r.role, r.extra_roles, case.village) for r in steps):
+            raise Forbidden("张贴照片须由张榜公布该公示的人员（拟定公开内容或审核张榜的人员）上传")
+        count = session.scalar(select(func.count()).select_from(Attachment).where(Attachment.entry_id == entry.id)) or 0
+        if count >= MAX_NOTICE_PHOTOS:
+            message = f"每条公示最多上传{MAX_NOTICE_PHOTOS}张张贴照片"
+            raise Invalid(message, {"file": [message]})
+        return entry, case, steps[0]
+
+    def add_notice_photo(self, username: str, entry_id: int, name: str | None, data: bytes,
+                         limit: int | None = None) -> dict:
+        """The photo of a posted notice on the board (张贴照片, R44): by whoever posted it (may draft
+        or approve it), any time after posting (due within :data:`NOTICE_PHOTO_DAYS` days). The
+        original is kept as evidence; its copy without location data (none for a 便民服务 case) and
+        both hashes go on the board as a new chained entry (kind ``photo``) that refers to the
+        notice, so the notice's own entry and hash never change and the chain stays valid."""
+        from . import publicity
+        from .clock import local_text
+        from .models import Attachment
+
+        limit = max_upload() if limit is None else limit
+        if len(data) > limit:
+            raise too_large_error(limit)
+        with self.sessions() as session:  # who may, before any work on the bytes
+            _entry, case, _step = self._notice_target(session, self.actor(session, username), entry_id)
+            private = self._private_evidence(case)
+        content_type = sniff(data)
+        if content_type not in IMAGE_TYPES:
+            raise _refuse("张贴照片须是照片（JPEG、PNG 或手机的 HEIC），不能是 PDF")
+        digest = sha256(data)
+        filename = clean_name(name, content_type)
+        self._store().put(digest, data)
+        copy_digest = None
+        if not private:  # a 便民服务 notice's photo stays off the public board (the applicant's matter)
+            copy = public_copy(data, content_type)
+            copy_digest = sha256(copy)
+            self._store().put(copy_digest, copy)
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            entry, case, step = self._notice_target(session, actor, entry_id)
+            now = self.now()
+            due = notice_photo_due(entry.posted_at)
+            att = Attachment(case_id=case.id, task_id=step.id, village_id=case.village_id, sha256=digest,
+                             name=filename, size=len(data), content_type=content_type, public_sha256=copy_digest,
+                             uploaded_by=actor.id, uploaded_at=now, bound_at=now, entry_id=entry.id)
+            session.add(att)
+            session.flush()
+            late = now > due
+            photo = publicity.post(
+                session, case.village, kind="photo", title=f"{entry.title}·张贴照片"[:300],
+                content=f"第{entry.seq}号公示“{entry.title}”（{local_text(entry.posted_at)}张榜）的张贴照片，"
+                        f"{actor.name}于{local_text(now)}上传" + ("（超过张榜后2日的期限）" if late else "")
+                        + ("。便民服务事项的照片不在公开栏展示，原件存档备查。" if private else "。"),
+                posted_at=now, posted_by=actor.name, case_id=case.id, refers_to_id=entry.id,
+                evidence=[{"name": filename, **({"sha256": copy_digest} if copy_digest else {}), "original": digest}])
+            # A "post" event like every board entry's (doctor matches entries to them by id and hash).
+            self._audit(session, action="post", actor=actor, case=case,
+                        summary=f"上传公示“{entry.title}”的张贴照片“{filename}”" + ("（逾期）" if late else ""),
+                        data={"entry": photo.id, "hash": photo.hash, "notice": entry.id, "attachment": att.id,
+                              "sha256": digest, "public_sha256": copy_digest})
+            return {**attachment_json(att), "entry": entry.id, "photo_entry": photo.id,
+                    "public_sha256": copy_digest, "due_at": due.isoformat(), "late": late}
+
+    def notice_photos(self, session, case, actor=None) -> dict[int, dict]:
+        """``{entry id: status}`` of the case's notices: what the item asks (``wanted``), when it
+        is due, the photos so far, whether it is overdue and whether ``actor`` may add one."""
+        from .models import BoardEntry
+
+        entries = list(session.scalars(select(BoardEntry).where(BoardEntry.case_id == case.id).order_by(BoardEntry.seq)))
+        wanted = notice_photo_wanted(case.definition.meta)
+        now = self.now()
+        out = {}
+        for entry in entries:
+            if not is_notice(entry):
+                continue
+            photos = [e for e in entries if e.kind == "photo" and e.refers_to_id == entry.id]
+            superseded = any(e.kind == entry.kind and e.refers_to_id == entry.id for e in entries)
+            due = notice_photo_due(entry.posted_at)
+            may = False
+            if actor is not None and actor.username not in (case.excluded_users or []):
+                may = any(actor.may_complete(r.role, r.extra_roles, case.village)
+                          for r in self._posting_steps(session, entry))
+            out[entry.id] = {
+                "wanted": wanted if not superseded else None, "due_at": due,
+                "photos": [{"entry": p.id, "seq": p.seq, "posted_at": p.posted_at, "posted_by": p.posted_by,
+                            "evidence": p.evidence or []} for p in photos],
+                "overdue": bool(wanted and not superseded and not photos and now > due),
+                "overdue_days": (now.astimezone(_local_tz()).date() - due.astimezone(_local_tz()).date()).days
+                if now > due else 0,
+                "may_upload": may and len(photos) < MAX_NOTICE_PHOTOS,
+            }
+        return out
+
+    def case_notice_photos(self, username: str, case_id: int) -> dict[int, dict]:
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            case = self._case_for(session, actor, case_id)
+            return self.notice_photos(session, case, actor)
+
+
 def attachment_json(att) -> dict:
     return {"id": att.id, "sha256": att.sha256, "name": att.name, "size": att.size,
             "content_type": att.content_type, "task": att.task_id, "case": att.case_id,
             "bound": att.bound_at is not None}
+
+
+def is_notice(entry) -> bool:
+    """A posted notice (with a notice period), not a reply, a correction's photo or a photo itself."""
+    return entry.notice_until is not None and entry.kind not in ("photo", "objection_reply")
+
+
+def notice_photo_wanted(meta: dict | None) -> str | None:
+    """What the item asks to be photographed once its notices are posted (catalogue ``notice_photo``)."""
+    value = (meta or {}).get("notice_photo")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def notice_photo_due(posted_at):
+    """The end (Beijing time) of the second day after the day the notice was posted: a notice posted
+    on Monday has its photo by Wednesday 23:59:59. Calendar days, not working days: the 2 days of
+    issue 14 (一码一工程, R44) are days, and a notice on the board is photographed when it is posted."""
+    from datetime import timedelta
+
+    from .clock import LOCAL_TZ
+    from .workdays import end_of_day
+
+    return end_of_day(posted_at.astimezone(LOCAL_TZ).date() + timedelta(days=NOTICE_PHOTO_DAYS))
+
+
+def _local_tz():
+    from .clock import LOCAL_TZ
+
+    return LOCAL_TZ
 
 
 def history_item(att) -> dict:

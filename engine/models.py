@@ -303,6 +303,9 @@ class Attachment(Base):
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
     uploaded_at: Mapped[datetime]
     bound_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: The posted notice this is the photo of (张贴照片, R44): not evidence of a step but of the notice on
+    #: the board; ``task_id`` is then the step that posted it. Bound (and chained) when uploaded.
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("board_entry.id"), nullable=True, index=True)
 
 
 class Lead(Base):

@@ -26,6 +26,7 @@ KINDS = {
     "notice": "公示",
     "correction": "更正",
     "finance": "财务公开",
+    "photo": "张贴照片",  # the photo of a posted notice (R44), refers to the notice
 }
 
 

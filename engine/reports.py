@@ -316,7 +316,41 @@ def _overruns(session, ids: list[int]) -> list[dict]:
 
 # -- the township overview ------------------------------------------------------------------
 COUNT_KEYS = ("open", "running", "on_hold", "overdue", "lapsed", "failed", "objections", "open_objections",
-              "inspections", "inspections_overdue", "closed")
+              "inspections", "inspections_overdue", "closed", "photos_missing")
+
+
+def _notice_photos_missing(session, ids: list[int], now: datetime) -> list[dict]:
+    """Posted notices whose item asks for a photo of the notice on the board (catalogue
+    ``notice_photo``; 一码一工程, R44) and that have none past the end of the second day after
+    posting (缺张贴照片); a notice replaced by a re-notice is not counted."""
+    from datetime import timedelta
+
+    from . import publicity
+    from .evidence import NOTICE_PHOTO_DAYS, notice_photo_due, notice_photo_wanted
+
+    rows = [(e, c, v) for e, c, v in session.execute(
+        select(BoardEntry, Case, Village).join(Case, BoardEntry.case_id == Case.id)
+        .join(Village, BoardEntry.village_id == Village.id)
+        .where(BoardEntry.village_id.in_(ids or [-1]), BoardEntry.notice_until.is_not(None),
+               BoardEntry.kind.not_in(("photo", "objection_reply")),
+               BoardEntry.posted_at < now - timedelta(days=NOTICE_PHOTO_DAYS),  # none later can be late
+               Case.definition_id.not_in(lead_definition_ids()))
+        .order_by(BoardEntry.posted_at, BoardEntry.id)) if notice_photo_wanted(c.definition.meta)]
+    if not rows:
+        return []
+    later = set(session.execute(select(BoardEntry.refers_to_id, BoardEntry.kind).where(
+        BoardEntry.refers_to_id.in_([e.id for e, _c, _v in rows]))).all())
+    out = []
+    for e, c, v in rows:
+        due = notice_photo_due(e.posted_at)
+        if now <= due or (e.id, "photo") in later or (e.id, e.kind) in later:
+            continue
+        out.append({"entry": e.id, "entry_title": e.title, "kind_name": publicity.KINDS.get(e.kind, e.kind),
+                    "case": c.id, "case_title": c.title, "village": v.code, "village_name": v.name,
+                    "township": v.township, "posted_at": iso(e.posted_at), "posted_by": e.posted_by,
+                    "due_at": iso(due), "what": notice_photo_wanted(c.definition.meta),
+                    "overdue_days": max(1, (now - due).days + (1 if (now - due).seconds else 0))})
+    return out
 
 
 def _oversight(session, scope: list[Village], now: datetime) -> dict:
@@ -327,6 +361,7 @@ def _oversight(session, scope: list[Village], now: datetime) -> dict:
     meetings = _meeting_problems(session, ids)
     objections = _objections(session, ids, open_only=False)
     inspections = _inspections(session, ids, now)
+    photos = _notice_photos_missing(session, ids, now)
     by_item: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for c in cases:
         by_item[(c["process_name"], c["village_name"])][c["stage"]] += 1
@@ -353,10 +388,11 @@ def _oversight(session, scope: list[Village], now: datetime) -> dict:
             "inspections": sum(1 for t in inspections if t["village"] == v.code),
             "inspections_overdue": sum(1 for t in inspections if t["village"] == v.code and t["overdue"]),
             "closed": finished[v.id],
+            "photos_missing": sum(1 for m in photos if m["village"] == v.code),
         })
     totals = {k: sum(c[k] for c in counts) for k in COUNT_KEYS}
     return {"counts": counts, "totals": totals, "cases": cases, "groups": groups, "overdue": overdue,
-            "meetings": meetings, "objections": objections, "inspections": inspections}
+            "meetings": meetings, "objections": objections, "inspections": inspections, "photos_missing": photos}
 
 
 def township(engine: Engine, username: str, village_code: str | None = None) -> dict:

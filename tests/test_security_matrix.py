@@ -124,6 +124,7 @@ COVERED = {
     ("GET", "/api/v1/villages/<string:code>/assets"), ("POST", "/api/v1/villages/<string:code>/assets"),
     ("GET", "/api/v1/villages/<string:code>/assets/<int:asset_id>"),
     ("POST", "/api/v1/villages/<string:code>/assets/<int:asset_id>/status"),
+    ("POST", "/api/v1/board/<int:entry_id>/photos"),
 }
 #: who may enter receipts and reversals in each village's books (报账员, the township agency)
 BOOKKEEP = {"demo-001": {"sun", "he"}, "demo-002": {"he"}}
@@ -530,6 +531,40 @@ def test_complaint_leads(world):
         else:
             assert r.status_code in (403, 404), f"ESCALATION: {who} GET the lead's page → {r.status_code}"
     assert _version(app, case_id) == before
+
+
+#: who may add the photo of demo-001's posted resolution notice (张贴照片, R44): the poster, i.e. whoever
+#: may draft the disclosure (村委会主任) or approve its posting (the 监委会)
+POST_PHOTO = {"wang", "zhao", "qian"}
+
+
+def test_zy_notice_photos(world):
+    """Near the end (it adds a case with a posted notice to the world)."""
+    import io
+
+    app, clients = world["app"], world["clients"]
+    walk = Walk(lambda u: clients[u])
+    walk.start()
+    walk.to_resolution()
+    walk.disclose("resolution")
+    notice = next(e for e in walk.board() if e["case"] == walk.case["id"] and e["kind"] == "resolution")
+    for who in EVERYONE:
+        c = clients[who]
+        r = c.client.post(f"/api/v1/board/{notice['id']}/photos", headers=c.headers,
+                          data={"file": (io.BytesIO(_png()), "张贴照片.png")}, content_type="multipart/form-data")
+        _check(who, r, who in POST_PHOTO, ok=(201,), what="add the notice's photo")
+    for who in PEOPLE:  # the page's form
+        r = web_client(app, who).post(f"/board/{notice['id']}/photos", content_type="multipart/form-data",
+                                      data={"case": str(walk.case["id"]),
+                                            "file": (io.BytesIO(_png()), "张贴照片.png")})
+        if who in POST_PHOTO:
+            assert r.status_code == 302, (who, r.status_code)
+        else:
+            assert r.status_code in (403, 404), f"ESCALATION: {who} added the notice's photo on the page → {r.status_code}"
+    assert app.test_client().post(f"/board/{notice['id']}/photos").status_code in (302, 401, 400)
+    photos = [e for e in walk.board() if e["kind"] == "photo" and e["refers_to"] == notice["id"]]
+    assert len(photos) == 2 * len(POST_PHOTO)
+    assert clients[None].get("/villages/demo-001/board/verify").get_json()["ok"]
 
 
 def test_zz_someone_allowed_really_completes(world):

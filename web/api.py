@@ -147,6 +147,14 @@ class AttachmentOut(Schema):
     bound = fields.Boolean()
 
 
+class NoticePhotoOut(AttachmentOut):
+    entry = fields.Integer()
+    photo_entry = fields.Integer()
+    public_sha256 = fields.String(allow_none=True)
+    due_at = fields.String()
+    late = fields.Boolean()
+
+
 class VerifyOut(Schema):
     ok = fields.Boolean()
     entries = fields.Integer()
@@ -312,6 +320,19 @@ class AttachmentFile(MethodView):
     def delete(self, attachment_id):
         """撤回尚未随办理记入记录的附件（已记入的不能删除：409）"""
         return engine().remove_attachment(current_username(), attachment_id)
+
+
+@blp.route("/board/<int:entry_id>/photos")
+class NoticePhotos(MethodView):
+    @blp.response(201, NoticePhotoOut)
+    @blp.doc(security=BEARER, **UPLOAD_DOC)
+    def post(self, entry_id):
+        """张贴照片：张榜人上传公示在公开栏上的照片（张榜后2日内），作为新的公开栏条目链入哈希链"""
+        from .evidence import read_upload
+
+        user = current_username()
+        name, data, limit = read_upload()
+        return engine().add_notice_photo(user, entry_id, name, data, limit)
 
 
 @blp.route("/instances/<int:case_id>/dossier")
@@ -829,6 +850,8 @@ class CountyOut(Schema):
     inspections = fields.List(fields.Dict(), metadata={"description": "待乡镇纪委核查的任务及起因"})
     overdue = fields.List(fields.Dict())
     disclosures_overdue = fields.List(fields.Dict())
+    photos_missing = fields.List(fields.Dict(), metadata={
+        "description": "缺张贴照片：事项清单要求拍照存证的公示，张榜后第2日24时前未上传照片的（R44）"})
     meetings = fields.List(fields.Dict())
     objections = fields.List(fields.Dict(), metadata={"description": "村民异议（不含异议人姓名和联系方式）"})
     leads = fields.List(fields.Dict(), metadata={"description": "问题线索：状态、当前环节、期限、是否逾期（不含反映人）"})
@@ -844,7 +867,7 @@ class County(MethodView):
     @blp.doc(security=BEARER)
     def get(self, query):
         """县级视图（县纪委、管理员）：本县各乡镇、各村的办理中和暂停事项（理由、暂停人、级别）、待核查、
-        逾期环节、公开逾期、流会和未通过的会议、村民异议（不含异议人）、问题线索（按状态和期限）"""
+        逾期环节、公开逾期、缺张贴照片、流会和未通过的会议、村民异议（不含异议人）、问题线索（按状态和期限）"""
         from engine import reports
 
         return reports.county(engine(), current_username(), query["village"], query["township"])

@@ -21,7 +21,7 @@ from flask import current_app, render_template, request
 
 from engine import dossier
 from engine.errors import BadRequest
-from engine.evidence import size_text
+from engine.evidence import IMAGE_TYPES, size_text
 
 FORMATS = ("pdf", "zip")
 DECISIONS = {"approve": "审核同意", "return": "退回更正记录", "object": "提出异议，报乡镇纪委核查"}
@@ -58,21 +58,25 @@ def _print_image(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def all_files(data: dict) -> list[dict]:
+    """Every file of the dossier: the steps' evidence, then the photos of the posted notices."""
+    return [*(a for step in data["steps"] for a in step["attachments"]), *(a for e in data["board"] for a in e["photos"])]
+
+
 def render_pdf(engine, data: dict, url: str) -> bytes:
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
     images: dict[str, bytes] = {}
     files = 0
-    for step in data["steps"]:
-        for att in step["attachments"]:
-            files += 1
-            att["size_text"] = size_text(att["size"])
-            if att["content_type"] in ("image/jpeg", "image/png"):
-                key = f"cunwu-file:{att['sha256']}"
-                if key not in images:
-                    images[key] = _print_image(engine.read_file(att["sha256"]))
-                att["image"] = key
+    for att in all_files(data):
+        files += 1
+        att["size_text"] = size_text(att["size"])
+        if att["content_type"] in IMAGE_TYPES:
+            key = f"cunwu-file:{att['sha256']}"
+            if key not in images:
+                images[key] = _print_image(engine.read_file(att["sha256"]))
+            att["image"] = key
 
     class Fetcher(URLFetcher):
         """The photos come from memory; nothing is fetched from anywhere else but data: URIs."""
@@ -93,9 +97,8 @@ def build_zip(engine, data: dict, pdf: bytes) -> bytes:
     import hashlib
 
     entries: list[tuple[str, bytes]] = []
-    for step in data["steps"]:
-        for att in step["attachments"]:
-            entries.append((f"files/{att['id']}-{att['name']}", engine.read_file(att["sha256"])))
+    for att in all_files(data):
+        entries.append((f"files/{att['id']}-{att['name']}", engine.read_file(att["sha256"])))
     entries.append(("dossier.pdf", pdf))
     manifest = {
         "case": data["case"]["id"], "title": data["case"]["title"], "process": data["case"]["process"],
@@ -109,6 +112,9 @@ def build_zip(engine, data: dict, pdf: bytes) -> bytes:
                    "at": s["at"].isoformat() if s["at"] else None,
                    "attachments": [{"id": a["id"], "name": a["name"], "sha256": a["sha256"]} for a in s["attachments"]]}
                   for s in data["steps"]],
+        "notice_photos": [{"entry": e["id"], "notice": e["refers_to"], "hash": e["hash"],
+                           "attachments": [{"id": a["id"], "name": a["name"], "sha256": a["sha256"]} for a in e["photos"]]}
+                          for e in data["board"] if e["photos"]],
     }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -18,7 +18,7 @@ from engine.evidence import max_upload, too_large_error
 
 #: Room for the multipart envelope (boundaries, headers, a CSRF field) around the file itself.
 OVERHEAD = 64 * 1024
-UPLOAD_PATH = re.compile(r"^(/api/v1)?/tasks/[^/]+/attachments/?$")
+UPLOAD_PATH = re.compile(r"^(/api/v1)?(/tasks/[^/]+/attachments|/board/\d+/photos)/?$")
 
 
 def upload_limit() -> int:

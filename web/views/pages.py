@@ -273,6 +273,43 @@ def task_upload(task_id: str):
     return redirect(url_for("web.task", task_id=task_id) + "#evidence")
 
 
+@bp.route("/board/<int:entry_id>/photos", methods=["POST"])
+@login_required
+def notice_photo_upload(entry_id: int):
+    """The photo of a posted notice (张贴照片, R44) from the case page: the phone's camera or files."""
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from engine.evidence import too_large_error
+
+    from ..evidence import upload_limit
+
+    case_id = request.form.get("case", type=int)
+    limit = upload_limit()
+    try:
+        files = [f for f in request.files.getlist("file") if f and f.filename]
+    except RequestEntityTooLarge:
+        files = None
+        flash(too_large_error(limit).message, "error")
+    if files == []:
+        flash("请先拍照或选择张贴照片。", "error")
+    for upload in files or []:
+        data = upload.stream.read(limit + 1)
+        try:
+            if len(data) > limit:
+                raise too_large_error(limit)
+            saved = engine().add_notice_photo(username(), entry_id, upload.filename, data, limit)
+        except (Forbidden, NotFound):
+            raise
+        except CunwuError as exc:
+            flash(f"“{upload.filename}”未上传：{exc.message}", "error")
+        else:
+            case_id = saved["case"]
+            flash(f"已上传张贴照片“{saved['name']}”，已记入公开栏存证" + ("（已超过张榜后2日的期限）。" if saved["late"] else "。"))
+    if case_id:
+        return redirect(url_for("web.case", case_id=case_id) + f"#entry-{entry_id}")
+    return redirect(url_for("web.home"))
+
+
 @bp.route("/attachments/<int:attachment_id>/remove", methods=["POST"])
 @login_required
 def attachment_remove(attachment_id: int):
@@ -312,7 +349,8 @@ def _case_context(case_id: int) -> dict:
     mine = {t["id"] for t in engine().list_tasks(username()) if t["case"] == case_id}
     village = reports.village(engine(), case["village"])
     roles = set(next((v["roles"] for v in me()["villages"] if v["code"] == case["village"]), []))
-    return {"case": case, "entries": entries, "mine": mine, "village": village,
+    photos = engine().case_notice_photos(username(), case_id)
+    return {"case": case, "entries": entries, "mine": mine, "village": village, "photos": photos,
             "may_hold": bool(roles & HOLD_HINT_ROLES)}
 
 
