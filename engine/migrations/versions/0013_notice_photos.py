@@ -1,15 +1,15 @@
 """notice photos (issue 14, R44): an attachment may be the photo of a posted notice, named by the
 board entry it shows (``entry_id``) rather than bound to a step's record
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-04 08:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
