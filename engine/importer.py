@@ -82,6 +82,8 @@ def check_person(session: Session, entry: dict, where: str = "") -> tuple[list[t
         roles = []
     for r_index, role in enumerate(roles, start=1):
         rwhere = f"{where} 的第{r_index}个角色" if where else f"第{r_index}个角色"
+        if getattr(role, "line", None) != getattr(entry, "line", None):
+            rwhere += _line_of(role)
         if not isinstance(role, dict) or not isinstance(role.get("role"), str):
             problems.append(("roles", f"{rwhere}：须写成 {{village: 村编码, role: 角色}}"))
             continue
@@ -138,9 +140,30 @@ def apply_person(session: Session, user: User, entry: dict, contact: dict, grant
         user.roles.append(RoleAssignment(role=role, village_id=village_id, township=township, county=county))
 
 
+class Entry(dict):
+    """A mapping read from YAML that remembers its line, so an error can name it (issue 15)."""
+
+    line: int | None = None
+
+
+class _LineLoader(yaml.SafeLoader):
+    def construct_mapping(self, node, deep=False):
+        mapping = Entry(super().construct_mapping(node, deep=deep))
+        mapping.line = node.start_mark.line + 1
+        return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
+
+
+def _line_of(entry: Any) -> str:
+    line = getattr(entry, "line", None)
+    return f"（第{line}行）" if line else ""
+
+
 def parse_yaml(text: str, source: str = "导入文件") -> dict:
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"第{mark.line + 1}行" if mark else ""
@@ -193,7 +216,7 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
 
     seen_codes: set[str] = set()
     for index, entry in enumerate(villages, start=1):
-        where = f"villages 第{index}项"
+        where = f"villages 第{index}项{_line_of(entry)}"
         if not isinstance(entry, dict):
             errors.append(f"{where}：必须是键值对")
             continue
@@ -206,7 +229,7 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
             errors.append(f"{where}：村编码“{code[:40]}”不合规：只能用英文字母、数字、“-”和“_”，以字母或数字开头，"
                           "最长64个字符")
             continue
-        where = f"villages 第{index}项（{code}）"
+        where = f"villages 第{index}项（{code}）{_line_of(entry)}"
         if code in seen_codes:
             errors.append(f"{where}：村编码重复")
             continue
@@ -251,7 +274,7 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
 
     seen_users: set[str] = set()
     for index, entry in enumerate(people, start=1):
-        where = f"people 第{index}项"
+        where = f"people 第{index}项{_line_of(entry)}"
         if not isinstance(entry, dict):
             errors.append(f"{where}：必须是键值对")
             continue
@@ -259,7 +282,7 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
         if not isinstance(username, str) or not username.strip():
             errors.append(f"{where}：缺少用户名（username）")
             continue
-        where = f"people 第{index}项（{username}）"
+        where = f"people 第{index}项（{username}）{_line_of(entry)}"
         if username in seen_users:
             errors.append(f"{where}：用户名重复")
             continue

@@ -61,12 +61,13 @@ def test_import_is_idempotent_and_names_bad_entries(app, tmp_path):
                    " party_members: 10, representatives: 12, two_committees: 5}\n", encoding="utf-8")
     result = run(app, "import", str(bad))
     assert result.exit_code == 1
-    assert "villages 第1项（v-10）" in result.output and "adults" in result.output
+    assert "villages 第1项（v-10）（第2行）" in result.output and "adults" in result.output
     bad_role = tmp_path / "bad_role.yaml"
     bad_role.write_text("people:\n  - username: x\n    name: X\n    password: p\n    roles:\n"
                         "      - {village: nowhere, role: supervisor}\n", encoding="utf-8")
     result = run(app, "import", str(bad_role))
-    assert result.exit_code == 1 and "people 第1项（x）" in result.output and "nowhere" in result.output
+    assert result.exit_code == 1 and "people 第1项（x）（第2行） 的第1个角色（第6行）" in result.output
+    assert "nowhere" in result.output
     broken = tmp_path / "broken.yaml"
     broken.write_text("villages: [\n", encoding="utf-8")
     assert run(app, "import", str(broken)).exit_code == 1

@@ -126,8 +126,8 @@ def test_the_same_check_as_the_import_file(app):
     text = "people:\n  - {username: x1, name: 某人, password: p, phone: '12345', roles: [{village: nowhere, role: supervisor}]}\n"
     with pytest.raises(Invalid) as err, app.extensions["cunwu"].transaction() as session:
         import_data(session, parse_yaml(text))
-    assert "people 第1项（x1）：手机号（phone）“12345”不是11位大陆手机号码" in err.value.message
-    assert "people 第1项（x1） 的第1个角色：没有编码为“nowhere”的村" in err.value.message
+    assert "people 第1项（x1）（第2行）：手机号（phone）“12345”不是11位大陆手机号码" in err.value.message
+    assert "people 第1项（x1）（第2行） 的第1个角色：没有编码为“nowhere”的村" in err.value.message
     html = _web(app).post("/admin/people", data={**NEW, "phone": "12345", "scope_0": "village:nowhere"}
                           ).get_data(as_text=True)
     assert "手机号（phone）“12345”不是11位大陆手机号码" in html and "第1个角色：没有编码为“nowhere”的村" in html

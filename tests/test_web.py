@@ -394,7 +394,7 @@ def test_admin_import_paste_and_upload(web, app):
     r = admin.post("/admin/import", data={"file": (io.BytesIO(bad.encode()), "people.yaml")},
                    content_type="multipart/form-data")
     assert r.status_code == 422
-    assert "people 第1项（x1） 的第1个角色：没有编码为“nowhere”的村" in r.data.decode()
+    assert "people 第1项（x1）（第2行） 的第1个角色：没有编码为“nowhere”的村" in r.data.decode()
     r = admin.post("/admin/import", data={"text": "villages: [\n"})
     assert r.status_code == 422 and "不是合法的 YAML" in r.data.decode()
     r = admin.post("/admin/import", data={"file": (io.BytesIO(b"\xff\xfe"), "x.yaml")},
