@@ -278,7 +278,7 @@ def record_disposal_contract(session: Session, case: Case, row: TaskRow, values:
     session.flush()
     if contract.asset_id is not None:
         village = session.get(Village, case.village_id)
-        asset = locked_asset(session, village, contract.asset_id, "asset_id")
+        asset = locked_asset(session, village, contract.asset_id, "asset_no")
         target = STATUS_OF_KIND[kind]
         already = session.scalar(select(LedgerAssetEvent.id).where(
             LedgerAssetEvent.asset_id == asset.id, LedgerAssetEvent.contract_id == contract.id,
@@ -286,7 +286,7 @@ def record_disposal_contract(session: Session, case: Case, row: TaskRow, values:
         if already is None or asset.status != target:
             if asset.status == "disposed":
                 message = f"资产资源“{asset.name}”已处置，不能再签订合同"
-                raise Invalid(message, {"asset_id": [message]})
+                raise Invalid(message, {"asset_no": [message]})
             change_status(session, asset, target, reason=f"事项{case.id}“{case.title}”签订{contract_kind_name(kind)}"
                                                          f"合同（合同{contract.id}，{contract.counterparty}）",
                           by=by, now=now, case_id=case.id, contract_id=contract.id)

@@ -607,12 +607,19 @@ class DisposalPlanForm(ItemForm):
     reserve_price = money("底价（标的总额）")
     valuation = text("评估或定价依据")
     resolution_case = case_ref("关联决议事项编号", "必填：村民会议（或经授权的村民代表会议）同意处置的“村级重大事项决策”事项编号")
+    asset_no = case_ref("资产资源台账编号", "资产资源台账中的编号；签订合同时该资产资源的状态自动变更（出租、承包或处置）")
     withdraw = flag("撤回方案", help=WITHDRAW_HELP)
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
         _withdraw_only_on_revision(values, ctx)
         if values.get("withdraw"):
             return {"needs_township": False, "trading": "village"}
+        if values.get("asset_no") is not None:  # the register's asset (engine/assets.py)
+            from .assets import locked_asset
+
+            asset = locked_asset(ctx.session, ctx.village, values["asset_no"], "asset_no")
+            if asset.status == "disposed":
+                raise refuse("asset_no", f"资产资源“{asset.name}”已处置，不能再处置")
         if values["method"] in ("loan", "guarantee") and values["outsider"]:  # R39
             raise refuse("method", "村集体一律不得为本集体以外的单位和个人提供担保或出借资金")
         out = linked_resolution(ctx, values, why="处分集体资产资源（《村民委员会组织法》第二十四条）")

@@ -473,6 +473,16 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
             entry = ledger.record_payment(session, case, row, values, actor_id=actor.id, actor_name=actor.name,
                                           now=now)
             booked = {"ledger_entry": entry.id}
+        elif row.form == "disposal_contract":
+            # R40: the contract an asset-disposal case signs enters the contracts register in this
+            # transaction, linked to the case and the asset (whose status follows).
+            from .assets import record_disposal_contract
+
+            contract = record_disposal_contract(session, case, row, {
+                **values, "kind": extra["contract_kind"], "entity": extra["contract_entity"],
+                "asset_id": extra.get("contract_asset"), "subject": extra["contract_subject"]},
+                by=actor.name, now=now)
+            booked = {"ledger_contract": contract.id}
         elif hasattr(schema, "book"):
             # A step that receives money (一事一议筹资): its `in` entry in the step's own transaction,
             # audited like a receipt so `cunwu doctor` finds it deleted or altered.

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from engine.models import AuditEvent, LedgerAsset, LedgerAssetEvent, LedgerContract
 from tests.conftest import ApiClient
+from tests.test_items_public import APPROVE, DISPOSAL, TRADE, Item, resolution, set_village, today
 
 POND = {"entity": "cooperative", "category": "resource", "code": "ZY-012", "name": "村东鱼塘", "location": "村东大堤外",
         "quantity": "20", "unit": "亩", "status": "idle"}
@@ -241,3 +242,142 @@ def test_the_contracts_page_shows_what_is_due_and_unpaid(app):
                                             "amount": "3000.50", "every_months": 12})
     page = _web(app, "zhao").get("/contracts?village=demo-001").get_data(as_text=True)
     assert "村委会旧仓库" in page and "应收未收" in page and "3,000.50" in page
+
+
+# ------------------------------------------------------------------------------ asset-disposal contracts (R40)
+
+
+@pytest.fixture
+def api(app):
+    clients: dict = {}
+
+    def login(username=None) -> ApiClient:
+        if username not in clients:
+            clients[username] = ApiClient(app, username)
+        return clients[username]
+
+    return login
+
+
+@pytest.fixture
+def item(app, api):
+    return lambda process: Item(app, api, process)
+
+
+def _disposal_to_contract(app, item, api, clock, asset_id: int | None, method: str = "lease"):
+    """An asset-disposal case of a building let in the village (村内公开竞价), walked to its contract step."""
+    set_village(app, assembly_authorisation="2025年第1次村民会议授权村民代表会议决定集体资产处置事项")
+    case = item("asset-disposal")
+    plan = {**DISPOSAL, "asset": "村委会旧仓库（ZC-003）", "asset_type": "building", "outsider": False,
+            "method": method, "reserve_price": "30000", "resolution_case": resolution(api, matter="asset_disposal")}
+    if asset_id is not None:
+        plan["asset_no"] = asset_id
+    case.start("wang", plan)
+    case.do("zhao", "review_plan", APPROVE)
+    case.do("wang", "local_trading", {**TRADE, "traded_on": today(clock), "price": "31000", "platform": ""})
+    case.disclose("deal", clock)
+    assert case.ready() == ["contract"]
+    return case
+
+
+def _contract(clock, **change) -> dict:
+    return {"signed_on": today(clock), "counterparty": "某某农业公司", "contract_no": "ZL-2026-07", "price": "31000",
+            "term": "5年", "filed_with": "镇三资管理平台", "starts_on": "2026-04-01", "ends_on": "2031-03-31",
+            "every_months": 12, "period_amount": "6200", **change}
+
+
+def _contracts(app) -> list[LedgerContract]:
+    with app.extensions["cunwu"].sessions() as session:
+        return list(session.scalars(select(LedgerContract).order_by(LedgerContract.id)))
+
+
+def test_a_disposal_case_walked_to_the_end_creates_exactly_one_contract(app, item, api, clock):
+    """R40 (DOMAIN §3.3.4 合同录入三资平台): the contract step writes the register's contract in its
+    own transaction, linked to the case and the asset, whose status becomes 出租; the supervisors
+    returning the contract correct the same row; the case ends with exactly one contract."""
+    engine = app.extensions["cunwu"]
+    store = engine.add_asset("sun", "demo-001", {**HALL, "name": "村委会旧仓库", "category": "operating",
+                                                 "code": "ZC-003", "status": "idle"})
+    case = _disposal_to_contract(app, item, api, clock, store["id"])
+    assert _contracts(app) == []
+    case.do("wang", "contract", _contract(clock, period_amount="6000"))
+    (row,) = _contracts(app)
+    assert (row.case_id, row.asset_id, row.kind, row.entity) == (case.case["id"], store["id"], "lease", "committee")
+    assert row.amount == Decimal("6000.00") and row.every_months == 12 and row.counterparty == "某某农业公司"
+    assert row.subject == "村委会旧仓库（ZC-003）" and row.task_id is not None
+    assert engine.asset("sun", "demo-001", store["id"])["status"] == "leased"
+    case.do("zhao", "review_contract", {"decision": "return", "opinion": "每期租金应为6200元"})
+    case.do("wang", "contract", _contract(clock))
+    case.do("zhao", "review_contract", APPROVE)
+    assert case.status == "completed"
+    (row,) = _contracts(app)
+    assert row.amount == Decimal("6200.00"), "the returned contract corrected the same register row"
+    detail = engine.asset("sun", "demo-001", store["id"])
+    assert detail["status"] == "leased" and detail["contracts"] == [row.id]
+    assert [(h["from"], h["to"]) for h in detail["history"]] == [(None, "idle"), ("idle", "leased")]
+    assert detail["history"][-1]["case"] == case.case["id"] and "租赁" in detail["history"][-1]["reason"]
+    listed = api("sun").get("/villages/demo-001/contracts").get_json()
+    assert [(c["case"], c["asset"], c["amount"], c["kind_name"]) for c in listed] == [
+        (case.case["id"], store["id"], "6200.00", "租赁")]
+    assert listed[0]["receivable"]["next_due"] == "2026-04-01", "the first rent falls due on the start date"
+    history = case.refresh()["history"]
+    assert [h for h in history if h["action"] == "complete" and "签订合同" in h["summary"]]
+
+
+@pytest.mark.parametrize("method,status,kind", [("contract", "contracted", "outsourcing"),
+                                                ("transfer", "disposed", "transfer")])
+def test_the_assets_status_follows_the_disposal_method(app, item, api, clock, method, status, kind):
+    engine = app.extensions["cunwu"]
+    store = engine.add_asset("sun", "demo-001", {**HALL, "name": "村委会旧仓库", "category": "operating"})
+    case = _disposal_to_contract(app, item, api, clock, store["id"], method=method)
+    case.refused("wang", "contract", _contract(clock, kind="lease"), "kind")
+    terms = {"ends_on": "2026-04-01", "period_amount": "31000"} if method == "transfer" else {}
+    case.do("wang", "contract", _contract(clock, **terms))
+    (row,) = _contracts(app)
+    assert row.kind == kind and engine.asset("sun", "demo-001", store["id"])["status"] == status
+    if status == "disposed":  # a sold asset takes no second disposal
+        other = item("asset-disposal")
+        r = other.start("wang", {**DISPOSAL, "asset_type": "building", "outsider": False, "reserve_price": "30000",
+                                 "resolution_case": resolution(api, matter="asset_disposal"), "asset_no": store["id"]},
+                        status=422)
+        assert "asset_no" in r.get_json()["error"]["fields"] and "已处置" in r.get_json()["error"]["message"]
+
+
+def test_a_failed_contract_step_creates_no_contract(app, item, api, clock, monkeypatch):
+    """A refused step (422) and a step that fails after the contract was written (the transaction
+    rolls back) leave no contract and the asset as it was."""
+    engine = app.extensions["cunwu"]
+    store = engine.add_asset("sun", "demo-001", {**HALL, "name": "村委会旧仓库", "category": "operating",
+                                                 "status": "idle"})
+    case = _disposal_to_contract(app, item, api, clock, store["id"])
+    for change, field in (({"period_amount": "31000.01"}, "period_amount"), ({"ends_on": "2026-03-01"}, "ends_on"),
+                          ({"counterparty": "别人"}, "counterparty"), ({"entity": "cooperative"}, "entity"),
+                          ({"asset_no": 99999}, "asset_no"), ({"every_months": 0}, "every_months"),
+                          ({"period_amount": "约6000"}, "period_amount")):
+        case.refused("wang", "contract", _contract(clock, **change), field)
+    assert _contracts(app) == []
+
+    import engine.service as service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(service.Engine, "_sync", broken)
+    task = case.task("contract")
+    client = api("wang")
+    client.client.application.config["PROPAGATE_EXCEPTIONS"] = False
+    r = client.post(f"/tasks/{task['id']}/complete", json={"data": _contract(clock)})
+    assert r.status_code == 500
+    monkeypatch.undo()
+    assert _contracts(app) == [] and engine.asset("sun", "demo-001", store["id"])["status"] == "idle"
+    assert case.ready() == ["contract"]
+    case.do("wang", "contract", _contract(clock))
+    assert len(_contracts(app)) == 1
+
+
+def test_a_disposal_without_a_registered_asset_still_enters_the_register(app, item, api, clock):
+    case = _disposal_to_contract(app, item, api, clock, None)
+    case.refused("wang", "contract", _contract(clock), "entity")
+    case.do("wang", "contract", _contract(clock, entity="cooperative"))
+    (row,) = _contracts(app)
+    assert row.asset_id is None and row.entity == "cooperative" and row.case_id == case.case["id"]

@@ -634,7 +634,8 @@ def test_asset_disposal_land_to_outsider(app, item, api, clock):
     case.do("zhou", "public_trading", TRADE)
     case.disclose("deal", clock)
     contract = {"signed_on": today(clock), "counterparty": "某某农业公司", "contract_no": "ZL-2026-02", "price": "86000",
-                "term": "10年", "filed_with": "镇三资管理平台"}
+                "term": "10年", "filed_with": "镇三资管理平台", "entity": "cooperative", "starts_on": "2026-04-01",
+                "ends_on": "2036-03-31", "every_months": 12, "period_amount": "8600"}
     case.refused("wang", "contract", {**contract, "price": "85999"}, "price")
     case.do("wang", "contract", contract)
     case.do("zhao", "review_contract", APPROVE)

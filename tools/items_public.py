@@ -221,7 +221,8 @@ def asset_disposal() -> Process:
     p.flow("gw_deal", "plan", "流拍", condition=BID_FAILED)
     p.flow("gw_deal", "draft_deal_disclosure", "成交", default=True)
     _publicise(p, kind="notice", stem="deal", what="成交结果", revise="plan", after="contract")
-    p.user_task("contract", "签订合同并录入三资平台", lane=VILLAGE_DIRECTOR, form="contract", due_days=15,
+    # The contract enters the contracts register in the step's own transaction (R40; engine/forms_assets.py).
+    p.user_task("contract", "签订合同并录入三资平台", lane=VILLAGE_DIRECTOR, form="disposal_contract", due_days=15,
                 floor="deal_price")
     p.flow("contract", "review_contract")
     _review(p, "review_contract", "监委会审核合同", back="contract", after="end_completed")
