@@ -255,11 +255,12 @@ def _claim(session: Session, now: datetime, batch: int) -> list[dict]:
             claimed.append({"id": m.id, "channel": m.channel, "address": m.address, "kind": m.kind,
                             "village": m.village, "subject": m.subject, "path": m.path, "attempts": m.attempts,
                             "body": m.body, "user_id": m.user_id})
-    people = {m["user_id"] for m in claimed if m["channel"] == "sms" and m["user_id"] is not None}
-    quiet = {u.id: preferences(u) for u in session.scalars(select(User).where(User.id.in_(people)))} if people else {}
-    for m in claimed:  # the person's own quiet hours, as they are when it is sent
-        prefs = quiet.get(m["user_id"])
+    people = {m["user_id"] for m in claimed if m["user_id"] is not None}
+    chosen = {u.id: preferences(u) for u in session.scalars(select(User).where(User.id.in_(people)))} if people else {}
+    for m in claimed:  # the person's own choice, as it is when the message is sent
+        prefs = chosen.get(m["user_id"])
         m["quiet"] = (prefs["quiet_from"], prefs["quiet_to"]) if prefs else None
+        m["off"] = bool(prefs and m["channel"] in ("sms", "email") and not prefs[m["channel"]])
     return claimed
 
 
@@ -290,6 +291,12 @@ def _deliver_one(sessions, now, channels: Channels, m: dict, max_attempts: int, 
         with sessions() as session, session.begin():
             session.execute(update(OutboxMessage).where(OutboxMessage.id == m["id"]).values(
                 status="skipped", last_error="渠道未配置"))
+        stats["skipped"] += 1
+        return
+    if m.get("off"):  # turned off by the person since the message was written
+        with sessions() as session, session.begin():
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == m["id"]).values(
+                status="skipped", last_error="本人已关闭该渠道"))
         stats["skipped"] += 1
         return
     quiet = m.get("quiet") or ()

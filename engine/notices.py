@@ -322,7 +322,7 @@ def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> 
 # -- the township desk: what was sent ---------------------------------------------------------------
 DESK_ROLES = {"township_official", "discipline_inspector"}
 CHANNEL_NAMES = {"email": "邮件", "sms": "短信", "webhook": "工作群"}
-DESK_STATUSES = {"sent": "已发出", "failed": "失败待重试", "dead": "发送失败", "waiting": "待发送"}
+DESK_STATUSES = {"sent": "已发出", "failed": "失败待重试", "dead": "发送失败", "waiting": "待发送", "skipped": "未发"}
 
 
 def _desk_status(m: OutboxMessage, digest: OutboxMessage | None) -> tuple[str, str]:
@@ -335,7 +335,7 @@ def _desk_status(m: OutboxMessage, digest: OutboxMessage | None) -> tuple[str, s
     if m.status == "pending":
         return ("failed", f"失败待重试（已试{m.attempts}次）") if m.attempts else ("waiting", "待发送")
     if m.status == "skipped":
-        return "dead", "渠道未配置，未发"
+        return "skipped", f"未发：{m.last_error or '渠道未配置'}"
     return m.status, DESK_STATUSES.get(m.status, m.status)
 
 

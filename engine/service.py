@@ -959,6 +959,13 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
             before = notices.preferences(user)
             user.notice_prefs = {**before, **changes}
             after = notices.preferences(user)
+            if after["digest_hour"] != before["digest_hour"]:  # what waits for the digest follows the new choice
+                from .models import OutboxMessage
+
+                when = (notices.next_digest(self.now(), after["digest_hour"]) if after["digest_hour"] is not None
+                        else self.now())
+                session.execute(update(OutboxMessage).where(OutboxMessage.user_id == user.id,
+                                                            OutboxMessage.status == "digest").values(next_at=when))
             if after != before:
                 self._audit(session, action="notice_prefs", actor=actor, summary="修改通知设置：" + notices.describe(after),
                             data={"before": before, "after": after})

@@ -118,6 +118,41 @@ def test_a_channel_turned_off_sends_nothing_there(app, walk, smtp_server, http_s
     assert len(zhang.get("/notifications").get_json()) == 1 and len(walk.supervisor.get("/notifications").get_json())
 
 
+def test_a_channel_turned_off_after_the_message_was_written_sends_nothing(app, walk, clock, http_server):
+    contacts(app)
+    configure(app, None, http_server)
+    clock.value = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 23:00 Beijing
+    walk.start()
+    clock.advance(days=31)
+    app.extensions["cunwu"].run_timers()  # zhang's overdue SMS waits for 07:00
+    zhang = walk.secretary
+    zhang.client.put("/api/v1/notifications/preferences", headers=zhang.headers, json={"sms": False})
+    clock.advance(hours=9)  # 08:00 Beijing
+    worker_once(app)
+    assert [b for b in _sms(http_server) if b["phone"] == "13800000001"] == []
+    sms = next(m for m in outbox(app) if m.address == "13800000001")
+    assert (sms.status, sms.last_error) == ("skipped", "本人已关闭该渠道")
+    html = _web(app, "wu").get("/township/notices?status=skipped").get_data(as_text=True)
+    assert "未发：本人已关闭该渠道" in html
+
+
+def test_leaving_the_digest_sends_what_waits_at_once(app, walk, clock, smtp_server):
+    contacts(app)
+    configure(app, smtp_server)
+    zhang = walk.secretary
+    zhang.client.put("/api/v1/notifications/preferences", headers=zhang.headers, json={"digest_hour": 8})
+    walk.start()
+    walk.start()
+    clock.advance(days=31)
+    app.extensions["cunwu"].run_timers()
+    worker_once(app)
+    assert [to for to, _m in _mails(smtp_server) if to == "zhang@example.cn"] == []
+    zhang.client.put("/api/v1/notifications/preferences", headers=zhang.headers, json={"digest_hour": None})
+    worker_once(app)
+    mine = [m for to, m in _mails(smtp_server) if to == "zhang@example.cn"]
+    assert len(mine) == 1 and "今日通知2条" in mine[0]["Subject"]
+
+
 def test_a_daily_digest_sends_one_message_with_every_notice_and_a_hold_at_once(app, walk, clock, smtp_server,
                                                                                http_server):
     contacts(app)

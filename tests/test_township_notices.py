@@ -67,7 +67,7 @@ def test_each_township_sees_its_own_villages_notices(app, world):
     assert "短信 → 村党组织书记 张书记" in wu and "短信 → 村务监督委员会 赵监委" in wu
     assert "邮件 → 乡镇纪委 吴纪委" in wu and "工作群 → 乡镇工作群" in wu
     assert 'badge-ok">已发出' in wu
-    assert "渠道未配置，未发" in wu  # wu's email: no SMTP here
+    assert "未发：渠道未配置" in wu  # wu's email: no SMTP here
     liu = _web(app, "liu").get("/township/notices").get_data(as_text=True)
     assert "远山修桥" in liu and "短信 → 村党组织书记 马书记" in liu
     assert "硬化村东道路" not in liu and "张书记" not in liu
@@ -106,8 +106,9 @@ def test_filters_by_channel_and_state(app, world, http_server):
     wu = _web(app, "wu")
     sms = _items(wu.get("/township/notices?channel=sms").get_data(as_text=True))
     assert sms and all("短信 →" in item for item in sms)
-    dead = _items(wu.get("/township/notices?status=dead").get_data(as_text=True))
-    assert dead and all("渠道未配置，未发" in item for item in dead)
+    skipped = _items(wu.get("/township/notices?status=skipped").get_data(as_text=True))
+    assert skipped and all("未发：渠道未配置" in item for item in skipped)
+    assert _items(wu.get("/township/notices?status=dead").get_data(as_text=True)) == []
     sent = _items(wu.get("/township/notices?status=sent").get_data(as_text=True))
     assert sent and all("已发出" in item for item in sent)
     # a failing gateway: 失败待重试
