@@ -252,3 +252,16 @@ def test_the_board_catalogue_names_items_without_internal_keys(app):
     keys = [p["key"] for p in app.extensions["cunwu"].processes()]
     assert keys and not [k for k in keys if k in text]  # the keys stay in links, never in the text read
     assert "清单编号 A1" in text and "编号 major-decision" not in text
+
+
+@pytest.mark.parametrize("username,desk", [("xu", "/county"), ("zhou", "/township"), ("zhang", "/"),
+                                           ("zhao", "/"), ("he", "/")])
+def test_each_role_lands_on_its_own_desk(app, username, desk):
+    """县纪委 on the county desk, 乡镇干部 on the township desk, village roles (and the agency, whose
+    work is its review tasks) on their worklist; a ``next`` still wins."""
+    client = app.test_client()
+    r = client.post("/login", data={"username": username, "password": "demo123"})
+    assert r.status_code == 302 and r.headers["Location"] == desk
+    assert client.get(desk).status_code == 200
+    r = app.test_client().post("/login", data={"username": username, "password": "demo123", "next": "/board"})
+    assert r.headers["Location"] == "/board"

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 
 from engine import reports
 from engine.errors import CunwuError, Forbidden, Invalid, NotFound, TooManyRequests
+from engine.roles import VILLAGE_ROLES
 
 from ..auth import end_web_session, open_web_session
 from ..auth import login as check_login
@@ -57,9 +58,23 @@ def login():
             elif profile and len(profile["villages"]) > 1 and not (
                     profile["township_roles"] or profile["county_roles"] or profile["is_admin"]):
                 return redirect(url_for("web.choose_village", next=safe_next(next_url)))
-            return redirect(safe_next(next_url))
+            return redirect(safe_next(next_url) if next_url else _landing(profile))
     return render_template("login.html", error=error, next=next_url or "",
                            username=request.form.get("username", "")), status
+
+
+def _landing(profile: dict | None) -> str:
+    """Each role lands on its own desk (issue 15): the county inspector on the county desk, a township
+    official or discipline inspector without village roles on the township desk; everyone else on
+    their worklist (the desks link back to it in the menu)."""
+    roles = set((profile or {}).get("roles") or [])
+    if roles & VILLAGE_ROLES or not roles:
+        return url_for("web.home")
+    if "county_inspector" in roles:
+        return url_for("web.county")
+    if roles & {"township_official", "discipline_inspector"}:
+        return url_for("web.township")
+    return url_for("web.home")
 
 
 @bp.route("/logout", methods=["POST"])
