@@ -33,11 +33,31 @@ MAX_PER_TASK = 30
 #: Photos of one posted notice (张贴照片), and the days after the posting day they are due in (R44).
 MAX_NOTICE_PHOTOS = 10
 NOTICE_PHOTO_DAYS = 2
-IMAGE_TYPES = ("image/jpeg", "image/png")
+#: Images (thumbnails, the board's copy, inline in the dossier); HEIC is shown through a JPEG made from it.
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/heic")
+
+
+def heif_available() -> bool:
+    """Whether HEIC photos can be read here (``pillow-heif``, registered with Pillow once)."""
+    global _HEIF
+    if _HEIF is None:
+        try:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+            _HEIF = True
+        except Exception:  # noqa: BLE001 - not installed or its library will not load: HEIC is refused
+            _HEIF = False
+    return _HEIF
+
+
+_HEIF: bool | None = None
 #: Pixels Pillow may decode for one upload (a 100-megapixel photo is plenty; bombs are refused).
 MAX_PIXELS = 100_000_000
-TYPES = {"image/jpeg": "JPEG 图片", "image/png": "PNG 图片", "application/pdf": "PDF 文件"}
-EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+TYPES = {"image/jpeg": "JPEG 图片", "image/png": "PNG 图片", "image/heic": "HEIC 照片", "application/pdf": "PDF 文件"}
+EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/heic": ".heic", "application/pdf": ".pdf"}
+#: The ISO-BMFF brands of a phone's HEIF/HEIC photo (iPhones: heic; others: heix, mif1, hevc …).
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -91,8 +111,12 @@ def sniff(data: bytes) -> str:
         if not re.match(rb"%PDF-[12]\.\d", data[:8]) or b"%%EOF" not in data[-2048:]:
             raise _refuse("PDF 文件不完整或已损坏（缺少文件头或结尾标记），未保存")
         return "application/pdf"
-    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypmsf1"):
-        raise _refuse("暂不支持 HEIC 格式的照片，请在手机相机设置中选择“兼容性最佳”（JPEG），或截图后上传")
+    if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+        # A phone's HEIC photo: kept as it is (the evidence); a JPEG made from it is what is shown.
+        if not heif_available():
+            raise _refuse("本系统暂不能读取 HEIC 格式的照片，请在手机相机设置中选择“兼容性最佳”（JPEG），或截图后上传")
+        _check_image(data, "HEIF")
+        return "image/heic"
     raise _refuse("只接受 JPEG、PNG 图片或 PDF 文件（按文件内容判断，与文件名无关）")
 
 
@@ -111,7 +135,8 @@ def _check_image(data: bytes, fmt: str) -> None:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _refuse("图片像素过多，请缩小后再上传") from exc
     except Exception as exc:  # noqa: BLE001 - whatever Pillow finds wrong, the image is unusable
-        raise _refuse(f"{fmt} 图片已损坏或不完整，无法打开，未保存") from exc
+        name = "HEIC 照片" if fmt == "HEIF" else f"{fmt} 图片"
+        raise _refuse(f"{name}已损坏或不完整，无法打开，未保存") from exc
 
 
 def clean_name(name: str | None, content_type: str) -> str:
@@ -135,15 +160,29 @@ def sha256(data: bytes) -> str:
 
 
 # -- the public copy ------------------------------------------------------------------------------
+def _open(data: bytes, content_type: str):
+    from PIL import Image
+
+    if content_type == "image/heic":
+        heif_available()
+    return Image.open(io.BytesIO(data), formats=[{"image/jpeg": "JPEG", "image/png": "PNG",
+                                                 "image/heic": "HEIF"}[content_type]])
+
+
 def public_copy(data: bytes, content_type: str, max_side: int = 2000) -> bytes | None:
     """The copy of an image the public board shows: turned upright, at most ``max_side`` pixels,
-    re-encoded from the pixels alone (no EXIF, GPS, XMP, ICC text or PNG text chunks). ``None``
-    for PDFs (they are listed by hash, never shown)."""
-    if content_type not in ("image/jpeg", "image/png"):
+    re-encoded from the pixels alone (no EXIF, GPS, XMP, ICC text or PNG text chunks); a JPEG for
+    a JPEG or a HEIC photo, a PNG for a PNG. ``None`` for PDFs (they are listed by hash, never shown)."""
+    if content_type not in IMAGE_TYPES:
         return None
     from PIL import Image, ImageOps
 
-    with Image.open(io.BytesIO(data)) as img:
+    if content_type == "image/heic":
+        content_type = "image/jpeg"  # what the board shows of a HEIC photo
+        opened = _open(data, "image/heic")
+    else:
+        opened = _open(data, content_type)
+    with opened as img:
         img = ImageOps.exif_transpose(img)
         img.thumbnail((max_side, max_side))
         if img.mode not in ("RGB", "RGBA", "L", "LA"):
@@ -160,13 +199,25 @@ def public_copy(data: bytes, content_type: str, max_side: int = 2000) -> bytes |
         return out.getvalue()
 
 
+def as_jpeg(data: bytes, content_type: str, quality: int = 90) -> bytes:
+    """A HEIC photo (or any image) as a full-size JPEG for browsers and print: turned upright, the
+    pixels only (the original, with its metadata, stays the evidence)."""
+    from PIL import ImageOps
+
+    with _open(data, content_type) as img:
+        img = ImageOps.exif_transpose(img)
+        out = io.BytesIO()
+        img.convert("RGB").save(out, "JPEG", quality=quality)
+        return out.getvalue()
+
+
 def thumbnail(data: bytes, content_type: str, side: int = 240) -> bytes | None:
     """A small JPEG of an image for lists (no metadata); ``None`` for PDFs."""
-    if content_type not in ("image/jpeg", "image/png"):
+    if content_type not in IMAGE_TYPES:
         return None
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    with Image.open(io.BytesIO(data)) as img:
+    with _open(data, content_type) as img:
         img.draft("RGB", (side * 2, side * 2))  # JPEG: decode at a reduced scale
         img = ImageOps.exif_transpose(img)
         img.thumbnail((side, side))
@@ -535,7 +586,7 @@ class EvidenceMixin:
     def attachment_thumbnail(self, username: str, attachment_id: int) -> bytes:
         """A small JPEG of an image attachment (same permissions and audit as the original)."""
         meta, data = self.attachment(username, attachment_id)
-        if meta["content_type"] not in ("image/jpeg", "image/png"):
+        if meta["content_type"] not in IMAGE_TYPES:
             raise NotFound("PDF 文件没有缩略图")
         key = f"thumb-240-{meta['sha256']}.jpg"
         cached = self._store().get_derived(key)
@@ -543,6 +594,21 @@ class EvidenceMixin:
             cached = thumbnail(data, meta["content_type"])
             self._store().put_derived(key, cached)
         return cached
+
+    def attachment_jpeg(self, username: str, attachment_id: int) -> tuple[dict, bytes]:
+        """An image attachment as a JPEG a browser shows (a HEIC photo converted; a JPEG as it is),
+        with the same permissions and audit as the original."""
+        meta, data = self.attachment(username, attachment_id)
+        if meta["content_type"] not in IMAGE_TYPES:
+            raise NotFound("PDF 文件没有图片视图")
+        if meta["content_type"] == "image/jpeg":
+            return meta, data
+        key = f"jpeg-{meta['sha256']}.jpg"
+        cached = self._store().get_derived(key)
+        if cached is None:
+            cached = as_jpeg(data, meta["content_type"])
+            self._store().put_derived(key, cached)
+        return meta, cached
 
     def public_photo(self, village_code: str, digest: str) -> bytes:
         """The board's copy of a disclosure's photo: only hashes some board entry of the village
@@ -630,7 +696,7 @@ class EvidenceMixin:
         out = []
         for att in session.scalars(select(Attachment).where(Attachment.task_id == task_id, Attachment.entry_id.is_(None),
                                                             Attachment.bound_at.is_not(None)).order_by(Attachment.id)):
-            if att.content_type not in ("image/jpeg", "image/png"):
+            if att.content_type not in IMAGE_TYPES:
                 continue
             if att.public_sha256 is None:
                 copy = public_copy(self.read_file(att.sha256), att.content_type)

@@ -767,3 +767,96 @@ def test_a_closed_certificate_is_kept_ten_years_in_the_archive_and_the_dossier(a
     text = subprocess.run(["pdftotext", "-", "-"], input=bundle.read("dossier.pdf"), capture_output=True,
                           check=True).stdout.decode()
     assert "10年" in text
+
+
+# -- HEIC from phones ---------------------------------------------------------------------------------
+def heic(size=(320, 240), gps: bool = True) -> bytes:
+    """A real HEIC photo (pillow-heif encodes it here), with the camera's make and GPS position."""
+    evidence.heif_available()
+    img = Image.new("RGB", size, (30, 160, 90))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "VillageCam"
+    if gps:
+        exif.get_ifd(ExifTags.IFD.GPSInfo).update({
+            ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (39.0, 54.0, 27.0),
+            ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (116.0, 23.0, 50.0)})
+    out = io.BytesIO()
+    img.save(out, "HEIF", quality=80, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_a_phone_heic_photo_is_kept_as_it_is_and_shown_as_jpeg(any_app, clock):
+    import json
+    import subprocess
+    import zipfile
+
+    from tests.test_web import Browser
+
+    app = any_app
+    original = heic()
+    assert original[4:12] == b"ftypheic" and b"VillageCam" in original
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    r = upload(walk.secretary, task["id"], original, "IMG_0001.HEIC")
+    assert r.status_code == 201, r.get_json()
+    att = r.get_json()
+    assert att["content_type"] == "image/heic" and att["name"] == "IMG_0001.HEIC"
+    assert att["sha256"] == hashlib.sha256(original).hexdigest()
+    # The original is the evidence, byte for byte; what browsers are shown is a JPEG made from it.
+    r = walk.secretary.get(f"/attachments/{att['id']}")
+    assert r.data == original and r.mimetype == "image/heic"
+    page = Browser(app, "zhang")
+    thumb = page.get(f"/attachments/{att['id']}/thumb")
+    assert thumb.status_code == 200 and thumb.data.startswith(b"\xff\xd8\xff")
+    view = page.get(f"/attachments/{att['id']}/jpeg")
+    assert view.status_code == 200 and view.mimetype == "image/jpeg" and b"VillageCam" not in view.data
+    with Image.open(io.BytesIO(view.data)) as img:
+        assert img.format == "JPEG" and img.size == (320, 240)
+    assert f"/attachments/{att['id']}/jpeg" in page.html(f"/tasks/{task['id']}")
+    assert Browser(app, "chen").get(f"/attachments/{att['id']}/jpeg").status_code == 403
+    walk.meeting("two_committees", "two_committees")
+    # On the board: the copy is a JPEG without the position.
+    walk.review("review_two_committees")
+    walk.meeting("party_members", "party_members")
+    walk.review("review_party_members")
+    walk.meeting("representatives", "representatives")
+    walk.review("review_resolution")
+    draft = walk.task("draft_resolution_disclosure")
+    upload(walk.director, draft["id"], heic(size=(200, 150)), "公示栏.heic")
+    walk.disclose("resolution")
+    [item] = walk.board()[0]["evidence"]
+    r = walk.public.client.get(f"/villages/demo-001/board/photos/{item['sha256']}")
+    assert r.status_code == 200 and r.mimetype == "image/jpeg" and r.data.startswith(b"\xff\xd8\xff")
+    assert b"VillageCam" not in r.data and b"GPS" not in r.data
+    # The dossier: the PDF prints the photo (as JPEG), the zip carries the HEIC original.
+    r = walk.secretary.get(f"/instances/{walk.case['id']}/dossier?format=zip")
+    bundle = zipfile.ZipFile(io.BytesIO(r.data))
+    manifest = json.loads(bundle.read("manifest.json"))
+    name = f"files/{att['id']}-IMG_0001.HEIC"
+    assert {"name": name, "sha256": att["sha256"], "size": att["size"]} in manifest["files"]
+    assert bundle.read(name) == original
+    images = subprocess.run(["pdfimages", "-list", "-", ], input=bundle.read("dossier.pdf"), capture_output=True)
+    if images.returncode != 0:  # pdfimages reads a file, not stdin, on some builds
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(suffix=".pdf") as fh:
+            fh.write(bundle.read("dossier.pdf"))
+            fh.flush()
+            images = subprocess.run(["pdfimages", "-list", fh.name], capture_output=True, check=True)
+    rows = [line.split() for line in images.stdout.decode().splitlines()[2:]]
+    assert sum(1 for row in rows if row[3:5] in (["320", "240"], ["200", "150"])) >= 2, images.stdout.decode()
+
+
+def test_a_broken_heic_is_refused_and_without_the_library_heic_is_refused_clearly(app, monkeypatch):
+    walk = walk_on(app)
+    walk.start()
+    task = walk.task("two_committees")
+    good = heic()
+    r = upload(walk.secretary, task["id"], good[: len(good) // 2], "IMG_0002.HEIC")
+    assert r.status_code == 422 and "HEIC 照片已损坏或不完整" in r.get_json()["error"]["fields"]["file"][0]
+    monkeypatch.setattr(evidence, "_HEIF", False)
+    r = upload(walk.secretary, task["id"], good, "IMG_0003.HEIC")
+    assert r.status_code == 422 and "暂不能读取 HEIC" in r.get_json()["error"]["fields"]["file"][0]
+    with app.extensions["cunwu"].sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Attachment)) == 0

@@ -21,7 +21,7 @@ from flask import current_app, render_template, request
 
 from engine import dossier
 from engine.errors import BadRequest
-from engine.evidence import IMAGE_TYPES, size_text
+from engine.evidence import IMAGE_TYPES, heif_available, size_text
 
 FORMATS = ("pdf", "zip")
 DECISIONS = {"approve": "审核同意", "return": "退回更正记录", "object": "提出异议，报乡镇纪委核查"}
@@ -48,6 +48,7 @@ def _print_image(data: bytes) -> bytes:
     small and quick to make; the originals are in the zip."""
     from PIL import Image, ImageOps
 
+    heif_available()  # a HEIC photo prints as the JPEG made from it
     with Image.open(io.BytesIO(data)) as img:
         ratio = 700 / max(img.size)  # JPEG: decode at the smallest scale still >= 700 px on the long side
         img.draft("RGB", (max(1, int(img.width * ratio)), max(1, int(img.height * ratio))))

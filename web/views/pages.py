@@ -340,6 +340,23 @@ def attachment_remove(attachment_id: int):
     return redirect(url_for("web.task", task_id=removed["task"]) + "#evidence")
 
 
+@bp.route("/attachments/<int:attachment_id>/jpeg")
+@login_required
+def attachment_jpeg(attachment_id: int):
+    """An image attachment as a JPEG the browser shows: a phone's HEIC photo converted (the original
+    stays the evidence, at /api/v1/attachments/{id})."""
+    from flask import Response
+
+    from ..evidence import content_disposition
+
+    meta, data = engine().attachment_jpeg(username(), attachment_id)
+    response = Response(data, mimetype="image/jpeg")
+    stem = meta["name"].rsplit(".", 1)[0]
+    response.headers["Content-Disposition"] = content_disposition(f"{stem}.jpg")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.route("/attachments/<int:attachment_id>/thumb")
 @login_required
 def attachment_thumb(attachment_id: int):
