@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .errors import Invalid
 from .models import RoleAssignment, User, Village
 from .roles import COUNTY_ROLES, ROLES, TOWNSHIP_ROLES, VILLAGE_ROLES
-from .rules import check_settings
+from .settings import check_settings
 
 COUNTS = {
     "adults": "18周岁以上村民人数",

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from .errors import Conflict, Invalid
 from .models import Case, LedgerEntry, TaskRow, Village
+from .money import fmt_amount
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
@@ -474,7 +475,6 @@ class Statement:
                              for e in self.entities]}
 
     def text(self) -> str:
-        from .settings import fmt_amount
 
         lines = [f"{self.village}{self.period.title}财务公开（{self.period.start.isoformat()}至"
                  f"{self.period.end.isoformat()}）",

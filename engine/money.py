@@ -117,3 +117,11 @@ def capital(amount: Decimal | str | int) -> str:
 def spoken(amount: Decimal | str | int) -> str:
     """``贰拾伍万元整（250,000.00 元）``: what the pages echo before a cadre confirms an amount."""
     return f"{capital(amount)}（{figures(amount)} 元）"
+
+
+def fmt_amount(value: Decimal | int | float | str) -> str:
+    """A number the way people write it: ``50000`` → ``50,000``; cents only when there are any."""
+    number = Decimal(str(value))
+    if number == number.to_integral_value():
+        return f"{int(number):,}"
+    return f"{number:,.2f}"

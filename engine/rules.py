@@ -122,24 +122,6 @@ SETTING_VALUE_NAMES = {
 }
 
 
-def check_settings(settings: dict | None) -> dict[str, list[str]]:
-    """Errors (Chinese) for settings that are unknown or looser than the law."""
-    errors: dict[str, list[str]] = {}
-    for key, value in (settings or {}).items():
-        if key not in ALLOWED_SETTINGS:
-            from .settings import check_item_setting  # item thresholds, engine/settings.py
-
-            problems = check_item_setting(key, value)
-            if problems is None:
-                errors[key] = [f"未知的设置项“{key}”"]
-            elif problems:
-                errors[key] = problems
-        elif value not in ALLOWED_SETTINGS[key]:
-            allowed = "或".join(SETTING_VALUE_NAMES[v] for v in ALLOWED_SETTINGS[key])
-            errors[key] = [f"{SETTING_LABELS[key]}只能是{allowed}，不得低于法定标准"]
-    return errors
-
-
 @dataclass(frozen=True)
 class MeetingResult:
     body: str

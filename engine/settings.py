@@ -25,10 +25,12 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from . import rules
 from .errors import DefinitionError
+from .money import fmt_amount
 
-__all__ = ["Threshold", "THRESHOLDS", "TEXT_SETTINGS", "check_item_setting", "threshold", "legal_problems",
-           "authorised_representatives", "fmt_amount"]
+__all__ = ["Threshold", "THRESHOLDS", "TEXT_SETTINGS", "check_item_setting", "check_settings", "threshold",
+           "legal_problems", "authorised_representatives", "fmt_amount"]
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,6 @@ TEXT_SETTINGS: dict[str, str] = {
     # R2: a 村民代表会议 may decide an Art. 24 matter only under the 村民会议's authorisation.
     "assembly_authorisation": "村民会议授权村民代表会议决定第二十四条事项",
 }
-
-
-def fmt_amount(value: Decimal | int | float | str) -> str:
-    """A number the way people write it: ``50000`` → ``50,000``; cents only when there are any."""
-    number = Decimal(str(value))
-    if number == number.to_integral_value():
-        return f"{int(number):,}"
-    return f"{number:,.2f}"
 
 
 def _number(value: Any) -> Decimal | None:
@@ -272,3 +266,20 @@ def authorised_representatives(village: Any) -> bool:
     """R2: is the 村民会议's authorisation of the 村民代表会议 on file for this village?"""
     value = ((getattr(village, "settings", None) or {}) if village is not None else {}).get("assembly_authorisation")
     return isinstance(value, str) and bool(value.strip())
+
+
+def check_settings(settings: dict | None) -> dict[str, list[str]]:
+    """Errors (Chinese) for village settings that are unknown or looser than the law: the meeting
+    rules of ``engine.rules`` and the item settings of this module (thresholds, texts, the books)."""
+    errors: dict[str, list[str]] = {}
+    for key, value in (settings or {}).items():
+        if key not in rules.ALLOWED_SETTINGS:
+            problems = check_item_setting(key, value)
+            if problems is None:
+                errors[key] = [f"未知的设置项“{key}”"]
+            elif problems:
+                errors[key] = problems
+        elif value not in rules.ALLOWED_SETTINGS[key]:
+            allowed = "或".join(rules.SETTING_VALUE_NAMES[v] for v in rules.ALLOWED_SETTINGS[key])
+            errors[key] = [f"{rules.SETTING_LABELS[key]}只能是{allowed}，不得低于法定标准"]
+    return errors

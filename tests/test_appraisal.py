@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine import rules
+from engine import settings as item_settings
 from engine.compliance import check_definition
 from engine.forms import FORMS, describe
 from tests.test_items_public import Item
@@ -263,8 +264,8 @@ def test_two_thirds_setting_for_an_unfit_rating():
     strict = {"appraisal_unfit": "two_thirds_present"}
     assert rules.appraisal_grade(0, 7, 13, 20, strict)[0] == "basic"
     assert rules.appraisal_grade(0, 6, 14, 21, strict)[0] == "unfit"  # 14 of 21 is exactly two thirds
-    assert rules.check_settings({"appraisal_unfit": "one_third"})["appraisal_unfit"]
-    assert rules.check_settings(strict) == {}
+    assert item_settings.check_settings({"appraisal_unfit": "one_third"})["appraisal_unfit"]
+    assert item_settings.check_settings(strict) == {}
 
 
 # ---------------------------------------------------------------------------- two years running

@@ -691,7 +691,7 @@ def test_required_evidence_is_catalogue_data_and_a_village_may_make_it_a_conditi
     upload(walk.secretary, task["id"], jpeg(), "签到表.jpg")
     walk.meeting("party_members", "party_members")
     assert "review_party_members" in walk.ready()
-    from engine.rules import check_settings
+    from engine.settings import check_settings
 
     assert check_settings({"evidence": "required"}) == {}
     assert "办理记录的证据材料只能是" in check_settings({"evidence": "sometimes"})["evidence"][0]

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from engine import rules
+from engine import settings as item_settings
 
 DAY = date(2026, 3, 1)
 
@@ -104,9 +105,9 @@ def test_rule_set_changes_on_2026_01_01():
 
 
 def test_settings_cannot_be_looser_than_the_law():
-    assert rules.check_settings({"party_members_quorum": "two_thirds"}) == {}
-    assert "party_members_quorum" in rules.check_settings({"party_members_quorum": "third"})
-    assert "unknown" in rules.check_settings({"unknown": 1})
+    assert item_settings.check_settings({"party_members_quorum": "two_thirds"}) == {}
+    assert "party_members_quorum" in item_settings.check_settings({"party_members_quorum": "third"})
+    assert "unknown" in item_settings.check_settings({"unknown": 1})
 
 
 def test_integer_comparison_never_rounds():

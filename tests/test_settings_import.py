@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.rules import check_settings
+from engine.settings import check_settings
 
 
 @pytest.mark.parametrize("key,value,ok", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from engine import rules
+from engine import settings as item_settings
 from engine.forms_services import _ratio_zh
 from engine.settings import check_item_setting
 
@@ -16,7 +17,7 @@ def test_ratios_in_chinese_numerals():
 
 
 def test_setting_messages_name_the_setting_in_chinese():
-    message = rules.check_settings({"party_members_quorum": "third"})["party_members_quorum"][0]
+    message = item_settings.check_settings({"party_members_quorum": "third"})["party_members_quorum"][0]
     assert message.startswith("党员大会到会要求只能是应到党员半数以上到会")
     assert "三分之二以上" in message
     problem = check_item_setting("assembly_authorisation", "")[0]

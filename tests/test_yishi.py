@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from engine import rules
+from engine import settings as item_settings
 from engine.forms import FORMS
 from engine.forms_yishi import YISHI_FORMS
 from tests.conftest import ApiClient
@@ -163,8 +164,8 @@ def test_plan_above_the_per_head_cap_is_refused_naming_both_amounts(app, item, c
     error = case.start("zhang", {**PLAN, "labour_days": 11}, status=422).get_json()["error"]
     assert "labour_days" in error["fields"] and "11个工日" in error["message"] and "上限10个工日" in error["message"]
     # A village may set a lower cap (never a higher one).
-    assert rules.check_settings({"yishi-funding.money_per_head_max": 20}) != {}
-    assert rules.check_settings({"yishi-funding.money_per_head_max": 12}) == {}
+    assert item_settings.check_settings({"yishi-funding.money_per_head_max": 20}) != {}
+    assert item_settings.check_settings({"yishi-funding.money_per_head_max": 12}) == {}
     set_village(app, **{"yishi-funding.money_per_head_max": 12})
     error = case.start("zhang", PLAN, status=422).get_json()["error"]
     assert "每人筹资15元" in error["message"] and "上限12元" in error["message"]
