@@ -85,7 +85,8 @@ def gather(engine, username: str, case_id: int) -> dict:
         case = engine._case_for(session, actor, case_id)
         private = engine._private_evidence(case)
         if private and not engine._handles(session, actor, case):
-            raise Forbidden("便民服务事项的档案含申请人材料，只有经办人员可以调取")
+            raise Forbidden("问题线索的档案只有办理线索的纪委工作人员可以调取" if case.definition.key == "complaint-lead"
+                            else "便民服务事项的档案含申请人材料，只有经办人员可以调取")
         summary = engine._case_json(session, case)
         rows = list(session.scalars(select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "completed",
                                                           TaskRow.role != "")

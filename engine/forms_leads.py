@@ -52,7 +52,7 @@ class LeadIntakeForm(FormSchema):
     reason = text("理由", required=False, help="不予受理或转办时必填：写明理由和移送单位")
     responsible_unit = line("责任单位", required=False, help="速查快办：承办的单位或部门")
     handler = line("经办人", required=False, help="不向反映人公开")
-    complete_by = day("完成时限", required=False)
+    complete_by = day("完成时限", required=False, help="速查快办：须为工作日，不能早于今天")
     standard = text("完成标准", required=False, max_len=2000)
 
     @validates_schema
@@ -70,8 +70,9 @@ class LeadIntakeForm(FormSchema):
             raise ValidationError(errors)
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from .leads import record_intake
+        from .leads import check_assignment, record_intake
 
+        check_assignment(ctx.session, values, ctx.now)
         return record_intake(ctx.session, _lead(ctx), values, ctx.now)
 
     def after(self, values: dict, ctx: CheckContext) -> None:

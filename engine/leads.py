@@ -23,16 +23,27 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from . import notices, runtime, workdays
+from . import evidence, notices, runtime, workdays
 from .authz import Actor
 from .clock import LOCAL_TZ, local_text
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import BoardEntry, Case, HolidayDay, Lead, ProcessDefinition, TaskRow, User, Village
+from .models import (
+    Attachment,
+    BoardEntry,
+    Case,
+    HolidayDay,
+    Lead,
+    LeadAccountability,
+    ProcessDefinition,
+    TaskRow,
+    User,
+    Village,
+)
 
 LEAD_PROCESS = "complaint-lead"
 #: Who may see a lead at all (R60), and who may see the reporter's name and contact.
@@ -53,6 +64,25 @@ VERIFY_DAYS = 15  # 初步核实, local practice (DOMAIN.md §5.2, 西乡县)
 TALK_DAYS = 30  # 谈话函询 closed within 30 days (local practice)
 REVIEW_DAYS = 30  # 信访工作条例: a review is handled within 30 days
 OBJECTION_DAYS = 30  # the reporter may object within 30 days of the feedback
+
+#: 督办 (issue 12): the county inspector supervises a lead to a deadline; these steps must be done by it.
+SUPERVISED_FORMS = ("lead_intake", "lead_result")
+#: Photos from the reporter (issue 12): JPEG, PNG or PDF scans, at most this many per lead, sent with
+#: the lead or by its code within this window after filing (while the lead waits for its intake).
+MAX_LEAD_PHOTOS = 9
+PHOTO_WINDOW = timedelta(hours=24)
+
+#: 一案双查 (R59) accountability records. Duties: 主体责任 of the Party organisation, 监督责任 of
+#: the supervisors and the 纪委. Measures, lightest first: the first of the "four forms" of
+#: 监督执纪 (党内监督条例 第七条: 谈话提醒, 批评教育, 责令检查), the ways of 问责 of a Party cadre
+#: (中国共产党问责条例（2019）第八条: 通报, 诫勉, 组织调整或者组织处理, 纪律处分), 政务处分 (公职人员
+#: 政务处分法 第七条; 监察法 第十五条 makes village managers 监察对象) and 移送司法机关 (the fourth form).
+DUTIES = {"primary": "主体责任", "supervisory": "监督责任"}
+MEASURES = {"talk_reminder": "谈话提醒", "criticism": "批评教育", "self_examination": "责令检查",
+            "circulated": "通报", "admonishment": "诫勉", "organisational": "组织调整或者组织处理",
+            "party_discipline": "党纪处分", "government_sanction": "政务处分", "judicial": "移送司法机关"}
+ACCOUNTABILITY_FIELDS = {"person": "被问责人", "position": "职务", "duty": "责任类型", "measure": "问责方式",
+                         "decided_on": "决定日期", "decided_by": "决定机关", "note": "说明"}
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud over the phone
 CODE_LENGTH = 12  # 32**12 = 2**60 codes
@@ -145,6 +175,37 @@ def record_intake(session: Session, lead: Lead, values: dict, now: datetime) -> 
     return extra
 
 
+ASSIGNMENT_FIELDS = {"responsible_unit": "责任单位", "handler": "经办人", "complete_by": "完成时限",
+                     "standard": "完成标准"}
+
+
+def check_assignment(session: Session, values: dict, now: datetime) -> None:
+    """速查快办: the assignment's 完成时限 is a working day (by the State Council's schedule, the
+    loaded one or the library's) and not in the past (Beijing time); its fields belong to an
+    acceptance only. Raises :class:`Invalid` naming the field."""
+    given = [k for k in ASSIGNMENT_FIELDS if values.get(k) not in (None, "")]
+    errors: dict[str, list[str]] = {}
+    if values.get("decision") != "accept":
+        for key in given:
+            errors[key] = [f"不予受理或转办时不填{ASSIGNMENT_FIELDS[key]}"]
+    elif values.get("disposition") in ("shelve", "close"):
+        for key in given:
+            errors[key] = [f"暂存待查或予以了结的线索不交办，不填{ASSIGNMENT_FIELDS[key]}"]
+    elif values.get("complete_by") is not None:
+        day = values["complete_by"]
+        today = now.astimezone(LOCAL_TZ).date()
+        cal = workdays.Calendar.load(session)
+        if day < today:
+            errors["complete_by"] = [f"完成时限不能早于今天（{today.isoformat()}）"]
+        elif not cal.is_workday(day):
+            after, _ = cal.add(day, 1)
+            errors["complete_by"] = [f"完成时限{day.isoformat()}不是工作日（法定节假日或周末），"
+                                     f"可选{after.isoformat()}"]
+    if errors:
+        raise Invalid("速查快办交办填写有误：" + "；".join(f"{ASSIGNMENT_FIELDS[k]}：{v[0]}" for k, v in errors.items()),
+                      errors)
+
+
 def record_reopen(session: Session, lead: Lead, values: dict, now: datetime) -> dict:
     if values["decision"] == "reopen":  # R58: a shelved lead re-opens on new evidence
         lead.status = "accepted"
@@ -215,7 +276,10 @@ def set_due_dates(session: Session, case: Case, lead: Lead, now: datetime) -> No
         if row.form == "lead_intake":
             row.due_at = lead.accept_due
         elif row.form == "lead_result":
-            if lead.disposition == "talk_enquiry":
+            complete_by = (lead.assignment or {}).get("complete_by")
+            if complete_by:  # 速查快办: the 完成时限 of the assignment is the deadline of the handling
+                row.due_at = workdays.end_of_day(date.fromisoformat(complete_by))
+            elif lead.disposition == "talk_enquiry":
                 row.due_at = now + timedelta(days=TALK_DAYS)
             else:
                 row.due_at, _ = cal.due(now, VERIFY_DAYS)
@@ -225,6 +289,8 @@ def set_due_dates(session: Session, case: Case, lead: Lead, now: datetime) -> No
             row.due_at = now + timedelta(days=REVIEW_DAYS)
         elif row.form == "lead_reopen":
             row.due_at = None
+        if lead.supervision_due is not None and row.form in SUPERVISED_FORMS:  # 督办: the county's deadline
+            row.due_at = min(row.due_at, lead.supervision_due) if row.due_at else lead.supervision_due
     session.flush()
 
 
@@ -254,7 +320,7 @@ def _int(value: object, label: str, key: str, errors: dict) -> int | None:
 
 FIELDS = {"village": "村", "text": "反映内容", "category": "问题类别", "name": "姓名", "contact": "联系方式",
           "case": "涉及事项编号", "entry": "涉及公开栏条目编号", "channel": "来源渠道",
-          "township_official": "涉及乡镇干部"}
+          "township_official": "涉及乡镇干部", "file": "照片或材料"}
 
 
 def _message(errors: dict) -> str:
@@ -266,12 +332,15 @@ class LeadsMixin:
     """Engine methods for complaint leads (mixed into ``engine.service.Engine``)."""
 
     # -- intake ------------------------------------------------------------------------------
-    def file_lead(self, body: object, *, username: str | None = None) -> dict:
-        """A new lead from a reporter (no account) or entered by a 纪委 cadre (``username``).
-        Everything is checked before anything is written: a bad lead changes nothing."""
+    def file_lead(self, body: object, *, username: str | None = None,
+                  files: list[tuple[str, bytes]] | None = None) -> dict:
+        """A new lead from a reporter (no account) or entered by a 纪委 cadre (``username``), with
+        ``files`` (photos or scans: ``(name, bytes)``). Everything is checked before anything is
+        written: a bad lead, or a lead with a bad photo, changes nothing."""
         if not isinstance(body, dict):
             raise Invalid("请求正文须为对象", {"text": ["请填写反映内容"]})
         errors: dict[str, list[str]] = {}
+        photos = _check_photos(files or [], errors)
         unknown = sorted(set(body) - set(FIELDS))
         for key in unknown:
             errors[key[:50]] = ["不认识的字段"]
@@ -323,9 +392,16 @@ class LeadsMixin:
                     errors["entry"] = [f"本村公开栏没有编号为{about_entry}的条目"]
             if errors:
                 raise Invalid(_message(errors), errors)
-            return self._register_lead(session, village, actor, text=text, name=name, contact=contact,
-                                       category=category, channel=channel, about_case=about_case,
-                                       about_entry=about_entry, to_county=bool(to_county))
+            for photo in photos:
+                self._store().put(photo["sha256"], photo["data"])  # content-addressed: stored once
+            out = self._register_lead(session, village, actor, text=text, name=name, contact=contact,
+                                      category=category, channel=channel, about_case=about_case,
+                                      about_entry=about_entry, to_county=bool(to_county))
+            if photos:
+                lead = session.scalar(select(Lead).where(Lead.code == out["code"]))
+                self._add_lead_photos(session, lead, photos, actor)
+                out["photos"] = len(photos)
+            return out
 
     def _register_lead(self, session: Session, village: Village, actor: Actor | None, **lead_fields) -> dict:
         row = self.catalog.latest_row(session, LEAD_PROCESS)
@@ -510,9 +586,24 @@ class LeadsMixin:
             out["dual_inquiry"] = result.data["dual_inquiry"]
         out.pop("code_display", None)
         out.pop("code", None)  # the reporter's key stays the reporter's
-        if may_see_identity(actor, case.village, lead, case):
+        if lead.supervised_at is not None:
+            out["supervision"] = _supervision_json(session, lead)
+        handler = may_see_identity(actor, case.village, lead, case)
+        out["may_supervise"] = lead.supervised_at is None and _may_supervise(actor, case.village, lead, case) \
+            and lead.status in ("received", "accepted")
+        if handler:
             out["name"] = lead.name or ""
             out["contact"] = lead.contact or ""
+            # the reporter's photos and the accountability records: for the handlers only (R60)
+            out["photos"] = [{"id": a.id, "name": a.name, "sha256": a.sha256, "size": a.size,
+                              "content_type": a.content_type}
+                             for a in session.scalars(select(Attachment).where(
+                                 Attachment.case_id == case.id, Attachment.uploaded_by.is_(None))
+                                 .order_by(Attachment.id))]
+            out["accountability"] = [_accountability_json(r) for r in session.scalars(
+                select(LeadAccountability).where(LeadAccountability.lead_id == lead.id)
+                .order_by(LeadAccountability.id))]
+            out["may_hold_to_account"] = lead.finding in ("substantiated", "partly")
         return out
 
     def audit_lead_view(self, actor: Actor, case_id: int, identity: bool) -> None:
@@ -521,6 +612,166 @@ class LeadsMixin:
             case = session.get(Case, case_id)
             self._audit(session, action="read_personal" if identity else "read_lead", actor=actor, case=case,
                         summary="查看问题线索及反映人身份信息" if identity else "查看问题线索")
+
+    # -- the reporter's photos ----------------------------------------------------------------
+    def _add_lead_photos(self, session: Session, lead: Lead, photos: list[dict], actor: Actor | None) -> list[dict]:
+        """Attach checked photos to the lead's intake step, bound at once (the reporter's evidence
+        is never taken back). Named neutrally: a file name could give the reporter away."""
+        row = session.scalar(select(TaskRow).where(TaskRow.case_id == lead.case_id, TaskRow.form == "lead_intake")
+                             .order_by(TaskRow.created_at).limit(1))
+        have = session.scalar(select(func.count()).select_from(Attachment).where(
+            Attachment.case_id == lead.case_id, Attachment.uploaded_by.is_(None))) or 0
+        now = self.now()
+        out = []
+        for number, photo in enumerate(photos, start=have + 1):
+            att = Attachment(case_id=lead.case_id, task_id=row.id, village_id=lead.village_id, sha256=photo["sha256"],
+                             name=f"线索材料{number}{evidence.EXTENSIONS[photo['content_type']]}", size=len(photo["data"]),
+                             content_type=photo["content_type"], uploaded_by=None, uploaded_at=now, bound_at=now)
+            session.add(att)
+            session.flush()
+            out.append(evidence.attachment_json(att))
+        case = session.get(Case, lead.case_id)
+        self._audit(session, action="lead_photo", actor=actor, actor_name=None if actor else "反映人", case=case,
+                    task_id=row.id, summary=f"反映人提供照片或材料{len(photos)}件",
+                    data={"attachments": [evidence.history_item(a) for a in session.scalars(
+                        select(Attachment).where(Attachment.id.in_([o["id"] for o in out])))]})
+        return out
+
+    def add_lead_photo(self, code: str, name: str | None, data: bytes, limit: int | None = None) -> dict:
+        """A photo or scan sent by the reporter with the query code, within 24 hours of filing and
+        before the lead is taken up: 201 ``{id, sha256, name, size, content_type}``; 404 for an
+        unknown code, 409 after the window or past the 9th, 413 too large, 422 not JPEG/PNG/PDF."""
+        limit = evidence.max_upload() if limit is None else limit
+        with self.sessions() as session:
+            self._photo_window(session, self._lead_by_code(session, code))
+        if len(data) > limit:
+            raise evidence.too_large_error(limit)
+        photos = [{"sha256": evidence.sha256(data), "content_type": evidence.sniff(data), "data": data}]
+        self._store().put(photos[0]["sha256"], photos[0]["data"])
+        with self.transaction() as session:
+            lead = self._lead_by_code(session, code)
+            self._photo_window(session, lead)
+            return self._add_lead_photos(session, lead, photos, None)[0]
+
+    def _photo_window(self, session: Session, lead: Lead) -> None:
+        if lead.status != "received" or self.now() - lead.received_at > PHOTO_WINDOW:
+            raise Conflict("只能在反映后24小时内、受理之前补充照片；有新的证据请再次反映并注明查询码")
+        have = session.scalar(select(func.count()).select_from(Attachment).where(
+            Attachment.case_id == lead.case_id, Attachment.uploaded_by.is_(None))) or 0
+        if have >= MAX_LEAD_PHOTOS:
+            raise Conflict(f"每条线索最多提供{MAX_LEAD_PHOTOS}件照片或材料")
+
+    # -- 督办 by the county -------------------------------------------------------------------
+    def supervise_lead(self, username: str, case_id: int, body: object) -> dict:
+        """县纪委督办: the county inspector of the lead's county puts it under supervision with a
+        reason and a deadline (a working day, not in the past). The township goes on handling it
+        (its steps are due by the deadline at the latest) and is told; the lead shows 县纪委督办.
+        403 for anyone but that county's inspector, 409 a second time or once the lead is done."""
+        body = body if isinstance(body, dict) else {}
+        errors: dict[str, list[str]] = {}
+        for key in sorted(set(body) - {"reason", "due"}):
+            errors[key[:50]] = ["不认识的字段"]
+        reason = _text(body.get("reason"), "督办理由", "reason", errors, required=True, limit=2000)
+        due_day = _date(body.get("due"), "办结时限", "due", errors)
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            case = self._case_for(session, actor, case_id)
+            lead = lead_of_case(session, case.id)
+            if lead is None:
+                raise NotFound(f"事项{case_id}不是问题线索")
+            if not _may_supervise(actor, case.village, lead, case):
+                raise Forbidden("只有本县纪委可以督办问题线索")
+            now = self.now()
+            if due_day is not None:
+                cal = workdays.Calendar.load(session)
+                today = now.astimezone(LOCAL_TZ).date()
+                if due_day < today:
+                    errors["due"] = [f"办结时限不能早于今天（{today.isoformat()}）"]
+                elif not cal.is_workday(due_day):
+                    errors["due"] = [f"办结时限{due_day.isoformat()}不是工作日，可选{cal.add(due_day, 1)[0].isoformat()}"]
+            if errors:
+                labels = {"reason": "督办理由", "due": "办结时限"}
+                raise Invalid("督办填写有误：" + "；".join(f"{labels.get(k, k)}：{v[0]}" for k, v in errors.items()),
+                              errors)
+            if lead.supervised_at is not None:
+                raise Conflict("该线索已由县纪委督办，不能重复督办")
+            if lead.to_county:
+                raise Conflict("该线索涉及乡镇干部，已由县纪委直接办理，无需督办")
+            if lead.status not in ("received", "accepted"):
+                raise Conflict("该线索已办结或已转办，不能督办")
+            lead.supervised_by, lead.supervised_at = actor.id, now
+            lead.supervision_reason, lead.supervision_due = reason, workdays.end_of_day(due_day)
+            for row in session.scalars(select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready",
+                                                             TaskRow.form.in_(SUPERVISED_FORMS))):
+                row.due_at = min(row.due_at, lead.supervision_due) if row.due_at else lead.supervision_due
+            self._audit(session, action="lead_supervise", actor=actor, case=case,
+                        summary=f"县纪委督办，限{due_day.isoformat()}前办结：{reason}",
+                        data={"due": due_day.isoformat()})
+            village = case.village
+            people = notices._without_excluded(notices.holders(session, village, {"discipline_inspector"}), case)
+            title = f"{village.township}{notices._quote(case.title)}已由县纪委督办，限{due_day.isoformat()}前办结"
+            notices.write(session, people, kind="lead", title=title, now=now, village=village.name, case_id=case.id,
+                          lead=lead.id, path=f"/cases/{case.id}")
+            return _supervision_json(session, lead)
+
+    # -- 一案双查 accountability records -------------------------------------------------------
+    def add_accountability(self, username: str, case_id: int, body: object) -> dict:
+        """One person held to account for a substantiated (or partly substantiated) lead (R59):
+        by the lead's handlers (the township's 纪委, the county inspector). 422 on every bad field,
+        409 unless the lead's finding is 属实 or 部分属实."""
+        body = body if isinstance(body, dict) else {}
+        errors: dict[str, list[str]] = {}
+        for key in sorted(set(body) - set(ACCOUNTABILITY_FIELDS)):
+            errors[key[:50]] = ["不认识的字段"]
+        person = _text(body.get("person"), "被问责人", "person", errors, required=True, limit=50)
+        position = _text(body.get("position"), "职务", "position", errors, required=True, limit=100)
+        duty = _choice(body.get("duty"), "责任类型", "duty", DUTIES, errors)
+        measure = _choice(body.get("measure"), "问责方式", "measure", MEASURES, errors)
+        decided_on = _date(body.get("decided_on"), "决定日期", "decided_on", errors, required=True)
+        decided_by = _text(body.get("decided_by"), "决定机关", "decided_by", errors, required=True, limit=100)
+        note = _text(body.get("note"), "说明", "note", errors, required=False, limit=2000)
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            case = self._case_for(session, actor, case_id)
+            lead = lead_of_case(session, case.id)
+            if lead is None:
+                raise NotFound(f"事项{case_id}不是问题线索")
+            if not may_see_identity(actor, case.village, lead, case):
+                raise Forbidden("问责记录由办理线索的乡镇纪委、县纪委登记")
+            now = self.now()
+            if decided_on is not None:
+                today = now.astimezone(LOCAL_TZ).date()
+                received = lead.received_at.astimezone(LOCAL_TZ).date()
+                if decided_on > today:
+                    errors["decided_on"] = ["决定日期不能晚于今天"]
+                elif decided_on < received:
+                    errors["decided_on"] = [f"决定日期不能早于收到线索的日期（{received.isoformat()}）"]
+            if errors:
+                raise Invalid("问责记录填写有误：" + "；".join(f"{ACCOUNTABILITY_FIELDS.get(k, k)}：{v[0]}"
+                                                       for k, v in errors.items()), errors)
+            if lead.finding not in ("substantiated", "partly"):
+                raise Conflict("核查结论为属实或部分属实后，才能登记一案双查问责记录")
+            row = LeadAccountability(lead_id=lead.id, village_id=lead.village_id, person=person, position=position,
+                                     duty=duty, measure=measure, decided_on=decided_on.isoformat(),
+                                     decided_by=decided_by, note=note, recorded_by=actor.id, recorded_at=now)
+            session.add(row)
+            session.flush()
+            self._audit(session, action="lead_accountability", actor=actor, case=case,
+                        summary=f"一案双查：{DUTIES[duty]}，{position}{person}，{MEASURES[measure]}（{decided_by}，"
+                                f"{decided_on.isoformat()}）", data={"accountability": row.id})
+            return _accountability_json(row)
+
+    def accountability_of(self, username: str, case_id: int) -> list[dict]:
+        with self.sessions() as session:
+            actor = self.actor(session, username)
+            case = self._case_for(session, actor, case_id)
+            lead = lead_of_case(session, case.id)
+            if lead is None:
+                raise NotFound(f"事项{case_id}不是问题线索")
+            if not may_see_identity(actor, case.village, lead, case):
+                raise Forbidden("问责记录仅供办理线索的乡镇纪委、县纪委查看")
+            return [_accountability_json(r) for r in session.scalars(
+                select(LeadAccountability).where(LeadAccountability.lead_id == lead.id).order_by(LeadAccountability.id))]
 
     def leads_desk(self, username: str, village_code: str | None = None, status: str | None = None) -> dict:
         """The leads a 纪检 role oversees: a list with overdue flags, and statistics by category,
@@ -555,10 +806,27 @@ class LeadsMixin:
                         "stage": "、".join(t.title for t in tasks) or "—",
                         "due_at": iso(min((t.due_at for t in tasks if t.due_at), default=None)),
                         "overdue": bool(overdue), "accept_late": accept_late,
-                        "assignment": lead.assignment or {}, "rating": lead.rating}
+                        "assignment": lead.assignment or {}, "rating": lead.rating,
+                        "supervised": lead.supervised_at is not None,
+                        "supervision_due": iso(lead.supervision_due)}
                 items.append(item)
             if status:
                 items = [i for i in items if i["status"] == status]
+            held = Counter()
+            shown = {i["id"] for i in items}
+            for _lead_id, village_name, duty in session.execute(
+                    select(LeadAccountability.lead_id, Village.name, LeadAccountability.duty)
+                    .join(Village, LeadAccountability.village_id == Village.id)
+                    .where(LeadAccountability.lead_id.in_(shown or {-1}))):
+                held[(village_name, duty)] += 1
+            by_village = sorted({v for v, _ in held})
+            accountability = [{"village_name": v, "primary": held[(v, "primary")],
+                               "supervisory": held[(v, "supervisory")],
+                               "total": held[(v, "primary")] + held[(v, "supervisory")]} for v in by_village]
+            per_lead = Counter(lid for lid, in session.execute(
+                select(LeadAccountability.lead_id).where(LeadAccountability.lead_id.in_(shown or {-1}))))
+            for item in items:
+                item["accountability"] = per_lead[item["id"]]
             decided = [i for i in items if i["status"] != "received" or i["accept_late"]]
             on_time = [i for i in decided if not i["accept_late"]]
             ratings = [i["rating"] for i in items if i["rating"] is not None]
@@ -575,6 +843,9 @@ class LeadsMixin:
                     "on_time_rate": round(len(on_time) / len(decided), 3) if decided else None,
                     "satisfaction": round(sum(ratings) / len(ratings), 2) if ratings else None,
                     "rated": len(ratings),
+                    "supervised": sum(1 for i in items if i["supervised"]),
+                    "accountability": accountability,
+                    "accountability_total": sum(a["total"] for a in accountability),
                 },
                 "calendar_notes": [workdays.estimate_note(y) for y in unknown_years],
                 "generated_at": iso(now),
@@ -603,3 +874,71 @@ class LeadsMixin:
 
 def _count(items: list[dict], key: str) -> list[dict]:
     return [{"name": k, "count": n} for k, n in Counter(i[key] for i in items).most_common()]
+
+
+def _date(value: object, label: str, key: str, errors: dict, *, required: bool = True) -> date | None:
+    if value is None or value == "":
+        if required:
+            errors[key] = [f"请填写{label}"]
+        return None
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        errors[key] = [f"{label}须为日期，如 2026-03-01"]
+        return None
+
+
+def _choice(value: object, label: str, key: str, choices: dict[str, str], errors: dict) -> str | None:
+    if isinstance(value, str) and value.strip() in choices:
+        return value.strip()
+    if isinstance(value, str) and value.strip() in choices.values():
+        return next(k for k, v in choices.items() if v == value.strip())
+    allowed = "、".join(f"{k}（{v}）" for k, v in choices.items())
+    errors[key] = [f"请选择{label}" if value in (None, "") else f"{label}只能是：{allowed}"]
+    return None
+
+
+def _may_supervise(actor: Actor, village: Village, lead: Lead, case: Case) -> bool:
+    """督办 is the county inspector's, of the lead's county (not kept off the case)."""
+    return "county_inspector" in _roles(actor, village, lead, case)
+
+
+def _supervision_json(session: Session, lead: Lead) -> dict:
+    who = session.get(User, lead.supervised_by) if lead.supervised_by else None
+    return {"by": who.name if who else "县纪委", "at": iso(lead.supervised_at), "reason": lead.supervision_reason or "",
+            "due": iso(lead.supervision_due),
+            "due_day": lead.supervision_due.astimezone(LOCAL_TZ).date().isoformat() if lead.supervision_due else None}
+
+
+def _accountability_json(row: LeadAccountability) -> dict:
+    return {"id": row.id, "person": row.person, "position": row.position, "duty": row.duty,
+            "duty_name": DUTIES.get(row.duty, row.duty), "measure": row.measure,
+            "measure_name": MEASURES.get(row.measure, row.measure), "decided_on": row.decided_on,
+            "decided_by": row.decided_by, "note": row.note or "", "recorded_at": iso(row.recorded_at)}
+
+
+def _check_photos(files: list[tuple[str, bytes]], errors: dict, *, limit: int | None = None) -> list[dict]:
+    """The reporter's photos checked by content (engine/evidence.py: JPEG, PNG or PDF, whole, within
+    the size limit); every bad one named under ``file``. Nothing is stored here."""
+    limit = evidence.max_upload() if limit is None else limit
+    if len(files) > MAX_LEAD_PHOTOS:
+        errors["file"] = [f"每条线索最多提供{MAX_LEAD_PHOTOS}件照片或材料"]
+        return []
+    out, problems = [], []
+    for number, (name, data) in enumerate(files, start=1):
+        label = f"第{number}个文件" + (f"（{evidence.clean_name(name, 'image/jpeg').rsplit('.', 1)[0][:40]}）"
+                                     if name else "")
+        if len(data) > limit:
+            problems.append(f"{label}超过大小上限（{evidence.size_text(limit)}）")
+            continue
+        try:
+            content_type = evidence.sniff(data)
+        except Invalid as exc:
+            problems.append(f"{label}：{exc.fields['file'][0]}")
+            continue
+        out.append({"sha256": evidence.sha256(data), "content_type": content_type, "data": data})
+    if problems:
+        errors["file"] = ["；".join(problems)]
+    return out

@@ -352,6 +352,31 @@ class Lead(Base):
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rating_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     rated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: 县纪委督办: the county inspector supervises the township's handling to a deadline (issue 12).
+    supervised_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    supervised_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    supervision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    supervision_due: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class LeadAccountability(Base):
+    """一案双查 (R59): one person held to account for a substantiated lead: the 主体责任 of the
+    village Party organisation or the 监督责任 of the supervisors or the township 纪委, with the
+    measure decided (中国共产党问责条例 第八条; 监督执纪 "四种形态"), when and by whom."""
+
+    __tablename__ = "lead_accountability"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
+    person: Mapped[str] = mapped_column(String(100))
+    position: Mapped[str] = mapped_column(String(100))
+    duty: Mapped[str] = mapped_column(String(20))  # primary (主体责任) | supervisory (监督责任)
+    measure: Mapped[str] = mapped_column(String(30))
+    decided_on: Mapped[str] = mapped_column(String(10))  # ISO date
+    decided_by: Mapped[str] = mapped_column(String(100))  # 决定机关
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    recorded_at: Mapped[datetime]
 
 
 class HolidayDay(Base):

@@ -465,15 +465,19 @@ def _add_leads(engine: Engine, username: str, out: dict, codes: set[str]) -> Non
     leads = [i for i in engine.leads_desk(username)["leads"] if i["village"] in codes]
     items = [{k: i[k] for k in ("case", "title", "village", "village_name", "category_name", "status",
                                 "status_name", "received_at", "accept_due", "due_at", "stage", "overdue",
-                                "to_county")} for i in leads]
+                                "to_county", "assignment", "supervised", "supervision_due", "accountability")}
+             for i in leads]
+    keys = ("leads_open", "leads_overdue", "leads_supervised", "accountability")
     for c in out["counts"]:
         mine = [i for i in items if i["village"] == c["code"]]
         c["leads_open"] = sum(1 for i in mine if i["status"] in LEAD_OPEN)
         c["leads_overdue"] = sum(1 for i in mine if i["overdue"])
+        c["leads_supervised"] = sum(1 for i in mine if i["supervised"])
+        c["accountability"] = sum(i["accountability"] for i in mine)  # 一案双查: people held to account
     for t in out["townships"]:
-        for key in ("leads_open", "leads_overdue"):
+        for key in keys:
             t["totals"][key] = sum(c[key] for c in t["villages"])
-    for key in ("leads_open", "leads_overdue"):
+    for key in keys:
         out["totals"][key] = sum(c[key] for c in out["counts"])
     out["leads"] = sorted(items, key=lambda i: (not i["overdue"], i["status"] not in LEAD_OPEN, i["due_at"] or "~"))
     out["lead_status"] = [{"status": k, "name": n, "count": sum(1 for i in items if i["status"] == k)}

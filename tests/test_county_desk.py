@@ -275,7 +275,7 @@ def test_complaint_leads_by_status_and_deadline(app, api, web, clock):
     data = api("xu").get("/county").get_json()
     assert data["totals"]["leads_overdue"] == 1 and data["townships"][0]["totals"]["leads_overdue"] == 1
     rows = list(csv.reader(io.StringIO(web("xu").get("/county/export.csv").data.decode("utf-8-sig"))))
-    assert rows[0][-3:] == ["问题线索（待受理、办理中）", "线索逾期", "已办结事项"]
-    assert next(row for row in rows if row[3] == "demo-002")[-3:-1] == ["1", "1"]
+    assert rows[0][-5:] == ["问题线索（待受理、办理中）", "线索逾期", "线索督办", "一案双查问责人次", "已办结事项"]
+    assert next(row for row in rows if row[3] == "demo-002")[-5:-1] == ["1", "1", "0", "0"]
     detail = web("xu").get("/county/export.csv?table=detail").data.decode("utf-8-sig")
     assert "问题线索" in detail and "秘密人" not in detail and "13700000000" not in detail

@@ -125,6 +125,9 @@ COVERED = {
     ("GET", "/api/v1/villages/<string:code>/assets/<int:asset_id>"),
     ("POST", "/api/v1/villages/<string:code>/assets/<int:asset_id>/status"),
     ("POST", "/api/v1/board/<int:entry_id>/photos"),
+    ("POST", "/api/v1/leads/<string:code>/attachments"), ("POST", "/api/v1/instances/<int:case_id>/lead/supervision"),
+    ("GET", "/api/v1/instances/<int:case_id>/lead/accountability"),
+    ("POST", "/api/v1/instances/<int:case_id>/lead/accountability"),
 }
 #: who may enter receipts and reversals in each village's books (报账员, the township agency)
 BOOKKEEP = {"demo-001": {"sun", "he"}, "demo-002": {"he"}}
@@ -133,6 +136,8 @@ BOOKKEEP = {"demo-001": {"sun", "he"}, "demo-002": {"he"}}
 LEAD_VIEW = {"wu", "xu", "admin"}
 LEAD_IDENTITY = {"wu", "xu"}
 LEAD_DESK = {"wu", "xu", "ye", "admin"}  # ye (远山县) gets an empty desk
+#: 督办 of a 示范县 lead: its county inspector alone (issue 12).
+LEAD_SUPERVISE = {"xu"}
 
 
 def test_every_api_route_is_in_the_matrix(matrix_app):
@@ -524,13 +529,33 @@ def test_complaint_leads(world):
         # the reporter's page: anyone with the code, never the identity
         status = c.get(f"/leads/{code}")
         assert status.status_code == 200 and "秘密人" not in status.get_data(as_text=True)
+        # 督办 and 一案双查 records (issue 12): an empty body is a 422 for whoever may, refused for the others
+        _check(who, c.post(f"/instances/{case_id}/lead/supervision", json={}), who in LEAD_SUPERVISE, ok=(422,),
+               what="supervise the lead")
+        _check(who, c.get(f"/instances/{case_id}/lead/accountability"), who in LEAD_IDENTITY,
+               what="see the lead's accountability records")
+        _check(who, c.post(f"/instances/{case_id}/lead/accountability", json={}), who in LEAD_IDENTITY, ok=(422,),
+               what="record accountability on the lead")
     for who in PEOPLE:
-        r = web_client(app, who).get(f"/cases/{case_id}")
+        page = web_client(app, who)
+        r = page.get(f"/cases/{case_id}")
         if who in LEAD_VIEW:
             assert r.status_code == 200, who
         else:
             assert r.status_code in (403, 404), f"ESCALATION: {who} GET the lead's page → {r.status_code}"
+        r = page.post(f"/cases/{case_id}/lead/supervise", data={"reason": "", "due": ""})
+        assert r.status_code in ((302, 303) if who in LEAD_SUPERVISE else (403, 404)), (who, r.status_code)
     assert _version(app, case_id) == before
+
+    # the reporter's photo (issue 12): sent with the code by anyone who has it; seen by the 纪检 roles only
+    import io
+
+    r = app.test_client().post(f"/api/v1/leads/{code}/attachments", data={"file": (io.BytesIO(_png()), "p.png")},
+                               content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    photo = r.get_json()["id"]
+    for who in EVERYONE:
+        _check(who, clients[who].get(f"/attachments/{photo}"), who in LEAD_IDENTITY, what="see the reporter's photo")
 
 
 #: who may add the photo of demo-001's posted resolution notice (张贴照片, R44): the poster, i.e. whoever

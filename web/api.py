@@ -618,6 +618,70 @@ class LeadObjection(MethodView):
         return engine().object_lead(code, _raw_body())
 
 
+class LeadPhotoOut(Schema):
+    id = fields.Integer()
+    sha256 = fields.String()
+    name = fields.String()
+    size = fields.Integer()
+    content_type = fields.String()
+
+
+@blp.route("/leads/<string:code>/attachments")
+class LeadPhotos(MethodView):
+    @blp.response(201, LeadPhotoOut)
+    @blp.doc(**UPLOAD_DOC)
+    def post(self, code):
+        """反映人凭查询码补充照片或扫描件（反映后24小时内、受理之前；每条线索最多9件；只有办理线索的纪委可以查看）"""
+        from .evidence import read_upload
+
+        _lead_limit()
+        name, data, limit = read_upload()
+        return engine().add_lead_photo(code, name, data, limit)
+
+
+class SupervisionIn(_In):
+    reason = fields.Raw(allow_none=True, metadata={"description": "督办理由"})
+    due = fields.Raw(allow_none=True, metadata={"description": "办结时限（工作日，YYYY-MM-DD，不早于今天）"})
+
+
+class AccountabilityIn(_In):
+    person = fields.Raw(allow_none=True, metadata={"description": "被问责人姓名"})
+    position = fields.Raw(allow_none=True, metadata={"description": "职务，如 村党支部书记"})
+    duty = fields.Raw(allow_none=True, metadata={"description": "primary（主体责任）或 supervisory（监督责任）"})
+    measure = fields.Raw(allow_none=True, metadata={"description": "talk_reminder 谈话提醒、criticism 批评教育、"
+                                                                   "self_examination 责令检查、circulated 通报、admonishment 诫勉、"
+                                                                   "organisational 组织调整或者组织处理、party_discipline 党纪处分、"
+                                                                   "government_sanction 政务处分、judicial 移送司法机关"})
+    decided_on = fields.Raw(allow_none=True, metadata={"description": "决定日期 YYYY-MM-DD"})
+    decided_by = fields.Raw(allow_none=True, metadata={"description": "决定机关，如 示范镇纪委"})
+    note = fields.Raw(allow_none=True, metadata={"description": "说明（可选）"})
+
+
+@blp.route("/instances/<int:case_id>/lead/supervision")
+class LeadSupervision(MethodView):
+    @blp.arguments(SupervisionIn)
+    @blp.response(201)
+    @blp.doc(security=BEARER)
+    def post(self, _body, case_id):
+        """县纪委督办问题线索：理由和办结时限；乡镇纪委收到通知，线索各环节须在时限前办结（只能督办一次）"""
+        return engine().supervise_lead(current_username(), case_id, _raw_body())
+
+
+@blp.route("/instances/<int:case_id>/lead/accountability")
+class LeadAccountabilityRecords(MethodView):
+    @blp.doc(security=BEARER)
+    def get(self, case_id):
+        """一案双查问责记录（仅办理线索的乡镇纪委、县纪委）"""
+        return engine().accountability_of(current_username(), case_id)
+
+    @blp.arguments(AccountabilityIn)
+    @blp.response(201)
+    @blp.doc(security=BEARER)
+    def post(self, _body, case_id):
+        """登记一案双查问责记录：被问责人、职务、主体责任或监督责任、问责方式、决定日期、决定机关（线索属实或部分属实后）"""
+        return engine().add_accountability(current_username(), case_id, _raw_body())
+
+
 @blp.route("/villages/<string:code>/board/verify")
 class BoardVerify(MethodView):
     @blp.response(200, VerifyOut)

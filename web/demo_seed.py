@@ -95,7 +95,15 @@ def seed(engine: Engine) -> int:
     intake = next(t for t in past.get_case("wu", lead_case)["tasks"] if t["name"] == "lead_intake")
     past.complete_task("wu", intake["id"], {
         "decision": "accept", "disposition": "preliminary_verification", "responsible_unit": "示范镇纪委",
-        "handler": "吴纪委", "complete_by": (now + timedelta(days=20)).date().isoformat(),
+        "handler": "吴纪委", "complete_by": _workday_after(now, 14).isoformat(),
         "standard": "入户核实家庭经济状况，结论书面反馈反映人"})
     engine.run_timers()
     return 3
+
+
+def _workday_after(now, days: int):
+    """The ``days``-th working day after ``now`` (a 完成时限 must be a working day)."""
+    from engine.clock import LOCAL_TZ
+    from engine.workdays import Calendar
+
+    return Calendar().add(now.astimezone(LOCAL_TZ).date(), days)[0]

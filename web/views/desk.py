@@ -238,9 +238,11 @@ def county():
 
 
 COUNTY_SUMMARY_HEAD = ["县", "乡镇", "村", "村编码", "办理中", "暂停", "待核查", "核查逾期", "逾期环节", "流会", "未通过",
-                       "异议（全部）", "待答复异议", "公开逾期", "问题线索（待受理、办理中）", "线索逾期", "已办结事项"]
+                       "异议（全部）", "待答复异议", "公开逾期", "问题线索（待受理、办理中）", "线索逾期", "线索督办",
+                       "一案双查问责人次", "已办结事项"]
 COUNTY_KEYS = ("running", "on_hold", "inspections", "inspections_overdue", "overdue", "lapsed", "failed",
-               "objections", "open_objections", "disclosures_overdue", "leads_open", "leads_overdue", "closed")
+               "objections", "open_objections", "disclosures_overdue", "leads_open", "leads_overdue", "leads_supervised",
+               "accountability", "closed")
 
 
 def _county_summary_rows(data: dict) -> list[list]:
@@ -266,9 +268,22 @@ def _disclosure_rows(data: dict) -> list[list]:
 
 
 def _lead_rows(data: dict) -> list[list]:
+    def note(t: dict) -> str:
+        parts = [f"类别：{t['category_name']}"]
+        if t["due_at"]:
+            parts.append(f"期限{fmt_time(t['due_at'])}")
+        if t.get("supervised"):
+            parts.append(f"县纪委督办，限{fmt_time(t['supervision_due'], '%Y-%m-%d')}前办结")
+        a = t.get("assignment") or {}
+        if a:  # 速查快办: 责任单位, 经办人, 完成时限, 完成标准
+            parts.append(f"责任单位：{a.get('responsible_unit') or '—'}；经办人：{a.get('handler') or '—'}；"
+                         f"完成时限：{a.get('complete_by') or '—'}；完成标准：{a.get('standard') or '—'}")
+        if t.get("accountability"):
+            parts.append(f"一案双查问责{t['accountability']}人次")
+        return "；".join(parts)
+
     return [["问题线索", t["village_name"], t["title"], t["stage"],
-             t["status_name"] + ("（逾期）" if t["overdue"] else ""), fmt_time(t["received_at"]),
-             f"类别：{t['category_name']}；期限{fmt_time(t['due_at'])}" if t["due_at"] else f"类别：{t['category_name']}",
+             t["status_name"] + ("（逾期）" if t["overdue"] else ""), fmt_time(t["received_at"]), note(t),
              f"事项{t['case']}"] for t in data["leads"]]
 
 

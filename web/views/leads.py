@@ -5,13 +5,13 @@ roles. The code never travels in a URL: it is posted, so it stays out of logs an
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+from flask import current_app, flash, redirect, render_template, request, url_for
 
 from engine import reports
-from engine.errors import Conflict, CunwuError, Invalid, NotFound
-from engine.leads import CATEGORIES
+from engine.errors import Conflict, CunwuError, Forbidden, Invalid, NotFound
+from engine.leads import CATEGORIES, DUTIES, MAX_LEAD_PHOTOS, MEASURES
 
-from .common import bp, engine, roles_required, username
+from .common import bp, engine, login_required, roles_required, username
 
 
 def _limit() -> None:
@@ -39,7 +39,7 @@ def lead_new(code: str):
                 "township_official": request.form.get("township_official") == "on"}
         try:
             _limit()
-            lead = engine().file_lead(body)
+            lead = engine().file_lead(body, files=_photos())
         except Invalid as exc:
             errors, message, status = exc.fields, exc.message, 422
         except CunwuError as exc:
@@ -47,7 +47,65 @@ def lead_new(code: str):
         else:  # the receipt is the answer to the POST: the code never appears in a URL
             return render_template("lead_receipt.html", village=village, lead=lead), 201
     return render_template("lead_new.html", village=village, values=values, errors=errors, message=message,
-                           categories=CATEGORIES, channel=channel), status
+                           categories=CATEGORIES, channel=channel, max_photos=MAX_LEAD_PHOTOS,
+                           max_upload_text=_upload_text()), status
+
+
+def _upload_text() -> str:
+    from engine.evidence import size_text
+
+    from ..evidence import upload_limit
+
+    return size_text(upload_limit())
+
+
+def _photos() -> list[tuple[str, bytes]]:
+    """The photos and scans sent with the form (camera or files): ``(name, bytes)``, each read up
+    to one byte past the limit (the engine refuses what is over it, naming the file)."""
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from ..evidence import upload_limit
+
+    limit = upload_limit()
+    try:
+        uploads = [f for f in request.files.getlist("photos") if f and f.filename]
+        return [(f.filename, f.stream.read(limit + 1)) for f in uploads]
+    except RequestEntityTooLarge as exc:
+        message = f"照片或材料合计超过大小上限（{_upload_text()}），请少选几张或压缩后再提交"
+        raise Invalid(message, {"file": [message]}) from exc
+
+
+@bp.route("/cases/<int:case_id>/lead/supervise", methods=["POST"])
+@login_required
+def lead_supervise(case_id: int):
+    """县纪委督办 from the lead's page: reason and deadline; back to the lead."""
+    try:
+        engine().supervise_lead(username(), case_id, {"reason": request.form.get("reason") or "",
+                                                      "due": request.form.get("due") or ""})
+    except (Forbidden, NotFound):
+        raise
+    except CunwuError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("已督办，乡镇纪委已收到通知。")
+    return redirect(url_for("web.case", case_id=case_id) + "#lead")
+
+
+@bp.route("/cases/<int:case_id>/lead/accountability", methods=["POST"])
+@login_required
+def lead_accountability(case_id: int):
+    """一案双查: one accountability record from the lead's page."""
+    body = {k: request.form.get(k) or None for k in ("person", "position", "duty", "measure", "decided_on",
+                                                      "decided_by", "note")}
+    try:
+        saved = engine().add_accountability(username(), case_id, body)
+    except (Forbidden, NotFound):
+        raise
+    except CunwuError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"已登记问责记录：{saved['position']}{saved['person']}，{saved['measure_name']}。")
+    return redirect(url_for("web.case", case_id=case_id) + "#lead")
 
 
 @bp.route("/leads/lookup", methods=["GET", "POST"])
@@ -99,7 +157,7 @@ def lead_enter():
                 "channel": values["channel"] or "phone",
                 "township_official": request.form.get("township_official") == "on"}
         try:
-            lead = engine().file_lead(body, username=username())
+            lead = engine().file_lead(body, username=username(), files=_photos())
         except Invalid as exc:
             errors, message, status = exc.fields, exc.message, 422
         except CunwuError as exc:
@@ -158,3 +216,9 @@ def leads_csv():
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = "attachment; filename=leads.csv"
     return response
+
+
+@bp.app_context_processor
+def _lead_choices() -> dict:
+    """The choices of the 一案双查 form on the lead's page."""
+    return {"lead_duties": DUTIES, "lead_measures": MEASURES}
