@@ -73,6 +73,10 @@ class LedgerMixin:
                 message = f"{period.title}的财务已公开，不能再登记该期间的收入；请按实际入账日期登记在本期"
                 raise Invalid(message, {"received_on": [message]})
             entry = ledger.add_receipt(session, village, values, actor_id=actor.id, actor_name=actor.name, now=now)
+            if values.get("contract") is not None:  # collected: its reminders are read once nothing is due
+                from .receivables import clear_if_paid
+
+                clear_if_paid(session, contract, village, now)
             self._audit(session, action="ledger_receipt", actor=actor, village_id=village.id,
                         summary=f"登记收入：{ledger.ENTITIES[entry.entity]} {entry.account} "
                                 f"{ledger.money(entry.amount)}元（{entry.summary}）",

@@ -22,8 +22,11 @@ from .errors import NotFound
 from .models import Case, Notification, OutboxMessage, RoleAssignment, TaskRow, User, Village
 
 LEAD_PROCESS = "complaint-lead"  # engine.leads.LEAD_PROCESS (not imported: leads imports the engine's pieces)
-KINDS = ("objection", "hold", "overdue", "lead")
-KIND_NAMES = {"objection": "异议", "hold": "暂停", "overdue": "超期", "lead": "线索", "digest": "每日汇总"}
+#: ``receivable`` (a contract's amount fell due, or is overdue and unpaid: engine/receivables.py)
+#: extends the contract's table, which has no money events.
+KINDS = ("objection", "hold", "overdue", "lead", "receivable")
+KIND_NAMES = {"objection": "异议", "hold": "暂停", "overdue": "超期", "lead": "线索", "receivable": "应收",
+              "digest": "每日汇总"}
 #: No SMS between 22:00 and 07:00 Beijing time, except for a hold.
 QUIET_FROM, QUIET_TO = 22, 7
 

@@ -890,7 +890,15 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
         # A period of the books has ended: open its 财务公开 in every village (R26).
         fired += self.open_finance_disclosures()
         self.scan_overdue()
+        self.scan_receivables()
         return fired
+
+    def scan_receivables(self) -> int:
+        """Tell of contract amounts fallen due and overdue unpaid (once per due date and stage;
+        engine/receivables.py, notice kind ``receivable``)."""
+        from . import receivables
+
+        return receivables.scan(self.sessions, self.now())
 
     def scan_overdue(self) -> int:
         """Tell of ready tasks past their due date (once per task; CONTRACT.md, kind ``overdue``)."""

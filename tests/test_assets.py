@@ -381,3 +381,137 @@ def test_a_disposal_without_a_registered_asset_still_enters_the_register(app, it
     case.do("wang", "contract", _contract(clock, entity="cooperative"))
     (row,) = _contracts(app)
     assert row.asset_id is None and row.entity == "cooperative" and row.case_id == case.case["id"]
+
+
+# ------------------------------------------------------------------------------ receivable reminders (应收, 应收未收)
+
+from engine.models import Notification, ReceivableNotice, User  # noqa: E402
+
+LEASE = {"entity": "cooperative", "kind": "lease", "subject": "村委会旧仓库", "counterparty": "李四",
+         "starts_on": "2026-03-10", "ends_on": "2027-03-09", "amount": "1500.00", "every_months": 3}
+
+
+def _notices(app, kind: str = "receivable") -> dict[str, list[Notification]]:
+    with app.extensions["cunwu"].sessions() as session:
+        rows = session.execute(select(User.username, Notification).join(User, User.id == Notification.user_id)
+                               .where(Notification.kind == kind).order_by(Notification.id))
+        out: dict[str, list[Notification]] = {}
+        for username, notice in rows:
+            out.setdefault(username, []).append(notice)
+        return out
+
+
+def test_a_due_amount_is_told_once_then_once_more_when_overdue_and_a_receipt_clears_it(app, clock):
+    """The timers tell the village's 报账员 and the township agency when a period's amount falls
+    due, and once more when it is still unpaid after the grace days (default 30), once per due
+    date; a receipt against the contract collects it: nothing more is told of that date, and its
+    reminders are read."""
+    engine = app.extensions["cunwu"]
+    sun = ApiClient(app, "sun")
+    contract = sun.post("/villages/demo-001/contracts", json=LEASE).get_json()
+    engine.run_timers()
+    assert _notices(app) == {}, "not due before 2026-03-10"
+    clock.advance(days=8)  # 2026-03-10 16:00 Beijing: the first rent falls due
+    engine.run_timers()
+    engine.run_timers()
+    told = _notices(app)
+    assert set(told) == {"sun", "he"}, "the village's 报账员 and the township agency, nobody else"
+    (notice,) = told["sun"]
+    assert "合同" in notice.title and "第1期（2026-03-10）" in notice.title and "1500.00元已到期" in notice.title
+    assert notice.path == f"/contracts?village=demo-001#contract-{contract['id']}"
+    assert [n["kind"] for n in sun.get("/notifications").get_json()] == ["receivable"]
+    clock.advance(days=29)
+    engine.run_timers()
+    assert len(_notices(app)["sun"]) == 1, "29 days: not yet overdue"
+    clock.advance(days=1)
+    engine.run_timers()
+    engine.run_timers()
+    late = _notices(app)["he"]
+    assert len(late) == 2 and "逾期未收" in late[1].title and "应收未收合计1500.00元" in late[1].title
+    r = sun.post("/villages/demo-001/ledger/receipts", json={
+        "received_on": ledger_today(clock), "entity": "cooperative", "amount": "1000.00", "account": "经营收入",
+        "summary": "旧仓库租金（部分）", "counterparty": "李四", "contract": contract["id"]})
+    assert r.status_code == 201
+    assert all(n.read_at is None for n in _notices(app)["sun"]), "part paid: still due"
+    sun.post("/villages/demo-001/ledger/receipts", json={
+        "received_on": ledger_today(clock), "entity": "cooperative", "amount": "500.00", "account": "经营收入",
+        "summary": "旧仓库租金（余款）", "counterparty": "李四", "contract": contract["id"]})
+    assert all(n.read_at is not None for ns in _notices(app).values() for n in ns), "paid: the reminders are read"
+    assert sun.get("/villages/demo-001/contracts").get_json()[0]["receivable"]["outstanding"] == "0.00"
+    # The second period (2026-06-10) is paid within the grace days: told when due, never as overdue.
+    clock.value = clock.value.replace(month=6, day=10)
+    engine.run_timers()
+    assert len(_notices(app)["sun"]) == 3 and "第2期（2026-06-10）" in _notices(app)["sun"][-1].title
+    sun.post("/villages/demo-001/ledger/receipts", json={
+        "received_on": ledger_today(clock), "entity": "cooperative", "amount": "1500.00", "account": "经营收入",
+        "summary": "旧仓库租金", "counterparty": "李四", "contract": contract["id"]})
+    clock.advance(days=40)
+    engine.run_timers()
+    assert len(_notices(app)["sun"]) == 3, "paid before it was overdue: no overdue notice"
+    with engine.sessions() as session:
+        claims = sorted((c.due_on.isoformat(), c.stage) for c in session.scalars(select(ReceivableNotice)))
+    assert claims == [("2026-03-10", "due"), ("2026-03-10", "overdue"), ("2026-06-10", "due")]
+
+
+def ledger_today(clock) -> str:
+    from engine.ledger import local_today
+
+    return local_today(clock()).isoformat()
+
+
+def test_the_grace_days_are_a_village_setting(app, clock):
+    from engine.ledger import check_setting
+
+    assert check_setting("ledger.receivable_grace_days", 10) == []
+    assert check_setting("ledger.receivable_grace_days", 400) and check_setting("ledger.receivable_grace_days", "10")
+    set_village(app, **{"ledger.receivable_grace_days": 0})
+    engine = app.extensions["cunwu"]
+    engine.add_contract("sun", "demo-001", {**LEASE, "starts_on": "2026-03-01"})
+    engine.run_timers()
+    titles = [n.title for n in _notices(app)["sun"]]
+    assert len(titles) == 2 and "已到期" in titles[0] and "逾期未收" in titles[1], "0 days: overdue at once"
+
+
+def test_a_backlog_of_due_dates_is_told_in_one_notice_per_stage(app, clock):
+    """A contract registered late (monthly rent since 2025-11-01): every unpaid date is claimed, in
+    one notice per stage, not one message per month."""
+    engine = app.extensions["cunwu"]
+    engine.add_contract("he", "demo-001", {**LEASE, "starts_on": "2025-11-01", "ends_on": "2026-10-31",
+                                           "every_months": 1, "amount": "100.00"})
+    engine.run_timers()
+    titles = [n.title for n in _notices(app)["he"]]
+    assert len(titles) == 2, titles
+    assert "第1至5期（2025-11-01起）应收500.00元已到期" in titles[0]
+    assert "第1至3期（2025-11-01起）应收300.00元逾期未收" in titles[1], "February's and March's are not yet 30 days late"
+
+
+def test_two_workers_tell_each_due_date_once(pg_app, clock):
+    import threading
+
+    engine = pg_app.extensions["cunwu"]
+    for n in range(6):
+        engine.add_contract("he", "demo-001" if n % 2 else "demo-002",
+                            {**LEASE, "subject": f"仓库{n}", "starts_on": "2026-01-01", "every_months": 1})
+    clock.advance(days=40)  # 2026-04-11: four monthly dates due each, three of them overdue
+    barrier = threading.Barrier(2)
+    errors: list = []
+
+    def work():
+        barrier.wait()
+        try:
+            for _ in range(3):
+                engine.run_timers()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    told = _notices(pg_app)
+    assert len(told["he"]) == 12, "six contracts, a due and an overdue notice each, told once"
+    assert len(told["sun"]) == 6, "the demo-001 报账员: its three contracts"
+    with engine.sessions() as session:
+        assert session.scalar(select(func.count(ReceivableNotice.id))) == 6 * (4 + 3)
