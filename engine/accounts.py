@@ -15,13 +15,25 @@ import functools
 import hashlib
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, delete, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .models import AuthSession, LoginCounter, User, UTCDateTime
+from .authz import Actor, Grant
+from .models import AuthSession, LoginCounter, RoleAssignment, User, UTCDateTime
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """A token (``kind`` "api") or a pages' session id ("web") that is not checked yet: the engine
+    resolves it to its person in the request's own transaction, with the person and the roles, in
+    one query (:meth:`Accounts.actor`)."""
+
+    token: str = field(repr=False)
+    kind: str = "api"
 
 
 def _digest(token: str) -> str:
@@ -114,6 +126,35 @@ class Accounts:
         if row is None or password_tag(row.password_hash) != row.password_tag:
             return None
         return row.username
+
+    def actor(self, session: Session, who: str | Bearer) -> Actor | None:
+        """The active person ``who`` names (a username or an unchecked :class:`Bearer` token) with
+        their roles, in one statement inside ``session``; None when there is no such active person
+        or the token is not live (expired, revoked, of an older password, of another kind)."""
+        cols = (User.id, User.username, User.name, RoleAssignment.role, RoleAssignment.village_id,
+                RoleAssignment.township, RoleAssignment.county)
+        if isinstance(who, Bearer):
+            token = who.token
+            if not isinstance(token, str) or not token or len(token) > 200:
+                return None
+            stmt = (select(*cols, User.password_hash, AuthSession.password_tag)
+                    .join(AuthSession, AuthSession.user_id == User.id)
+                    .where(AuthSession.id == _digest(token), AuthSession.kind == who.kind,
+                           AuthSession.revoked_at.is_(None), AuthSession.expires_at > self.now()))
+        elif isinstance(who, str) and who:
+            stmt = select(*cols).where(User.username == who)
+        else:
+            return None
+        stmt = (stmt.outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+                .where(User.active.is_(True)).order_by(RoleAssignment.id))
+        rows = session.execute(stmt).all()
+        if not rows:
+            return None
+        first = rows[0]
+        if isinstance(who, Bearer) and password_tag(first.password_hash) != first.password_tag:
+            return None
+        return Actor(first.id, first.username, first.name,
+                     tuple(Grant(r.role, r.village_id, r.township, r.county) for r in rows if r.role is not None))
 
     def revoke(self, token: object) -> bool:
         if not isinstance(token, str) or not token:

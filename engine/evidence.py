@@ -450,6 +450,11 @@ def make_store(config: dict, instance_path: str | Path):
 
 
 # -- the engine's side: upload, read, bind ------------------------------------------------------------
+#: session.info key: a case's attachments read by ``_bind_attachments`` for the rest of the transaction
+#: (forgotten when it ends: see engine/service.py ``_forget_case_tasks``).
+CASE_ATTACHMENTS_KEY = "cunwu.case_attachments"
+
+
 class EvidenceMixin:
     """Methods of :class:`engine.service.Engine` for attachments (one call = one transaction)."""
 
@@ -530,12 +535,16 @@ class EvidenceMixin:
         """``{task_id: [Attachment, …]}`` of a case, oldest first."""
         from .models import Attachment
 
-        stmt = select(Attachment).where(Attachment.case_id == case_id, Attachment.entry_id.is_(None))
-        if bound_only:
-            stmt = stmt.where(Attachment.bound_at.is_not(None))
+        read = session.info.get(CASE_ATTACHMENTS_KEY, {}).get(case_id)
+        if read is None:
+            stmt = select(Attachment).where(Attachment.case_id == case_id, Attachment.entry_id.is_(None))
+            if bound_only:
+                stmt = stmt.where(Attachment.bound_at.is_not(None))
+            read = session.scalars(stmt.order_by(Attachment.id))
         found: dict[str, list] = {}
-        for att in session.scalars(stmt.order_by(Attachment.id)):
-            found.setdefault(att.task_id, []).append(att)
+        for att in read:
+            if att.entry_id is None and (not bound_only or att.bound_at is not None):
+                found.setdefault(att.task_id, []).append(att)
         return found
 
     def _handles(self, session, actor, case) -> bool:
@@ -681,17 +690,20 @@ class EvidenceMixin:
         from .models import Attachment
 
         bound = []
+        # Every attachment of the case, in one statement: this step's are bound now, and the answer's
+        # history lists the bound ones from the same rows (case_attachments, same transaction).
+        every = list(session.scalars(select(Attachment).where(Attachment.case_id == row.case_id)
+                                     .order_by(Attachment.id)))
+        session.info.setdefault(CASE_ATTACHMENTS_KEY, {})[row.case_id] = every
+        mine = [att for att in every if att.task_id == row.id]
         wanted = self.required_evidence(meta, row.name)
-        if wanted and village is not None and (village.settings or {}).get("evidence") == "required":
-            count = session.scalar(select(func.count()).select_from(Attachment).where(
-                Attachment.task_id == row.id)) or 0
-            if not count:
-                message = f"需上传：{wanted}（本村规定，提交前须上传）"
-                raise Invalid(message, {"file": [message]})
-        for att in session.scalars(select(Attachment).where(Attachment.task_id == row.id,
-                                                            Attachment.bound_at.is_(None)).order_by(Attachment.id)):
-            att.bound_at = now
-            bound.append({"id": att.id, "sha256": att.sha256, "name": att.name})
+        if wanted and village is not None and (village.settings or {}).get("evidence") == "required" and not mine:
+            message = f"需上传：{wanted}（本村规定，提交前须上传）"
+            raise Invalid(message, {"file": [message]})
+        for att in mine:
+            if att.bound_at is None:
+                att.bound_at = now
+                bound.append({"id": att.id, "sha256": att.sha256, "name": att.name})
         return bound
 
     def _public_evidence(self, session, task_id: str, case=None) -> list[dict]:

@@ -13,18 +13,18 @@ from datetime import UTC, datetime, timedelta
 
 from marshmallow import ValidationError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransactionOrigin, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import evidence, forms, holds, leads, ledger, notices, publicity, rules, runtime
-from .accounts import Accounts
+from .accounts import Accounts, Bearer
 from .assets_service import AssetsMixin
 from .authz import Actor
 from .catalog import CATEGORIES, Catalog, Deployed
 from .clock import LOCAL_TZ, local_text
-from .errors import Conflict, Forbidden, Invalid, NotFound
+from .errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from .ledger_service import LedgerMixin
 from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
 from .people import PeopleMixin
@@ -66,11 +66,16 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
             except (OperationalError, IntegrityError) as exc:  # lock timeouts, serialization failures, races
                 raise Conflict("数据正被他人修改，请稍后重试") from exc
 
-    def actor(self, session: Session, username: str) -> Actor:
-        user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-        if user is None:
-            raise NotFound(f"没有用户“{username}”")
-        return Actor.of(user)
+    def actor(self, session: Session, who: str | Bearer) -> Actor:
+        """Who is asking, read in ``session`` (one statement: token, person and roles). ``who`` is a
+        username or an API token the web layer has not checked (:class:`Bearer`): an expired,
+        revoked or unknown token answers 401 here, before anything is read or written."""
+        actor = self.accounts.actor(session, who)
+        if actor is None:
+            if isinstance(who, Bearer):
+                raise NotAuthenticated("请先登录（Authorization: Bearer <token>）")
+            raise NotFound(f"没有用户“{who}”")
+        return actor
 
     def _village(self, session: Session, code: str) -> Village:
         village = session.scalar(select(Village).where(Village.code == code))
@@ -88,6 +93,37 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
         ))
 
     # -- catalogue ----------------------------------------------------------------------
+    # -- the case's task rows, read once per transaction ------------------------------------------
+    def _case_tasks(self, session: Session, case: Case) -> list[TaskRow]:
+        """Every task row of ``case`` (a few dozen at most: MAX_ROUNDS), read with one statement per
+        transaction; the checks, the projection and the answer all work on this list. Rows that
+        ``_sync`` adds join it; it is forgotten when the transaction (or a savepoint) ends."""
+        cached = session.info.setdefault(_TASKS_KEY, {})
+        rows = cached.get(case.id)
+        if rows is None:
+            rows = list(session.scalars(select(TaskRow).where(TaskRow.case_id == case.id)))
+            cached[case.id] = rows
+        return rows
+
+    def _task_with_siblings(self, session: Session, task_id: str) -> TaskRow | None:
+        """The task row ``task_id``, read in one statement with every other task row of its case
+        (what ``_case_tasks`` then answers for that case in this transaction)."""
+        owner = select(TaskRow.case_id).where(TaskRow.id == task_id).scalar_subquery()
+        rows = list(session.scalars(select(TaskRow).where(TaskRow.case_id == owner)))
+        row = next((r for r in rows if r.id == task_id), None)
+        if row is not None:
+            session.info.setdefault(_TASKS_KEY, {})[row.case_id] = rows
+        return row
+
+    def _latest_done(self, session: Session, case: Case, *, form: str | None = None,
+                     name: str | None = None, since: datetime | None = None) -> TaskRow | None:
+        """The most recently completed task of ``case`` (of ``form`` / ``name``, completed at or after
+        ``since``)."""
+        found = [r for r in self._case_tasks(session, case) if r.state == "completed"
+                 and (form is None or r.form == form) and (name is None or r.name == name)
+                 and (since is None or (r.completed_at is not None and r.completed_at >= since))]
+        return max(found, key=_done_order, default=None)
+
     def deploy(self) -> list[tuple[str, int, bool]]:
         with self.transaction() as session:
             return self.catalog.deploy_all(session, self.now())
@@ -310,7 +346,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
         try:
             with self.transaction() as session:
                 actor = self.actor(session, username)
-                row = session.get(TaskRow, task_id)
+                row = self._task_with_siblings(session, task_id)
                 if row is None:
                     raise NotFound(f"没有编号为{task_id}的任务")
                 case = self._case_for(session, actor, row.case_id)
@@ -355,8 +391,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
             excluded = checked.pop("exclude_users", None)
             if excluded:
                 case.excluded_users = sorted(set(case.excluded_users or []) | set(excluded))
-        rounds = session.scalar(select(func.count()).select_from(TaskRow).where(
-            TaskRow.case_id == case.id, TaskRow.name == row.name, TaskRow.state == "completed")) or 0
+        rounds = sum(1 for r in self._case_tasks(session, case) if r.name == row.name and r.state == "completed")
         if rounds >= MAX_ROUNDS and not values.get("withdraw"):
             raise Conflict(f"“{row.title}”在本事项中已办理{rounds}次，达到上限；请撤回事项或报乡镇处理")
         now = self.now()
@@ -532,15 +567,10 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
 
     def _returned_record(self, session: Session, case: Case, row: TaskRow) -> TaskRow | None:
         """The earlier record of this meeting task when the supervisor's latest review of it returned it."""
-        previous = session.scalar(select(TaskRow).where(
-            TaskRow.case_id == case.id, TaskRow.name == row.name, TaskRow.state == "completed")
-            .order_by(TaskRow.completed_at.desc(), TaskRow.created_at.desc()).limit(1))
+        previous = self._latest_done(session, case, name=row.name)
         if previous is None or not previous.data:
             return None
-        review = session.scalar(select(TaskRow).where(
-            TaskRow.case_id == case.id, TaskRow.form == "review", TaskRow.state == "completed",
-            TaskRow.completed_at >= previous.completed_at)
-            .order_by(TaskRow.completed_at.desc(), TaskRow.created_at.desc()).limit(1))
+        review = self._latest_done(session, case, form="review", since=previous.completed_at)
         if review is None or not review.data or review.data.get("decision") != "return":
             return None
         return previous
@@ -579,9 +609,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
         from .matters import MATTERS, STATUTORY
         from .settings import authorised_representatives
 
-        proposal = session.scalar(select(TaskRow).where(
-            TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "proposal")
-            .order_by(TaskRow.completed_at.desc()).limit(1))
+        proposal = self._latest_done(session, case, form="proposal")
         matter = ((proposal.data or {}) if proposal is not None else {}).get("matter")
         if matter in STATUTORY and not authorised_representatives(case.village):
             message = (f"“{MATTERS[matter]}”是《村民委员会组织法》第二十四条规定的事项，须由村民会议决定；"
@@ -592,9 +620,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
         """The amount the case's proposal asked for and its resolution approved (None: no amount)."""
         from decimal import Decimal
 
-        proposal = session.scalar(select(TaskRow).where(
-            TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "proposal")
-            .order_by(TaskRow.completed_at.desc()).limit(1))
+        proposal = self._latest_done(session, case, form="proposal")
         amount = ((proposal.data or {}) if proposal is not None else {}).get("amount")
         return Decimal(str(amount)) if amount not in (None, "") else None
 
@@ -654,9 +680,8 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
         elif held_on < began:
             errors["held_on"] = [f"会议日期{held_on.isoformat()}早于本事项发起的日期（{began.isoformat()}）"]
         else:
-            earlier = [r for r in session.scalars(select(TaskRow).where(
-                TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "meeting"))
-                if r.id != row.id and (correcting is None or r.id != correcting.id) and (r.data or {}).get("held_on")]
+            earlier = [r for r in self._case_tasks(session, case) if r.state == "completed" and r.form == "meeting"
+                       and r.id != row.id and (correcting is None or r.id != correcting.id) and (r.data or {}).get("held_on")]
             latest = max(earlier, key=lambda r: r.data["held_on"], default=None)
             if latest is not None and held_on.isoformat() < latest.data["held_on"]:
                 errors["held_on"] = [f"会议日期早于本事项已记录的“{latest.title}”（{latest.data['held_on']}）"]
@@ -683,9 +708,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
         if own is not None:
             draft, draft_data, drafter_name = own
         else:
-            draft = session.scalar(select(TaskRow).where(
-                TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "disclosure")
-                .order_by(TaskRow.completed_at.desc()).limit(1))
+            draft = self._latest_done(session, case, form="disclosure")
             if draft is None or not draft.data:
                 raise Conflict("还没有拟定公开内容，不能张榜")
             drafter = session.get(User, draft.completed_by) if draft.completed_by else None
@@ -694,9 +717,7 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
             BoardEntry.case_id == case.id, BoardEntry.kind == kind).order_by(BoardEntry.seq.desc()).limit(1))
         label = label or publicity.KINDS.get(kind, "公开")
         content = draft_data["content"]
-        spent = session.scalar(select(TaskRow).where(
-            TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form == "implementation")
-            .order_by(TaskRow.completed_at.desc()).limit(1)) if kind == "result" else None
+        spent = self._latest_done(session, case, form="implementation") if kind == "result" else None
         if spent is not None and (spent.data or {}).get("over_budget"):
             # Overspending is disclosed: the notice states both amounts and the reason, however it was drafted.
             from .money import spoken
@@ -734,8 +755,8 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
         now = self.now()
         open_tasks = runtime.open_tasks(wf)
         open_ids = {t.id for t in open_tasks}
-        existing = {r.id: r for r in session.scalars(select(TaskRow).where(
-            TaskRow.case_id == case.id, TaskRow.state.in_(("ready", "waiting"))))}
+        tasks = self._case_tasks(session, case)
+        existing = {r.id: r for r in tasks if r.state in ("ready", "waiting")}
         for row_id, row in existing.items():
             if row_id not in open_ids:
                 if row.state == "waiting":
@@ -749,9 +770,11 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
                 existing[t.id].due_at = t.due_at if t.state == "waiting" else existing[t.id].due_at
                 continue
             due = t.due_at if t.state == "waiting" else (now + timedelta(days=t.due_days) if t.due_days else None)
-            session.add(TaskRow(id=t.id, case_id=case.id, village_id=case.village_id, name=t.name, title=t.title,
-                                role=t.role, extra_roles=t.extra_roles, form=t.form, body=t.body, state=t.state,
-                                created_at=now, due_at=due))
+            added = TaskRow(id=t.id, case_id=case.id, village_id=case.village_id, name=t.name, title=t.title,
+                            role=t.role, extra_roles=t.extra_roles, form=t.form, body=t.body, state=t.state,
+                            created_at=now, due_at=due)
+            session.add(added)
+            tasks.append(added)
         status = runtime.end_status(wf)
         if status:
             case.status = status
@@ -1119,13 +1142,12 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
 
     def _case_json(self, session: Session, case: Case) -> dict:
         out = self._case_summary(case)
-        rows = session.scalars(select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state.in_(("ready", "waiting")))
-                               .order_by(TaskRow.created_at, TaskRow.id))
+        tasks = self._case_tasks(session, case)
+        rows = sorted((r for r in tasks if r.state in ("ready", "waiting")), key=lambda r: (r.created_at, r.id))
         out["tasks"] = [self._task_json(r, case.village, case, with_fields=False) for r in rows]
         events = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id))
         files = self.case_attachments(session, case.id)
-        done = {r.id: r for r in session.scalars(select(TaskRow).where(
-            TaskRow.case_id == case.id, TaskRow.state == "completed", TaskRow.form.is_not(None)))}
+        done = {r.id: r for r in tasks if r.state == "completed" and r.form is not None}
         out["history"] = [{"at": iso(e.at), "actor": e.actor_name, "action": e.action, "task": e.task_id,
                            "summary": e.summary,
                            **({"form": done[e.task_id].form, "data": done[e.task_id].data or {},
@@ -1186,6 +1208,24 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
                             "decision": o.decision, "reply": o.reply, "replied_at": iso(o.replied_at)}
                            for o in objections],
         }
+
+
+_TASKS_KEY = "cunwu.case_tasks"
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _done_order(row: TaskRow) -> tuple[datetime, datetime]:
+    return row.completed_at or _NEVER, row.created_at or _NEVER
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_case_tasks(session: Session, transaction) -> None:
+    """The task list read by ``Engine._case_tasks`` lives as long as the transaction (or savepoint)
+    it was read in: after a rollback it could hold rows that were never written. (A flush's inner
+    subtransaction is not an end.) Likewise the case's attachments read by ``_bind_attachments``."""
+    if transaction.origin is not SessionTransactionOrigin.SUBTRANSACTION:
+        session.info.pop(_TASKS_KEY, None)
+        session.info.pop(evidence.CASE_ATTACHMENTS_KEY, None)
 
 
 def _by_id(session: Session, model, ident):

@@ -10,7 +10,7 @@ from marshmallow import EXCLUDE, Schema, fields
 
 from engine.errors import BadRequest, NotAuthenticated
 
-from .auth import bearer_token, current_username, engine, issue_token, login
+from .auth import bearer_token, current_identity, current_username, engine, issue_token, login
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="阳光村务 JSON API")
 
@@ -229,7 +229,7 @@ class Instance(MethodView):
     @blp.doc(security=BEARER)
     def get(self, case_id):
         """一个事项的状态、待办和经过"""
-        return engine().get_case(current_username(), case_id)
+        return engine().get_case(current_identity(), case_id)
 
 
 @blp.route("/instances/<int:case_id>/hold")
@@ -258,7 +258,7 @@ class Tasks(MethodView):
     @blp.doc(security=BEARER)
     def get(self):
         """我可以办理的待办任务"""
-        return engine().list_tasks(current_username())
+        return engine().list_tasks(current_identity())
 
 
 @blp.route("/tasks/<string:task_id>")
@@ -267,7 +267,7 @@ class TaskDetail(MethodView):
     @blp.doc(security=BEARER)
     def get(self, task_id):
         """一个任务及其表单字段"""
-        return engine().get_task(current_username(), task_id)
+        return engine().get_task(current_identity(), task_id)
 
 
 @blp.route("/tasks/<string:task_id>/complete")
@@ -277,7 +277,7 @@ class Complete(MethodView):
     @blp.doc(security=BEARER)
     def post(self, body, task_id):
         """办理任务，返回事项"""
-        return engine().complete_task(current_username(), task_id, body["data"])
+        return engine().complete_task(current_identity(), task_id, body["data"])
 
 
 UPLOAD_DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
