@@ -316,3 +316,43 @@ def totals(session: Session, village: Village, **filters) -> dict:
     row = session.execute(query(village, **filters, base=select(
         func.count(LedgerAsset.id), func.sum(LedgerAsset.original_value), func.sum(LedgerAsset.book_value)))).one()
     return {"count": row[0] or 0, "original_value": ledger.money(row[1]), "book_value": ledger.money(row[2])}
+
+
+# ------------------------------------------------------------------------------ cunwu doctor
+
+
+def doctor(session: Session) -> list[str]:
+    """The register agrees with its history and with the cases (``cunwu doctor``): every asset's
+    status is the one its newest event recorded (a status changed without an event is a silent
+    edit), and every asset-disposal case whose contract step was completed has exactly one
+    register contract, written by its newest contract step, with that step's amount per period."""
+    problems: list[str] = []
+    newest: dict[int, LedgerAssetEvent] = {}
+    for event in session.scalars(select(LedgerAssetEvent).order_by(LedgerAssetEvent.id)):
+        newest[event.asset_id] = event
+    for asset in session.scalars(select(LedgerAsset).order_by(LedgerAsset.id)):
+        event = newest.get(asset.id)
+        if event is None:
+            problems.append(f"资产资源{asset.id}“{asset.name}”没有登记记录")
+        elif event.status_to != asset.status:
+            problems.append(f"资产资源{asset.id}“{asset.name}”的状态为{STATUSES.get(asset.status, asset.status)}，"
+                            f"但变更记录的最后一次是{STATUSES.get(event.status_to, event.status_to)}（状态被直接改动）")
+    steps: dict[int, TaskRow] = {}
+    for row in session.scalars(select(TaskRow).where(TaskRow.form == "disposal_contract", TaskRow.state == "completed")
+                               .order_by(TaskRow.completed_at)):
+        steps[row.case_id] = row  # the newest completed contract step of each case
+    written: dict[int, list[LedgerContract]] = {}
+    for contract in session.scalars(select(LedgerContract).where(LedgerContract.task_id.is_not(None))):
+        written.setdefault(contract.case_id, []).append(contract)
+    for case_id, row in steps.items():
+        rows = written.pop(case_id, [])
+        if len(rows) != 1:
+            problems.append(f"事项{case_id}“{row.title}”应有且只有一份合同台账记录，现有{len(rows)}份")
+            continue
+        contract, data = rows[0], row.data or {}
+        if contract.task_id != row.id or ledger.money(contract.amount) != ledger.money(
+                Decimal(str(data.get("period_amount", "0")))):
+            problems.append(f"事项{case_id}的合同台账记录{contract.id}与“{row.title}”的记录不一致")
+    for case_id, rows in written.items():
+        problems.append(f"合同台账记录{rows[0].id}记为事项{case_id}签订，但该事项没有办结的签订合同环节")
+    return problems

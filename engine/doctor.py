@@ -15,7 +15,9 @@ loaded and compared with what was projected from it in the same transaction:
 Then every stored attachment is hashed again: a file that changed or went missing is named
 (with its case and step), and the hashes the ``complete`` events recorded must still be those of
 the attachment rows. Then the books (``engine.ledger.doctor``): every paid payment has exactly
-one entry of the same amount and entity, receipts are as recorded. Then every village's
+one entry of the same amount and entity, receipts are as recorded; the assets register
+(``engine.assets.doctor``): every status as its history says, one contract per asset-disposal
+case. Then every village's
 publicity chain is verified. Problems are reported in
 Chinese.
 """
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from SpiffWorkflow import TaskState
 from sqlalchemy import select
 
-from . import ledger, runtime
+from . import assets, ledger, runtime
 from .models import Attachment, AuditEvent, BoardEntry, Case, TaskRow
 
 OPEN_STATUSES = ("running", "on_hold")
@@ -78,6 +80,7 @@ def check(engine, batch: int = 200) -> Report:
                 report.problems.extend(check_evidence(engine, case, files[case.id], events[case.id], report))
     with engine.sessions() as session:  # the books (三资): payments booked once, entries as recorded
         report.problems.extend(ledger.doctor(session))
+        report.problems.extend(assets.doctor(session))  # the assets register and disposal contracts
     for code, result in engine.verify_all_boards():
         report.villages += 1
         if not result["ok"]:

@@ -515,3 +515,28 @@ def test_two_workers_tell_each_due_date_once(pg_app, clock):
     assert len(told["sun"]) == 6, "the demo-001 报账员: its three contracts"
     with engine.sessions() as session:
         assert session.scalar(select(func.count(ReceivableNotice.id))) == 6 * (4 + 3)
+
+
+def test_doctor_finds_a_silent_status_edit_and_a_lost_disposal_contract(app, item, api, clock):
+    from sqlalchemy import text
+
+    from engine.doctor import check
+
+    engine = app.extensions["cunwu"]
+    store = engine.add_asset("sun", "demo-001", {**HALL, "name": "村委会旧仓库", "category": "operating"})
+    case = _disposal_to_contract(app, item, api, clock, store["id"])
+    case.do("wang", "contract", _contract(clock))
+    assert check(engine).ok, check(engine).problems
+    db = app.extensions["cunwu_db"]
+    with db.begin() as conn:
+        conn.execute(text("update ledger_asset set status = 'idle' where id = :i"), {"i": store["id"]})
+    assert any("状态被直接改动" in p for p in check(engine).problems)
+    with db.begin() as conn:
+        conn.execute(text("update ledger_asset set status = 'leased' where id = :i"), {"i": store["id"]})
+        conn.execute(text("update ledger_contract set amount = amount + 1"))
+    assert any("不一致" in p and f"事项{case.case['id']}" in p for p in check(engine).problems)
+    with db.begin() as conn:
+        conn.execute(text("delete from ledger_asset_event where contract_id is not null"))
+        conn.execute(text("delete from ledger_contract"))
+    problems = check(engine).problems
+    assert any("现有0份" in p for p in problems), problems
