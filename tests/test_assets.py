@@ -540,3 +540,68 @@ def test_doctor_finds_a_silent_status_edit_and_a_lost_disposal_contract(app, ite
         conn.execute(text("delete from ledger_contract"))
     problems = check(engine).problems
     assert any("现有0份" in p for p in problems), problems
+
+
+def test_a_returned_contract_that_names_another_asset_gives_the_first_its_status_back(app, item, api, clock):
+    engine = app.extensions["cunwu"]
+    first = engine.add_asset("sun", "demo-001", {**HALL, "name": "村委会旧仓库", "category": "operating",
+                                                 "status": "idle"})
+    second = engine.add_asset("sun", "demo-001", {**HALL, "name": "村委会新仓库", "category": "operating",
+                                                  "status": "idle"})
+    case = _disposal_to_contract(app, item, api, clock, first["id"])
+    case.do("wang", "contract", _contract(clock))
+    assert engine.asset("sun", "demo-001", first["id"])["status"] == "leased"
+    case.do("zhao", "review_contract", {"decision": "return", "opinion": "出租的是新仓库，台账编号填错"})
+    case.do("wang", "contract", _contract(clock, asset_no=second["id"]))
+    case.do("zhao", "review_contract", APPROVE)
+    (row,) = _contracts(app)
+    assert row.asset_id == second["id"]
+    old, new = engine.asset("sun", "demo-001", first["id"]), engine.asset("sun", "demo-001", second["id"])
+    assert old["status"] == "idle" and [h["to"] for h in old["history"]] == ["idle", "leased", "idle"]
+    assert "恢复原状态" in old["history"][-1]["reason"] and old["contracts"] == []
+    assert new["status"] == "leased" and new["contracts"] == [row.id]
+    from engine.doctor import check
+
+    assert check(engine).ok, check(engine).problems
+
+
+def test_two_cases_selling_one_asset_at_once_sell_it_once(pg_app, clock):
+    """PostgreSQL, two asset-disposal cases (转让) of the same asset reach their contract steps and
+    complete them at the same moment: the asset row is locked, one contract is written and the
+    asset is 处置; the other step is refused (422) and writes nothing."""
+    import threading
+
+    clients: dict = {}
+
+    def login(username=None):
+        if username not in clients:
+            clients[username] = ApiClient(pg_app, username)
+        return clients[username]
+
+    engine = pg_app.extensions["cunwu"]
+    store = engine.add_asset("sun", "demo-001", {**HALL, "name": "村委会旧仓库", "category": "operating"})
+    cases = [_disposal_to_contract(pg_app, lambda p: Item(pg_app, login, p), login, clock, store["id"],
+                                   method="transfer") for _ in range(2)]
+    tasks = [c.task("contract")["id"] for c in cases]
+    workers = [ApiClient(pg_app, "wang") for _ in range(2)]
+    for w in workers:
+        assert w.headers  # log in before the race
+    barrier = threading.Barrier(2)
+    answers: list[int] = []
+
+    def complete(client, task_id):
+        barrier.wait()
+        r = client.post(f"/tasks/{task_id}/complete", json={"data": _contract(clock, ends_on="2026-04-01",
+                                                                               period_amount="31000")})
+        answers.append(r.status_code)
+
+    threads = [threading.Thread(target=complete, args=(w, t)) for w, t in zip(workers, tasks, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(answers) == [200, 422], answers
+    (row,) = _contracts(pg_app)
+    detail = engine.asset("sun", "demo-001", store["id"])
+    assert detail["status"] == "disposed" and detail["contracts"] == [row.id]
+    assert [h["to"] for h in detail["history"]] == ["in_use", "disposed"]
