@@ -167,7 +167,8 @@ def test_county_exports(county_world, web, app):
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(r.data))
-    assert wb.sheetnames == ["汇总", "暂停", "待核查", "逾期环节", "公开逾期", "流会与未通过", "异议", "问题线索"]
+    assert wb.sheetnames == ["汇总", "暂停", "待核查", "逾期环节", "公开逾期", "流会与未通过", "异议", "问题线索",
+                             "缺张贴照片"]
     assert wb["汇总"]["C2"].value == "示范村" and wb["汇总"]["F2"].value == 2
     assert wb["暂停"].max_row == 3 and wb["待核查"].max_row == 3
     for ws in wb:

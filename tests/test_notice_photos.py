@@ -134,6 +134,15 @@ def test_a_missing_photo_is_overdue_on_the_desks_from_the_third_day(any_app, clo
     county = ApiClient(app, "xu").get("/county").get_json()
     assert [m["entry"] for m in county["photos_missing"]] == [late["id"]] and county["totals"]["photos_missing"] == 1
     assert "缺张贴照片 · 逾期1天" in Browser(app, "xu").html("/county")
+    # The exports carry them: a detail row and a sheet of their own.
+    from openpyxl import load_workbook
+
+    detail = Browser(app, "zhou").get("/township/export.csv?table=detail").data.decode("utf-8-sig")
+    assert f"缺张贴照片,示范村,{late_walk.case['title']},{late['title']},逾期1天,2026-03-04 23:59" in detail
+    for who, path in (("zhou", "/township/export.xlsx"), ("xu", "/county/export.xlsx")):
+        sheet = load_workbook(io.BytesIO(Browser(app, who).get(path).data))["缺张贴照片"]
+        assert sheet.max_row == 2 and sheet["D2"].value == late["title"], who
+    assert "缺张贴照片" in Browser(app, "xu").get("/county/export.csv?table=detail").data.decode("utf-8-sig")
     case_html = Browser(app, "wang").html(f"/cases/{late_walk.case['id']}")
     assert "缺张贴照片：公示张贴照片应于2026-03-04 23:59前上传，已逾期1天" in case_html
     assert 'capture="environment"' in case_html  # the poster can still add it, from the phone

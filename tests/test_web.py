@@ -369,7 +369,7 @@ def test_township_view_counts_and_exports(web, walk, clock):
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(r.data))
-    assert wb.sheetnames == ["汇总", "在办事项", "逾期环节", "流会与未通过", "异议", "待核查"]
+    assert wb.sheetnames == ["汇总", "在办事项", "逾期环节", "流会与未通过", "异议", "待核查", "超支的实施", "缺张贴照片"]
     assert wb["汇总"]["B2"].value == "示范村"
     assert wb["流会与未通过"].max_row == 3
 

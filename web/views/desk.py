@@ -201,7 +201,8 @@ def township_csv():
     data = _township_data()
     if request.args.get("table") == "detail":
         return _csv_response(DETAIL_HEAD, [_case_rows(data), _overdue_rows(data), _meeting_rows(data),
-                                           _objection_rows(data), _inspection_rows(data)], _filename(data, "csv"))
+                                           _objection_rows(data), _inspection_rows(data), _photo_rows(data)],
+                             _filename(data, "csv"))
     if request.args.get("table") == "overruns":
         return _csv_response(OVERRUN_HEAD, [_overrun_rows(data)], _filename(data, "csv"))
     return _csv_response(SUMMARY_HEAD, [_summary_rows(data)], _filename(data, "csv"))
@@ -214,7 +215,7 @@ def township_xlsx():
     sheets = [("汇总", SUMMARY_HEAD, _summary_rows(data)), ("在办事项", DETAIL_HEAD, _case_rows(data)),
               ("逾期环节", DETAIL_HEAD, _overdue_rows(data)), ("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
               ("异议", DETAIL_HEAD, _objection_rows(data)), ("待核查", DETAIL_HEAD, _inspection_rows(data)),
-              ("超支的实施", OVERRUN_HEAD, _overrun_rows(data))]
+              ("超支的实施", OVERRUN_HEAD, _overrun_rows(data)), ("缺张贴照片", DETAIL_HEAD, _photo_rows(data))]
     return _xlsx_response(sheets, _filename(data, "xlsx"))
 
 
@@ -267,6 +268,13 @@ def _disclosure_rows(data: dict) -> list[list]:
              fmt_time(t["due_at"]), f"应由{t['role_name']}办理", f"事项{t['case']}"] for t in data["disclosures_overdue"]]
 
 
+def _photo_rows(data: dict) -> list[list]:
+    """缺张贴照片 (R44): notices without the photo the item asks for, past the second day after posting."""
+    return [["缺张贴照片", m["village_name"], m["case_title"], m["entry_title"], f"逾期{m['overdue_days']}天",
+             fmt_time(m["due_at"]), f"{fmt_time(m['posted_at'])}张榜，经办{m['posted_by'] or '—'}；需上传：{m['what']}",
+             f"事项{m['case']}"] for m in data.get("photos_missing") or []]
+
+
 def _lead_rows(data: dict) -> list[list]:
     def note(t: dict) -> str:
         parts = [f"类别：{t['category_name']}"]
@@ -303,7 +311,7 @@ def county_csv():
     if request.args.get("table") == "detail":
         return _csv_response(DETAIL_HEAD, [_hold_rows(data), _inspection_rows(data), _overdue_rows(data),
                                            _disclosure_rows(data), _meeting_rows(data), _objection_rows(data),
-                                           _lead_rows(data)],
+                                           _lead_rows(data), _photo_rows(data)],
                              _county_filename(data, "csv"))
     return _csv_response(COUNTY_SUMMARY_HEAD, [_county_summary_rows(data)], _county_filename(data, "csv"))
 
@@ -315,5 +323,6 @@ def county_xlsx():
     sheets = [("汇总", COUNTY_SUMMARY_HEAD, _county_summary_rows(data)), ("暂停", DETAIL_HEAD, _hold_rows(data)),
               ("待核查", DETAIL_HEAD, _inspection_rows(data)), ("逾期环节", DETAIL_HEAD, _overdue_rows(data)),
               ("公开逾期", DETAIL_HEAD, _disclosure_rows(data)), ("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
-              ("异议", DETAIL_HEAD, _objection_rows(data)), ("问题线索", DETAIL_HEAD, _lead_rows(data))]
+              ("异议", DETAIL_HEAD, _objection_rows(data)), ("问题线索", DETAIL_HEAD, _lead_rows(data)),
+              ("缺张贴照片", DETAIL_HEAD, _photo_rows(data))]
     return _xlsx_response(sheets, _county_filename(data, "xlsx"))
