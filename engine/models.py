@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -115,6 +116,8 @@ class User(Base):
     #: The person's own choice of notices (issue 17; engine.notices.preferences): channels on or off,
     #: a daily digest hour, quiet hours. None: the defaults.
     notice_prefs: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    #: Given a one-time password by the admin: the person chooses their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )

@@ -27,7 +27,8 @@ MIN_PASSWORD = 8
 #: One-time passwords: no 0/O, 1/l/I, easy to read out on the phone.
 OTP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 OTP_LENGTH = 10
-PEOPLE_ACTIONS = ("person_create", "person_update", "person_disable", "person_enable", "person_password")
+PEOPLE_ACTIONS = ("person_create", "person_update", "person_disable", "person_enable", "person_password",
+                  "own_password")
 
 
 def one_time_password() -> str:
@@ -43,7 +44,8 @@ def role_text(r: RoleAssignment) -> str:
 def person_json(user: User) -> dict:
     from .notices import preferences_json
 
-    return {"username": user.username, "name": user.name, "active": user.active, "phone": user.phone,
+    return {"username": user.username, "name": user.name, "active": user.active,
+            "must_change_password": bool(user.must_change_password), "phone": user.phone,
             "email": user.email,
             "roles": [{"role": r.role, "role_name": ROLES.get(r.role, r.role),
                        **({"village": r.village.code, "village_name": r.village.name} if r.village else {}),
@@ -94,6 +96,28 @@ class PeopleMixin:
         anyway; revoking also keeps them dead if the account is enabled again)."""
         session.execute(update(AuthSession).where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
                         .values(revoked_at=self.accounts.now()))
+
+    def change_own_password(self, username: str, current: str, new: str, repeat: str | None = None) -> None:
+        """A person sets their own password (``current`` already checked by the caller under the
+        login throttle): at least 8 characters, not the old one; every session and token of the
+        person ends (the caller opens a fresh one)."""
+        problems = []
+        if (bad := _password_problem(new)) is not None:
+            problems.append(("new_password", bad[1].replace("密码（password）", "新密码")))
+        elif repeat is not None and repeat != new:
+            problems.append(("repeat", "两次输入的新密码不一致"))
+        elif new == current:
+            problems.append(("new_password", "新密码不能与原密码相同"))
+        if problems:
+            raise _refuse(problems)
+        with self.transaction() as session:
+            actor = self.actor(session, username)
+            user = session.get(User, actor.id)
+            user.password_hash = generate_password_hash(new)
+            user.must_change_password = False
+            self._end_sessions(session, user)
+            self._audit(session, action="own_password", actor=actor, summary=f"{user.name}修改了自己的密码",
+                        data={"username": user.username})
 
     # -- reading ---------------------------------------------------------------------------------
     def people(self, username: str, *, village: str | None = None, township: str | None = None,
@@ -157,7 +181,7 @@ class PeopleMixin:
             if problems:
                 raise _refuse(problems)
             user = User(username=login, name=entry["name"].strip(), active=True,
-                        password_hash=generate_password_hash(given))
+                        password_hash=generate_password_hash(given), must_change_password=generated is not None)
             session.add(user)
             apply_person(session, user, entry, contact, grants)
             session.flush()
@@ -227,11 +251,13 @@ class PeopleMixin:
         with self.transaction() as session:
             actor = self._admin_actor(session, username)
             user = self._target(session, target)
-            if password in (None, ""):
+            generated = password in (None, "")
+            if generated:
                 password = one_time_password()
             elif (bad := _password_problem(password)) is not None:
                 raise _refuse([bad])
             user.password_hash = generate_password_hash(password)
+            user.must_change_password = generated  # a one-time password: the person sets their own first
             self._end_sessions(session, user)
             self._audit(session, action="person_password", actor=actor,
                         summary=f"重置人员 {user.username}（{user.name}）的密码，其登录和令牌全部失效",

@@ -56,6 +56,7 @@ def profile(engine: Engine, username: str) -> dict | None:
                 scoped.append({**_village_json(v), "roles": sorted(roles)})
         roles = {g["role"] for g in grants}
         return {"username": user.username, "name": user.name, "grants": grants, "roles": sorted(roles),
+                "must_change_password": bool(user.must_change_password),
                 "villages": scoped, "is_admin": actor.is_admin(),
                 "township_roles": bool(roles & TOWNSHIP_ROLES), "county_roles": bool(roles & COUNTY_ROLES)}
 

@@ -53,7 +53,14 @@ def test_the_admin_creates_a_person_on_a_phone(browser, live, app):  # noqa: F81
     page.get_by_label("用户名").fill("liu")
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{live}/password")  # a one-time password: their own first
+    page.get_by_label("原密码（或一次性密码）").fill(password)
+    page.get_by_label("新密码", exact=True).fill("liu-own-pass")
+    page.get_by_label("再输一遍新密码").fill("liu-own-pass")
+    _fits(page)
+    page.get_by_role("button", name="修改密码").click()
     page.wait_for_url(f"{live}/")
+    assert "密码已修改" in page.locator(".flash").inner_text()
     liu.close()
 
 

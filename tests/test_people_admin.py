@@ -214,6 +214,54 @@ def test_a_disabled_person_cannot_log_in_and_their_token_dies(app):
     assert "不能停用自己的账号" in r.get_data(as_text=True) and _user(app, "admin").active
 
 
+def test_a_one_time_password_is_changed_before_anything_else(app):
+    admin = _web(app)
+    html = admin.post("/admin/people", data={**NEW, "password": ""}).get_data(as_text=True)
+    otp = re.search(r'<code class="mono">([a-z0-9]+)</code>', html).group(1)
+    liu = _web(app, "liu", otp)
+    for path in ("/", "/tasks", "/notifications", "/cases", "/notifications/settings"):
+        r = liu.get(path)
+        assert r.status_code == 302 and r.headers["Location"].endswith("/password"), (path, r.status_code)
+    page = liu.get("/password").get_data(as_text=True)
+    assert 'id="must-change"' in page and "一次性密码" in page
+    for data, field, words in (
+            ({"current_password": "wrong", "new_password": "liu-own-pass", "repeat": "liu-own-pass"},
+             "current_password", "原密码不对"),
+            ({"current_password": otp, "new_password": "short", "repeat": "short"}, "new_password",
+             "新密码至少8个字符"),
+            ({"current_password": otp, "new_password": "liu-own-pass", "repeat": "liu-own-pas"}, "repeat",
+             "两次输入的新密码不一致"),
+            ({"current_password": otp, "new_password": otp, "repeat": otp}, "new_password", "不能与原密码相同")):
+        r = liu.post("/password", data=data)
+        assert r.status_code == 422 and words in r.get_data(as_text=True) and f'id="error-{field}"' in r.get_data(
+            as_text=True), (field, r.status_code)
+    assert _user(app, "liu").must_change_password
+    r = liu.post("/password", data={"current_password": otp, "new_password": "liu-own-pass",
+                                    "repeat": "liu-own-pass"}, follow_redirects=True)
+    assert r.status_code == 200 and "密码已修改" in r.get_data(as_text=True)
+    assert liu.get("/tasks").status_code == 200  # the same browser goes on, with a fresh session
+    assert not _user(app, "liu").must_change_password
+    assert not _can_log_in(app, "liu", otp) and _can_log_in(app, "liu", "liu-own-pass")
+    assert [e.summary for e in _audit(app, "own_password")] == ["刘委员修改了自己的密码"]
+    # a password the admin typed is the person's to keep: no forced change
+    admin.post("/admin/people/liu/password", data={"password": "typed-by-admin"})
+    assert _web(app, "liu", "typed-by-admin").get("/tasks").status_code == 200
+
+
+def test_anyone_changes_their_own_password_and_their_other_sessions_end(app):
+    phone = _token(app, "zhang")
+    zhang = _web(app, "zhang")
+    assert zhang.get("/password").status_code == 200 and 'id="must-change"' not in zhang.get("/password").get_data(
+        as_text=True)
+    r = zhang.post("/password", data={"current_password": "demo123", "new_password": "zhang-own-pass",
+                                      "repeat": "zhang-own-pass"})
+    assert r.status_code == 302
+    assert app.test_client().get("/api/v1/tasks", headers=phone).status_code == 401
+    assert zhang.get("/tasks").status_code == 200
+    assert _can_log_in(app, "zhang", "zhang-own-pass")
+    assert app.test_client().get("/password").status_code == 302  # to the login page
+
+
 def test_nobody_but_the_admin_manages_people(app):
     before = _count(app, AuditEvent), _count(app, User)
     pages = [("get", "/admin/people"), ("get", "/admin/people/new"), ("get", "/admin/people/zhang"),
@@ -240,7 +288,13 @@ def test_the_json_api(app):
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
     assert body["username"] == "liu" and body["roles"][0]["village"] == "demo-001" and len(body["password"]) == 10
-    liu = _token(app, "liu", body["password"])
+    assert body["must_change_password"] is True
+    r = c.post("/api/v1/auth/token", json={"username": "liu", "password": body["password"]})
+    assert r.status_code == 403 and "一次性密码" in r.get_json()["error"]["message"]  # not before their own
+    web = _web(app, "liu", body["password"])
+    assert web.post("/password", data={"current_password": body["password"], "new_password": "liu-own-pass",
+                                       "repeat": "liu-own-pass"}).status_code == 302
+    liu = _token(app, "liu", "liu-own-pass")
     r = c.post("/api/v1/people", headers=admin, json={"username": "ma", "name": "马", "email": "nope",
                                                        "roles": [{"township": "示范镇", "role": "supervisor"}]})
     assert r.status_code == 422

@@ -181,6 +181,10 @@ class Token(MethodView):
         user = login(body["username"], body["password"])
         if user is None:
             raise NotAuthenticated("用户名或密码错误")
+        if user.must_change_password:
+            from engine.errors import Forbidden
+
+            raise Forbidden("这是管理员给的一次性密码：请先在网页上登录，改成自己的密码")
         return {"token": issue_token(user)}
 
     @blp.response(204)

@@ -105,6 +105,21 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+#: What a person given a one-time password may open before choosing their own.
+PASSWORD_FIRST = {"web.own_password", "web.own_password_save", "web.logout", "web.login"}
+
+
+@bp.before_request
+def _own_password_first():
+    """A one-time password (the admin's new person or reset) is changed before anything else."""
+    if request.endpoint in PASSWORD_FIRST or "sid" not in session:
+        return None
+    profile = me()
+    if profile and profile.get("must_change_password"):
+        return redirect(url_for("web.own_password"))
+    return None
+
+
 # -- CSRF ---------------------------------------------------------------------------------
 def csrf_token() -> str:
     token = session.get("_csrf")

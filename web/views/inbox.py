@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, url_for
+from flask import redirect, render_template, session, url_for
 
 from .common import bp, engine, login_required, username
 
@@ -71,3 +71,46 @@ def notification_settings_save():
                               errors={k: v if isinstance(v, list) else [v] for k, v in exc.fields.items()})
     flash("通知设置已保存。")
     return redirect(url_for("web.notification_settings"))
+
+
+# -- one's own password ---------------------------------------------------------------------------
+@bp.route("/password")
+@login_required
+def own_password():
+    return render_template("own_password.html", errors={}), 200
+
+
+@bp.route("/password", methods=["POST"])
+@login_required
+def own_password_save():
+    from flask import flash, request
+
+    from engine.errors import CunwuError
+
+    from ..auth import login as check_login
+    from ..auth import open_web_session
+
+    form = request.form
+    current = form.get("current_password") or ""
+    errors: dict[str, list[str]] = {}
+    try:
+        user = check_login(username(), current)  # under the login throttle
+    except CunwuError as exc:  # too many tries
+        return render_template("own_password.html", errors={"current_password": [exc.message]}), exc.status
+    if user is None:
+        errors["current_password"] = ["原密码不对"]
+        return render_template("own_password.html", errors=errors), 422
+    new = form.get("new_password") or ""
+    try:
+        engine().change_own_password(user.username, current, new, form.get("repeat") or "")
+    except CunwuError as exc:
+        if exc.status != 422:
+            raise
+        return render_template("own_password.html", errors=exc.fields), 422
+    fresh = engine().accounts.check_credentials(user.username, new)
+    village = session.get("village")
+    open_web_session(fresh)  # every earlier session ended with the old password; this one is new
+    if village:
+        session["village"] = village
+    flash("密码已修改，其他地方的登录和令牌已全部失效。")
+    return redirect(url_for("web.home"))
