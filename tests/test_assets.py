@@ -605,3 +605,20 @@ def test_two_cases_selling_one_asset_at_once_sell_it_once(pg_app, clock):
     detail = engine.asset("sun", "demo-001", store["id"])
     assert detail["status"] == "disposed" and detail["contracts"] == [row.id]
     assert [h["to"] for h in detail["history"]] == ["in_use", "disposed"]
+
+
+def test_the_demo_has_a_register_and_a_fee_due(app):
+    from web.demo_seed import seed
+
+    engine = app.extensions["cunwu"]
+    seed(engine)
+    register = engine.assets("sun", "demo-001")
+    assert [a["code"] for a in register["assets"]] == ["ZY-012", "FJ-003", "JY-007"]
+    assert register["assets"][0]["status"] == "contracted" and register["assets"][0]["contracts"]
+    (contract,) = engine.contracts("zhou", "demo-001")
+    assert contract["receivable"]["received"] == "3000.00" and contract["receivable"]["outstanding"] == "3000.00"
+    assert any("应收3000.00元已到期" in n.title for n in _notices(app).get("sun", []))
+    from engine import assets, ledger
+
+    with engine.sessions() as session:
+        assert assets.doctor(session) == [] and ledger.doctor(session) == []

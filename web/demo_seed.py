@@ -97,8 +97,39 @@ def seed(engine: Engine) -> int:
         "decision": "accept", "disposition": "preliminary_verification", "responsible_unit": "示范镇纪委",
         "handler": "吴纪委", "complete_by": _workday_after(now, 14).isoformat(),
         "standard": "入户核实家庭经济状况，结论书面反馈反映人"})
+    _assets(past, clock, now)
     engine.run_timers()
     return 3
+
+
+def _assets(past: Engine, clock: _Clock, now: datetime) -> None:
+    """三资 (issue 13): the village's register, a fish pond contracted out whose second half-year's
+    fee is due and not yet received (应收未收, told to the 报账员 and the township agency)."""
+    from engine.clock import LOCAL_TZ
+
+    today = now.astimezone(LOCAL_TZ).date()
+    clock.value = now - timedelta(days=200)
+    pond = past.add_asset("sun", "demo-001", {
+        "entity": "cooperative", "category": "resource", "code": "ZY-012", "name": "村东鱼塘", "location": "村东大堤外",
+        "quantity": "20", "unit": "亩", "status": "idle", "note": "2019年清产核资登记"})
+    past.add_asset("sun", "demo-001", {
+        "entity": "committee", "category": "non_operating", "code": "FJ-003", "name": "村文化礼堂",
+        "location": "村委会东侧", "quantity": "350.5", "unit": "平方米", "original_value": "48万",
+        "book_value": "412,500.50", "acquired_on": "2019-06-01"})
+    past.add_asset("sun", "demo-001", {
+        "entity": "cooperative", "category": "operating", "code": "JY-007", "name": "村集体仓库",
+        "location": "村委会西侧", "quantity": "600", "unit": "平方米", "original_value": "30万",
+        "book_value": "254,000.50", "acquired_on": "2015-10-01", "status": "idle"})
+    starts = (now - timedelta(days=190)).astimezone(LOCAL_TZ).date()
+    contract = past.add_contract("sun", "demo-001", {
+        "entity": "cooperative", "kind": "contracting", "subject": "村东鱼塘20亩", "counterparty": "张三",
+        "starts_on": starts.isoformat(), "ends_on": starts.replace(year=starts.year + 5).isoformat(),
+        "amount": "3000.00", "every_months": 6, "asset": pond["id"]})
+    clock.value = now - timedelta(days=185)
+    past.add_receipt("sun", "demo-001", {
+        "received_on": (today - timedelta(days=185)).isoformat(), "entity": "cooperative", "amount": "3000.00",
+        "account": "经营收入/承包收入", "summary": "村东鱼塘上半年承包费", "counterparty": "张三",
+        "contract": contract["id"]})
 
 
 def _workday_after(now, days: int):
