@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from sqlalchemy import event, select, text
@@ -663,7 +663,109 @@ def notices(quick: bool) -> list[Figure]:
         drop_schema(schema)
 
 
+# -- 7. the ledger view and the quarterly statement with 10^3 .. 10^5 entries --------------------------
+LEDGER_ACCOUNTS_IN = ("经营收入", "投资收益", "补助收入", "其他收入", "一事一议资金")
+LEDGER_ACCOUNTS_OUT = ("经营支出", "管理费用", "公益支出", "在建工程", "应付工资", "其他支出")
+QUARTER_ENTRIES = 500  # the disclosed quarter's own entries, the same at every size
+
+
+def fill_ledger(db, village_id: int, count: int, *, quarter_start, quarter_end, in_quarter: int, seed: int = 7) -> None:
+    """``count`` entries of one village: ``in_quarter`` of them in the disclosed quarter, the rest
+    spread over the ten years before it (the history that grows), both entities, in and out."""
+    from datetime import date, datetime, timedelta
+    from decimal import Decimal
+
+    from engine.models import LedgerEntry
+
+    rng = random.Random(seed)
+    history_start = date(quarter_start.year - 10, quarter_start.month, 1)
+    span = (quarter_start - history_start).days
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = []
+    for i in range(count):
+        if i < in_quarter:
+            day = quarter_start + timedelta(days=rng.randrange((quarter_end - quarter_start).days + 1))
+        else:
+            day = history_start + timedelta(days=rng.randrange(span))
+        direction = "in" if rng.random() < 0.45 else "out"
+        accounts = LEDGER_ACCOUNTS_IN if direction == "in" else LEDGER_ACCOUNTS_OUT
+        cents = rng.choice((rng.randrange(1000, 500000), rng.randrange(100000, 2000000)))
+        rows.append({"village_id": village_id, "entity": ("committee", "cooperative")[i % 2], "direction": direction,
+                     "amount": Decimal(cents) / 100, "entry_date": day, "account": rng.choice(accounts),
+                     "summary": f"基准分录{i}", "counterparty": "", "voucher": "", "created_at": now,
+                     "created_by_name": "基准"})
+    from engine.ledger import rebuild_months
+
+    table = LedgerEntry.__table__
+    with db.begin() as conn:  # written in bulk, so the monthly sums are rebuilt (the app keeps them per entry)
+        for start in range(0, len(rows), 5000):
+            conn.execute(table.insert(), rows[start:start + 5000])
+        rebuild_months(conn)
+
+
+def ledger(quick: bool) -> list[Figure]:
+    """The ledger view (first page of 500, totals of the whole books) and the quarterly statement of
+    one village with 10^3 and 10^5 entries (quick: 10^4), on SQLite and (if reachable) PostgreSQL:
+    the 10^5 figure may be at most 1.5× the 10^3 one, as for the worklist."""
+    from engine import ledger as books
+
+    from .common import pg_available
+
+    sizes = [10**3, 10**4] if quick else [10**3, 10**5]
+    quarter = books.quarter(2025, 4)  # the newest quarter closed on the bench clock (2026-03-02)
+    backends = ["sqlite"] + (["postgresql"] if pg_available() else [])
+    out: list[Figure] = []
+    for backend in backends:
+        tmp = None
+        schema = None
+        if backend == "sqlite":
+            tmp = tempfile.mkdtemp(prefix="cunwu-bench-ledger-")
+            url = f"sqlite:///{tmp}/ledger.sqlite3"
+        else:
+            url, schema = fresh_schema()
+        try:
+            clock = Clock()
+            app = make_app(url, clock)
+            engine = app.extensions["cunwu"]
+            db = app.extensions["cunwu_db"]
+            with db.connect() as conn:
+                home = conn.scalar(text("select id from village where code = 'demo-001'"))
+            have = 0
+            results: dict[int, dict] = {}
+            for size in sizes:
+                fill_ledger(db, home, size - have, quarter_start=quarter.start, quarter_end=quarter.end,
+                            in_quarter=QUARTER_ENTRIES if have == 0 else 0, seed=size)
+                have = size
+                with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text("analyze" if backend == "sqlite" else "vacuum analyze ledger_entry"))
+                view = engine.ledger("sun", "demo-001", limit=500)
+                assert view["count"] == size and len(view["entries"]) == 500, view["count"]
+                st = engine.finance_statement("sun", "demo-001", quarter.key)
+                assert sum(len(e["income"]) + len(e["spending"]) for e in st.entities) > 0
+                repeat = 15
+                t_view = [_timed(lambda e=engine: e.ledger("sun", "demo-001", limit=500)) for _ in range(repeat)]
+                t_statement = [_timed(lambda e=engine: e.finance_statement("sun", "demo-001", quarter.key))
+                               for _ in range(repeat)]
+                results[size] = {"view": median(t_view), "statement": median(t_statement)}
+            first, last = sizes[0], sizes[-1]
+            for size in sizes:
+                label = f"10^{len(str(size)) - 1}"
+                for what in ("view", "statement"):
+                    ratio = results[size][what] / results[first][what]
+                    is_last = size == last
+                    out.append(Figure(f"ledger.{backend}.{what}.{label}", _ms(results[size][what]), "ms",
+                                      "≤ 1.5× the 10^3 figure" if is_last else "", (ratio <= 1.5) if is_last else None,
+                                      detail={"ratio_to_10^3": ratio, "quarter_entries": QUARTER_ENTRIES},
+                                      note="first page of 500 with the totals of the whole books" if what == "view"
+                                      else f"{quarter.title} statement: opening balances, accounts, large items"))
+        finally:
+            if schema:
+                drop_schema(schema)
+    return out
+
+
 ALL = {"stack": stack, "queries": queries, "timers": timers, "posters": posters, "evidence": evidence, "notices": notices,
+       "ledger": ledger,
        "throughput": throughput}
 
 

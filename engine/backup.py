@@ -202,7 +202,7 @@ def _encode(value):
 #: Money columns (``engine.models.Money``): fen (an integer) on SQLite, NUMERIC elsewhere. The JSON
 #: dump always writes yuan as a decimal, so a backup restores into either backend unchanged.
 MONEY_COLUMNS = {("ledger_entry", "amount"), ("ledger_contract", "amount"), ("ledger_asset", "original_value"),
-                 ("ledger_asset", "book_value")}
+                 ("ledger_asset", "book_value"), ("ledger_month", "amount")}
 
 
 def _money_out(value, sqlite: bool):

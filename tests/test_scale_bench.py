@@ -25,7 +25,8 @@ def test_bench_quick_runs_and_writes_every_figure(tmp_path):
     assert result["mode"] == "quick" and not result["failed"]
     names = {f["name"] for f in result["figures"]}
     assert {"stack.bare_spiff.complete_median", "stack.sqlite.complete_median", "stack.sqlite.ratio_to_bare",
-            "state.bytes_at_end", "posters.a3_pdf_per_item"} <= names
+            "state.bytes_at_end", "posters.a3_pdf_per_item", "ledger.sqlite.view.10^4",
+            "ledger.sqlite.statement.10^4"} <= names
     from bench.common import pg_available
 
     if pg_available():

@@ -288,3 +288,16 @@ def test_labour_only_plan_takes_no_money(item, clock):
     case = item(PROCESS)
     case.start("zhang", without("money_per_head", "payers"))
     assert case.data_of("propose")["money_total"] == "0"
+
+
+def test_the_pages_show_the_plan_and_the_collection_forms(app, item, clock):
+    from tests.test_web import Browser
+
+    page = Browser(app, "zhang").html(f"/start/{PROCESS}")
+    for label in ("项目名称", "每人筹资额", "每个劳动力筹劳工日", "减免对象和办法", "村民会议"):
+        assert label in page, label
+    case = _to_collection(item, clock)
+    page = Browser(app, "sun").html(f"/tasks/{case.task('collect')['id']}")
+    for label in ("收取筹资、组织筹劳并入账", "本次收取筹资", "本次出工工日", "尚未收齐，继续登记"):
+        assert label in page, label
+    assert "money_total" not in page  # no internal key on a page
