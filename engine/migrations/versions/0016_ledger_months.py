@@ -2,8 +2,8 @@
 the entries; an index for the ledger read by date without an entity filter (issue 13: the ledger
 view and the statement stay flat with 10^5 entries)
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-04 08:20:00
 """
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 from engine.models import Money
 
-revision = '0015'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
