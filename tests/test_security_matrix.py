@@ -573,11 +573,23 @@ def test_zy_notice_photos(world):
     walk.to_resolution()
     walk.disclose("resolution")
     notice = next(e for e in walk.board() if e["case"] == walk.case["id"] and e["kind"] == "resolution")
+    taken = None
     for who in EVERYONE:
         c = clients[who]
         r = c.client.post(f"/api/v1/board/{notice['id']}/photos", headers=c.headers,
                           data={"file": (io.BytesIO(_png()), "张贴照片.png")}, content_type="multipart/form-data")
         _check(who, r, who in POST_PHOTO, ok=(201,), what="add the notice's photo")
+        taken = r.get_json()["id"] if r.status_code == 201 else taken
+    # The pages' views of an image (the JPEG view of a HEIC photo, the thumbnail): whoever may view the case.
+    for who in PEOPLE:
+        client = web_client(app, who)
+        for path in (f"/attachments/{taken}/jpeg", f"/attachments/{taken}/thumb"):
+            r = client.get(path)
+            if who in VIEW["demo-001"]:
+                assert r.status_code == 200 and r.mimetype == "image/jpeg", (who, path, r.status_code)
+            else:
+                assert r.status_code in (403, 404), f"ESCALATION: {who} GET {path} → {r.status_code}"
+    assert app.test_client().get(f"/attachments/{taken}/jpeg").status_code in (302, 401)
     for who in PEOPLE:  # the page's form
         r = web_client(app, who).post(f"/board/{notice['id']}/photos", content_type="multipart/form-data",
                                       data={"case": str(walk.case["id"]),
