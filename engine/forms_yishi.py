@@ -1,7 +1,9 @@
 """Forms of 村民一事一议筹资筹劳 (``yishi-funding``; issue 13, tools/items_yishi.py).
 
 Texts [C2]: 《村民一事一议筹资筹劳管理办法》(农业部制定，国办发〔2007〕4号转发, "办法") and the provincial
-rules that implement it. What the forms enforce:
+rules that implement it. The national text itself was not retrieved in full (only provincial and
+municipal versions that quote it): its article numbers below are unverified (条文序号待核), so the
+messages people read name the text without an article. What the forms enforce:
 
 * the plan (``yishi_plan``) names the project, its budget, the money per head and/or the labour
   days per labourer, and the exemptions (减免); at least one of money or labour (办法第三条:
@@ -116,12 +118,12 @@ class YishiPlanForm(ItemForm):
             asked = f"每人筹资{yuan(per_head)}元" + (f"（本年度其他一事一议已筹{yuan(earlier_money)}元，合计"
                                                   f"{yuan(per_head + earlier_money)}元）" if earlier_money else "")
             raise refuse("money_per_head", f"{asked}超过每人每年筹资上限{yuan(money_cap)}元"
-                                           "（《村民一事一议筹资筹劳管理办法》第十三条：筹资筹劳实行上限控制）")
+                                           "（《村民一事一议筹资筹劳管理办法》：筹资筹劳实行上限控制，上限按本省规定）")
         if days + earlier_days > days_cap:
             asked = f"每个劳动力筹劳{days}个工日" + (f"（本年度其他一事一议已筹{earlier_days}个工日，合计"
                                                   f"{days + earlier_days}个工日）" if earlier_days else "")
             raise refuse("labour_days", f"{asked}超过每个劳动力每年筹劳上限{yuan(days_cap)}个工日"
-                                        "（《村民一事一议筹资筹劳管理办法》第十三条：筹资筹劳实行上限控制）")
+                                        "（《村民一事一议筹资筹劳管理办法》：筹资筹劳实行上限控制，上限按本省规定）")
         money_total = (per_head * (values.get("payers") or 0)).quantize(ledger.CENT) if per_head > 0 else Decimal(0)
         if money_total > values["budget"]:
             raise refuse("money_per_head", f"筹资总额{yuan(money_total)}元（每人{yuan(per_head)}元×"

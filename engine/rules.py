@@ -252,7 +252,7 @@ def evaluate_meeting(
     if vote_rule == "yishi" and body in ("representatives", "villager_assembly"):
         # 一事一议筹资筹劳 (DOMAIN R22 (cfg), issue 13): the plan passes with at least two thirds of
         # those present (三分之二以上 includes the number, D1). The national 《村民一事一议筹资筹劳
-        # 管理办法》(农业部, 国办发〔2007〕4号转发) 第九条 asks only 过半数 of those present; the provincial
+        # 管理办法》(农业部, 国办发〔2007〕4号转发; 第九条, number unverified) asks only 过半数 of those present; the provincial
         # texts (and the engine's default) ask two thirds. The quorum stays the body's own (D4, D5).
         # A village's stricter rule for the body (``representatives_pass: all_members``) still applies.
         passed = passed and at_least_two_thirds(approve, attended)

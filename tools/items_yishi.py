@@ -4,7 +4,7 @@
 implement it [C2]: the 筹资筹劳 plan (project, budget, per-head money and/or labour days, exemptions)
 is proposed by the village, discussed by the 两委, put to the 村民会议 (or the 村民代表会议 the
 村民会议 authorised) and passed with at least two thirds of those present (R22, the engine's rule;
-the national 第九条 floor is 过半数); the plan goes to the 乡镇人民政府 for its 初审 and to the
+the national floor, 第九条 (number unverified), is 过半数); the plan goes to the 乡镇人民政府 for its 初审 and to the
 county's 农民负担监督管理部门 for 复审/备案 (第十条), is posted for the villagers, and only then is
 money raised or labour called (no 预收); the raised money enters the village's books as income of
 the 村民委员会 (account 一事一议资金), and the use of the money and labour is disclosed at the end
