@@ -622,3 +622,17 @@ def test_the_demo_has_a_register_and_a_fee_due(app):
 
     with engine.sessions() as session:
         assert assets.doctor(session) == [] and ledger.doctor(session) == []
+
+
+def test_opening_a_receivable_notice_goes_to_the_contract(app, clock):
+    engine = app.extensions["cunwu"]
+    contract = engine.add_contract("sun", "demo-001", {**LEASE, "starts_on": "2026-03-01"})
+    engine.run_timers()
+    web = _web(app, "sun")
+    page = web.get("/notifications").get_data(as_text=True)
+    assert "应收" in page and "合同应收款" in page
+    (notice, *_) = _notices(app)["sun"]
+    r = web.post(f"/notifications/{notice.id}/open")
+    assert r.status_code in (302, 303)
+    assert r.headers["Location"].endswith(f"/contracts?village=demo-001#contract-{contract['id']}")
+    assert _web(app, "he").post(f"/notifications/{notice.id}/open").status_code == 404, "not his notice"

@@ -18,6 +18,13 @@ def notifications():
 def notification_open(notice_id: int):
     """Mark one's own notice read and go to its case (someone else's notice: 404)."""
     notice = engine().read_notification(username(), notice_id)
+    if notice.get("kind") == "receivable":  # a contract's amount due: its row in the contracts register
+        from engine.models import Notification
+
+        with engine().sessions() as session:
+            path = session.get(Notification, notice_id).path
+        if path.startswith("/contracts?"):
+            return redirect(path)
     if notice.get("case"):
         return redirect(url_for("web.case", case_id=notice["case"]))
     return redirect(url_for("web.notifications"))
