@@ -502,6 +502,8 @@ class LeadsMixin:
             out["review"] = lead.review
         if lead.rating is not None:
             out["rating"] = {"score": lead.rating, "comment": lead.rating_comment or "", "at": iso(lead.rated_at)}
+        # the reporter may still send photos (24 hours, before the intake; at most 9: 409 past them)
+        out["can_add_photos"] = lead.status == "received" and now - lead.received_at <= PHOTO_WINDOW
         out["can_rate"] = bool(lead.feedback) and lead.rating is None
         out["can_object"] = bool(lead.feedback) and lead.objection_at is None and bool(
             lead.objection_until and now < lead.objection_until)

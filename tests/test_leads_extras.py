@@ -368,3 +368,46 @@ def test_the_demo_assignment_date_is_a_working_day(app):
     for start in (datetime(2026, 9, 24, 2, tzinfo=UTC), datetime(2026, 2, 10, 2, tzinfo=UTC)):
         day = _workday_after(start, 14)
         assert Calendar().is_workday(day) and day > start.date() + timedelta(days=14)
+
+
+def test_the_lookup_page_takes_more_photos_all_or_none(app, lead, clock):
+    one = lead()
+    client = _web(app)
+    page = client.post("/leads/lookup", data={"code": one.code}).get_data(as_text=True)
+    assert "补充照片或材料" in page and 'capture="environment"' in page
+    assert one.status()["can_add_photos"] is True
+    before = _counts(app)
+    r = client.post("/leads/lookup", content_type="multipart/form-data", data={
+        "code": one.code, "action": "photo", "photos": [(io.BytesIO(png()), "a.png"), (io.BytesIO(b"%PDF-1.4 x"), "b.pdf")]})
+    assert r.status_code == 422 and "第2个文件" in r.get_data(as_text=True) and "都未保存" in r.get_data(as_text=True)
+    assert _counts(app) == before
+    app.extensions["cunwu_lead_limiter"]._hits.clear()
+    r = client.post("/leads/lookup", content_type="multipart/form-data", data={
+        "code": one.code, "action": "photo", "photos": [(io.BytesIO(png()), "a.png"), (io.BytesIO(pdf()), "b.pdf")]})
+    assert r.status_code == 200 and "已补充2件" in r.get_data(as_text=True)
+    assert [p["name"] for p in one.case()["lead"]["photos"]] == ["线索材料1.png", "线索材料2.pdf"]
+    app.extensions["cunwu_lead_limiter"]._hits.clear()
+    r = client.post("/leads/lookup", content_type="multipart/form-data", data={
+        "code": "AAAA-AAAA-AAAA", "action": "photo", "photos": [(io.BytesIO(png()), "a.png")]})
+    assert r.status_code == 404
+    clock.advance(hours=25)
+    assert one.status()["can_add_photos"] is False
+    assert "补充照片或材料" not in client.post("/leads/lookup", data={"code": one.code}).get_data(as_text=True)
+
+
+def test_the_lead_desk_export_carries_supervision_and_accountability(app, api, lead):
+    import csv
+
+    one = lead()
+    assert api("xu").post(f"/instances/{one.case_id}/lead/supervision",
+                          json={"reason": "督办", "due": "2026-03-20"}).status_code == 201
+    one.do("lead_intake", ACCEPT)
+    one.do("lead_result", RESULT_OK)
+    assert api("wu").post(f"/instances/{one.case_id}/lead/accountability", json=HOLD).status_code == 201
+    text = _web(app, "wu").get("/township/leads/export.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0][-2:] == ["县纪委督办（办结时限）", "一案双查问责（人次）"]
+    assert rows[1][-2:] == ["2026-03-20", "1"]
+    assert "张书记" not in text  # counts only
+    detail = _web(app, "xu").get("/county/export.csv?table=detail").get_data(as_text=True)
+    assert "县纪委督办，限2026-03-20前办结" in detail and "完成时限：2026-04-30" in detail

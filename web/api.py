@@ -549,6 +549,7 @@ class LeadOut(Schema):
     rating = fields.Dict()
     can_rate = fields.Boolean()
     can_object = fields.Boolean()
+    can_add_photos = fields.Boolean(metadata={"description": "还可以凭查询码补充照片（反映后24小时内、受理之前）"})
 
 
 class RatingIn(_In):
