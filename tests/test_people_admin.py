@@ -320,3 +320,35 @@ def test_the_json_api(app):
         assert r.status_code == 403 and r.get_json()["error"]["message"] == "人员管理仅供系统管理员使用"
         assert getattr(c, method)(path, json={}).status_code == 401
     assert _user(app, "zhang").active and _user(app, "y") is None
+
+
+def test_the_people_forms_carry_the_csrf_token(tmp_path, clock, sqlite_template):
+    from tests.conftest import _sqlite_app
+
+    strict = _sqlite_app(tmp_path, sqlite_template, clock, WTF_CSRF_ENABLED=True)
+    try:
+        client = strict.test_client()
+
+        def token(html: str) -> str:
+            return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+        r = client.post("/login", data={"username": "admin", "password": "demo123",
+                                        "csrf_token": token(client.get("/login").get_data(as_text=True))})
+        assert r.status_code == 302
+        page = client.get("/admin/people/wang").get_data(as_text=True)
+        for path, data in (("/admin/people/wang/active", {"active": "0"}),
+                           ("/admin/people/wang/password", {"password": ""}),
+                           ("/admin/people/wang", {"name": "改名"}), ("/admin/people", NEW)):
+            r = client.post(path, data=data)
+            assert r.status_code == 400 and "安全校验未通过" in r.get_data(as_text=True), path
+        assert _user(strict, "wang").active and _user(strict, "liu") is None
+        r = client.post("/admin/people/wang/active", data={"active": "0", "csrf_token": token(page)})
+        assert r.status_code == 302 and not _user(strict, "wang").active
+        zhang = strict.test_client()
+        zhang.post("/login", data={"username": "zhang", "password": "demo123",
+                                   "csrf_token": token(zhang.get("/login").get_data(as_text=True))})
+        r = zhang.post("/notifications/settings", data={"mode": "digest", "digest_hour": "8"})
+        assert r.status_code == 400
+        assert strict.extensions["cunwu"].notice_preferences("zhang")["digest_hour"] is None
+    finally:
+        strict.extensions["cunwu_db"].dispose()
