@@ -105,6 +105,8 @@ def test_the_assets_register_on_a_phone(browser, live, app, clock):  # noqa: F81
     page.wait_for_load_state()
     assert page.locator("#asset-status").inner_text() == "闲置"
     assert "企业搬迁，厂房空置" in page.locator("#asset-history").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "doc-asset-detail-phone", full_page=True)
     page = sun.go("/contracts")
     assert "6,000.00" in page.locator("#outstanding").inner_text() and "应收未收" in page.content()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
