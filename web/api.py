@@ -7,12 +7,24 @@ from flask import Flask, Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import EXCLUDE, Schema, fields
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from engine.errors import BadRequest, NotAuthenticated
 
 from .auth import bearer_token, current_identity, current_username, engine, issue_token, login
 
+
+class BodyOnceParser(FlaskParser):
+    """webargs' parser, reading the JSON body that web/security.py already parsed and checked
+    (one parse per request) instead of parsing the bytes again."""
+
+    def _raw_load_json(self, req):
+        cached = req._cached_json[False] if is_json_request(req) else Ellipsis
+        return super()._raw_load_json(req) if cached is Ellipsis else cached
+
+
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="阳光村务 JSON API")
+blp.ARGUMENTS_PARSER = BodyOnceParser()
 
 
 class _In(Schema):

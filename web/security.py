@@ -234,6 +234,9 @@ def check_json_body() -> None:
     problem = _depth_and_text_ok(data)
     if problem:
         raise BadRequest(problem)
+    # The body is parsed once (issue 16): Flask's get_json and the API's argument parser
+    # (web/api.py ``BodyOnceParser``) answer from this.
+    request._cached_json = (data, data)
 
 
 def _limit(app: Flask, name: str, default: int) -> int:
