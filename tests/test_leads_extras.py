@@ -135,6 +135,9 @@ def test_photos_only_for_the_inspectors_role_by_role_and_every_view_is_audited(a
     assert admin.get(f"/attachments/{att}").status_code == 403
     assert admin.get(f"/instances/{one.case_id}/dossier?format=zip").status_code == 403
     assert _web(app, "admin").get(f"/attachments/{att}/thumb").status_code == 403
+    one.do("lead_intake", {"decision": "accept", "disposition": "shelve"})  # the history now lists the photo
+    admin_page = _web(app, "admin").get(f"/cases/{one.case_id}").get_data(as_text=True)
+    assert f"/attachments/{att}/thumb" not in admin_page  # no image on the page the admin may not open
     for who in VILLAGE_ROLES:
         assert api(who).get(f"/attachments/{att}").status_code in (403, 404), who
     assert _web(app, "zhang").get(f"/attachments/{att}/thumb").status_code in (403, 404)
