@@ -11,7 +11,7 @@ import click
 from engine.errors import CunwuError, NotFound
 
 from .layout import RenderError
-from .service import Diagrams, check_format, check_paper
+from .service import Diagrams, check_format, check_paper, check_variant
 
 
 def _service(engine) -> Diagrams:
@@ -30,19 +30,24 @@ def _service(engine) -> Diagrams:
     return Diagrams(engine, public_url=os.environ.get("CUNWU_PUBLIC_URL"))
 
 
-def output_name(key: str, fmt: str, paper: str, village: str | None = None) -> str:
+def output_name(key: str, fmt: str, paper: str, village: str | None = None, variant: str = "full") -> str:
     if fmt == "svg":
         return f"{key}.svg"
-    return f"{key}-{paper}{('-' + village) if village else ''}.{fmt}"
+    suffix = "-villager" if variant == "villager" else ""
+    return f"{key}-{paper}{suffix}{('-' + village) if village else ''}.{fmt}"
 
 
 def render_posters(engine, keys, all_: bool, fmt: str, paper: str, out: Path, village: str | None = None,
-                   base_url: str | None = None) -> int:
-    """Render the named items (or all with ``all_``) into ``out``; return the exit status."""
+                   base_url: str | None = None, variant: str | None = None) -> int:
+    """Render the named items (or all with ``all_``) into ``out``; return the exit status.
+    ``variant="villager"``: the simplified villager posters (pdf or png)."""
     try:
-        fmt, paper = check_format(fmt), check_paper(paper)
+        fmt, paper, variant = check_format(fmt), check_paper(paper), check_variant(variant)
     except CunwuError as exc:
         click.echo(exc.message, err=True)
+        return 1
+    if variant == "villager" and fmt == "svg":
+        click.echo("村民版海报只有 pdf、png 格式，请加 --format pdf 或 --format png。", err=True)
         return 1
     known = [p["key"] for p in engine.processes()]
     if all_:
@@ -69,8 +74,8 @@ def render_posters(engine, keys, all_: bool, fmt: str, paper: str, out: Path, vi
     started = time.perf_counter()
 
     def one(key: str) -> None:
-        rendered = service.render_process(key, fmt, paper, village, base_url=base_url)
-        target = out / output_name(key, fmt, paper, village)
+        rendered = service.render_process(key, fmt, paper, village, base_url=base_url, variant=variant)
+        target = out / output_name(key, fmt, paper, village, variant)
         target.write_bytes(rendered.data)
         written.append(target)
 
@@ -83,7 +88,7 @@ def render_posters(engine, keys, all_: bool, fmt: str, paper: str, out: Path, vi
         else:
             for key in wanted:
                 one(key)
-                click.echo(f"已生成 {out / output_name(key, fmt, paper, village)}")
+                click.echo(f"已生成 {out / output_name(key, fmt, paper, village, variant)}")
     except NotFound as exc:
         click.echo(exc.message, err=True)
         return 1

@@ -72,8 +72,10 @@ def _label_box(ops) -> Box | None:
                max(b.y1 for b in boxes))
 
 
-def geometry(layout_json: dict) -> tuple[list[Box], list[tuple[str, Box]]]:
-    """Fixed boxes (visible nodes, cluster and graph labels) and the edge labels (id, box)."""
+def geometry(layout_json: dict, rings: bool = True) -> tuple[list[Box], list[tuple[str, Box]]]:
+    """Fixed boxes (visible nodes, cluster and graph labels) and the edge labels (id, box).
+    ``rings``: dot's sizes (before ``neato -n2`` draws them), where a node's second ring is not
+    counted yet."""
     fixed: list[Box] = []
     for obj in layout_json.get("objects", []):
         if "bb" in obj and obj.get("lp") and obj.get("lwidth"):  # a cluster's label
@@ -83,6 +85,8 @@ def geometry(layout_json: dict) -> tuple[list[Box], list[tuple[str, Box]]]:
         elif "pos" in obj and obj.get("style") != "invis":
             x, y = map(float, obj["pos"].split(","))
             w, h = float(obj.get("width", 0)) * 72, float(obj.get("height", 0)) * 72
+            if rings and str(obj.get("peripheries", "1")) not in ("0", "1"):
+                w, h = w + 20, h + 10  # neato draws the second ring outside the size dot reports
             if w > 2 and h > 2:
                 fixed.append(Box(x - w / 2, y - h / 2, x + w / 2, y + h / 2))
     if layout_json.get("lp") and layout_json.get("lwidth"):
@@ -126,7 +130,7 @@ def resolve(fixed: list[Box], labels: list[tuple[str, Box]]) -> dict[str, tuple[
 
 def overlaps(layout_json: dict) -> list[tuple[str, str]]:
     """Pairs of things whose labels overlap (for tests and for deciding to repair)."""
-    fixed, labels = geometry(layout_json)
+    fixed, labels = geometry(layout_json, rings=False)  # the drawn geometry: the rings are counted
     found = []
     for i, (edge_id, box) in enumerate(labels):
         if any(box.hits(b, pad=0) for b in fixed):

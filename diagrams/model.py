@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
@@ -61,6 +62,7 @@ CONDITION_LABELS = [
 class Node:
     id: str
     kind: str  # start | end | task | gateway | event_gateway | parallel | inclusive | catch | throw | boundary | call
+    #          | note (an annotation the drawing adds, diagrams.view)
     name: str
     lane: str
     event: str = ""  # timer | signal | message | error | escalation | "" (none)
@@ -71,6 +73,9 @@ class Node:
     order: int = 0  # position in process order
     rank: int = 0
     step_no: int = 0  # 1-based number of a user task in process order
+    exceptional: bool = False  # reached only on an exceptional outcome (an objection, a vote against …)
+    notes: list[str] = field(default_factory=list)  # drawn under the name: time limits, evidence (diagrams.view)
+    row_of: tuple[str, ...] = ()  # drawn on the (median) row of these nodes (annotations, the shared inspection)
 
 
 @dataclass
@@ -81,6 +86,8 @@ class Edge:
     condition: str = ""
     default: bool = False
     back: bool = False  # closes a loop (drawn against the flow of ranks)
+    free: bool = False  # drawn without constraining the layout (diagrams.view: objections, annotations)
+    style: str = ""  # "" | objection | association
 
 
 @dataclass
@@ -94,6 +101,8 @@ class Chart:
     edges: list[Edge]
     lanes: list[str]  # in process order
     digest: str = ""  # content hash of the deployed definition
+    drawn_on: date | None = None  # set on the drawing's reading of the chart (diagrams.view.drawn)
+    folded: dict[str, str] = field(default_factory=dict)  # model id → drawn id (the shared inspection)
 
     @property
     def steps(self) -> list[Node]:
@@ -364,6 +373,8 @@ def _order(nodes: dict[str, Node], edges: list[Edge]) -> None:
         ins = forward_in[nid]
         exceptional[nid] = bool(ins) and all(
             _exceptional_edge(e, nodes) or exceptional.get(e.source, False) for e in ins)
+    for nid, flag in exceptional.items():
+        nodes[nid].exceptional = flag
     waiting = {nid: len(forward_in[nid]) for nid in nodes}
     ready = [nid for nid in nodes if waiting[nid] == 0]
     placed = 0

@@ -7,15 +7,18 @@ in any Graphviz format (the posters embed its SVG).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import date
 
 from engine.models import ProcessDefinition
 
-from . import layout
+from . import layout, view
 from .model import Chart, Node, build_chart
 
 FONT = "Noto Sans CJK SC"
@@ -27,6 +30,11 @@ CURRENT_MARK = "▶"
 
 LANE_FILLS = ["#e8f0fb", "#fcf2e0", "#e5f4e9", "#f0e8f8", "#fbe6e6", "#e0f3f4", "#f2f2df"]
 LANE_BORDERS = ["#6f94c4", "#c49a4f", "#5fa377", "#9b7cba", "#c27b7b", "#5aa6ad", "#a3a36a"]
+
+#: What a node without a name is called in its tooltip (never its id: issue 15).
+KIND_WORDS = {"gateway": "判断", "inclusive": "判断", "parallel": "同时办理", "event_gateway": "等待", "start": "开始",
+              "end": "结束", "catch": "等待", "throw": "通知", "boundary": "等待", "note": "说明", "task": "办事步骤",
+              "call": "办事步骤"}
 
 STATUS_NAMES = {"running": "办理中", "completed": "已办结", "rejected": "未通过", "withdrawn": "已撤回",
                 "on_hold": "已暂停"}
@@ -175,9 +183,21 @@ def _attrs(**attrs) -> str:
 
 
 # -- DOT --------------------------------------------------------------------------------------
+def prepared(chart: Chart, marks: CaseMarks | None = None, on: date | None = None) -> tuple[Chart, CaseMarks | None]:
+    """The chart as drawn on ``on`` (``diagrams.view``: the shared inspection, 列席, time limits,
+    evidence) and the case's marks in its node names. Idempotent."""
+    if chart.drawn_on is None:
+        chart = view.drawn(chart, on or date.today())
+        if marks is not None:
+            marks = dataclasses.replace(marks, completed=view.drawn_ids(chart, marks.completed),
+                                        current=view.drawn_ids(chart, marks.current))
+    return chart, marks
+
+
 def to_dot(chart: Chart, marks: CaseMarks | None = None, *, font: str = FONT_STACK, title: bool = True,
-           legend: bool = True, unpaired: frozenset[str] = frozenset()) -> str:
+           legend: bool = True, unpaired: frozenset[str] = frozenset(), on: date | None = None) -> str:
     """DOT source of the chart; with ``marks`` the case's path and current step are drawn."""
+    chart, marks = prepared(chart, marks, on)
     done = marks.done if marks else set()
     current = set(marks.current) if marks else set()
     taken = _taken_edges(chart, marks) if marks else set()
@@ -213,6 +233,7 @@ def to_dot(chart: Chart, marks: CaseMarks | None = None, *, font: str = FONT_STA
     lanes = lane_names(chart)
     lane_of = {nid: lanes.index(node.lane or "") for nid, node in chart.nodes.items()}
     rows = chart_rows(chart, unpaired)
+    bus_members, bus_lines = _objection_bus(chart, rows, lane_of, taken)
     last = max(rows.values(), default=0)
     for node in sorted(chart.nodes.values(), key=lambda n: n.order):
         lines.append("  " + _node_line(node, done, current, marks is not None, font))
@@ -235,6 +256,8 @@ def to_dot(chart: Chart, marks: CaseMarks | None = None, *, font: str = FONT_STA
             for node in sorted(chart.nodes.values(), key=lambda n: n.order):  # a stable input order
                 if rows[node.id] == key:
                     members[lane_of[node.id]].append(_quote(node.id))
+            for lane_index, point in bus_members.get(key, []):
+                members[lane_index].append(point)
         names = [f"sep{col}_{key}" for col in range(columns)] + [m for ms in members.values() for m in ms]
         lines.append("  { rank=same; " + "; ".join(names) + "; }")
         for index in range(len(lanes)):
@@ -243,18 +266,59 @@ def to_dot(chart: Chart, marks: CaseMarks | None = None, *, font: str = FONT_STA
                 chain = [left, member, right] if member else [left, right]
                 lines.append("  " + " -> ".join(chain) + " [style=invis];")
 
+    lines.extend(bus_lines)
     for edge in chart.edges:
+        if edge.style == "objection":
+            continue  # drawn as the bus above
         flat = rows.get(edge.source) == rows.get(edge.target)
         lines.append("  " + _edge_line(chart, edge, (edge.source, edge.target) in taken, marks is not None, flat))
 
     if legend:
         kinds = {"start" if n.kind == "start" else "end" if n.kind == "end" else
                  "gateway" if "gateway" in n.kind or n.kind in ("inclusive", "parallel") else
-                 "wait" if n.kind in ("catch", "boundary") else "task" for n in chart.nodes.values()}
+                 "wait" if n.kind in ("catch", "boundary") else "note" if n.kind == "note" else "task"
+                 for n in chart.nodes.values()}
+        kinds |= {"objection"} if any(e.style == "objection" for e in chart.edges) else set()
         kinds |= {"timer"} if any(n.event == "timer" for n in chart.nodes.values()) else set()
         lines.extend(_legend(marks is not None, len(lanes), font, kinds))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _objection_bus(chart: Chart, rows: dict[str, int], lane_of: dict[str, int], taken: set) -> tuple[dict, list[str]]:
+    """The flows into the shared inspection (``diagrams.view``) as a bus: from each decision a short
+    red dashed line into the inspection's column, down that column to the one 核查 node below the
+    last of them. Sets the node's row; returns the bus points per row and the DOT lines."""
+    flows = [e for e in chart.edges if e.style == "objection"]
+    if not flows:
+        return {}, []
+    target = flows[0].target
+    by_row: dict[int, list[str]] = {}  # a bus point one row below its decision: a slanted line, not an arc
+    for edge in sorted(flows, key=lambda e: (rows[e.source], chart.nodes[e.source].order)):
+        by_row.setdefault(rows[edge.source] + 1, []).append(edge.source)
+    rows[target] = max(by_row) + 1
+    members: dict[int, list[tuple[int, str]]] = {}
+    lines = []
+    points = []
+    red = "#e03131"
+    for row, sources in sorted(by_row.items()):
+        point = f"bus_{row}"
+        points.append(point)
+        members[row] = [(lane_of[target], point)]
+        lines.append(f"  {point} [" + _attrs(shape="point", width="0.07", color=red, id=f"bus-{row}",
+                                             class_="bus", tooltip="报乡镇纪委核查", group="objection_bus") + "];")
+        for source in sources:
+            used = (source, target) in taken
+            lines.append(f"  {_quote(source)} -> {point} [" + _attrs(
+                id=f"flow-{source}-{target}", class_="flow objection" + (" taken" if used else ""),
+                style="dashed", arrowhead="none", color=DONE_LINE if used else red,
+                penwidth="3" if used else "1.6") + "];")
+    chain = [*points, target]
+    for tail, head in zip(chain, chain[1:], strict=False):
+        lines.append(f"  {tail} -> {_quote(head)} [" + _attrs(
+            class_="flow objection bus", style="dashed", color=red, penwidth="1.6", weight="30",
+            arrowhead="normal" if head == target else "none") + "];")
+    return members, lines
 
 
 def lane_names(chart: Chart) -> list[str]:
@@ -274,12 +338,16 @@ def chart_rows(chart: Chart, unpaired: frozenset[str] = frozenset()) -> dict[str
     pairs = set(side_by_side(chart, unpaired))
     incoming: dict[str, list] = {}
     for edge in chart.edges:
-        if not edge.back:
+        if not edge.back and not edge.free:
             incoming.setdefault(edge.target, []).append(edge)
     rows: dict[str, int] = {}
     for node in sorted(chart.nodes.values(), key=lambda n: (n.rank, n.order)):  # ranks are topological
         rows[node.id] = max((rows.get(e.source, 0) + (0 if (e.source, node.id) in pairs else 1)
                              for e in incoming.get(node.id, []) if e.source in rows), default=0)
+    for node in chart.nodes.values():  # an annotation beside its step, the shared inspection amid its sources
+        placed = sorted(rows[nid] for nid in node.row_of if nid in rows)
+        if placed:
+            rows[node.id] = placed[(len(placed) - 1) // 2]
     return rows
 
 
@@ -289,6 +357,8 @@ def side_by_side(chart: Chart, unpaired: frozenset[str] = frozenset()) -> list[t
     forward_in: dict[str, list] = {}
     out: dict[str, list] = {}
     for edge in chart.edges:
+        if edge.free:
+            continue
         out.setdefault(edge.source, []).append(edge)
         if not edge.back:
             forward_in.setdefault(edge.target, []).append(edge)
@@ -328,7 +398,7 @@ def _node_line(node: Node, done: set[str], current: set[str], case_view: bool, f
     prefix = f"{CURRENT_MARK} " if is_current else f"{DONE_MARK} " if is_done else ""
     classes = ["step", node.kind] + (["current"] if is_current else []) + (["done"] if is_done else [])
     attrs: dict = {"id": f"node-{node.id}", "class_": " ".join(classes),
-                   "tooltip": node.name or node.id}
+                   "tooltip": node.name or KIND_WORDS.get(node.kind, " ")}  # never the node id (issue 15)
     penwidth = "4" if is_current else "2.2" if is_done else None
 
     if node.kind in ("task", "call"):
@@ -336,15 +406,14 @@ def _node_line(node: Node, done: set[str], current: set[str], case_view: bool, f
         name_lines = wrap(node.name or node.id, 8)
         name_lines[0] = prefix + top + name_lines[0]
         label = _html_lines(name_lines, bold=True, color=text_color)
-        extra = []
-        due = node.properties.get("due_days")
-        if due:
-            extra.append(f"限{due}天内")
+        notes = list(node.notes)
         if is_current:
-            extra.append("当前步骤")
-        if extra:
-            label += "<BR/>" + _html_lines(["　".join(extra)], size=15,
-                                          color=CURRENT_LINE if is_current else text_color or "#5c677d")
+            notes.insert(0, "当前步骤")
+        for note in notes:
+            evidence = note.startswith("需上传")
+            color = CURRENT_LINE if is_current and note == "当前步骤" else \
+                text_color or ("#1864ab" if evidence else "#5c677d")
+            label += "<BR/>" + _html_lines(wrap(note, 11), size=15, color=color, bold=evidence)
         attrs.update(shape="box", style="rounded,filled", fillcolor=fill or "white",
                      color=line_color or "#3b5b85", penwidth=penwidth or ("2.6" if node.kind == "call" else "1.6"),
                      label=f"<{label}>", margin="0.14,0.07")
@@ -356,6 +425,12 @@ def _node_line(node: Node, done: set[str], current: set[str], case_view: bool, f
                      color=line_color or "#e08600", penwidth=penwidth or "1.6",
                      label=f"<{label}>" if label else " ", width="0.5" if not node.name else None,
                      height="0.4" if not node.name else None, margin="0.02,0.02", fontsize="11")
+    elif node.kind == "note":  # an annotation (BPMN: an open bracket and dotted line), e.g. 列席
+        label = _html_lines([node.name], size=18, bold=True, color=text_color or "#5f3dc4")
+        for note in node.notes:
+            label += "<BR/>" + _html_lines(wrap(note, 8), size=14, color=text_color or "#5c677d")
+        attrs.update(shape="note", style="filled", fillcolor="#f8f0fc", color=text_color or "#9c36b5",
+                     penwidth="1.2", label=f"<{label}>", margin="0.1,0.05")
     elif node.kind == "event_gateway":
         label = _html_lines(_prefixed(prefix, wrap(node.name or "等待", 4)), size=16, color=text_color)
         attrs.update(shape="diamond", style="filled", fillcolor=fill or "#fff4d6", peripheries="2",
@@ -385,7 +460,14 @@ def _node_line(node: Node, done: set[str], current: set[str], case_view: bool, f
 
 def _edge_line(chart: Chart, edge, taken: bool, case_view: bool, flat: bool = False) -> str:
     attrs: dict = {"id": f"flow-{edge.source}-{edge.target}",
-                   "class_": "flow" + (" taken" if taken else "") + (" loop" if edge.back else "")}
+                   "class_": "flow" + (" taken" if taken else "") + (" loop" if edge.back else "")
+                   + (f" {edge.style}" if edge.style else "")}
+    if edge.style == "association":  # an annotation's dotted line, no arrow; it does not place anything
+        attrs.update(constraint="false", style="dotted", arrowhead="none", color="#9c36b5", penwidth="1.6")
+        return f"{_quote(edge.source)} -> {_quote(edge.target)} [{_attrs(**attrs)}];"
+    if edge.style == "objection":  # into the shared inspection; the node says when (no label)
+        attrs.update(style="dashed", color=DONE_LINE if taken else "#e03131", penwidth="3" if taken else "1.6")
+        return f"{_quote(edge.source)} -> {_quote(edge.target)} [{_attrs(**attrs)}];"
     if edge.label:  # a white chip behind the words keeps crossing lines from running through them
         text = _html_lines(wrap(edge.label, 6), color=DONE_LINE if taken else IDLE_TEXT if case_view else None,
                            bold=taken)
@@ -444,11 +526,14 @@ def _legend(case_view: bool, lanes: int, font: str, kinds: set[str] | None = Non
         ("lg_wait", dict(shape="doublecircle", style="filled", fillcolor="#fff0f6", color="#a61e4d",
                          label=small("公示期" if kinds is None or "timer" in kinds else "等待"), width="0.95",
                          fixedsize="true")),
+        ("lg_note", dict(shape="note", style="filled", fillcolor="#f8f0fc", color="#9c36b5",
+                         label="<<FONT POINT-SIZE=\"16\" COLOR=\"#5f3dc4\"><B>列席</B></FONT>>")),
         ("lg_end", dict(shape="circle", style="filled", fillcolor="white", color="#2b8a3e", penwidth="4",
                         label=small("结束"), width="0.75", fixedsize="true")),
     ]
     if kinds is not None:  # only the shapes this chart uses
-        wanted = {"lg_start": "start", "lg_task": "task", "lg_gateway": "gateway", "lg_wait": "wait", "lg_end": "end"}
+        wanted = {"lg_start": "start", "lg_task": "task", "lg_gateway": "gateway", "lg_wait": "wait", "lg_end": "end",
+                  "lg_note": "note"}
         kinds = kinds | ({"wait"} if "timer" in kinds else set())
         items = [item for item in items if wanted[item[0]] in kinds]
     if case_view:
@@ -458,7 +543,10 @@ def _legend(case_view: bool, lanes: int, font: str, kinds: set[str] | None = Non
             ("lg_current", dict(shape="box", style="rounded,filled", fillcolor=CURRENT_FILL,
                                 color=CURRENT_LINE, penwidth="4", label=f"<<B>{CURRENT_MARK} 当前步骤</B>>")),
         ]
-    legend_label = "<<B>图例</B>　虚线：退回、流会后重来　线上的字：按什么结果走哪条路>"
+    legend_label = "<<B>图例</B>　虚线：退回、流会后重来　线上的字：按什么结果走哪条路"
+    if kinds is not None and "objection" in kinds:
+        legend_label += "<BR/><FONT COLOR=\"#e03131\">红色虚线：提出异议，报乡镇纪委核查</FONT>"
+    legend_label += ">"
     out = ["  subgraph cluster_legend {",
            "    graph [" + _attrs(label=legend_label, style="rounded", color="#adb5bd", fontsize="16",
                                   labelloc="b", margin="10", class_="legend", id="legend") + "];"]
@@ -495,10 +583,25 @@ def misplaced(chart: Chart, geo: dict) -> set[str]:
     return bad
 
 
+_COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
+_TITLE = re.compile(r"<title>[^<]*</title>\n?")
+_GRAPH_GROUP = re.compile(r'(<g id="[^"]*" class="graph[^"]*"[^>]*>\n?)')
+
+
+def people_svg(svg: bytes, name: str) -> bytes:
+    """Graphviz writes every node's and flow's id into the SVG (a ``<title>`` a browser shows as
+    the tooltip, and a comment): the ids go, the tooltips are the Chinese names (issue 15)."""
+    text = _TITLE.sub("", _COMMENT.sub("", svg.decode("utf-8")))
+    text = _GRAPH_GROUP.sub(lambda m: m.group(1) + f"<title>{_esc(name)}</title>\n", text, count=1)
+    return text.encode("utf-8")
+
+
 def chart_bytes(chart: Chart, fmt: str, marks: CaseMarks | None = None, *, title: bool = True,
-                legend: bool = True, dpi: int | None = None) -> bytes:
-    """The chart alone (no poster frame) as svg, png or pdf, drawn by Graphviz."""
+                legend: bool = True, dpi: int | None = None, on: date | None = None) -> bytes:
+    """The chart alone (no poster frame) as svg, png or pdf, drawn by Graphviz, as it reads on
+    ``on`` (default today: the rule set in force decides where the 监委会 attends)."""
     font = FONT_STACK if fmt == "svg" else FONT
+    chart, marks = prepared(chart, marks, on)
     first = to_dot(chart, marks, font=font, title=title, legend=legend)
     key = hashlib.sha256(f"{fmt}|{dpi}|{first}".encode()).hexdigest()  # the DOT text says it all
     with _drawn_lock:
@@ -513,6 +616,8 @@ def chart_bytes(chart: Chart, fmt: str, marks: CaseMarks | None = None, *, title
         data, bad = layout.render_checked(dot, fmt, dpi=dpi, bands=bands,
                                           check=lambda geo: misplaced(chart, geo), final=attempt == 3)
         if data is not None:
+            if fmt == "svg":
+                data = people_svg(data, f"{chart.name}流程图")
             with _drawn_lock:
                 _drawn[key] = data
                 while len(_drawn) > 96:
@@ -528,10 +633,17 @@ _drawn_lock = threading.Lock()
 
 
 # -- entry points for templates and the API ---------------------------------------------------
+def engine_day(engine) -> date:
+    """Today by the engine's clock in Beijing (the rule set in force is chosen by it)."""
+    from zoneinfo import ZoneInfo
+
+    return engine.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
 def svg_for_process(engine, key: str, version: int | None = None) -> str:
     """The flowchart of the latest (or a given) version of an item, as SVG text."""
     deployed = engine.deployed(key, version)
-    return chart_bytes(chart_for(engine, deployed), "svg").decode("utf-8")
+    return chart_bytes(chart_for(engine, deployed), "svg", on=engine_day(engine)).decode("utf-8")
 
 
 def case_marks(engine, username: str | None, case_id: int) -> tuple[object, CaseMarks]:
@@ -548,4 +660,4 @@ def case_marks(engine, username: str | None, case_id: int) -> tuple[object, Case
 def svg_for_case(engine, username: str | None, case_id: int) -> str:
     """The flowchart of a case's definition with its path and current step(s) marked."""
     deployed, marks = case_marks(engine, username, case_id)
-    return chart_bytes(chart_for(engine, deployed), "svg", marks).decode("utf-8")
+    return chart_bytes(chart_for(engine, deployed), "svg", marks, on=engine_day(engine)).decode("utf-8")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
+from engine import rules
 from engine.errors import BadRequest, NotFound
 from engine.models import Case, RoleAssignment, User, Village
 from engine.roles import ROLES
@@ -51,6 +52,17 @@ def check_paper(paper: str | None) -> str:
     return value
 
 
+VARIANTS = ("full", "villager")
+
+
+def check_variant(variant: str | None) -> str:
+    value = (variant or "full").strip().lower()
+    if value not in VARIANTS:
+        raise BadRequest(f"不支持的海报版本“{variant}”，可选：full（完整版）、villager（村民版）",
+                         {"variant": [f"只能是 full 或 villager，收到“{variant}”"]})
+    return value
+
+
 class Diagrams:
     def __init__(self, engine, *, cache_dir: Path | None = None, public_url: str | None = None,
                  timezone: str = "Asia/Shanghai"):
@@ -80,8 +92,15 @@ class Diagrams:
         base = (self.public_url or (base_url or "").rstrip("/") or DEFAULT_PUBLIC_URL)
         return f"{base}/villages/{village}/board" if village else f"{base}/board"
 
+    def lead_url(self, village: str | None, base_url: str | None = None) -> str:
+        """Where the poster's 反映问题 code leads (issue 12): the village's lead form, recorded as 扫码;
+        a poster for no village opens the home page, which lists the villages."""
+        base = (self.public_url or (base_url or "").rstrip("/") or DEFAULT_PUBLIC_URL)
+        return f"{base}/villages/{village}/leads/new?via=qr" if village else f"{base}/"
+
     def poster_info(self, lanes: list[str], village: str | None, base_url: str | None) -> poster.PosterInfo:
-        info = poster.PosterInfo(board_url=self.board_url(village, base_url), print_date=self.today())
+        info = poster.PosterInfo(board_url=self.board_url(village, base_url), print_date=self.today(),
+                                 lead_url=self.lead_url(village, base_url))
         if not village:
             return info
         with self.engine.sessions() as session:
@@ -104,40 +123,51 @@ class Diagrams:
 
     # -- rendering --------------------------------------------------------------------------------
     def render_process(self, key: str, fmt: str = "svg", paper: str = "A3", village: str | None = None,
-                       base_url: str | None = None, version: int | None = None) -> Rendered:
-        """svg: the chart; pdf: the A4/A3 poster; png: that poster as an image."""
-        fmt, paper = check_format(fmt), check_paper(paper)
+                       base_url: str | None = None, version: int | None = None,
+                       variant: str | None = None) -> Rendered:
+        """svg: the chart; pdf: the A4/A3 poster; png: that poster as an image. ``variant``
+        ``villager``: the simplified poster for villagers (pdf/png), beside the full one."""
+        fmt, paper, variant = check_format(fmt), check_paper(paper), check_variant(variant)
+        if variant == "villager" and fmt == "svg":
+            raise BadRequest("村民版海报只有 pdf、png 格式", {"variant": ["村民版海报请用 format=pdf 或 format=png"]})
         village = (village or "").strip() or None
         deployed = self.engine.deployed(key, version)
         chart = render.chart_for(self.engine, deployed)
+        day = self.today().date()
+        rule_set = rules.rule_set_on(day).version  # 列席 and the 村民会议 notice follow the law in force
         base = f"{chart.key}-v{chart.version}"
         if fmt == "svg":  # the bare chart: no village details, but a wrong village is still an error
             if village:
                 self.poster_info([], village, base_url)
-            tag = cache_key("chart", chart.key, chart.version, chart.digest, fmt)
-            data = self.cache.get_or_render(tag, f"{base}.svg", lambda: render.chart_bytes(chart, "svg"))
+            tag = cache_key("chart", chart.key, chart.version, chart.digest, fmt, rule_set)
+            data = self.cache.get_or_render(tag, f"{base}.svg", lambda: render.chart_bytes(chart, "svg", on=day))
             return Rendered(data, FORMATS[fmt], f"{base}.svg", tag)
         info = self.poster_info(chart.lanes, village, base_url)
-        bare_tag = cache_key("bare-chart", chart.key, chart.version, chart.digest)
+        bare_tag = cache_key("bare-chart", chart.key, chart.version, chart.digest, rule_set)
 
         def bare() -> bytes:  # the chart without its title, shared by both papers and formats
-            return self.cache.get_or_render(bare_tag, f"{base}-bare.svg",
-                                            lambda: render.chart_bytes(chart, "svg", title=False), persist=False)
+            return self.cache.get_or_render(
+                bare_tag, f"{base}-bare.svg", lambda: render.chart_bytes(chart, "svg", title=False, on=day),
+                persist=False)
 
-        tag = cache_key("poster", chart.key, chart.version, chart.digest, fmt, paper, info.board_url,
-                        info.village_name, info.township, info.contacts, info.print_date.date().isoformat())
-        name = f"{base}-{paper}{('-' + village) if village else ''}.{fmt}"
+        def make_pdf() -> bytes:
+            if variant == "villager":
+                return poster.villager_pdf(chart, paper, info)
+            return poster.poster_pdf(chart, paper, info, svg=bare())
+
+        suffix = "-villager" if variant == "villager" else ""
+        parts = (chart.key, chart.version, chart.digest, paper, variant, info.board_url, info.lead_url,
+                 info.village_name, info.township, info.contacts, info.print_date.date().isoformat())
+        tag = cache_key("poster", fmt, *parts)
+        name = f"{base}-{paper}{suffix}{('-' + village) if village else ''}.{fmt}"
         if fmt == "pdf":
-            data = self.cache.get_or_render(tag, name, lambda: poster.poster_pdf(chart, paper, info, svg=bare()))
+            data = self.cache.get_or_render(tag, name, make_pdf)
         else:  # rasterise the (cached) PDF page so the PNG keeps the paper's proportions
-            pdf_tag = cache_key("poster", chart.key, chart.version, chart.digest, "pdf", paper, info.board_url,
-                                info.village_name, info.township, info.contacts,
-                                info.print_date.date().isoformat())
+            pdf_tag = cache_key("poster", "pdf", *parts)
             pdf_name = name.removesuffix(".png") + ".pdf"
 
             def make_png() -> bytes:
-                pdf = self.cache.get_or_render(pdf_tag, pdf_name,
-                                               lambda: poster.poster_pdf(chart, paper, info, svg=bare()))
+                pdf = self.cache.get_or_render(pdf_tag, pdf_name, make_pdf)
                 return poster.pdf_to_png(pdf, poster.PNG_DPI[paper])
 
             data = self.cache.get_or_render(tag, name, make_png)
@@ -155,13 +185,15 @@ class Diagrams:
             village = case.village.code if case is not None and case.village is not None else None
         marks = render.CaseMarks(list(completed), list(current), status, title, case_id)
         chart = render.chart_for(self.engine, deployed)
+        day = self.today().date()
         tag = cache_key("case", case_id, chart.key, chart.version, chart.digest, fmt, paper, marks.completed,
-                        marks.current, status, title, self.today().date().isoformat() if fmt == "pdf" else "")
+                        marks.current, status, title, day.isoformat() if fmt == "pdf" else "",
+                        rules.rule_set_on(day).version)
         name = f"case-{case_id}.{fmt}" if fmt != "pdf" else f"case-{case_id}-{paper}.pdf"
         if fmt == "svg":
-            make = lambda: render.chart_bytes(chart, "svg", marks)  # noqa: E731
+            make = lambda: render.chart_bytes(chart, "svg", marks, on=day)  # noqa: E731
         elif fmt == "png":
-            make = lambda: render.chart_bytes(chart, "png", marks, dpi=96)  # noqa: E731
+            make = lambda: render.chart_bytes(chart, "png", marks, dpi=96, on=day)  # noqa: E731
         else:
             def make() -> bytes:
                 return poster.poster_pdf(chart, paper, self.poster_info(chart.lanes, village, base_url), marks)
@@ -187,12 +219,12 @@ class Diagrams:
         return response.make_conditional(request)
 
     def process_diagram(self, key: str):
-        """``GET /api/v1/processes/{key}/diagram?format=svg|png|pdf&paper=A4|A3&village=CODE``"""
+        """``GET /api/v1/processes/{key}/diagram?format=svg|png|pdf&paper=A4|A3&village=CODE&variant=villager``"""
         from flask import request
 
         args = request.args
         rendered = self.render_process(key, args.get("format"), args.get("paper"), args.get("village"),
-                                       base_url=request.url_root)
+                                       base_url=request.url_root, variant=args.get("variant"))
         return self._response(rendered, public=True)
 
     def case_diagram(self, username: str | None, case_id: int):

@@ -161,7 +161,9 @@ def test_major_decision_chart_content(engine):
 
     svg = render.chart_bytes(chart, "svg")
     nodes = svg_nodes(svg)
-    assert {f"node-{nid}" for nid in chart.nodes} <= set(nodes)  # ids are node-<bpmn id>
+    drawn = render.prepared(chart)[0]
+    assert {f"node-{nid}" for nid in drawn.nodes} <= set(nodes)  # ids are node-<bpmn id>
+    assert {f"node-{nid}" for nid in chart.nodes if nid not in drawn.folded} <= set(nodes)
     assert any("不少于7天" in text for _c, text in nodes.values())
     assert "流会" in "".join(svg_texts(svg))
 
@@ -237,10 +239,10 @@ def test_village_poster_names_the_village_and_its_board(api, tmp_path):
     assert r.status_code == 200
     pdf = tmp_path / "v.pdf"
     pdf.write_bytes(r.data)
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for expected in ("示范村", "/villages/demo-001/board", "办事找谁", "张书记", "打印日期", "第1版", "村级公共权力",
                      "村民委员会组织法"):
-        assert expected in text, expected
+        assert expected in text.replace("\n", ""), expected  # a long address wraps in the narrow panel
     plain = api(None).get("/processes/major-decision/diagram?format=pdf&paper=A4")
     pdf.write_bytes(plain.data)
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
@@ -389,3 +391,194 @@ def test_cli_render_bad_input(app, tmp_path):
     assert result.exit_code == 1 and "--all" in result.output
     result = runner.invoke(args=["render", "major-decision", "--village", "nowhere", "--out", str(tmp_path)])
     assert result.exit_code == 1 and "nowhere" in result.output
+
+
+# -- what the drawing reads for people (issues 10, 12, 14, 15) ----------------------------------------
+def pdf_text(pdf: bytes) -> str:
+    """The text in drawing order (``-raw``: the two codes side by side do not interleave)."""
+    return subprocess.run(["pdftotext", "-raw", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+
+
+def test_one_shared_inspection_per_case_on_the_chart(engine):
+    """Issue 10: the engine runs one 乡镇纪委核查 per stage; the wall shows one, every 提出异议 /
+    报乡镇核查 leading to it, its outcomes written in it."""
+    from datetime import date
+
+    from diagrams.view import SHARED_INSPECTION
+
+    chart = render.chart_for(engine, engine.deployed("major-decision"))
+    inspections = [n for n in chart.steps if n.properties.get("form") == "inspection"]
+    assert len(inspections) == 8  # the definition stays as the engine runs it: one per stage
+    drawn = render.prepared(chart, on=date(2026, 12, 4))[0]
+    assert [n.id for n in drawn.steps if n.properties.get("form") == "inspection"] == [SHARED_INSPECTION]
+    assert len(drawn.steps) == len(chart.steps) - 7 == 17
+    assert drawn.steps[-1].id == SHARED_INSPECTION  # numbered last, drawn below the last stage it serves
+    raised = {e.source for e in chart.edges if e.target in {n.id for n in inspections}}
+    assert {e.source for e in drawn.edges if e.target == SHARED_INSPECTION} == raised
+    assert not any(e.source in drawn.folded or e.target in drawn.folded for e in drawn.edges)
+    notes = " ".join(drawn.nodes[SHARED_INSPECTION].notes)
+    assert "限15天内" in notes and "暂停" in notes and "责令重做" in notes
+
+    svg = render.chart_bytes(chart, "svg", on=date(2026, 12, 4))
+    texts = [text for _c, text in svg_nodes(svg).values()]
+    assert sum("乡镇纪委核查" in t for t in texts) == 1
+    assert "红色虚线：提出异议，报乡镇纪委核查" in "".join(svg_texts(svg))
+    # one inspection only: drawn as it is, with its outcomes as flows
+    seal = render.prepared(render.chart_for(engine, engine.deployed("seal-use")))[0]
+    assert not seal.folded and "inspect_review_seal" in seal.nodes
+
+
+def test_a_case_in_inspection_marks_the_shared_node(engine):
+    from diagrams.view import SHARED_INSPECTION
+
+    chart = render.chart_for(engine, engine.deployed("major-decision"))
+    marks = render.CaseMarks(["start", "propose", "gw_withdraw", "two_committees", "gw_two_committees",
+                              "review_two_committees", "gw_review_two_committees"],
+                             ["inspect_review_two_committees"], "on_hold")
+    nodes = svg_nodes(render.chart_bytes(chart, "svg", marks))
+    classes, text = nodes[f"node-{SHARED_INSPECTION}"]
+    assert "current" in classes and render.CURRENT_MARK in text
+    assert "done" in nodes["node-review_two_committees"][0]
+
+
+def test_supervisor_attends_meetings_under_the_law_in_force(engine):
+    """D10: the 监委会 列席 the 两委会议 always, the 村民代表会议 from 2026-01-01: an annotation in its
+    lane beside those meetings, not a step."""
+    from datetime import date
+
+    chart = render.chart_for(engine, engine.deployed("major-decision"))
+    now = render.prepared(chart, on=date(2026, 3, 1))[0]
+    notes = {n.id: n for n in now.nodes.values() if n.kind == "note"}
+    assert set(notes) == {"attend_two_committees", "attend_representatives"}
+    assert all(n.lane == "村务监督委员会" and n.name == "列席" and not n.manual for n in notes.values())
+    assert {(e.source, e.target) for e in now.edges if e.style == "association"} == {
+        ("two_committees", "attend_two_committees"), ("representatives", "attend_representatives")}
+    assert len(now.steps) == len(render.prepared(chart, on=date(2025, 12, 31))[0].steps)  # not a step
+    before = render.prepared(chart, on=date(2025, 12, 31))[0]
+    assert {n.id for n in before.nodes.values() if n.kind == "note"} == {"attend_two_committees"}
+    svg = render.chart_bytes(chart, "svg", on=date(2026, 3, 1))
+    drawn_notes = [t for nid, (_c, t) in svg_nodes(svg).items() if nid.startswith("node-attend_")]
+    assert len(drawn_notes) == 2 and all(t.startswith("列席") for t in drawn_notes)
+    # 党员大会 only (发展党员): no 监委会 lane, no 列席
+    party = render.prepared(render.chart_for(engine, engine.deployed("party-admission")), on=date(2026, 3, 1))[0]
+    assert not any(n.kind == "note" for n in party.nodes.values())
+
+
+def test_every_step_shows_its_time_limit(engine):
+    """Issue 15: the limits the law or the catalogue give, on the chart and the poster's list."""
+    from datetime import date
+
+    from diagrams import view
+
+    chart = render.chart_for(engine, engine.deployed("major-decision"))
+    drawn = render.prepared(chart, on=date(2026, 3, 1))[0]
+    notes = {nid: n.notes for nid, n in drawn.nodes.items()}
+    assert "限30天内" in notes["two_committees"]
+    assert "会前10天通知村民" in notes["villager_assembly"]  # 组织法 第二十一条
+    assert "会前10天通知村民" not in notes["representatives"]
+    assert "张榜公示不少于7天" in notes["review_resolution_disclosure"]
+    for node in drawn.steps:
+        if node.properties.get("due_days"):
+            assert f"限{node.properties['due_days']}天内" in node.notes, node.id
+    # the notice period follows the catalogue
+    deployed = engine.deployed("major-decision")
+    changed = type(deployed)(**{**deployed.__dict__, "meta": {**deployed.meta, "notice_days": 10}})
+    longer = view.drawn(build_chart(changed, render.definition_source(engine, deployed)[0]), date(2026, 3, 1))
+    assert "张榜公示不少于10天" in longer.nodes["review_resolution_disclosure"].notes
+    # the complaint lead's working-day deadlines (R56, R57)
+    lead = render.prepared(render.chart_for(engine, engine.deployed("complaint-lead")))[0]
+    assert lead.nodes["lead_intake"].notes == ["15个工作日内受理，转办5个工作日内"]
+    assert lead.nodes["lead_feedback"].notes == ["办结后15个工作日内反馈"]
+    svg = render.chart_bytes(render.chart_for(engine, engine.deployed("complaint-lead")), "svg")
+    assert "15个工作日内受理" in "".join(t for _c, t in svg_nodes(svg).values())
+
+
+def test_steps_that_need_evidence_say_so(engine, diagrams):
+    """Issue 14: ``需上传：签到表照片`` under each step the catalogue's ``evidence:`` names."""
+    chart = render.chart_for(engine, engine.deployed("major-decision"))
+    wanted = chart.meta["evidence"]
+    nodes = svg_nodes(diagrams.render_process("major-decision", "svg").data)
+    for nid, what in wanted.items():
+        assert f"需上传：{what}" in nodes[f"node-{nid}"][1], nid
+    assert "需上传" not in nodes["node-propose"][1]
+    text = pdf_text(diagrams.render_process("major-decision", "pdf", "A3").data)
+    assert text.count("需上传：签到表照片") >= 2  # the step list beside the chart says it too
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_no_node_id_reaches_a_person(engine, diagrams, key):
+    """Issue 15: Graphviz writes node ids as ``<title>`` (the browser's tooltip) and comments;
+    none of them, nor any other internal id, is in the text or the tooltips of the SVG."""
+    chart = render.chart_for(engine, engine.deployed(key))
+    svg = diagrams.render_process(key, "svg").data
+    assert b"<!--" not in svg
+    root = etree.fromstring(svg)
+    said = []  # what a person reads: the text, and the tooltips (<title>, xlink:title)
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            said.append(element.text or "")
+            said += [v for k, v in element.attrib.items() if k.endswith("}title") or k == "title"]
+    words = "\n".join(said)
+    assert not re.search(r"\b(Task_|review_|inspect_|gw_|sep\d|lanehead|cluster_|bus_)", words), key
+    for nid in chart.nodes:
+        if "_" in nid or nid.isascii() and len(nid) > 3:
+            assert not re.search(rf"(?<![\w-]){re.escape(nid)}(?![\w-])", words), (key, nid)
+    titles = ["".join(t.itertext()) for t in root.iter(f"{SVG}title")]
+    assert titles == [f"{chart.name}流程图"]
+
+
+def test_village_posters_carry_a_lead_code(api):
+    """Issue 12: besides the board's code, every poster's 反映问题 code opens the village's lead form."""
+    for key in ("major-decision", "seal-use", "complaint-lead"):
+        r = api(None).get(f"/processes/{key}/diagram?format=pdf&paper=A4&village=demo-001")
+        text = pdf_text(r.data).replace("\n", "")
+        assert "扫码反映问题（可匿名）" in text, key
+        assert "/villages/demo-001/leads/new?via=qr" in text, key
+        assert "/villages/demo-001/board" in text, key
+    text = pdf_text(api(None).get("/processes/major-decision/diagram?format=pdf&paper=A3").data)
+    assert "扫码反映问题" in text
+
+
+def test_the_villager_poster(api, tmp_path):
+    """Issue 15: beside the full poster a simplified one: large type, what a villager sees or takes."""
+    r = api(None).get("/processes/major-decision/diagram?format=pdf&paper=A3&village=demo-001&variant=villager")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert is_paper(page_size(r.data), A3) and pdf_pages(r.data) == 1
+    assert "villager" in r.headers["Content-Disposition"]
+    text = pdf_text(r.data).replace("\n", "")
+    for expected in ("村民须知", "示范村", "张榜公示：决议公示", "张榜公示：结果公示", "公示不少于7天", "可以不写姓名",
+                     "村务监督委员会10天内书面答复", "会前10天通知村民", "12388", "扫码反映问题（可匿名）",
+                     "/villages/demo-001/leads/new?via=qr", "/villages/demo-001/board"):
+        assert expected in text, expected
+    for internal in ("乡镇纪委核查", "监委会审核", "需上传"):  # the cadres' steps are on the full poster
+        assert internal not in text, internal
+    full = api(None).get("/processes/major-decision/diagram?format=pdf&paper=A3&village=demo-001")
+    assert full.data != r.data and "办事步骤" in pdf_text(full.data)
+    png = api(None).get("/processes/subsistence-allowance/diagram?format=png&paper=A4&variant=villager")
+    assert png.status_code == 200 and png.data.startswith(b"\x89PNG")
+    # bad variants, and a villager chart without a page
+    for query, status in (("format=pdf&variant=kids", 400), ("format=svg&variant=villager", 400)):
+        r = api(None).get(f"/processes/major-decision/diagram?{query}")
+        assert r.status_code == status and "variant" in r.get_json()["error"]["fields"]
+        assert re.search(r"[\u4e00-\u9fff]", r.get_json()["error"]["message"])
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_every_item_has_a_villager_poster(diagrams, key):
+    for paper, size in (("A4", A4), ("A3", A3)):
+        pdf = diagrams.render_process(key, "pdf", paper, variant="villager").data
+        assert is_paper(page_size(pdf), size) and pdf_pages(pdf) == 1, (key, paper)
+        text = pdf_text(pdf)
+        assert "12388" in text and "扫码反映问题" in text, key
+
+
+def test_cli_renders_the_villager_poster(app, tmp_path):
+    out = tmp_path / "posters"
+    result = app.test_cli_runner().invoke(args=["render", "major-decision", "--variant", "villager", "--format",
+                                                "pdf", "--village", "demo-001", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    pdf = (out / "major-decision-A3-villager-demo-001.pdf").read_bytes()
+    assert "村民须知" in pdf_text(pdf)
+    bad = app.test_cli_runner().invoke(args=["render", "major-decision", "--variant", "villager", "--format", "svg",
+                                             "--out", str(out)])
+    assert bad.exit_code == 1 and "pdf" in bad.output

@@ -898,7 +898,7 @@ class LedgerReversal(MethodView):
 @blp.route("/processes/<string:key>/diagram")
 class ProcessDiagram(MethodView):
     def get(self, key):
-        """事项流程图（svg/png/pdf）"""
+        """事项流程图（svg/png/pdf）；pdf/png 加 variant=villager 为村民版海报（大字，公示、异议、反映问题）"""
         renderer = current_app.extensions.get("cunwu_diagrams")
         if renderer is None:
             return _not_implemented()

@@ -193,8 +193,10 @@ def processes_check():
 @click.option("--paper", type=click.Choice(["A4", "A3"]), default="A3", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("posters"), show_default=True)
 @click.option("--village", default=None, help="村编号：海报写上本村名称和人员，二维码指向本村公开栏")
+@click.option("--variant", type=click.Choice(["full", "villager"]), default="full", show_default=True,
+              help="full：完整流程图海报；villager：村民版（大字，只列公示、异议、反映问题）")
 @with_appcontext
-def render_command(keys, all_, fmt, paper, out, village):
+def render_command(keys, all_, fmt, paper, out, village, variant):
     """生成流程图海报。"""
     try:
         from diagrams.cli import render_posters
@@ -208,7 +210,7 @@ def render_command(keys, all_, fmt, paper, out, village):
 
         click.echo(f"注意：未设置 CUNWU_PUBLIC_URL，海报上的二维码指向 {DEFAULT_PUBLIC_URL}（本机），村民扫码打不开；"
                    "张贴前请设置为本县公开访问的网址后重新生成。", err=True)
-    sys.exit(render_posters(_engine(), keys, all_, fmt, paper, out, village=village))
+    sys.exit(render_posters(_engine(), keys, all_, fmt, paper, out, village=village, variant=variant))
 
 
 @click.group("timers")
