@@ -316,3 +316,55 @@ def test_a_supervisor_on_a_phone_sees_the_record_and_a_cadre_sees_the_amount(bro
     assert page.locator("#echo-amount").inner_text() == "即 贰万伍仟元整（25,000.00 元）"
     shot(page, "amount-phone", full_page=False)
     zhang.close()
+
+
+def test_the_case_chart_on_a_phone_is_a_step_list(browser, live, app, api):
+    """Issue 15: at 390 px the case page lists the steps in order (numbered as on the chart, the
+    current one marked, done ones with their date, who acts by its Chinese name); the full chart
+    opens behind a tap at a readable size, not a shrunken poster."""
+    from tests.flows import Walk
+
+    walk = Walk(api)
+    walk.start()
+    walk.meeting("two_committees", "two_committees")
+    walk.review("review_two_committees")
+    case_id = walk.case["id"]
+    zhang = Person(browser, live, "zhang", **PHONE)
+    page = zhang.go(f"/cases/{case_id}")
+    steps = page.locator("ol.case-steps li.step")
+    assert steps.count() == 17  # 24 in the definition: the eight 乡镇纪委核查 are drawn as one
+    first = steps.nth(0).inner_text()
+    assert "①" in first and "村党组织提议" in first and "村党组织书记" in first and "办结" in first
+    assert re.search(r"\d{4}-\d{2}-\d{2} 办结", first)
+    assert "done" in steps.nth(1).get_attribute("class") and "限30天内" in steps.nth(1).inner_text()
+    assert "需上传：签到表照片" in steps.nth(1).inner_text()
+    current = page.locator("ol.case-steps li.current")
+    assert current.count() == 1
+    text = current.inner_text()
+    assert "党员大会审议" in text and "当前步骤" in text and "④" in text and "办理期限" in text
+    assert "村务监督委员会" in steps.nth(2).inner_text()
+    later = steps.nth(16).inner_text()
+    assert "乡镇纪委核查" in later and "遇异议" in later and "optional" in steps.nth(16).get_attribute("class")
+    assert page.locator("figure#chart").is_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert not re.search(r"\b(review_|inspect_|gw_|Task_)", page.locator("main").inner_text())
+    shot(page, "case-steps-phone", full_page=False)
+    shot(page, "case-steps-phone-full")
+
+    page.get_by_role("link", name="点击放大查看完整流程图").click()
+    figure = page.locator("figure#chart")
+    assert figure.is_visible()
+    assert page.locator("figure#chart svg").bounding_box()["width"] >= 850  # readable, scrolled sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the figure scrolls, not the page
+    assert "current" in (page.locator("figure#chart g#node-party_members").get_attribute("class") or "")
+    titles = page.evaluate("Array.from(document.querySelectorAll('figure#chart title')).map(t => t.textContent)")
+    assert titles == ["村级重大事项决策（四议两公开）流程图"]  # no node id as a tooltip
+    shot(page, "case-chart-phone", full_page=False)
+    page.get_by_role("link", name="收起流程图").click()
+    assert page.locator("figure#chart").is_hidden()
+    zhang.close()
+
+    desk = Person(browser, live, "zhang")
+    page = desk.go(f"/cases/{case_id}")
+    assert page.locator("figure#chart").is_visible() and page.locator("ol.case-steps").is_hidden()
+    desk.close()

@@ -250,20 +250,19 @@ def split_errors(fields: list[dict], errors: dict) -> tuple[dict, list[str]]:
 
 # -- the objection limiter ----------------------------------------------------------------
 # -- diagrams (another package; optional until it lands) -------------------------------------
-def case_chart(case_id: int) -> Markup | None:
-    """The case's flowchart with the current step marked, as inline SVG, if diagrams exist."""
+def case_chart(case_id: int) -> dict:
+    """The case's flowchart with the current step marked, as inline SVG, and its steps as a list
+    (what a phone shows, the chart behind a tap: issue 15): ``{"chart", "steps"}``."""
     try:
-        from diagrams.render import svg_for_case
+        from diagrams.steps import case_chart as drawn
     except ImportError:
-        return None
+        return {"chart": None, "steps": []}
     try:
-        svg = svg_for_case(engine(), username(), case_id)
+        svg, steps = drawn(engine(), username(), case_id)
     except Exception:  # noqa: BLE001 - a chart must never break the page
         current_app.logger.exception("case chart failed")
-        return None
-    if isinstance(svg, bytes):
-        svg = svg.decode("utf-8")
-    return Markup(_strip_xml_prolog(svg)) if svg else None
+        return {"chart": None, "steps": []}
+    return {"chart": Markup(_strip_xml_prolog(svg)) if svg else None, "steps": steps}
 
 
 def process_chart(key: str) -> Markup | None:

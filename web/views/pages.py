@@ -249,7 +249,7 @@ def task(task_id: str):
     from ..evidence import upload_limit
 
     return render_template("task.html", task=task, case=case, fields=fields, may_do=may_do, values=values,
-                           errors=errors, other=other, chart=case_chart(case["id"]),
+                           errors=errors, other=other, **case_chart(case["id"]),
                            today=now_local().date().isoformat(),
                            attachments=engine().task_attachments(username(), task_id),
                            max_upload_text=size_text(upload_limit())), status
@@ -399,7 +399,7 @@ def cases():
 @login_required
 def case(case_id: int):
     ctx = _case_context(case_id)
-    return render_template("case.html", chart=case_chart(case_id), **ctx)
+    return render_template("case.html", **case_chart(case_id), **ctx)
 
 
 @bp.route("/villages/<code>/archive")
@@ -419,7 +419,7 @@ def archive(code: str):
 @login_required
 def case_print(case_id: int):
     ctx = _case_context(case_id)
-    return render_template("case_print.html", chart=case_chart(case_id), printed_at=now_local(), print_mode=True,
+    return render_template("case_print.html", **case_chart(case_id), printed_at=now_local(), print_mode=True,
                            **ctx)
 
 

@@ -1,0 +1,67 @@
+"""The case's steps as a list a phone can read (issue 15): the chart's steps in order, numbered as
+on the chart, each with who acts (the Chinese lane name), its time limits, and the case's state
+at it (done on a date, current with its due date, to come, or only if something happens)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from engine.models import TaskRow
+
+from . import render
+
+
+@dataclass
+class Step:
+    no: str  # ①, as on the chart
+    name: str
+    lane: str
+    limits: list[str] = field(default_factory=list)
+    evidence: str = ""
+    state: str = "todo"  # done | current | todo | skipped
+    optional: bool = False  # only when something happens (an objection, a vote against …)
+    done_at: datetime | None = None
+    times: int = 0
+    due_at: datetime | None = None
+
+
+def case_chart(engine, username: str | None, case_id: int) -> tuple[str, list[Step]]:
+    """The case's chart (SVG text, its path and current step marked) and its step list, from one
+    reading of the case (``Engine.case_path`` checks access)."""
+    deployed, marks = render.case_marks(engine, username, case_id)
+    chart = render.chart_for(engine, deployed)
+    day = render.engine_day(engine)
+    svg = render.chart_bytes(chart, "svg", marks, on=day).decode("utf-8")
+    view, drawn_marks = render.prepared(chart, marks, day)
+    done_at: dict[str, datetime] = {}
+    times: dict[str, int] = {}
+    due_at: dict[str, datetime] = {}
+    with engine.sessions() as session:
+        rows = session.execute(select(TaskRow.name, TaskRow.state, TaskRow.completed_at, TaskRow.due_at)
+                               .where(TaskRow.case_id == case_id))
+        for name, state, completed_at, due in rows:
+            drawn = view.folded.get(name, name)
+            if state == "completed" and completed_at is not None:
+                times[drawn] = times.get(drawn, 0) + 1
+                done_at[drawn] = max(done_at.get(drawn, completed_at), completed_at)
+            elif state in ("ready", "waiting") and due is not None:
+                due_at[drawn] = due
+    current = set(drawn_marks.current)
+    finished = drawn_marks.status in ("completed", "rejected", "withdrawn")
+    steps = []
+    for node in view.steps:
+        if node.id in current:
+            state = "current"
+        elif node.id in done_at or node.id in drawn_marks.done:
+            state = "done"
+        else:
+            state = "skipped" if finished else "todo"
+        steps.append(Step(render.step_mark(node.step_no), node.name, node.lane,
+                          [n for n in node.notes if not n.startswith("需上传")],
+                          next((n for n in node.notes if n.startswith("需上传")), ""),
+                          state, node.exceptional, done_at.get(node.id), times.get(node.id, 0),
+                          due_at.get(node.id)))
+    return svg, steps
