@@ -195,8 +195,11 @@ def prepared(chart: Chart, marks: CaseMarks | None = None, on: date | None = Non
 
 
 def to_dot(chart: Chart, marks: CaseMarks | None = None, *, font: str = FONT_STACK, title: bool = True,
-           legend: bool = True, unpaired: frozenset[str] = frozenset(), on: date | None = None) -> str:
-    """DOT source of the chart; with ``marks`` the case's path and current step are drawn."""
+           legend: bool = True, unpaired: frozenset[str] = frozenset(), on: date | None = None,
+           straight_bus: bool = True) -> str:
+    """DOT source of the chart; with ``marks`` the case's path and current step are drawn.
+    ``straight_bus``: the objection bus's points kept in one vertical line (dot may then push
+    other nodes out of their lane; ``chart_bytes`` lays out again without it)."""
     chart, marks = prepared(chart, marks, on)
     done = marks.done if marks else set()
     current = set(marks.current) if marks else set()
@@ -233,7 +236,7 @@ def to_dot(chart: Chart, marks: CaseMarks | None = None, *, font: str = FONT_STA
     lanes = lane_names(chart)
     lane_of = {nid: lanes.index(node.lane or "") for nid, node in chart.nodes.items()}
     rows = chart_rows(chart, unpaired)
-    bus_members, bus_lines = _objection_bus(chart, rows, lane_of, taken)
+    bus_members, bus_lines = _objection_bus(chart, rows, lane_of, taken, straight_bus)
     last = max(rows.values(), default=0)
     for node in sorted(chart.nodes.values(), key=lambda n: n.order):
         lines.append("  " + _node_line(node, done, current, marks is not None, font))
@@ -285,7 +288,8 @@ def to_dot(chart: Chart, marks: CaseMarks | None = None, *, font: str = FONT_STA
     return "\n".join(lines) + "\n"
 
 
-def _objection_bus(chart: Chart, rows: dict[str, int], lane_of: dict[str, int], taken: set) -> tuple[dict, list[str]]:
+def _objection_bus(chart: Chart, rows: dict[str, int], lane_of: dict[str, int], taken: set,
+                   straight: bool = True) -> tuple[dict, list[str]]:
     """The flows into the shared inspection (``diagrams.view``) as a bus: from each decision a short
     red dashed line into the inspection's column, down that column to the one 核查 node below the
     last of them. Sets the node's row; returns the bus points per row and the DOT lines."""
@@ -306,7 +310,8 @@ def _objection_bus(chart: Chart, rows: dict[str, int], lane_of: dict[str, int], 
         points.append(point)
         members[row] = [(lane_of[target], point)]
         lines.append(f"  {point} [" + _attrs(shape="point", width="0.07", color=red, id=f"bus-{row}",
-                                             class_="bus", tooltip="报乡镇纪委核查", group="objection_bus") + "];")
+                                             class_="bus", tooltip="报乡镇纪委核查",
+                                             group="objection_bus" if straight else None) + "];")
         for source in sources:
             used = (source, target) in taken
             lines.append(f"  {_quote(source)} -> {point} [" + _attrs(
@@ -623,8 +628,8 @@ def chart_bytes(chart: Chart, fmt: str, marks: CaseMarks | None = None, *, title
                 while len(_drawn) > 96:
                     _drawn.popitem(last=False)
             return data
-        unpaired = unpaired | frozenset(bad)
-        dot = to_dot(chart, marks, font=font, title=title, legend=legend, unpaired=unpaired)
+        unpaired = unpaired | frozenset(bad)  # and the objection bus no longer held straight
+        dot = to_dot(chart, marks, font=font, title=title, legend=legend, unpaired=unpaired, straight_bus=False)
     raise layout.RenderError("流程图排版失败")  # pragma: no cover - the last attempt always draws
 
 

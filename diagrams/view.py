@@ -38,6 +38,12 @@ LEAD_LIMITS = {
 }
 
 
+#: Waits whose timer is a computed date (no duration to read): what the law or the rules give.
+TIMER_LIMITS = {
+    (leads.LEAD_PROCESS, "objection_period"): f"反馈后{leads.OBJECTION_DAYS}天内",  # engine.leads.OBJECTION_DAYS
+}
+
+
 def step_limits(node: Node, meta: dict, on: date) -> list[str]:
     """The time limits of one step, as people read them."""
     props = node.properties
@@ -131,6 +137,8 @@ def drawn(chart: Chart, on: date) -> Chart:
             edges.append(Edge(node.id, note.id, free=True, style="association"))
 
     for node in nodes.values():
+        if node.event == "timer" and not node.timer_text:
+            node.timer_text = TIMER_LIMITS.get((chart.key, node.id), "")
         if not node.manual:
             continue
         node.notes = step_limits(node, meta, on)

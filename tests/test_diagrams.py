@@ -489,6 +489,7 @@ def test_every_step_shows_its_time_limit(engine):
     lead = render.prepared(render.chart_for(engine, engine.deployed("complaint-lead")))[0]
     assert lead.nodes["lead_intake"].notes == ["15个工作日内受理，转办5个工作日内"]
     assert lead.nodes["lead_feedback"].notes == ["办结后15个工作日内反馈"]
+    assert lead.nodes["objection_period"].timer_text == "反馈后30天内"  # the reporter's objection period
     svg = render.chart_bytes(render.chart_for(engine, engine.deployed("complaint-lead")), "svg")
     assert "15个工作日内受理" in "".join(t for _c, t in svg_nodes(svg).values())
 
