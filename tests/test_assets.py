@@ -636,3 +636,26 @@ def test_opening_a_receivable_notice_goes_to_the_contract(app, clock):
     assert r.status_code in (302, 303)
     assert r.headers["Location"].endswith(f"/contracts?village=demo-001#contract-{contract['id']}")
     assert _web(app, "he").post(f"/notifications/{notice.id}/open").status_code == 404, "not his notice"
+
+
+def test_a_json_backup_moves_the_register_from_sqlite_to_postgresql_exactly(app, clock, tmp_path):
+    """Asset values are Money columns (fen on SQLite, NUMERIC on PostgreSQL): the JSON dump writes
+    yuan, so the register restores into the other backend unchanged."""
+    from tests.conftest import _drop_pg_schema, _fresh_pg_schema
+    from tests.test_backup import _app, _cli
+
+    engine = app.extensions["cunwu"]
+    hall = engine.add_asset("sun", "demo-001", {**HALL, "original_value": "0.10", "book_value": "412,500.55"})
+    engine.add_asset("sun", "demo-001", POND)
+    backup = tmp_path / "cunwu.json"
+    _cli(app, "backup", str(backup), "--format", "json")
+    url, schema = _fresh_pg_schema()
+    target = _app(url, clock)
+    try:
+        _cli(target, "restore", str(backup), "--yes")
+        moved = target.extensions["cunwu"].assets("sun", "demo-001")
+        assert moved["totals"] == {"original_value": "0.10", "book_value": "412500.55"}
+        assert target.extensions["cunwu"].asset("sun", "demo-001", hall["id"])["history"][0]["reason"] == "登记入台账"
+    finally:
+        target.extensions["cunwu_db"].dispose()
+        _drop_pg_schema(schema)
