@@ -659,3 +659,11 @@ def test_a_json_backup_moves_the_register_from_sqlite_to_postgresql_exactly(app,
     finally:
         target.extensions["cunwu_db"].dispose()
         _drop_pg_schema(schema)
+
+
+def test_the_township_overview_links_each_villages_registers(app):
+    app.extensions["cunwu"].add_contract("sun", "demo-001", {**LEASE, "starts_on": "2026-03-01"})
+    page = _web(app, "zhou").get("/ledger/overview").get_data(as_text=True)
+    assert "/assets?village=demo-001" in page and "/contracts?village=demo-002" in page
+    assert '<a href="/contracts?village=demo-001"><strong class="bad">1500.00</strong></a>' in page, "应收未收 links the contracts"
+    assert _web(app, "zhou").get("/assets?village=demo-002").status_code == 200, "the township reads every village's"
