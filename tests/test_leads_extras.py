@@ -414,3 +414,18 @@ def test_the_lead_desk_export_carries_supervision_and_accountability(app, api, l
     assert "张书记" not in text  # counts only
     detail = _web(app, "xu").get("/county/export.csv?table=detail").get_data(as_text=True)
     assert "县纪委督办，限2026-03-20前办结" in detail and "完成时限：2026-04-30" in detail
+
+
+def test_doctor_watches_the_reporters_photos(app, api, lead):
+    """The reporter's photos are evidence like any other (engine/evidence.py): content-addressed, and
+    bytes changed in storage are found by ``cunwu doctor`` and never handed out."""
+    one = lead()
+    att = _photo(app.test_client(), one.code, jpeg()).get_json()
+    assert app.test_cli_runner().invoke(args=["doctor"]).exit_code == 0
+    path = app.extensions["cunwu"].files.path(att["sha256"])
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    result = app.test_cli_runner().invoke(args=["doctor"])
+    assert result.exit_code == 1 and f"附件{att['id']}“线索材料1.jpg”的原件" in result.output
+    assert api("wu").get(f"/attachments/{att['id']}").status_code == 409

@@ -545,6 +545,8 @@ def test_complaint_leads(world):
             assert r.status_code in (403, 404), f"ESCALATION: {who} GET the lead's page → {r.status_code}"
         r = page.post(f"/cases/{case_id}/lead/supervise", data={"reason": "", "due": ""})
         assert r.status_code in ((302, 303) if who in LEAD_SUPERVISE else (403, 404)), (who, r.status_code)
+        r = page.post(f"/cases/{case_id}/lead/accountability", data={})
+        assert r.status_code in ((302, 303) if who in LEAD_IDENTITY else (403, 404)), (who, r.status_code)
     assert _version(app, case_id) == before
 
     # the reporter's photo (issue 12): sent with the code by anyone who has it; seen by the 纪检 roles only
