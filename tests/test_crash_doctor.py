@@ -89,3 +89,15 @@ def test_doctor_names_the_problem(walked, name):
     assert result.exit_code == 1
     assert expected in result.output and "发现" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_seeded_demo_is_consistent(app):
+    """Every kind of case the demo seeds (items started by cadres, leads filed by reporters,
+    registers, the ledger) passes ``cunwu doctor``: a demo a county tries is never 'inconsistent'."""
+    from web.demo_seed import seed
+
+    seed(app.extensions["cunwu"])
+    report = check(app.extensions["cunwu"])
+    assert report.cases >= 5 and report.problems == []
+    result = app.test_cli_runner().invoke(args=["doctor"])
+    assert result.exit_code == 0, result.output
