@@ -545,4 +545,5 @@ def test_the_demo_has_two_leads_one_overdue(app):
     desk = engine.leads_desk("wu")
     assert [x["status"] for x in desk["leads"]] == ["accepted", "received"]
     assert desk["leads"][1]["overdue"] is True and desk["leads"][0]["assignment"]["responsible_unit"] == "示范镇纪委"
+    assert desk["leads"][1]["supervised"] is True and desk["stats"]["supervised"] == 1  # 县纪委督办 (issue 12)
     assert all(c["process"] != "complaint-lead" for c in engine.list_cases("zhang"))

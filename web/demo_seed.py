@@ -97,6 +97,10 @@ def seed(engine: Engine) -> int:
         "decision": "accept", "disposition": "preliminary_verification", "responsible_unit": "示范镇纪委",
         "handler": "吴纪委", "complete_by": _workday_after(now, 14).isoformat(),
         "standard": "入户核实家庭经济状况，结论书面反馈反映人"})
+    # 县纪委督办 the lead left unaccepted (徐纪委 `xu`; 吴纪委 gets the notice)
+    overdue_case = past.leads_desk("xu")["leads"][1]["case"]
+    past.supervise_lead("xu", overdue_case, {"reason": "超过15个工作日未受理，县纪委督办",
+                                             "due": _workday_after(now, 5).isoformat()})
     _assets(past, clock, now)
     engine.run_timers()
     return 3
