@@ -70,12 +70,12 @@ def preferences_json(user: User) -> dict:
 
 
 def describe(prefs: dict, user: User | None = None) -> str:
-    """One line of Chinese: 站内、短信、邮件；每日8点汇总；22:00–07:00免打扰 (a channel chosen
-    without its contact says so)."""
+    """One line of Chinese: 站内、短信、邮件；每日8点汇总；22:00–07:00免打扰 (with ``user``, only the
+    channels the person can be reached on)."""
     parts = ["站内"]
-    for key, label, contact, what in (("sms", "短信", "phone", "手机号"), ("email", "邮件", "email", "邮箱")):
-        if prefs[key]:
-            parts.append(label if user is None or getattr(user, contact) else f"{label}（未留{what}）")
+    for key, label, contact in (("sms", "短信", "phone"), ("email", "邮件", "email")):
+        if prefs[key] and (user is None or getattr(user, contact)):
+            parts.append(label)
     parts.append(f"每日{prefs['digest_hour']}点汇总" if prefs["digest_hour"] is not None else "逐条发送")
     if prefs["quiet_from"] == prefs["quiet_to"]:
         parts.append("不设免打扰")
