@@ -368,3 +368,38 @@ def test_the_case_chart_on_a_phone_is_a_step_list(browser, live, app, api):
     page = desk.go(f"/cases/{case_id}")
     assert page.locator("figure#chart").is_visible() and page.locator("ol.case-steps").is_hidden()
     desk.close()
+
+
+def test_an_anonymous_objection_on_a_phone_and_the_township_desk_on_a_phone(browser, live, app, api):
+    """Issue 15: a villager objects on a phone without giving a name; nobody's name reaches the
+    board; the supervisor answers it; the township desk works at 390 px."""
+    from tests.flows import Walk
+
+    walk = Walk(api)
+    walk.start()
+    walk.to_resolution()
+    walk.disclose("resolution", content="经村民代表会议表决通过：硬化村东道路。")
+    villager = Person(browser, live, None, **PHONE)
+    page = villager.go("/villages/demo-001/board")
+    page.get_by_text("我有异议").first.click()
+    assert page.get_by_label("姓名").input_value() == ""
+    page.get_by_label("异议内容").fill("预算里没有排水沟，下雨会积水。")
+    page.get_by_role("button", name="提交异议").click()
+    page.wait_for_load_state()
+    assert "您的异议已收到" in page.locator(".flash").inner_text()
+    board = page.locator("main").inner_text()
+    assert "预算里没有排水沟" in board and "刘大爷" not in board
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "objection-anonymous-phone", full_page=False)
+    villager.close()
+    zhao = Person(browser, live, "zhao", **PHONE)
+    page = zhao.open_task("答复决议异议")
+    assert "预算里没有排水沟" in page.locator("blockquote").inner_text()
+    assert "匿名" in page.locator("main").inner_text()  # whoever answers sees that nobody gave a name
+    zhao.close()
+    zhou = Person(browser, live, "zhou", **PHONE)
+    page = zhou.go("/township")
+    assert "预算里没有排水沟" in page.locator("main").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "township-phone")
+    zhou.close()
