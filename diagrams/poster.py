@@ -377,7 +377,8 @@ def villager_items(view: Chart) -> list[VillagerItem]:
     nodes = sorted(view.nodes.values(), key=lambda n: n.order)
     start = next((n for n in nodes if n.kind == "start"), None)
     if start is not None:
-        items.append((start.order, VillagerItem(start.name or "提出申请", [f"由{start.lane}受理办理"])))
+        taken = "受理" if view.category == "B" or "申请" in (start.name or "") else "发起"
+        items.append((start.order, VillagerItem(start.name or "提出申请", [f"由{start.lane}{taken}"])))
     meetings = [n for n in nodes if n.properties.get("form") == "meeting"
                 and n.properties.get("body") in ("villager_assembly", "representatives")]
     if meetings:
@@ -408,7 +409,7 @@ def villager_items(view: Chart) -> list[VillagerItem]:
             answer = f"{reply.lane}{limit.removeprefix('限').removesuffix('内')}内书面答复" if limit else f"{reply.lane}答复"
             items.append((node.order, VillagerItem(
                 "有异议？公示期内提出", ["到公开栏扫码或当面提出，可以不写姓名",
-                                         f"{answer}，答复张贴在公开栏", "异议成立的，改正后重新公示"], "objection")))
+                                         f"{answer}，张贴公开", "异议成立的，改正后重新公示"], "objection")))
     ends = [n for n in nodes if n.kind == "end" and n.end_kind in ("completed", "rejected") and n.name]
     if ends:
         names = "、".join(dict.fromkeys(n.name for n in ends if n.end_kind == "completed"))

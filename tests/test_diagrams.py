@@ -548,7 +548,7 @@ def test_the_villager_poster(api, tmp_path):
     assert "villager" in r.headers["Content-Disposition"]
     text = pdf_text(r.data).replace("\n", "")
     for expected in ("村民须知", "示范村", "张榜公示：决议公示", "张榜公示：结果公示", "公示不少于7天", "可以不写姓名",
-                     "村务监督委员会10天内书面答复", "会前10天通知村民", "12388", "扫码反映问题（可匿名）",
+                     "村务监督委员会10天内书面答复", "会前10天通知村民", "12388", "扫码反映问题（可匿名）", "由村党组织书记发起",
                      "/villages/demo-001/leads/new?via=qr", "/villages/demo-001/board"):
         assert expected in text, expected
     for internal in ("乡镇纪委核查", "监委会审核", "需上传"):  # the cadres' steps are on the full poster
