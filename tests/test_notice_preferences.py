@@ -275,3 +275,52 @@ def test_messages_know_whom_and_which_village(app, walk):
         rows = list(session.scalars(select(OutboxMessage)))
     assert rows and all(m.village_id is not None for m in rows)
     assert all((m.user_id is None) == (m.channel == "webhook") for m in rows)
+
+
+def test_two_workers_fold_each_digest_once_on_postgresql(pg_app, clock):
+    import threading
+
+    from engine.delivery import Channels
+    from tests.conftest import ApiClient
+
+    app = pg_app
+    contacts(app)
+    walk = Walk(lambda u: ApiClient(app, u))
+    zhang = walk.secretary
+    assert zhang.client.put("/api/v1/notifications/preferences", headers=zhang.headers,
+                            json={"digest_hour": 8}).status_code == 200
+    for _ in range(4):
+        walk.start()
+    clock.advance(days=31)
+    app.extensions["cunwu"].run_timers()
+    clock.advance(days=1)  # past 08:00 Beijing
+    sent: list[dict] = []
+    guard = threading.Lock()
+
+    def record(message):
+        with guard:
+            sent.append(message)
+
+    channels = Channels(senders={"email": record, "sms": record, "webhook": record})
+    engine = app.extensions["cunwu"]
+    errors = []
+
+    def work():
+        try:
+            engine.deliver_notices(channels, batch=2)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors
+    digests = [m for m in sent if m["kind"] == "digest"]
+    assert sorted(m["channel"] for m in digests) == ["email", "sms"]  # one each, never two
+    assert all(len(json.loads(m["body"])) == 4 for m in digests)
+    rows = outbox(app)
+    assert all(m.status == "digested" for m in rows if m.user_id and m.address in ("zhang@example.cn", "13800000001")
+               and m.kind == "overdue")
+    assert len({m["id"] for m in sent}) == len(sent)
