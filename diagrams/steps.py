@@ -26,6 +26,7 @@ class Step:
     done_at: datetime | None = None
     times: int = 0
     due_at: datetime | None = None
+    when: str = ""  # for a step that only some cases take: when it comes
 
 
 def case_chart(engine, username: str | None, case_id: int) -> tuple[str, list[Step]]:
@@ -63,5 +64,17 @@ def case_chart(engine, username: str | None, case_id: int) -> tuple[str, list[St
                           [n for n in node.notes if not n.startswith("需上传")],
                           next((n for n in node.notes if n.startswith("需上传")), ""),
                           state, node.exceptional, done_at.get(node.id), times.get(node.id, 0),
-                          due_at.get(node.id)))
+                          due_at.get(node.id), _when(node)))
     return svg, steps
+
+
+def _when(node) -> str:
+    """When a step that only some cases take comes, in words (the forms say it best)."""
+    form = node.properties.get("form", "")
+    if form == "inspection":
+        return "监委会提出异议或异议报核查时才有"
+    if form == "objection_reply":
+        return "公示期内有人提出异议时才有"
+    if form == "meeting":
+        return "选定由此会议决定时才有"
+    return ""

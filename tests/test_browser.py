@@ -344,7 +344,9 @@ def test_the_case_chart_on_a_phone_is_a_step_list(browser, live, app, api):
     assert "党员大会审议" in text and "当前步骤" in text and "④" in text and "办理期限" in text
     assert "村务监督委员会" in steps.nth(2).inner_text()
     later = steps.nth(16).inner_text()
-    assert "乡镇纪委核查" in later and "遇异议" in later and "optional" in steps.nth(16).get_attribute("class")
+    assert "乡镇纪委核查" in later and "提出异议或异议报核查时才有" in later
+    assert "optional" in steps.nth(16).get_attribute("class")
+    assert "公示期内有人提出异议时才有" in page.locator("ol.case-steps li.step", has_text="答复决议异议").inner_text()
     assert page.locator("figure#chart").is_hidden()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert not re.search(r"\b(review_|inspect_|gw_|Task_)", page.locator("main").inner_text())
