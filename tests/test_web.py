@@ -480,6 +480,8 @@ def test_catalogue_links_posters(web):
     assert "村党组织提议" in html and "监委会审核决议公开" in html
     html = web().html("/board?village=demo-001")
     assert "diagram?format=pdf&amp;paper=A3&amp;village=demo-001" in html
+    # the villager poster beside the full one (issue 15)
+    assert "diagram?format=pdf&amp;paper=A3&amp;variant=villager&amp;village=demo-001" in html
 
 
 def test_api_docs_page(web):
