@@ -332,7 +332,8 @@ def qr_codes(chart: Chart, info: PosterInfo) -> list[tuple[str, str, str]]:
 
 
 # -- the villager's poster (issue 15) -------------------------------------------------------------
-#: The national 纪检监察 report line (中央纪委国家监委: 12388), printed beside the township's own.
+#: 全国纪检监察机关统一举报电话 12388 (in service since 2008-06-26, 中央纪委监察部 via 新华网 2008-06-25;
+#: 12388.gov.cn is its website), printed beside the township's own number.
 REPORT_LINE = "12388"
 
 
