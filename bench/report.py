@@ -122,7 +122,7 @@ def performance_rows(figures: dict) -> list[tuple[str, str, str, str]]:
     fire = next((f for n, f in figures.items() if n.startswith("timers.fire_") and f.get("value") is not None), None)
     if fire:
         count = fire["name"].split("_")[1]
-        rows.append((f"一个 worker 触发这些到期定时中的 {count} 个",
+        rows.append((f"一个 worker 触发 {count} 个到期定时（载入、办理、保存、任务行与审计）",
                      f"{num(fire['value'])} s（每个 {num(fire['detail']['per_case_ms'])} ms）", "—", ""))
     pdf = _fig(figures, "posters.a3_pdf_per_item")
     if pdf:
