@@ -1145,7 +1145,9 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
         tasks = self._case_tasks(session, case)
         rows = sorted((r for r in tasks if r.state in ("ready", "waiting")), key=lambda r: (r.created_at, r.id))
         out["tasks"] = [self._task_json(r, case.village, case, with_fields=False) for r in rows]
-        events = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id))
+        # The columns the history shows, not AuditEvent objects (nothing here changes them).
+        events = session.execute(select(AuditEvent.at, AuditEvent.actor_name, AuditEvent.action, AuditEvent.task_id,
+                                        AuditEvent.summary).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id))
         files = self.case_attachments(session, case.id)
         done = {r.id: r for r in tasks if r.state == "completed" and r.form is not None}
         out["history"] = [{"at": iso(e.at), "actor": e.actor_name, "action": e.action, "task": e.task_id,
@@ -1155,7 +1157,9 @@ class Engine(evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin,
                               if e.action == "complete" and e.task_id in done else {}),
                            **({"attachments": [evidence.history_item(a) for a in files[e.task_id]]}
                               if e.action == "complete" and e.task_id in files else {})} for e in events]
-        entries = session.scalars(select(BoardEntry).where(BoardEntry.case_id == case.id).order_by(BoardEntry.seq))
+        entries = session.execute(select(BoardEntry.id, BoardEntry.seq, BoardEntry.kind, BoardEntry.title,
+                                         BoardEntry.notice_until).where(BoardEntry.case_id == case.id)
+                                  .order_by(BoardEntry.seq))
         out["board"] = [{"id": e.id, "seq": e.seq, "kind": e.kind, "title": e.title,
                          "notice_until": iso(e.notice_until)} for e in entries]
         out["hold_reason"] = case.hold_reason
