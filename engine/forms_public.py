@@ -41,6 +41,7 @@ from .forms import (
 )
 from .matters import MATTERS, STATUTORY
 from .models import BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User
+from .money import stored_amount
 
 RESOLUTION_BODIES = ("representatives", "villager_assembly")
 MAJOR_DECISION = "major-decision"
@@ -102,12 +103,6 @@ def refuse(field: str, message: str) -> Invalid:
 def not_future(values: dict, ctx: CheckContext, *names: str) -> None:
     """Dates of records that may predate the case (a party applicant's history): ``check_dates``."""
     check_dates(values, ctx, *names)
-
-
-def dec(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    return Decimal(str(value))
 
 
 def yuan(value: Decimal | str | int) -> str:
@@ -341,7 +336,7 @@ class ProjectProposalForm(ItemForm):
         needs = floor is not None and budget >= floor
         why = f"预算{yuan(budget)}元，达到{yuan(floor)}元以上的工程项目" if needs else ""
         out = linked_resolution(ctx, values, required=needs, why=why)
-        amount = dec(out.get("resolution_amount"))
+        amount = stored_amount(out.get("resolution_amount"))
         if amount is not None and budget > amount:
             raise refuse("budget", f"预算{yuan(budget)}元超过决议金额{yuan(amount)}元，须重新决议")
         return {"needs_resolution": needs, "budget": str(budget), **out}
@@ -367,7 +362,7 @@ class ProcurementPlanForm(ItemForm):
     reason = text("方案说明", help="资格条件、评审办法、时间安排")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        budget = dec(latest(ctx, "budget")) or Decimal(0)
+        budget = stored_amount(latest(ctx, "budget")) or Decimal(0)
         contract_type = latest(ctx, "contract_type") or "construction"
         needed, basis = required_method(ctx, budget, contract_type)
         if METHOD_RANK[values["method"]] < METHOD_RANK[needed]:
@@ -403,7 +398,7 @@ class TenderRecordForm(ItemForm):
             raise refuse("price", "请填写中标（承包）价")
         if method == "tender" and not (values.get("platform") or "").strip():
             raise refuse("platform", "公开招标须在公共资源交易中心进行，请填写交易平台及公告编号")
-        budget = dec(latest(ctx, "budget"))
+        budget = stored_amount(latest(ctx, "budget"))
         if budget is not None and values["price"] > budget:
             raise refuse("price", f"中标价{yuan(values['price'])}元超过预算{yuan(budget)}元，须重新决策")
         return {"award_price": str(values["price"]), "awarded_to": values["winner"].strip()}
@@ -425,8 +420,8 @@ class ContractForm(ItemForm):
         if winner and values["counterparty"].strip() != winner:
             raise refuse("counterparty", f"合同相对方须为中标（成交）人“{winner}”")
         cap_key, floor_key = ctx.properties.get("cap"), ctx.properties.get("floor")
-        cap = dec(latest(ctx, cap_key)) if cap_key else None
-        floor = dec(latest(ctx, floor_key)) if floor_key else None
+        cap = stored_amount(latest(ctx, cap_key)) if cap_key else None
+        floor = stored_amount(latest(ctx, floor_key)) if floor_key else None
         if cap is not None and values["price"] > cap:
             raise refuse("price", f"合同金额不得超过中标价{yuan(cap)}元")
         if floor is not None and values["price"] < floor:
@@ -490,7 +485,7 @@ class PaymentForm(ItemForm):
         if amount <= 0:
             raise refuse("amount", "支付金额须大于0")
         cap_key = ctx.properties.get("cap")
-        cap = dec(latest(ctx, cap_key)) if cap_key else None
+        cap = stored_amount(latest(ctx, cap_key)) if cap_key else None
         if cap is not None and amount > cap:
             raise refuse("amount", f"支付金额{yuan(amount)}元超过审批（合同）金额{yuan(cap)}元")
         if values["method"] == "cash":
@@ -529,7 +524,7 @@ class PurchaseRequestForm(ItemForm):
         needs = tier in ("resolution", "platform")
         why = f"预算{yuan(budget)}元，超过{yuan(resolution)}元的采购" if needs else ""
         out = linked_resolution(ctx, values, required=needs, why=why)
-        amount = dec(out.get("resolution_amount"))
+        amount = stored_amount(out.get("resolution_amount"))
         if amount is not None and budget > amount:
             raise refuse("budget", f"预算{yuan(budget)}元超过决议金额{yuan(amount)}元")
         return {"tier": tier, "purchase_budget": str(budget), **out}
@@ -567,7 +562,7 @@ class QuotationForm(ItemForm):
         check_dates(values, ctx, "quoted_on", since_case=True)
         quotes = parse_lines(values["suppliers"], "suppliers", 2, "家", "某某商店，1800")
         offers = {name: line_amount(raw, "suppliers", i) for i, (name, raw) in enumerate(quotes, start=1)}
-        budget = dec(latest(ctx, "purchase_budget")) or Decimal(0)
+        budget = stored_amount(latest(ctx, "purchase_budget")) or Decimal(0)
         need = threshold(ctx, "quotes_above")
         if need is not None and budget > need and len(offers) < 3:
             raise refuse("suppliers", f"预算超过{yuan(need)}元的采购须有三家以上报价（现有{len(offers)}家）")
@@ -678,7 +673,7 @@ class TradingRecordForm(ItemForm):
             raise refuse("winner", "请填写成交人")
         if values.get("price") is None:
             raise refuse("price", "请填写成交价")
-        reserve = dec(latest(ctx, "reserve_price"))
+        reserve = stored_amount(latest(ctx, "reserve_price"))
         if reserve is not None and values["price"] < reserve:
             raise refuse("price", f"成交价不得低于底价{yuan(reserve)}元")
         if ctx.properties.get("channel") == "platform" and not (values.get("platform") or "").strip():
@@ -717,7 +712,7 @@ class ExpenseClaimForm(ItemForm):
         needs_township = township is not None and amount > township
         why = f"报销金额{yuan(amount)}元，超过{yuan(resolution)}元的支出" if needs_resolution else ""
         out = linked_resolution(ctx, values, required=needs_resolution, why=why)
-        resolved = dec(out.get("resolution_amount"))
+        resolved = stored_amount(out.get("resolution_amount"))
         if resolved is not None:
             spent = self._already_claimed(ctx, values["resolution_case"])
             if spent + amount > resolved:
@@ -843,7 +838,7 @@ class AllowanceListForm(ItemForm):
         if total != values["total"]:
             raise refuse("total", f"合计金额须等于名单金额之和{yuan(total)}元")
         out = linked_resolution(ctx, values, why="享受误工补贴的人员及补贴标准（《村民委员会组织法》第二十四条）")
-        resolved = dec(out.get("resolution_amount"))
+        resolved = stored_amount(out.get("resolution_amount"))
         if resolved is not None and total > resolved:
             raise refuse("total", f"合计金额{yuan(total)}元超过决议金额{yuan(resolved)}元")
         return {"allowance_total": str(values["total"]), "recipients_count": len(people), **out}

@@ -40,6 +40,7 @@ from .forms import (
     text,
 )
 from .models import Case, RoleAssignment, TaskRow, User
+from .money import stored_amount
 from .roles import VILLAGE_ROLES
 
 DEFAULTS: dict[str, Any] = {
@@ -262,12 +263,6 @@ def _refuse_withdraw_on_first_round(ctx: CheckContext, values: dict) -> None:
         raise Invalid("新受理的申请不能直接撤回", {"withdraw": ["新受理的申请不能直接撤回"]})
 
 
-def _decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except ArithmeticError:
-        return None
-
 
 def _require(data: dict, when: bool, names: dict[str, str]) -> None:
     """Raise a field error for each empty field in ``names`` (field → message) when ``when``."""
@@ -416,7 +411,7 @@ class HomesteadApprovalForm(FormSchema):
     def check(self, values: dict, ctx: CheckContext) -> dict:
         _not_future(ctx, values, "site_inspected_on")
         if values["decision"] == "approve":
-            applied = _decimal(_latest_data(ctx, "homestead_application").get("area_m2"))
+            applied = stored_amount(_latest_data(ctx, "homestead_application").get("area_m2"))
             if applied is not None and values["approved_area_m2"] > applied:
                 msg = f"批准面积不能超过申请面积（{applied}平方米）"
                 raise Invalid(msg, {"approved_area_m2": [msg]})
@@ -660,7 +655,7 @@ class ReliefPaymentForm(FormSchema):
         _not_future(ctx, values, "paid_on")
         if values["amount"] <= 0:
             raise Invalid("发放金额须大于0", {"amount": ["发放金额须大于0"]})
-        approved = _decimal(_latest_data(ctx, "welfare_decision").get("amount"))
+        approved = stored_amount(_latest_data(ctx, "welfare_decision").get("amount"))
         if approved is not None and values["amount"] > approved:
             msg = f"发放金额不能超过乡镇核定金额（{approved}元）"
             raise Invalid(msg, {"amount": [msg]})
@@ -727,7 +722,7 @@ class SubsidyPaymentForm(FormSchema):
     def check(self, values: dict, ctx: CheckContext) -> dict:
         _not_future(ctx, values, "paid_on")
         listed = _latest_data(ctx, "subsidy_list")
-        households, total = listed.get("households"), _decimal(listed.get("total_amount"))
+        households, total = listed.get("households"), stored_amount(listed.get("total_amount"))
         if households is not None and values["households_paid"] + values["failed_households"] > households:
             msg = f"已发放户数与发放失败户数合计不能超过清册户数（{households}户）"
             raise Invalid(msg, {"households_paid": [msg]})

@@ -37,7 +37,6 @@ from .forms import CheckContext, choice, day, flag, line, money, register, text
 from .forms_public import (
     ItemForm,
     _withdraw_only_on_revision,
-    dec,
     integer,
     latest,
     not_future,
@@ -45,6 +44,7 @@ from .forms_public import (
     yuan,
 )
 from .models import Case, LedgerEntry, ProcessDefinition, TaskRow
+from .money import stored_amount
 
 PROCESS = "yishi-funding"
 ACCOUNT = "一事一议资金"
@@ -77,7 +77,7 @@ def _other_plans_this_year(ctx: CheckContext) -> tuple[Decimal, int]:
     for other in others:
         if _year_of(other.created_at) != year:
             continue
-        money_sum += dec(latest(ctx, "money_per_head", other.id)) or Decimal(0)
+        money_sum += stored_amount(latest(ctx, "money_per_head", other.id)) or Decimal(0)
         days_sum += int(latest(ctx, "labour_days", other.id) or 0)
     return money_sum, days_sum
 
@@ -201,7 +201,7 @@ class YishiCollectionForm(ItemForm):
         days = values.get("labour_days") or 0
         if amount <= 0 and days <= 0:
             raise refuse("amount", "请填写本次收取的筹资或出工工日（至少一项）")
-        approved_money = dec(latest(ctx, "money_total")) or Decimal(0)
+        approved_money = stored_amount(latest(ctx, "money_total")) or Decimal(0)
         approved_days = int(latest(ctx, "labour_total") or 0)
         raised = raised_so_far(ctx)
         if amount > 0:

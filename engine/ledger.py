@@ -33,16 +33,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from .clock import LOCAL_TZ
 from .errors import Conflict, Invalid
 from .models import Case, LedgerEntry, LedgerMonth, TaskRow, Village
 from .money import fmt_amount
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")  # NUMERIC(14, 2)
 

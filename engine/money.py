@@ -125,3 +125,15 @@ def fmt_amount(value: Decimal | int | float | str) -> str:
     if number == number.to_integral_value():
         return f"{int(number):,}"
     return f"{number:,.2f}"
+
+
+def stored_amount(value: object) -> Decimal | None:
+    """An amount read back from stored task data (already checked when it was written): ``None``
+    for nothing or for something that is not a number, never an exception."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None

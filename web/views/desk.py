@@ -11,6 +11,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 
 from engine import reports
 from engine.errors import Conflict, Invalid
+from engine.money import stored_amount
 from engine.roles import TOWNSHIP_ROLES
 
 from .common import acting_village, bp, engine, fmt_time, roles_required, username
@@ -118,10 +119,8 @@ OVERRUN_HEAD = ["村", "事项", "决议金额（元）", "实际支出（元）
 
 
 def _amount(value) -> Decimal | None:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
-    except ArithmeticError:
-        return None
+    amount = stored_amount(value)
+    return amount.quantize(Decimal("0.01")) if amount is not None else None
 
 
 def _overrun_rows(data: dict) -> list[list]:
