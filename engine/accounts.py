@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy import bindparam, case, delete, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -43,6 +43,22 @@ def _digest(token: str) -> str:
 def password_tag(password_hash: str) -> str:
     """A fingerprint of the password hash: sessions opened under an older password stop matching."""
     return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1)
+def _actor_statements():
+    """The two statements of :meth:`Accounts.actor` (by token, by username), built once: building a
+    select costs more Python than running this one."""
+    cols = (User.id, User.username, User.name, RoleAssignment.role, RoleAssignment.village_id,
+            RoleAssignment.township, RoleAssignment.county)
+    by_token = (select(*cols, User.password_hash, AuthSession.password_tag)
+                .join(AuthSession, AuthSession.user_id == User.id)
+                .where(AuthSession.id == bindparam("digest"), AuthSession.kind == bindparam("kind"),
+                       AuthSession.revoked_at.is_(None),
+                       AuthSession.expires_at > bindparam("now", type_=UTCDateTime())))
+    by_name = select(*cols).where(User.username == bindparam("username"))
+    return tuple(stmt.outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+                 .where(User.active.is_(True)).order_by(RoleAssignment.id) for stmt in (by_token, by_name))
 
 
 @functools.lru_cache(maxsize=1)
@@ -131,23 +147,16 @@ class Accounts:
         """The active person ``who`` names (a username or an unchecked :class:`Bearer` token) with
         their roles, in one statement inside ``session``; None when there is no such active person
         or the token is not live (expired, revoked, of an older password, of another kind)."""
-        cols = (User.id, User.username, User.name, RoleAssignment.role, RoleAssignment.village_id,
-                RoleAssignment.township, RoleAssignment.county)
         if isinstance(who, Bearer):
             token = who.token
             if not isinstance(token, str) or not token or len(token) > 200:
                 return None
-            stmt = (select(*cols, User.password_hash, AuthSession.password_tag)
-                    .join(AuthSession, AuthSession.user_id == User.id)
-                    .where(AuthSession.id == _digest(token), AuthSession.kind == who.kind,
-                           AuthSession.revoked_at.is_(None), AuthSession.expires_at > self.now()))
+            stmt, params = _actor_statements()[0], {"digest": _digest(token), "kind": who.kind, "now": self.now()}
         elif isinstance(who, str) and who:
-            stmt = select(*cols).where(User.username == who)
+            stmt, params = _actor_statements()[1], {"username": who}
         else:
             return None
-        stmt = (stmt.outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
-                .where(User.active.is_(True)).order_by(RoleAssignment.id))
-        rows = session.execute(stmt).all()
+        rows = session.execute(stmt, params).all()
         if not rows:
             return None
         first = rows[0]
