@@ -24,14 +24,7 @@ from marshmallow import ValidationError, validates_schema
 
 from .errors import Invalid
 from .forms import CheckContext, FormSchema, choice, day, flag, line, register, text
-
-DISPOSITIONS = {"talk_enquiry": "谈话函询", "preliminary_verification": "初步核实", "shelve": "暂存待查",
-                "close": "予以了结"}
-INTAKE_DECISIONS = {"accept": "受理", "not_accepted": "不予受理", "forward": "转办（移送上级或下级）"}
-FINDINGS = {"substantiated": "属实", "partly": "部分属实", "unsubstantiated": "不属实"}
-#: 四个不放过 (R59): cause found, responsible people dealt with, rectification done, people educated.
-FOUR_CHECKS = {"cause_found": "原因已查清", "people_dealt_with": "责任人员已处理", "rectified": "整改措施已落实",
-               "educated": "有关人员已受到教育"}
+from .leads import DISPOSITIONS, FINDINGS, FOUR_CHECKS, INTAKE_DECISIONS
 
 
 def _lead(ctx: CheckContext):

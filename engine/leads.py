@@ -45,6 +45,14 @@ from .models import (
     Village,
 )
 
+DISPOSITIONS = {"talk_enquiry": "谈话函询", "preliminary_verification": "初步核实", "shelve": "暂存待查",
+                "close": "予以了结"}
+INTAKE_DECISIONS = {"accept": "受理", "not_accepted": "不予受理", "forward": "转办（移送上级或下级）"}
+FINDINGS = {"substantiated": "属实", "partly": "部分属实", "unsubstantiated": "不属实"}
+#: 四个不放过 (R59): cause found, responsible people dealt with, rectification done, people educated.
+FOUR_CHECKS = {"cause_found": "原因已查清", "people_dealt_with": "责任人员已处理", "rectified": "整改措施已落实",
+               "educated": "有关人员已受到教育"}
+
 LEAD_PROCESS = "complaint-lead"
 #: Who may see a lead at all (R60), and who may see the reporter's name and contact.
 VIEW_ROLES = {"discipline_inspector", "county_inspector", "admin"}
@@ -331,7 +339,16 @@ def _message(errors: dict) -> str:
 class LeadsMixin:
     """Engine methods for complaint leads (mixed into ``engine.service.Engine``)."""
 
+    def _is_lead_case(self, case) -> bool:
+        """Whether ``case`` is a complaint lead (engine/evidence.py asks, without importing leads)."""
+        return case.definition.key == LEAD_PROCESS
+
+    def _lead_handler(self, session, actor, case) -> bool:
+        """Whether ``actor`` handles the lead of ``case`` (R60: the 纪检 roles of the jurisdiction)."""
+        return may_see_identity(actor, case.village, lead_of_case(session, case.id), case)
+
     # -- intake ------------------------------------------------------------------------------
+
     def file_lead(self, body: object, *, username: str | None = None,
                   files: list[tuple[str, bytes]] | None = None) -> dict:
         """A new lead from a reporter (no account) or entered by a 纪委 cadre (``username``), with
@@ -481,13 +498,11 @@ class LeadsMixin:
             out["accepted_at"] = iso(lead.accepted_at)
         if lead.disposition:
             out["disposition"] = lead.disposition
-            from .forms_leads import DISPOSITIONS, FINDINGS
 
             out["disposition_name"] = DISPOSITIONS.get(lead.disposition, lead.disposition)
         if lead.status in ("not_accepted", "forwarded") and lead.reason:
             out["reason"] = lead.reason
         if lead.finding:
-            from .forms_leads import FINDINGS
 
             out["finding"] = lead.finding
             out["finding_name"] = FINDINGS.get(lead.finding, lead.finding)

@@ -176,10 +176,6 @@ def check_setting(key: str, value: Any) -> list[str] | None:
         except Invalid:
             return ["须逐笔公开的大额收支金额须为大于0的金额"]
         return []
-    if key == "ledger.receivable_grace_days":  # engine/receivables.py
-        from .receivables import check_setting as grace
-
-        return grace(value)
     if key.startswith("ledger.payment_account."):
         return [] if isinstance(value, str) and 0 < len(value.strip()) <= 100 else ["支付入账科目须为科目名称"]
     return None

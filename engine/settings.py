@@ -138,6 +138,10 @@ def _looser_message(t: Threshold, bound: Decimal, basis: str) -> str:
 
 def check_item_setting(key: str, value: Any) -> list[str] | None:
     """Chinese problems with one village setting; ``None`` when ``key`` is not an item setting."""
+    if key == "ledger.receivable_grace_days":  # the receivable reminders (engine/receivables.py)
+        from .receivables import check_setting as grace
+
+        return grace(value)
     if key.startswith("ledger."):  # the village's books (engine/ledger.py)
         from .ledger import check_setting
 

@@ -460,7 +460,7 @@ def ledger_today(clock) -> str:
 
 
 def test_the_grace_days_are_a_village_setting(app, clock):
-    from engine.ledger import check_setting
+    from engine.settings import check_item_setting as check_setting  # the one door for village settings
 
     assert check_setting("ledger.receivable_grace_days", 10) == []
     assert check_setting("ledger.receivable_grace_days", 400) and check_setting("ledger.receivable_grace_days", "10")

@@ -22,3 +22,62 @@ def test_no_conflict_markers_in_tracked_files():
         if MARKER.search(text):
             found.append(name)
     assert not found, f"merge conflict markers left in: {found}"
+
+
+def _engine_imports() -> dict[str, set[str]]:
+    """Module → the engine modules it imports, counting imports inside functions too (a cycle closed
+    by an import in a function is still a cycle), plus the outside packages it reaches for."""
+    import ast
+
+    engine = ROOT / "engine"
+    modules = {p.stem for p in engine.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in engine.glob("*.py"):
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                parts = node.module.split(".")
+                if parts[0] == "engine":
+                    deps.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+                elif parts[0] in ("web", "diagrams"):
+                    deps.add(parts[0])
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    parts = alias.name.split(".")
+                    if parts[0] == "engine" and len(parts) > 1:
+                        deps.add(parts[1])
+                    elif parts[0] in ("web", "diagrams"):
+                        deps.add(parts[0])
+        graph[path.stem] = {d for d in deps if d != path.stem and (d in modules or d in ("web", "diagrams"))}
+    return graph
+
+
+def test_the_engine_imports_nothing_from_web_or_diagrams():
+    graph = _engine_imports()
+    assert {m: sorted(d & {"web", "diagrams"}) for m, d in graph.items() if d & {"web", "diagrams"}} == {}
+
+
+def test_the_engine_import_graph_has_no_cycle():
+    """Issue 16: no import cycle among the engine's modules, not even one closed inside a function."""
+    graph = {m: d - {"web", "diagrams"} for m, d in _engine_imports().items()}
+    state: dict[str, int] = {}  # 1 = on the path, 2 = done
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = 1
+        path.append(module)
+        for dep in sorted(graph.get(module, ())):
+            if state.get(dep) == 1:
+                return path[path.index(dep):] + [dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        path.pop()
+        state[module] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state:
+            cycle = visit(module)
+            assert cycle is None, " → ".join(cycle)
