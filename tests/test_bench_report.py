@@ -49,10 +49,13 @@ def test_a_later_run_replaces_a_figure_and_a_missing_figure_is_no_row(tmp_path):
               "detail": {"p95_ms": 9.0}, "note": ""}
     ratio = {"name": "stack.sqlite.ratio_to_bare", "value": 1.8333, "unit": "×", "target": "≤ 2", "met": True,
              "detail": {}, "note": ""}
-    first = _result(tmp_path, "a.json", [bare, sqlite, {**ratio, "value": 2.5, "met": False}])
-    second = _result(tmp_path, "b.json", [ratio], at="2026-12-04T10:00:00+00:00")
+    first = _result(tmp_path, "a.json", [bare, {**sqlite, "value": 9.0}, {**ratio, "value": 3.0, "met": False}])
+    second = _result(tmp_path, "b.json", [sqlite, ratio], at="2026-12-04T10:00:00+00:00")
     out = report.render("performance", [first, second])
-    assert "| 经由整个系统办理一步（HTTP → 引擎 → 数据库），SQLite，中位数 | 5.50 ms（p95 9.00 ms） | ≤ 2 × 裸引擎 | 达到（1.83 ×） |" in out
+    assert ("| 经由整个系统办理一步（HTTP → 引擎 → 数据库），SQLite，中位数 | 5.50 ms（p95 9.00 ms） | ≤ 2 × 裸引擎 | "
+            "达到（1.83 ×） | ② |") in out  # the later run's figure, marked with its run
+    assert "| 基准 | ① |" in out
+    assert "① `" in out and "② `" in out
     assert "PostgreSQL" not in out and "海报" not in out  # not measured: no row, no made-up figure
     assert "`" + str(first) + "`" in out and "提交 `abc1234`" in out
 
