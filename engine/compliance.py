@@ -10,7 +10,7 @@ properties of the process graph, not of one run:
 * ``meeting-branches``: after every meeting a gateway has a 流会 branch (``outcome == "lapsed"``)
   that leads back to the meeting, and a 未通过 branch (``outcome == "failed"``) (D6, R23);
 * ``loop-user-task``: every cycle passes a user task (no endless automatic loop; the engine caps
-  the rounds of a step at ``engine.service.MAX_ROUNDS``);
+  the rounds of a step at ``engine.services.common.MAX_ROUNDS``);
 * ``end-event``: end events are named ``end_completed…`` / ``end_rejected…`` / ``end_withdrawn…``;
 * ``objection-handling``: every disclosure posted by a review waits for its notice period and
   takes objections (an ``objection`` signal leading to an ``objection_reply`` task) (D7, D8);

@@ -55,7 +55,7 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
 
 
 def check(engine, batch: int = 200) -> Report:
-    """Check every case and every village board of ``engine`` (an ``engine.service.Engine``)."""
+    """Check every case and every village board of ``engine`` (an ``engine.services.Engine``)."""
     report = Report()
     with engine.sessions() as session:
         ids = list(session.scalars(select(Case.id).order_by(Case.id)))

@@ -451,12 +451,12 @@ def make_store(config: dict, instance_path: str | Path):
 
 # -- the engine's side: upload, read, bind ------------------------------------------------------------
 #: session.info key: a case's attachments read by ``_bind_attachments`` for the rest of the transaction
-#: (forgotten when it ends: see engine/service.py ``_forget_case_tasks``).
+#: (forgotten when it ends: see engine/services/common.py ``forget_case_tasks``).
 CASE_ATTACHMENTS_KEY = "cunwu.case_attachments"
 
 
 class EvidenceMixin:
-    """Methods of :class:`engine.service.Engine` for attachments (one call = one transaction)."""
+    """Methods of :class:`engine.services.Engine` for attachments (one call = one transaction)."""
 
     #: The file store (``LocalStore``); set by the app (``create_app``).
     files = None

@@ -337,7 +337,7 @@ def _message(errors: dict) -> str:
 
 
 class LeadsMixin:
-    """Engine methods for complaint leads (mixed into ``engine.service.Engine``)."""
+    """Engine methods for complaint leads (mixed into ``engine.services.Engine``)."""
 
     def _is_lead_case(self, case) -> bool:
         """Whether ``case`` is a complaint lead (engine/evidence.py asks, without importing leads)."""

@@ -77,7 +77,7 @@ def _password_problem(password) -> tuple[str, str] | None:
 
 
 class PeopleMixin:
-    """Engine methods of the admin's people pages and API (mixed into engine.service.Engine)."""
+    """Engine methods of the admin's people pages and API (mixed into engine.services.Engine)."""
 
     def _admin_actor(self, session: Session, username: str) -> Actor:
         actor = self.actor(session, username)

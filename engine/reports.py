@@ -19,7 +19,8 @@ from .leads import lead_definition_ids
 from .models import AuditEvent, BoardEntry, Case, Objection, ProcessDefinition, TaskRow, User, Village
 from .roles import COUNTY_ROLES, LEVEL_NAMES, ROLES, TOWNSHIP_ROLES
 from .runtime import task_properties
-from .service import STATUS_ZH, Engine, iso
+from .services import Engine
+from .services.common import STATUS_ZH, iso
 
 OUTCOMES_ZH = {"lapsed": "流会", "failed": "未通过"}
 

@@ -357,12 +357,12 @@ def test_a_failed_contract_step_creates_no_contract(app, item, api, clock, monke
         case.refused("wang", "contract", _contract(clock, **change), field)
     assert _contracts(app) == []
 
-    import engine.service as service
+    import engine.services as services
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(service.Engine, "_sync", broken)
+    monkeypatch.setattr(services.Engine, "_sync", broken)
     task = case.task("contract")
     client = api("wang")
     client.client.application.config["PROPAGATE_EXCEPTIONS"] = False

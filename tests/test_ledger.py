@@ -239,7 +239,7 @@ def test_a_payment_step_writes_its_out_entry_linked_to_the_case(books):
 
 def test_a_payment_that_fails_books_nothing(app, monkeypatch):
     """Same transaction: when anything after the booking fails, the entry goes with it."""
-    from engine.service import Engine
+    from engine.services import Engine
 
     client = lambda u: ApiClient(app, u)  # noqa: E731
     case = _to_payment(app, client)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text, update
 
 from engine import publicity
 from engine.models import AuditEvent, BoardEntry, Case, TaskRow
-from engine.service import Engine
+from engine.services import Engine
 from tests.conftest import ApiClient
 from tests.flows import MEETING_OK, Walk
 

@@ -12,7 +12,7 @@ from engine.catalog import Catalog
 from engine.clock import system_clock
 from engine.db import make_engine, make_sessionmaker
 from engine.evidence import make_store
-from engine.service import Engine
+from engine.services import Engine
 
 
 def create_app(config: dict | None = None) -> Flask:

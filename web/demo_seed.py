@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from engine.models import Case, Village
-from engine.service import Engine
+from engine.services import Engine
 
 
 class _Clock:

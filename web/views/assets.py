@@ -1,7 +1,7 @@
 """资产资源台账 and 合同台账 (三资; issue 13): the register of a village's assets and resources
 with filters, registration and status changes for the 报账员 and the township agency (on a
 phone too), its Excel and CSV export, and the contracts register with what is due and unpaid.
-The engine owns every rule (engine/assets.py, engine/assets_service.py)."""
+The engine owns every rule (engine/assets.py, engine/services/assets.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """账目 (三资, 村财乡管; issue 13): a village's ledger with filters and totals, and the receipt
 form for the 报账员 and the township agency (on a phone too). The engine owns every rule; the
-page only asks it (engine/ledger_service.py)."""
+page only asks it (engine/services/ledger.py)."""
 
 from __future__ import annotations
 

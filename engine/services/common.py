@@ -1,0 +1,72 @@
+"""Helpers shared by the engine facade's modules: status names, ISO times, the per-transaction
+cache of a case's task rows, lookups by URL id, and error messages named by Chinese labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransactionOrigin
+
+from .. import evidence, forms
+from ..models import TaskRow
+
+MAX_ROUNDS = 30  # a step may be repeated at most this often in one case (keeps the task tree shallow)
+STATUS_ZH = {"running": "办理中", "completed": "已办结", "rejected": "未通过", "withdrawn": "已撤回",
+             "on_hold": "已暂停"}
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+TASKS_KEY = "cunwu.case_tasks"
+NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def done_order(row: TaskRow) -> tuple[datetime, datetime]:
+    return row.completed_at or NEVER, row.created_at or NEVER
+
+
+@event.listens_for(Session, "after_transaction_end")
+def forget_case_tasks(session: Session, transaction) -> None:
+    """The task list read by ``Engine._case_tasks`` lives as long as the transaction (or savepoint)
+    it was read in: after a rollback it could hold rows that were never written. (A flush's inner
+    subtransaction is not an end.) Likewise the case's attachments read by ``_bind_attachments``."""
+    if transaction.origin is not SessionTransactionOrigin.SUBTRANSACTION:
+        session.info.pop(TASKS_KEY, None)
+        session.info.pop(evidence.CASE_ATTACHMENTS_KEY, None)
+
+
+def by_id(session: Session, model, ident):
+    """``session.get`` for integer keys that may come from a URL: out-of-range ids (which
+    SQLite cannot even bind) are simply not found."""
+    if isinstance(ident, bool) or not isinstance(ident, int) or not 0 < ident < 2**63:
+        return None
+    return session.get(model, ident)
+
+
+OTHER_LABELS = {"held_on": "会议日期", "attended": "实到人数", "approve": "赞成票数", "oppose": "反对票数",
+                "abstain": "弃权票数", "attended_households": "到会户代表数", "name": "姓名", "contact": "联系方式",
+                "text": "异议内容", "data": "表单数据", "_schema": "", "title": "事项标题"}
+
+
+def first_message(fields: dict, form: str | dict | None = None) -> str:
+    """Every bad field's first message, named by its Chinese label (never by its key). ``form``: the
+    form whose labels name the fields, or the labels themselves."""
+    labels = dict(OTHER_LABELS)
+    if isinstance(form, dict):
+        labels.update(form)
+    elif form in forms.FORMS:
+        labels.update({f["name"]: f["label"] for f in forms.describe(form)})
+    parts = []
+    for name, messages in fields.items():
+        if isinstance(messages, dict):
+            message = first_message(messages)
+        elif isinstance(messages, list) and messages:
+            message = str(messages[0])
+        else:
+            message = str(messages)
+        label = labels.get(name, f"“{name}”")
+        parts.append(f"{label}：{message}" if label else message)
+    return "；".join(parts) or "数据有误"
