@@ -222,6 +222,9 @@ def test_a_one_time_password_is_changed_before_anything_else(app):
     for path in ("/", "/tasks", "/notifications", "/cases", "/notifications/settings"):
         r = liu.get(path)
         assert r.status_code == 302 and r.headers["Location"].endswith("/password"), (path, r.status_code)
+    for path in ("/api/v1/tasks", "/api/v1/notifications", "/api/v1/instances/1"):  # the API through the cookie
+        r = liu.get(path)
+        assert r.status_code == 403 and "一次性密码" in r.get_json()["error"]["message"], (path, r.status_code)
     page = liu.get("/password").get_data(as_text=True)
     assert 'id="must-change"' in page and "一次性密码" in page
     for data, field, words in (
@@ -240,6 +243,7 @@ def test_a_one_time_password_is_changed_before_anything_else(app):
                                     "repeat": "liu-own-pass"}, follow_redirects=True)
     assert r.status_code == 200 and "密码已修改" in r.get_data(as_text=True)
     assert liu.get("/tasks").status_code == 200  # the same browser goes on, with a fresh session
+    assert liu.get("/api/v1/tasks").status_code == 200
     assert not _user(app, "liu").must_change_password
     assert not _can_log_in(app, "liu", otp) and _can_log_in(app, "liu", "liu-own-pass")
     assert [e.summary for e in _audit(app, "own_password")] == ["刘委员修改了自己的密码"]

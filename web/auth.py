@@ -12,7 +12,7 @@ import math
 from flask import current_app, g, request, session
 
 from engine.accounts import Bearer
-from engine.errors import NotAuthenticated, TooManyRequests
+from engine.errors import Forbidden, NotAuthenticated, TooManyRequests
 from engine.models import User
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -71,6 +71,8 @@ def open_web_session(user: User) -> None:
     session.clear()  # a fresh session (and CSRF token) for the logged-in person
     session[WEB_SESSION_KEY] = engine().accounts.open(user, "web", current_app.config["WEB_SESSION_MAX_AGE"])
     session["username"] = user.username
+    if user.must_change_password:  # signed cookie: cleared by the fresh session after the change
+        session["must_change"] = True
 
 
 def web_session_user() -> str | None:
@@ -103,6 +105,8 @@ def current_username(required: bool = True) -> str | None:
         # The pages' login session may read the API; changing anything through the API takes a
         # bearer token, so a cross-site request riding on the cookie cannot act (CSRF).
         username = web_session_user()
+        if username is not None and session.get("must_change") and request.path.startswith("/api/"):
+            raise Forbidden("这是管理员给的一次性密码：请先在网页上改成自己的密码")
     if username is None and required:
         raise NotAuthenticated("请先登录（Authorization: Bearer <token>）")
     g.username = username
