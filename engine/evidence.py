@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -24,7 +25,7 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from .errors import Conflict, CunwuError, Forbidden, Invalid, NotFound
 
@@ -455,6 +456,15 @@ def make_store(config: dict, instance_path: str | Path):
 CASE_ATTACHMENTS_KEY = "cunwu.case_attachments"
 
 
+@functools.lru_cache(maxsize=1)
+def _case_attachments_statement():
+    """Every attachment of one case (``case_id``), oldest first: built once, executed with a bound
+    parameter on every completion (no statement construction or cache-key walk per request)."""
+    from .models import Attachment
+
+    return select(Attachment).where(Attachment.case_id == bindparam("case_id")).order_by(Attachment.id)
+
+
 class EvidenceMixin:
     """Methods of :class:`engine.services.Engine` for attachments (one call = one transaction)."""
 
@@ -683,13 +693,14 @@ class EvidenceMixin:
         """Bind the open attachments of ``row`` to its record (inside the completing transaction).
         Where the catalogue asks for evidence at this step and the village's settings make it a
         condition (``evidence: required``), a step without any is refused (422 on ``file``)."""
-        from .models import Attachment
 
         bound = []
         # Every attachment of the case, in one statement: this step's are bound now, and the answer's
         # history lists the bound ones from the same rows (case_attachments, same transaction).
-        every = list(session.scalars(select(Attachment).where(Attachment.case_id == row.case_id)
-                                     .order_by(Attachment.id)))
+        # Nothing pending in the session changes which attachments the case has: no autoflush here, so
+        # the step's row is written with the rest of the completion in one flush, not in two.
+        with session.no_autoflush:
+            every = list(session.scalars(_case_attachments_statement(), {"case_id": row.case_id}))
         session.info.setdefault(CASE_ATTACHMENTS_KEY, {})[row.case_id] = every
         mine = [att for att in every if att.task_id == row.id]
         wanted = self.required_evidence(meta, row.name)

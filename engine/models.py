@@ -176,8 +176,11 @@ class ProcessDefinition(Base):
     name: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(4))
     meta: Mapped[dict] = mapped_column(JSON)
-    source: Mapped[str] = mapped_column(Text)
-    spec_json: Mapped[str] = mapped_column(Text)
+    # The BPMN text and the serialised spec (tens of KB each) are read only where they are used
+    # (parsing a version once per process, compliance, diagrams), not with every case that joins
+    # its definition: a task completion would otherwise fetch and hydrate both on every request.
+    source: Mapped[str] = mapped_column(Text, deferred=True)
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     deployed_at: Mapped[datetime]
 
 

@@ -4,7 +4,7 @@ Mixed into :class:`engine.services.Engine`."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from .. import evidence, holds, leads, ledger, notices, rules, runtime
@@ -18,6 +18,14 @@ from .common import (
     by_id,
     iso,
 )
+
+
+# The answer's history and board, built once with a bound parameter (no statement construction or
+# cache-key walk on every completion and case read).
+_HISTORY = (select(AuditEvent.at, AuditEvent.actor_name, AuditEvent.action, AuditEvent.task_id, AuditEvent.summary)
+            .where(AuditEvent.case_id == bindparam("case_id")).order_by(AuditEvent.id))
+_BOARD = (select(BoardEntry.id, BoardEntry.seq, BoardEntry.kind, BoardEntry.title, BoardEntry.notice_until)
+          .where(BoardEntry.case_id == bindparam("case_id")).order_by(BoardEntry.seq))
 
 
 class CasesMixin:
@@ -241,8 +249,7 @@ class CasesMixin:
         rows = sorted((r for r in tasks if r.state in ("ready", "waiting")), key=lambda r: (r.created_at, r.id))
         out["tasks"] = [self._task_json(r, case.village, case, with_fields=False) for r in rows]
         # The columns the history shows, not AuditEvent objects (nothing here changes them).
-        events = session.execute(select(AuditEvent.at, AuditEvent.actor_name, AuditEvent.action, AuditEvent.task_id,
-                                        AuditEvent.summary).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id))
+        events = session.execute(_HISTORY, {"case_id": case.id})
         files = self.case_attachments(session, case.id)
         done = {r.id: r for r in tasks if r.state == "completed" and r.form is not None}
         out["history"] = [{"at": iso(e.at), "actor": e.actor_name, "action": e.action, "task": e.task_id,
@@ -252,9 +259,7 @@ class CasesMixin:
                               if e.action == "complete" and e.task_id in done else {}),
                            **({"attachments": [evidence.history_item(a) for a in files[e.task_id]]}
                               if e.action == "complete" and e.task_id in files else {})} for e in events]
-        entries = session.execute(select(BoardEntry.id, BoardEntry.seq, BoardEntry.kind, BoardEntry.title,
-                                         BoardEntry.notice_until).where(BoardEntry.case_id == case.id)
-                                  .order_by(BoardEntry.seq))
+        entries = session.execute(_BOARD, {"case_id": case.id})
         out["board"] = [{"id": e.id, "seq": e.seq, "kind": e.kind, "title": e.title,
                          "notice_until": iso(e.notice_until)} for e in entries]
         out["hold_reason"] = case.hold_reason

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -35,6 +35,12 @@ from .ledger import LedgerMixin
 from .notifications import NotificationsMixin
 from .tasks import TasksMixin
 from .timers import TimersMixin
+
+
+#: The task row and every other task row of its case, in one statement: built once with a bound
+#: parameter (no statement construction or cache-key walk on every completion).
+_TASK_WITH_SIBLINGS = select(TaskRow).where(TaskRow.case_id == select(TaskRow.case_id).where(
+    TaskRow.id == bindparam("task_id")).scalar_subquery())
 
 
 class Engine(CasesMixin, TasksMixin, ChecksMixin, BoardMixin, TimersMixin, NotificationsMixin,
@@ -107,8 +113,7 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, BoardMixin, TimersMixin, Notif
     def _task_with_siblings(self, session: Session, task_id: str) -> TaskRow | None:
         """The task row ``task_id``, read in one statement with every other task row of its case
         (what ``_case_tasks`` then answers for that case in this transaction)."""
-        owner = select(TaskRow.case_id).where(TaskRow.id == task_id).scalar_subquery()
-        rows = list(session.scalars(select(TaskRow).where(TaskRow.case_id == owner)))
+        rows = list(session.scalars(_TASK_WITH_SIBLINGS, {"task_id": task_id}))
         row = next((r for r in rows if r.id == task_id), None)
         if row is not None:
             session.info.setdefault(TASKS_KEY, {})[row.case_id] = rows
