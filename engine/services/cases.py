@@ -19,7 +19,6 @@ from .common import (
     iso,
 )
 
-
 # The answer's history and board, built once with a bound parameter (no statement construction or
 # cache-key walk on every completion and case read).
 _HISTORY = (select(AuditEvent.at, AuditEvent.actor_name, AuditEvent.action, AuditEvent.task_id, AuditEvent.summary)

@@ -36,7 +36,6 @@ from .notifications import NotificationsMixin
 from .tasks import TasksMixin
 from .timers import TimersMixin
 
-
 #: The task row and every other task row of its case, in one statement: built once with a bound
 #: parameter (no statement construction or cache-key walk on every completion).
 _TASK_WITH_SIBLINGS = select(TaskRow).where(TaskRow.case_id == select(TaskRow.case_id).where(
