@@ -905,9 +905,11 @@ def history_item(att) -> dict:
 
 
 def _forms():
-    from . import forms
+    # The registry only (engine/forms/base.py; importing it loads every family module first): the
+    # forms package imports engine.leads, which imports this module.
+    from .forms import base
 
-    return forms
+    return base
 
 
 def _by_id(session, model, ident):

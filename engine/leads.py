@@ -10,7 +10,7 @@ Legal rules (DOMAIN.md §5, 纪检监察机关处理检举控告工作规则):
   of closing (the due date of ``lead_feedback``); objections are recorded and answered (by the
   county: ``lead_review``).
 - R58: four dispositions; shelved leads re-open on new evidence (``lead_reopen``).
-- R59: 四个不放过 before a substantiated lead closes (``engine/forms_leads.py``).
+- R59: 四个不放过 before a substantiated lead closes (``engine/forms/leads.py``).
 - R60: the reporter's identity only for the 纪检 roles of the jurisdiction (the township's
   ``discipline_inspector``s and the county's ``county_inspector``); every view is audited; a
   lead that names a township official goes to the county, not to that township.
@@ -160,7 +160,7 @@ def visible_cases_clause(actor: Actor):
     return or_(*clauses)
 
 
-# -- the steps (called from the forms in engine/forms_leads.py) -------------------------------
+# -- the steps (called from the forms in engine/forms/leads.py) -------------------------------
 def record_intake(session: Session, lead: Lead, values: dict, now: datetime) -> dict:
     decision = values["decision"]
     extra: dict = {}

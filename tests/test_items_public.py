@@ -9,11 +9,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine.forms import FORMS
-from engine.forms_public import LOCAL_TZ, PUBLIC_FORMS
+from engine.clock import LOCAL_TZ
+from engine.forms import FORMS, members, office, party, projects
 from engine.models import RoleAssignment, User, Village
 from tests.conftest import ApiClient
 from tests.flows import MEETING_OK, Walk
+
+PUBLIC_FORMS = {**projects.PROJECT_FORMS, **office.OFFICE_FORMS, **party.PARTY_FORMS, **members.MEMBER_FORMS}
 
 VILLAGE = "demo-001"
 NOTICE = {"content": "公示内容", "notice_days": 7}

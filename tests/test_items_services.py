@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from engine import certificates
 from engine.forms import describe
-from engine.forms_services import SERVICE_FORMS, id_number_problem
+from engine.forms.services import HOMESTEAD_FORMS, id_number_problem
+from engine.forms.services_welfare import WELFARE_FORMS
 from engine.models import Village
 
 DAY = "2026-03-02"  # the test clock's first day (16:00 China time)
@@ -175,7 +176,7 @@ def test_processes_list_shows_the_b_items(app):
 
 
 def test_every_service_form_describes_itself():
-    for key in SERVICE_FORMS:
+    for key in {**HOMESTEAD_FORMS, **WELFARE_FORMS}:
         described = describe(key)
         assert described and all(f["label"] and f["label"] != f["name"] for f in described), key
 

@@ -422,7 +422,7 @@ def test_desk_flags_overdue_leads_with_statistics(lead, api, clock):
 def test_lead_forms_are_documented():
     from pathlib import Path
 
-    from engine.forms_leads import LEAD_FORMS
+    from engine.forms.leads import LEAD_FORMS
 
     docs = (Path(__file__).resolve().parent.parent / "docs" / "forms.md").read_text(encoding="utf-8")
     contract = Path(__file__).resolve().parent.parent.parent / "shared" / "CONTRACT.md"

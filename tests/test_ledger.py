@@ -562,7 +562,7 @@ def test_the_agency_cannot_pass_a_record_with_a_gap(app):
     """The engine refuses an approval whose record lacks what R34/R37 require (here: a 联签 that
     was not an approval, as a forged record would show)."""
     from engine.forms import CheckContext
-    from engine.forms_ledger import record_gap
+    from engine.forms.ledger import record_gap
     from engine.models import Case
 
     case = _to_payment_unchecked(app)

@@ -26,31 +26,52 @@ def test_no_conflict_markers_in_tracked_files():
 
 def _engine_imports() -> dict[str, set[str]]:
     """Module → the engine modules it imports, counting imports inside functions too (a cycle closed
-    by an import in a function is still a cycle), plus the outside packages it reaches for."""
+    by an import in a function is still a cycle), plus the outside packages it reaches for. Modules
+    of subpackages are named with dots (``forms.base``); a package is its ``__init__`` (``forms``)."""
     import ast
 
     engine = ROOT / "engine"
-    modules = {p.stem for p in engine.glob("*.py")}
+    paths = {}
+    for path in engine.rglob("*.py"):
+        parts = path.relative_to(engine).with_suffix("").parts
+        if parts[0] == "migrations":
+            continue
+        paths[".".join(parts[:-1]) if parts[-1] == "__init__" else ".".join(parts)] = path
+    paths.pop("", None)  # engine/__init__.py
+
+    def known(dotted: list[str]) -> str | None:  # the longest prefix that is an engine module
+        for n in range(len(dotted), 0, -1):
+            if ".".join(dotted[:n]) in paths:
+                return ".".join(dotted[:n])
+        return None
+
     graph: dict[str, set[str]] = {}
-    for path in engine.glob("*.py"):
+    for name, path in paths.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
         deps: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                deps.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets: list[list[str]] = []
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package[:len(package) - (node.level - 1)] if node.level > 1 else package
+                stem = base + (node.module.split(".") if node.module else [])
+                targets = [stem + [a.name] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
                 parts = node.module.split(".")
                 if parts[0] == "engine":
-                    deps.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+                    targets = [parts[1:] + [a.name] for a in node.names]
                 elif parts[0] in ("web", "diagrams"):
                     deps.add(parts[0])
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     parts = alias.name.split(".")
                     if parts[0] == "engine" and len(parts) > 1:
-                        deps.add(parts[1])
+                        targets.append(parts[1:])
                     elif parts[0] in ("web", "diagrams"):
                         deps.add(parts[0])
-        graph[path.stem] = {d for d in deps if d != path.stem and (d in modules or d in ("web", "diagrams"))}
+            for target in targets:
+                if (module := known(target)) is not None:
+                    deps.add(module)
+        graph[name] = {d for d in deps if d != name}
     return graph
 
 

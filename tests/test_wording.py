@@ -6,14 +6,14 @@ from datetime import date
 
 from engine import rules
 from engine import settings as item_settings
-from engine.forms_services import _ratio_zh
+from engine.forms.services import ratio_zh
 from engine.settings import check_item_setting
 
 
 def test_ratios_in_chinese_numerals():
-    assert _ratio_zh((2, 3)) == "三分之二以上"
-    assert _ratio_zh((1, 2)) == "二分之一以上"
-    assert _ratio_zh((1, 1)) == "全体"
+    assert ratio_zh((2, 3)) == "三分之二以上"
+    assert ratio_zh((1, 2)) == "二分之一以上"
+    assert ratio_zh((1, 1)) == "全体"
 
 
 def test_setting_messages_name_the_setting_in_chinese():

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from engine import rules
 from engine import settings as item_settings
 from engine.forms import FORMS
-from engine.forms_yishi import YISHI_FORMS
+from engine.forms.yishi import YISHI_FORMS
 from tests.conftest import ApiClient
 from tests.test_items_public import APPROVE, VILLAGE, Item, set_village, today
 

@@ -2,7 +2,8 @@
 
 Each builder returns a :class:`tools.bpmnkit.Process` whose key is the catalogue key in
 ``processes/catalogue.d/a-public.yaml``; ``python -m tools.build_processes`` writes
-``processes/<key>.bpmn``. The forms are in ``engine/forms_public.py``: where an item needs a
+``processes/<key>.bpmn``. The forms are in ``engine/forms/`` (``projects.py``, ``office.py``, ``party.py``,
+``members.py``; their helpers in ``shared.py``): where an item needs a
 四议两公开 resolution it links a ``major-decision`` case in a form (checked there) instead of
 repeating the four meetings. Every disclosure is reviewed by the 村务监督委员会 and takes
 objections (``_disclosure``).
@@ -221,7 +222,7 @@ def asset_disposal() -> Process:
     p.flow("gw_deal", "plan", "流拍", condition=BID_FAILED)
     p.flow("gw_deal", "draft_deal_disclosure", "成交", default=True)
     _publicise(p, kind="notice", stem="deal", what="成交结果", revise="plan", after="contract")
-    # The contract enters the contracts register in the step's own transaction (R40; engine/forms_assets.py).
+    # The contract enters the contracts register in the step's own transaction (R40; engine/forms/assets.py).
     p.user_task("contract", "签订合同并录入三资平台", lane=VILLAGE_DIRECTOR, form="disposal_contract", due_days=15,
                 floor="deal_price")
     p.flow("contract", "review_contract")

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import assets
-from .forms import CheckContext, choice, day, money, register
-from .forms_public import ENTITIES, ContractForm, case_ref, integer, latest, refuse, yuan
+from .. import assets
+from .base import CheckContext, choice, day, money, register
+from .projects import ContractForm
+from .shared import ENTITIES, case_ref, integer, latest, refuse, yuan
 
 #: The plan's 处置方式 → the contract type of the register.
 KIND_OF_METHOD = {"lease": "lease", "contract": "outsourcing", "transfer": "transfer", "auction": "transfer"}

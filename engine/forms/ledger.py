@@ -7,9 +7,9 @@ from typing import Any
 from marshmallow import ValidationError, validates_schema
 from sqlalchemy import select
 
-from .errors import Invalid
-from .forms import CheckContext, FormSchema, choice, line, register, text
-from .models import TaskRow
+from ..errors import Invalid
+from ..models import TaskRow
+from .base import CheckContext, FormSchema, choice, line, register, text
 
 AGENCY_DECISIONS = {"approve": "审核通过，准予支付", "refuse": "不予受理（退回村级补正）"}
 

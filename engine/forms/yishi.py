@@ -31,20 +31,20 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from . import ledger
-from . import settings as item_settings
-from .forms import CheckContext, choice, day, flag, line, money, register, text
-from .forms_public import (
+from .. import ledger
+from .. import settings as item_settings
+from ..models import Case, LedgerEntry, ProcessDefinition, TaskRow
+from ..money import stored_amount
+from .base import CheckContext, choice, day, flag, line, money, register, text
+from .shared import (
     ItemForm,
-    _withdraw_only_on_revision,
     integer,
     latest,
     not_future,
     refuse,
+    withdraw_only_on_revision,
     yuan,
 )
-from .models import Case, LedgerEntry, ProcessDefinition, TaskRow
-from .money import stored_amount
 
 PROCESS = "yishi-funding"
 ACCOUNT = "一事一议资金"
@@ -99,9 +99,9 @@ class YishiPlanForm(ItemForm):
     withdraw = flag("撤回事项", help="修改方案时勾选，事项即以“撤回”办结")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict | None:
-        from .settings import authorised_representatives
+        from ..settings import authorised_representatives
 
-        _withdraw_only_on_revision(values, ctx)
+        withdraw_only_on_revision(values, ctx)
         if values.get("withdraw"):
             return None
         per_head = values.get("money_per_head") or Decimal(0)

@@ -22,13 +22,13 @@ from typing import Any
 
 from marshmallow import ValidationError, validates_schema
 
-from .errors import Invalid
-from .forms import CheckContext, FormSchema, choice, day, flag, line, register, text
-from .leads import DISPOSITIONS, FINDINGS, FOUR_CHECKS, INTAKE_DECISIONS
+from ..errors import Invalid
+from ..leads import DISPOSITIONS, FINDINGS, FOUR_CHECKS, INTAKE_DECISIONS
+from .base import CheckContext, FormSchema, choice, day, flag, line, register, text
 
 
 def _lead(ctx: CheckContext):
-    from .leads import lead_of_case
+    from ..leads import lead_of_case
 
     lead = lead_of_case(ctx.session, ctx.case.id)
     if lead is None:
@@ -63,13 +63,13 @@ class LeadIntakeForm(FormSchema):
             raise ValidationError(errors)
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from .leads import check_assignment, record_intake
+        from ..leads import check_assignment, record_intake
 
         check_assignment(ctx.session, values, ctx.now)
         return record_intake(ctx.session, _lead(ctx), values, ctx.now)
 
     def after(self, values: dict, ctx: CheckContext) -> None:
-        from .leads import set_due_dates
+        from ..leads import set_due_dates
 
         set_due_dates(ctx.session, ctx.case, _lead(ctx), ctx.now)
 
@@ -91,12 +91,12 @@ class LeadReopenForm(FormSchema):
     reason = text("情况说明", help="启用时写明新的证据或情况；了结时写明理由")
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from .leads import record_reopen
+        from ..leads import record_reopen
 
         return record_reopen(ctx.session, _lead(ctx), values, ctx.now)
 
     def after(self, values: dict, ctx: CheckContext) -> None:
-        from .leads import set_due_dates
+        from ..leads import set_due_dates
 
         set_due_dates(ctx.session, ctx.case, _lead(ctx), ctx.now)
 
@@ -131,17 +131,17 @@ class LeadResultForm(FormSchema):
             raise ValidationError(errors)
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from .leads import record_result
+        from ..leads import record_result
 
         return record_result(ctx.session, _lead(ctx), values, ctx.now)
 
     def after(self, values: dict, ctx: CheckContext) -> None:
-        from .leads import set_due_dates
+        from ..leads import set_due_dates
 
         set_due_dates(ctx.session, ctx.case, _lead(ctx), ctx.now)
 
     def summary_of(self, values: dict, extra: dict) -> str:
-        from .leads import dual_inquiry_text
+        from ..leads import dual_inquiry_text
 
         links = extra.get("dual_inquiry")
         return f"核查结论：{FINDINGS[values['finding']]}" + (f"；一案双查——{dual_inquiry_text(links)}" if links else "")
@@ -154,7 +154,7 @@ class LeadFeedbackForm(FormSchema):
     feedback = text("反馈内容", max_len=5000, help="反映人凭查询码看到的答复；不要写反映人姓名和经办人")
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from .leads import record_feedback
+        from ..leads import record_feedback
 
         return record_feedback(ctx.session, _lead(ctx), values, ctx.now)
 
@@ -170,12 +170,12 @@ class LeadReviewForm(FormSchema):
     opinion = text("复查意见", help="反映人凭查询码看到复查意见")
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from .leads import record_review
+        from ..leads import record_review
 
         return record_review(ctx.session, _lead(ctx), values, ctx.now)
 
     def after(self, values: dict, ctx: CheckContext) -> None:
-        from .leads import set_due_dates
+        from ..leads import set_due_dates
 
         set_due_dates(ctx.session, ctx.case, _lead(ctx), ctx.now)
 
