@@ -82,12 +82,12 @@ def record_lines(form: str, data: dict | None) -> list[tuple[str, str]]:
 def gather(engine, username: str, case_id: int) -> dict:
     with engine.sessions() as session:
         actor = engine.actor(session, username)
-        case = engine._case_for(session, actor, case_id)
+        case = engine.case_for(session, actor, case_id)
         private = engine._private_evidence(case)
         if private and not engine._handles(session, actor, case):
             raise Forbidden("问题线索的档案只有办理线索的纪委工作人员可以调取" if case.definition.key == "complaint-lead"
                             else "便民服务事项的档案含申请人材料，只有经办人员可以调取")
-        summary = engine._case_json(session, case)
+        summary = engine.case_json(session, case)
         rows = list(session.scalars(select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "completed",
                                                           TaskRow.role != "")
                                     .order_by(TaskRow.completed_at, TaskRow.created_at)))
@@ -140,7 +140,7 @@ def gather(engine, username: str, case_id: int) -> dict:
         } for e in entries]
     if private:
         with engine.transaction() as session:
-            engine._audit(session, action="read_personal", actor=actor, case=case,
+            engine.audit(session, action="read_personal", actor=actor, case=case,
                           summary="调取事项档案（含申请材料）", data={"dossier": case_id})
     return {"case": summary, "village": village, "category": case.definition.category, "steps": steps,
             "board": board, "chain": chain, "history": summary["history"], "private": private,
@@ -202,7 +202,7 @@ def archive_list(engine, username: str, village_code: str, year: int | None = No
 
     with engine.sessions() as session:
         actor = engine.actor(session, username)
-        village = engine._village(session, village_code)
+        village = engine.village(session, village_code)
         if not actor.can_view(village):
             raise Forbidden("您无权查看其他村的档案")
         numbers = archive_numbers(session, village)

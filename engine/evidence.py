@@ -483,7 +483,7 @@ class EvidenceMixin:
         row = session.get(TaskRow, task_id) if isinstance(task_id, str) and len(task_id) <= 36 else None
         if row is None:
             raise NotFound(f"没有编号为{task_id}的任务")
-        case = self._case_for(session, actor, row.case_id)
+        case = self.case_for(session, actor, row.case_id)
         if not actor.may_complete(row.role, row.extra_roles, case.village):
             raise Forbidden(f"“{row.title}”的附件须由{ROLES.get(row.role, row.role)}上传")
         if actor.username in (case.excluded_users or []):
@@ -522,7 +522,7 @@ class EvidenceMixin:
                              uploaded_at=self.now())
             session.add(att)
             session.flush()
-            self._audit(session, action="attach", actor=actor, case=case, task_id=row.id,
+            self.audit(session, action="attach", actor=actor, case=case, task_id=row.id,
                         summary=f"{row.title}：上传附件“{filename}”（{size_text(len(data))}）",
                         data={"attachment": att.id, "sha256": digest, "name": filename, "size": len(data)})
             return attachment_json(att)
@@ -536,7 +536,7 @@ class EvidenceMixin:
             row = session.get(TaskRow, task_id) if isinstance(task_id, str) and len(task_id) <= 36 else None
             if row is None:
                 raise NotFound(f"没有编号为{task_id}的任务")
-            self._case_for(session, actor, row.case_id)
+            self.case_for(session, actor, row.case_id)
             rows = session.scalars(select(Attachment).where(Attachment.task_id == row.id, Attachment.entry_id.is_(None))
                                    .order_by(Attachment.id))
             return [attachment_json(a) for a in rows]
@@ -592,7 +592,7 @@ class EvidenceMixin:
             att = _by_id(session, Attachment, attachment_id)
             if att is None:
                 raise NotFound(f"没有编号为{attachment_id}的附件")
-            case = self._case_for(session, actor, att.case_id)
+            case = self.case_for(session, actor, att.case_id)
             private = self._private_evidence(case)
             lead_case = self._is_lead_case(case)
             if private and not self._handles(session, actor, case):
@@ -602,7 +602,7 @@ class EvidenceMixin:
         data = self.read_file(meta["sha256"])
         if private:
             with self.transaction() as session:
-                self._audit(session, action="read_personal", actor=actor, case=case, task_id=meta["task"],
+                self.audit(session, action="read_personal", actor=actor, case=case, task_id=meta["task"],
                             summary=f"{'查看问题线索材料' if lead_case else '查看申请材料'}（附件{meta['id']}“{meta['name']}”）",
                             data={"attachment": meta["id"], "sha256": meta["sha256"]})
         return meta, data
@@ -672,13 +672,13 @@ class EvidenceMixin:
             att = _by_id(session, Attachment, attachment_id)
             if att is None:
                 raise NotFound(f"没有编号为{attachment_id}的附件")
-            self._case_for(session, actor, att.case_id)
+            self.case_for(session, actor, att.case_id)
             if att.bound_at is not None:
                 raise Conflict("附件已随办理记入记录，不能删除")
             row, case = self._upload_target(session, actor, att.task_id, removing=True)
             out = attachment_json(att)
             session.delete(att)
-            self._audit(session, action="detach", actor=actor, case=case, task_id=row.id,
+            self.audit(session, action="detach", actor=actor, case=case, task_id=row.id,
                         summary=f"{row.title}：撤回未提交的附件“{att.name}”",
                         data={"attachment": out["id"], "sha256": out["sha256"], "name": out["name"]})
             return out
@@ -762,7 +762,7 @@ class EvidenceMixin:
             raise NotFound(f"公开栏没有编号为{entry_id}的条目")
         if not is_notice(entry) or entry.case_id is None:
             raise Conflict("只有事项张榜公布的公示才补传张贴照片")
-        case = self._case_for(session, actor, entry.case_id)
+        case = self.case_for(session, actor, entry.case_id)
         steps = self._posting_steps(session, entry)
         if actor.username in (case.excluded_users or []):
             raise Forbidden("您与本事项有利害关系，依规回避，不能上传张贴照片")
@@ -821,7 +821,7 @@ class EvidenceMixin:
                 posted_at=now, posted_by=actor.name, case_id=case.id, refers_to_id=entry.id,
                 evidence=[{"name": filename, **({"sha256": copy_digest} if copy_digest else {}), "original": digest}])
             # A "post" event like every board entry's (doctor matches entries to them by id and hash).
-            self._audit(session, action="post", actor=actor, case=case,
+            self.audit(session, action="post", actor=actor, case=case,
                         summary=f"上传公示“{entry.title}”的张贴照片“{filename}”" + ("（逾期）" if late else ""),
                         data={"entry": photo.id, "hash": photo.hash, "notice": entry.id, "attachment": att.id,
                               "sha256": digest, "public_sha256": copy_digest})
@@ -861,7 +861,7 @@ class EvidenceMixin:
     def case_notice_photos(self, username: str, case_id: int) -> dict[int, dict]:
         with self.sessions() as session:
             actor = self.actor(session, username)
-            case = self._case_for(session, actor, case_id)
+            case = self.case_for(session, actor, case_id)
             return self.notice_photos(session, case, actor)
 
 

@@ -16,7 +16,7 @@ Legal rules (DOMAIN.md §5, 纪检监察机关处理检举控告工作规则):
   lead that names a township official goes to the county, not to that township.
 
 Village roles never see a lead: not in their worklists (the tasks are in the 纪委 lanes), not by
-id (``Engine._case_for`` answers 404), not on their desks (``engine/reports.py``).
+id (``Engine.case_for`` answers 404), not on their desks (``engine/reports.py``).
 """
 
 from __future__ import annotations
@@ -451,12 +451,12 @@ class LeadsMixin:
         session.add(lead)
         session.flush()
         how = f"{CHANNELS[lead.channel]}，{'实名' if real_name else '匿名'}"
-        self._audit(session, action="lead", actor=actor, actor_name=None if actor else "反映人", case=case,
+        self.audit(session, action="lead", actor=actor, actor_name=None if actor else "反映人", case=case,
                     summary=f"收到问题线索（{how}），受理期限{local_text(accept_due)}"
                             + ("（按周一至周五估算）" if lead.due_estimated else "")
                             + ("，涉及乡镇干部，由县纪委办理" if lead.to_county else ""),
                     data={"lead": lead.id, "channel": lead.channel, "category": lead.category})
-        self._sync(session, case, wf, deployed)
+        self.sync(session, case, wf, deployed)
         set_due_dates(session, case, lead, now)
         notices.lead_event(session, case, lead.id, overdue=False, now=now)  # the 纪委书记's phone (issue 17)
         return self._lead_public(lead, village)
@@ -548,7 +548,7 @@ class LeadsMixin:
             now = self.now()
             lead.rating, lead.rating_comment, lead.rated_at = score, comment, now
             case = session.get(Case, lead.case_id)
-            self._audit(session, action="lead_rating", actor=None, actor_name="反映人", case=case,
+            self.audit(session, action="lead_rating", actor=None, actor_name="反映人", case=case,
                         summary=f"反映人评价：{score}分" + (f"，{comment}" if comment else ""))
             return self._lead_public(lead, session.get(Village, lead.village_id))
 
@@ -578,10 +578,10 @@ class LeadsMixin:
             if not runtime.waiting_for_signal(wf, "lead_objection"):
                 raise Conflict("该线索正在办理中，暂不能提出异议")
             lead.objection, lead.objection_at = text, now
-            self._audit(session, action="lead_objection", actor=None, actor_name="反映人", case=case,
+            self.audit(session, action="lead_objection", actor=None, actor_name="反映人", case=case,
                         summary="反映人对处理结果提出异议，报县纪委复查")
             runtime.send_signal(wf, "lead_objection", self.now)
-            self._sync(session, case, wf, deployed)
+            self.sync(session, case, wf, deployed)
             set_due_dates(session, case, lead, now)
             return self._lead_public(lead, session.get(Village, lead.village_id))
 
@@ -627,7 +627,7 @@ class LeadsMixin:
         """R60: every view of a lead is on the record (who, when, whether the identity was shown)."""
         with self.transaction() as session:
             case = session.get(Case, case_id)
-            self._audit(session, action="read_personal" if identity else "read_lead", actor=actor, case=case,
+            self.audit(session, action="read_personal" if identity else "read_lead", actor=actor, case=case,
                         summary="查看问题线索及反映人身份信息" if identity else "查看问题线索")
 
     # -- the reporter's photos ----------------------------------------------------------------
@@ -648,7 +648,7 @@ class LeadsMixin:
             session.flush()
             out.append(evidence.attachment_json(att))
         case = session.get(Case, lead.case_id)
-        self._audit(session, action="lead_photo", actor=actor, actor_name=None if actor else "反映人", case=case,
+        self.audit(session, action="lead_photo", actor=actor, actor_name=None if actor else "反映人", case=case,
                     task_id=row.id, summary=f"反映人提供照片或材料{len(photos)}件",
                     data={"attachments": [evidence.history_item(a) for a in session.scalars(
                         select(Attachment).where(Attachment.id.in_([o["id"] for o in out])))]})
@@ -692,7 +692,7 @@ class LeadsMixin:
         due_day = _date(body.get("due"), "办结时限", "due", errors)
         with self.transaction() as session:
             actor = self.actor(session, username)
-            case = self._case_for(session, actor, case_id)
+            case = self.case_for(session, actor, case_id)
             lead = lead_of_case(session, case.id)
             if lead is None:
                 raise NotFound(f"事项{case_id}不是问题线索")
@@ -721,7 +721,7 @@ class LeadsMixin:
             for row in session.scalars(select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready",
                                                              TaskRow.form.in_(SUPERVISED_FORMS))):
                 row.due_at = min(row.due_at, lead.supervision_due) if row.due_at else lead.supervision_due
-            self._audit(session, action="lead_supervise", actor=actor, case=case,
+            self.audit(session, action="lead_supervise", actor=actor, case=case,
                         summary=f"县纪委督办，限{due_day.isoformat()}前办结：{reason}",
                         data={"due": due_day.isoformat()})
             village = case.village
@@ -749,7 +749,7 @@ class LeadsMixin:
         note = _text(body.get("note"), "说明", "note", errors, required=False, limit=2000)
         with self.transaction() as session:
             actor = self.actor(session, username)
-            case = self._case_for(session, actor, case_id)
+            case = self.case_for(session, actor, case_id)
             lead = lead_of_case(session, case.id)
             if lead is None:
                 raise NotFound(f"事项{case_id}不是问题线索")
@@ -773,7 +773,7 @@ class LeadsMixin:
                                      decided_by=decided_by, note=note, recorded_by=actor.id, recorded_at=now)
             session.add(row)
             session.flush()
-            self._audit(session, action="lead_accountability", actor=actor, case=case,
+            self.audit(session, action="lead_accountability", actor=actor, case=case,
                         summary=f"一案双查：{DUTIES[duty]}，{position}{person}，{MEASURES[measure]}（{decided_by}，"
                                 f"{decided_on.isoformat()}）", data={"accountability": row.id})
             return _accountability_json(row)
@@ -781,7 +781,7 @@ class LeadsMixin:
     def accountability_of(self, username: str, case_id: int) -> list[dict]:
         with self.sessions() as session:
             actor = self.actor(session, username)
-            case = self._case_for(session, actor, case_id)
+            case = self.case_for(session, actor, case_id)
             lead = lead_of_case(session, case.id)
             if lead is None:
                 raise NotFound(f"事项{case_id}不是问题线索")
@@ -878,7 +878,7 @@ class LeadsMixin:
             session.flush()
             for day, (workday, name) in sorted(days.items()):
                 session.add(HolidayDay(day=day.isoformat(), year=year, workday=workday, name=name))
-            self._audit(session, action="holidays", actor=None, actor_name="系统管理员",
+            self.audit(session, action="holidays", actor=None, actor_name="系统管理员",
                         summary=f"载入{year}年节假日安排（{len(days)}天）")
         return year, len(days)
 

@@ -116,7 +116,7 @@ class PeopleMixin:
             user.password_hash = generate_password_hash(new)
             user.must_change_password = False
             self._end_sessions(session, user)
-            self._audit(session, action="own_password", actor=actor, summary=f"{user.name}修改了自己的密码",
+            self.audit(session, action="own_password", actor=actor, summary=f"{user.name}修改了自己的密码",
                         data={"username": user.username})
 
     # -- reading ---------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ class PeopleMixin:
             apply_person(session, user, entry, contact, grants)
             session.flush()
             out = person_json(user)
-            self._audit(session, action="person_create", actor=actor,
+            self.audit(session, action="person_create", actor=actor,
                         summary=f"新建人员 {login}（{user.name}）：" + ("、".join(role_text(r) for r in user.roles)
                                                                     or "无角色"),
                         data={"username": login, "roles": out["roles"], "phone": user.phone, "email": user.email})
@@ -221,7 +221,7 @@ class PeopleMixin:
             if after["roles"] != before["roles"]:
                 what.append("角色 → " + ("、".join(role_text(r) for r in user.roles) or "无角色"))
             if what:
-                self._audit(session, action="person_update", actor=actor,
+                self.audit(session, action="person_update", actor=actor,
                             summary=f"修改人员 {user.username}（{user.name}）：" + "；".join(what),
                             data={"username": user.username, "before": before, "after": after})
             return after
@@ -239,7 +239,7 @@ class PeopleMixin:
                 user.active = active
                 if not active:
                     self._end_sessions(session, user)
-                self._audit(session, action="person_enable" if active else "person_disable", actor=actor,
+                self.audit(session, action="person_enable" if active else "person_disable", actor=actor,
                             summary=f"{'启用' if active else '停用'}人员 {user.username}（{user.name}）"
                                     + ("" if active else "，其登录和令牌全部失效"),
                             data={"username": user.username})
@@ -259,7 +259,7 @@ class PeopleMixin:
             user.password_hash = generate_password_hash(password)
             user.must_change_password = generated  # a one-time password: the person sets their own first
             self._end_sessions(session, user)
-            self._audit(session, action="person_password", actor=actor,
+            self.audit(session, action="person_password", actor=actor,
                         summary=f"重置人员 {user.username}（{user.name}）的密码，其登录和令牌全部失效",
                         data={"username": user.username})  # never the password
             return password

@@ -362,7 +362,7 @@ def test_a_failed_contract_step_creates_no_contract(app, item, api, clock, monke
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services.Engine, "_sync", broken)
+    monkeypatch.setattr(services.Engine, "sync", broken)
     task = case.task("contract")
     client = api("wang")
     client.client.application.config["PROPAGATE_EXCEPTIONS"] = False

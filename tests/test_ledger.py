@@ -249,7 +249,7 @@ def test_a_payment_that_fails_books_nothing(app, monkeypatch):
     def broken(*a, **kw):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(Engine, "_sync", broken)
+    monkeypatch.setattr(Engine, "sync", broken)
     with pytest.raises(RuntimeError):
         engine.complete_task("sun", task["id"], {**PAY, "amount": "800"})
     monkeypatch.undo()

@@ -131,7 +131,7 @@ def test_a_failed_step_tells_nobody(app, walk, monkeypatch, clock):
     def broken(*_args, **_kw):
         raise Conflict("保存失败")
 
-    monkeypatch.setattr(type(engine), "_case_json", broken)  # fails after the hold and its notices
+    monkeypatch.setattr(type(engine), "case_json", broken)  # fails after the hold and its notices
     with pytest.raises(Conflict):
         engine.hold_case("zhao", walk.case["id"], "核查")
     monkeypatch.undo()

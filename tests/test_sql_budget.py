@@ -3,7 +3,7 @@
 Measured on 2026-12-04 (SQLite): completing a meeting through HTTP cost 21 statements, reading a case 11,
 reading a review task with its record 10. Since then (issue 16): the token, the person and the roles are
 read in one statement of the request's own transaction (engine/accounts.py ``Accounts.actor``), and a
-case's task rows once per transaction, with the task itself (``Engine._case_tasks``), for the checks,
+case's task rows once per transaction, with the task itself (``Engine.case_tasks``), for the checks,
 the projection and the answer; the attachments the step binds are read with the ones the answer lists:
 11, 7 and 7. The budget is what the engine reaches; lower it when the engine gets cheaper.
 """

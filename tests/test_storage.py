@@ -54,14 +54,14 @@ def test_a_failed_step_leaves_nothing_half_written(any_app, monkeypatch):
 def test_a_stale_version_answers_409(any_app, monkeypatch):
     walk = walk_on(any_app)
     walk.start()
-    original = Engine._sync
+    original = Engine.sync
 
     def sync_after_someone_else(self, session, case, wf, deployed):
         session.execute(update(Case).where(Case.id == case.id).values(lock_version=Case.lock_version + 1)
                         .execution_options(synchronize_session=False))
         return original(self, session, case, wf, deployed)
 
-    monkeypatch.setattr(Engine, "_sync", sync_after_someone_else)
+    monkeypatch.setattr(Engine, "sync", sync_after_someone_else)
     task = walk.task("two_committees")
     r = walk.secretary.post(f"/tasks/{task['id']}/complete", json={"data": MEETING_OK["two_committees"]})
     assert r.status_code == 409

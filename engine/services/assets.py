@@ -22,7 +22,7 @@ class AssetsMixin:
         filters = {"entity": entity or None, "category": category or None, "status": status or None,
                    "q": (q or "").strip() or None}
         with self.sessions() as session:
-            _, village = self._ledger_village(session, username, code)
+            _, village = self.ledger_village(session, username, code)
             rows = list(session.scalars(assets.query(village, **filters).order_by(LedgerAsset.id).limit(5000)))
             linked = assets.contracts_of(session, [a.id for a in rows])
             total = assets.totals(session, village, **filters)
@@ -35,7 +35,7 @@ class AssetsMixin:
         if not isinstance(data, dict):
             raise Invalid("请求正文必须是对象", {"data": ["请求正文必须是 JSON 对象"]})
         with self.transaction() as session:
-            actor, village = self._ledger_village(session, username, code, write=True)
+            actor, village = self.ledger_village(session, username, code, write=True)
             now = self.now()
             values = assets.validate_asset(data, ledger.local_today(now))
             if values["code"] and session.scalar(select(LedgerAsset.id).where(
@@ -47,7 +47,7 @@ class AssetsMixin:
             session.flush()
             session.add(LedgerAssetEvent(asset_id=asset.id, at=now, status_from=None, status_to=asset.status,
                                          reason="登记入台账", by_name=actor.name))
-            self._audit(session, action="ledger_asset", actor=actor, village_id=village.id,
+            self.audit(session, action="ledger_asset", actor=actor, village_id=village.id,
                         summary=f"登记资产资源：{assets.CATEGORIES[asset.category]} {asset.name}"
                                 f"（{asset.quantity}{asset.unit}，{assets.STATUSES[asset.status]}）",
                         data={"asset": asset.id})
@@ -55,7 +55,7 @@ class AssetsMixin:
 
     def asset(self, username: str, code: str, asset_id: int) -> dict:
         with self.sessions() as session:
-            _, village = self._ledger_village(session, username, code)
+            _, village = self.ledger_village(session, username, code)
             asset = session.get(LedgerAsset, asset_id) if 0 < asset_id < 2**31 else None
             if asset is None or asset.village_id != village.id:
                 raise NotFound(f"本村资产资源台账中没有编号为{asset_id}的资产资源")
@@ -66,7 +66,7 @@ class AssetsMixin:
         if not isinstance(data, dict):
             raise Invalid("请求正文必须是对象", {"data": ["请求正文必须是 JSON 对象"]})
         with self.transaction() as session:
-            actor, village = self._ledger_village(session, username, code, write=True)
+            actor, village = self.ledger_village(session, username, code, write=True)
             if not 0 < asset_id < 2**31 or session.get(LedgerAsset, asset_id) is None:
                 raise NotFound(f"本村资产资源台账中没有编号为{asset_id}的资产资源")
             try:
@@ -77,7 +77,7 @@ class AssetsMixin:
             before = asset.status
             assets.change_status(session, asset, values["status"], reason=values["reason"], by=actor.name,
                                  now=self.now())
-            self._audit(session, action="ledger_asset_status", actor=actor, village_id=village.id,
+            self.audit(session, action="ledger_asset_status", actor=actor, village_id=village.id,
                         summary=f"资产资源“{asset.name}”状态：{assets.STATUSES[before]} → "
                                 f"{assets.STATUSES[asset.status]}（{values['reason']}）",
                         data={"asset": asset.id, "from": before, "to": asset.status})

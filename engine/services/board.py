@@ -50,14 +50,14 @@ class BoardMixin:
             lock = {"of": Case, "key_share": True} if session.bind.dialect.name == "postgresql" else None
             case = session.get(Case, entry.case_id, with_for_update=lock, populate_existing=True) \
                 if entry.case_id else None
-            if case is not None and (current := self._current_entry(session, case)) is not None \
+            if case is not None and (current := self.current_entry(session, case)) is not None \
                     and current.id != entry.id:
                 raise Conflict("该公示已被新的公示取代，请对最新公示提出异议")
             objection = Objection(entry_id=entry.id, name=name.strip(), contact=(contact or "").strip(),
                                   text=text.strip(), filed_at=now)
             session.add(objection)
             session.flush()
-            self._audit(session, action="objection", actor=None, actor_name="村民", case=case,
+            self.audit(session, action="objection", actor=None, actor_name="村民", case=case,
                         village_id=entry.village_id, summary=f"对“{entry.title}”提出异议",
                         data={"objection": objection.id, "entry": entry.id})
             if case is not None and case.status in ("running", "on_hold"):
@@ -65,7 +65,7 @@ class BoardMixin:
                 wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
                 if runtime.waiting_for_signal(wf, "objection"):
                     runtime.send_signal(wf, "objection", self.now)
-                    self._sync(session, case, wf, deployed)
+                    self.sync(session, case, wf, deployed)
                 else:  # a reply task is already open; it will loop until none is left
                     session.execute(update(Case).where(Case.id == case.id).values(updated_at=now))
             # Told: whoever answers the objection (the 监委会; the 党支部 for a 发展对象公示) and the 纪委.
@@ -78,7 +78,7 @@ class BoardMixin:
 
     def board(self, village_code: str, limit: int = 200) -> list[dict]:
         with self.sessions() as session:
-            village = self._village(session, village_code)
+            village = self.village(session, village_code)
             entries = list(session.scalars(select(BoardEntry).where(BoardEntry.village_id == village.id)
                                            .order_by(BoardEntry.seq.desc()).limit(limit)))
             objections = publicity.objections_of(session, [e.id for e in entries])
@@ -94,7 +94,7 @@ class BoardMixin:
 
     def verify_board(self, village_code: str) -> dict:
         with self.sessions() as session:
-            return publicity.verify(session, self._village(session, village_code))
+            return publicity.verify(session, self.village(session, village_code))
 
     def verify_all_boards(self) -> list[tuple[str, dict]]:
         with self.sessions() as session:

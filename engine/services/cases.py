@@ -47,7 +47,7 @@ class CasesMixin:
             actor = self.actor(session, username)
             row = self.catalog.latest_row(session, process)
             deployed = self.catalog.deployed(row)
-            village = self._village(session, village_code)
+            village = self.village(session, village_code)
             if process == leads.LEAD_PROCESS:
                 raise Invalid("问题线索请通过“反映问题”登记（POST /api/v1/leads），不能作为事项发起",
                               {"process": ["问题线索请通过 /api/v1/leads 登记"]})
@@ -63,20 +63,20 @@ class CasesMixin:
                         state="", created_by=actor.id, created_at=now, updated_at=now)
             session.add(case)
             session.flush()
-            self._audit(session, action="start", actor=actor, case=case, summary=f"发起“{deployed.name}”",
+            self.audit(session, action="start", actor=actor, case=case, summary=f"发起“{deployed.name}”",
                         data={"title": title})
-            self._sync(session, case, wf, deployed)
+            self.sync(session, case, wf, deployed)
             # The starter's first task (e.g. 村党组织提议) is completed with the start data.
             first = [t for t in runtime.open_tasks(wf) if t.state == "ready"]
             if first and first[0].form and actor.may_complete(first[0].role, first[0].extra_roles, village):
-                self._complete_loaded(session, actor, case, deployed, wf, first[0].id, data)
-            return self._case_json(session, case)
+                self.complete_loaded(session, actor, case, deployed, wf, first[0].id, data)
+            return self.case_json(session, case)
 
     def get_case(self, username: str, case_id: int) -> dict:
         with self.sessions() as session:
             actor = self.actor(session, username)
-            case = self._case_for(session, actor, case_id)
-            out = self._case_json(session, case)
+            case = self.case_for(session, actor, case_id)
+            out = self.case_json(session, case)
             lead = self._lead_block(session, actor, case) if case.definition.key == leads.LEAD_PROCESS else None
         if lead is not None:
             out["lead"] = lead
@@ -91,7 +91,7 @@ class CasesMixin:
                 if case is None:
                     raise NotFound(f"没有编号为{case_id}的事项")
             else:
-                case = self._case_for(session, self.actor(session, username), case_id)
+                case = self.case_for(session, self.actor(session, username), case_id)
             deployed = self.catalog.deployed(case.definition)
             wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
             current = [t.name for t in runtime.open_tasks(wf)]
@@ -116,7 +116,7 @@ class CasesMixin:
             cases = session.scalars(stmt.order_by(Case.updated_at.desc()).limit(limit))
             return [self._case_summary(c) for c in cases]
 
-    def _case_for(self, session: Session, actor: Actor, case_id: int) -> Case:
+    def case_for(self, session: Session, actor: Actor, case_id: int) -> Case:
         case = by_id(session, Case, case_id)
         if case is None:
             raise NotFound(f"没有编号为{case_id}的事项")
@@ -134,7 +134,7 @@ class CasesMixin:
             raise Invalid("请填写暂停理由", {"reason": ["请填写暂停理由"]})
         with self.transaction() as session:
             actor = self.actor(session, username)
-            case = self._case_for(session, actor, case_id)
+            case = self.case_for(session, actor, case_id)
             held = actor.roles_in(case.village) & HOLD_ROLES
             if not held:
                 raise Forbidden("只有村务监督委员会、乡镇干部、乡镇纪委或县纪委可以暂停事项")
@@ -142,15 +142,15 @@ class CasesMixin:
                 raise Conflict(f"事项{STATUS_ZH.get(case.status, case.status)}，不能暂停")
             level = max(level_of(r) for r in held)
             holds.place(case, by=actor.username, level=level, reason=reason.strip())
-            self._audit(session, action="hold", actor=actor, case=case,
+            self.audit(session, action="hold", actor=actor, case=case,
                         summary=f"{LEVEL_NAMES[level]}暂停事项：{reason.strip()}")
             notices.hold_changed(session, case, released=False, now=self.now())
-            return self._case_json(session, case)
+            return self.case_json(session, case)
 
     def release_case(self, username: str, case_id: int, note: str = "") -> dict:
         with self.transaction() as session:
             actor = self.actor(session, username)
-            case = self._case_for(session, actor, case_id)
+            case = self.case_for(session, actor, case_id)
             held = actor.roles_in(case.village) & HOLD_ROLES
             if not held:
                 raise Forbidden("只有村务监督委员会、乡镇干部、乡镇纪委或县纪委可以恢复事项")
@@ -161,10 +161,10 @@ class CasesMixin:
             if level < placed:
                 raise Forbidden(f"此事项由{LEVEL_NAMES.get(placed, '上级')}暂停，只有同级或上级可以恢复办理")
             holds.lift(case)
-            self._audit(session, action="release", actor=actor, case=case,
+            self.audit(session, action="release", actor=actor, case=case,
                         summary=f"{LEVEL_NAMES[level]}恢复办理{('：' + note) if note else ''}")
             notices.hold_changed(session, case, released=True, now=self.now())
-            return self._case_json(session, case)
+            return self.case_json(session, case)
 
     # -- JSON shapes ------------------------------------------------------------------------
     def _case_summary(self, case: Case) -> dict:
@@ -186,7 +186,7 @@ class CasesMixin:
             out["body_name"] = rules.BODIES.get(row.body, row.body)
         return out
 
-    def _completions(self, session: Session, case: Case) -> list[TaskRow]:
+    def completions(self, session: Session, case: Case) -> list[TaskRow]:
         """The case's completed steps in the order they were done (the audit log's order)."""
         rows = session.execute(select(AuditEvent.id, TaskRow).join(TaskRow, TaskRow.id == AuditEvent.task_id).where(
             AuditEvent.case_id == case.id, AuditEvent.action == "complete", TaskRow.form.is_not(None))
@@ -197,7 +197,7 @@ class CasesMixin:
             seen[row.id] = row
         return list(seen.values())
 
-    def _judged_record(self, done: list[TaskRow], upto: TaskRow | None) -> TaskRow | None:
+    def judged_record(self, done: list[TaskRow], upto: TaskRow | None) -> TaskRow | None:
         """The newest stage record completed before ``upto`` (or before now when it is still open)."""
         before = done[:done.index(upto)] if upto is not None and upto in done else done
         return next((r for r in reversed(before) if r.form not in self.JUDGING_FORMS), None)
@@ -212,28 +212,28 @@ class CasesMixin:
         return {"task": None, "title": entry.title, "form": "notice", "data": data, "by": entry.posted_by,
                 "at": iso(entry.posted_at)}
 
-    def _subject(self, session: Session, case: Case, row: TaskRow) -> dict | None:
+    def subject(self, session: Session, case: Case, row: TaskRow) -> dict | None:
         """The record a review, objection reply or inspection decides about, so nobody approves blind."""
         if row.form == "review":
-            record = self._judged_record(self._completions(session, case), row)
+            record = self.judged_record(self.completions(session, case), row)
             return self._record_json(session, record) if record is not None else None
         if row.form == "objection_reply":
-            objection = self._objection_for(session, case) if row.state == "ready" else None
+            objection = self.objection_for(session, case) if row.state == "ready" else None
             entry = session.get(BoardEntry, objection.entry_id) if objection is not None else \
-                self._current_entry(session, case)
+                self.current_entry(session, case)
             return self._notice_subject(session, case, entry, objection)
         if row.form == "inspection":
-            done = self._completions(session, case)
+            done = self.completions(session, case)
             before = done[:done.index(row)] if row in done else done
             raised = next((r for r in reversed(before) if r.form in ("review", "objection_reply")
                            and (r.data or {}).get("decision") in ("object", "escalate")), None)
             if raised is None:
                 return None
             if raised.form == "review":
-                record = self._judged_record(done, raised)
+                record = self.judged_record(done, raised)
                 subject = self._record_json(session, record) if record is not None else None
             else:
-                subject = self._notice_subject(session, case, self._current_entry(session, case), None)
+                subject = self._notice_subject(session, case, self.current_entry(session, case), None)
             if subject is not None:
                 who = session.get(User, raised.completed_by) if raised.completed_by else None
                 subject["raised_by"] = {"title": raised.title, "by": who.name if who else "",
@@ -242,11 +242,11 @@ class CasesMixin:
             return subject
         return None
 
-    def _case_json(self, session: Session, case: Case) -> dict:
+    def case_json(self, session: Session, case: Case) -> dict:
         out = self._case_summary(case)
-        tasks = self._case_tasks(session, case)
+        tasks = self.case_tasks(session, case)
         rows = sorted((r for r in tasks if r.state in ("ready", "waiting")), key=lambda r: (r.created_at, r.id))
-        out["tasks"] = [self._task_json(r, case.village, case, with_fields=False) for r in rows]
+        out["tasks"] = [self.task_json(r, case.village, case, with_fields=False) for r in rows]
         # The columns the history shows, not AuditEvent objects (nothing here changes them).
         events = session.execute(_HISTORY, {"case_id": case.id})
         files = self.case_attachments(session, case.id)

@@ -20,7 +20,7 @@ from .common import (
 
 
 class ChecksMixin:
-    def _meeting(self, village: Village, body: str, values: dict, vote_rule: str | None = None) -> tuple[dict, str]:
+    def meeting(self, village: Village, body: str, values: dict, vote_rule: str | None = None) -> tuple[dict, str]:
         if body not in rules.BODIES:
             raise Invalid(f"会议类型“{body}”未知")
         should = getattr(village, rules.BODY_MEMBERS[body])
@@ -48,24 +48,24 @@ class ChecksMixin:
                  "outcome_reason": result.reason}
         return extra, result.reason
 
-    def _statutory_needs_assembly(self, session: Session, case: Case) -> None:
+    def statutory_needs_assembly(self, session: Session, case: Case) -> None:
         """Rule 1 (R2, 组织法第二十四条): a 村民代表会议 decides a 第二十四条 matter only under the 村民会议's
         authorisation on file, checked again at the 决议 itself (it may have been withdrawn since the 提议)."""
         from ..matters import MATTERS, STATUTORY
         from ..settings import authorised_representatives
 
-        proposal = self._latest_done(session, case, form="proposal")
+        proposal = self.latest_done(session, case, form="proposal")
         matter = ((proposal.data or {}) if proposal is not None else {}).get("matter")
         if matter in STATUTORY and not authorised_representatives(case.village):
             message = (f"“{MATTERS[matter]}”是《村民委员会组织法》第二十四条规定的事项，须由村民会议决定；"
                        "本村没有登记村民会议对村民代表会议的授权，村民代表会议不能对此表决")
             raise Invalid(message, {"_schema": [message]})
 
-    def _approved_amount(self, session: Session, case: Case):
+    def approved_amount(self, session: Session, case: Case):
         """The amount the case's proposal asked for and its resolution approved (None: no amount)."""
         from decimal import Decimal
 
-        proposal = self._latest_done(session, case, form="proposal")
+        proposal = self.latest_done(session, case, form="proposal")
         amount = ((proposal.data or {}) if proposal is not None else {}).get("amount")
         return Decimal(str(amount)) if amount not in (None, "") else None
 
@@ -74,7 +74,7 @@ class ChecksMixin:
         for the cadre to edit rather than write from nothing."""
         from ..money import spoken
 
-        done = self._completions(session, case)
+        done = self.completions(session, case)
         proposal = next((r.data or {} for r in reversed(done) if r.form == "proposal"), {})
         lines = [f"事项：{case.title}"]
         if "result" in (row.name or ""):
@@ -110,7 +110,7 @@ class ChecksMixin:
         lines.append(f"公示期{floor}天。如有异议，请在公示期内向{to}提出（可不署名）。")
         return "\n".join(lines)
 
-    def _meeting_dates(self, session: Session, case: Case, row: TaskRow, values: dict,
+    def meeting_dates(self, session: Session, case: Case, row: TaskRow, values: dict,
                        correcting: TaskRow | None) -> None:
         """A meeting's dates as they can have been (CONTRACT "What people see"; 组织法第二十一条):
         not after today (Beijing time), not before the case began, not before a meeting already
@@ -125,7 +125,7 @@ class ChecksMixin:
         elif held_on < began:
             errors["held_on"] = [f"会议日期{held_on.isoformat()}早于本事项发起的日期（{began.isoformat()}）"]
         else:
-            earlier = [r for r in self._case_tasks(session, case) if r.state == "completed" and r.form == "meeting"
+            earlier = [r for r in self.case_tasks(session, case) if r.state == "completed" and r.form == "meeting"
                        and r.id != row.id and (correcting is None or r.id != correcting.id) and (r.data or {}).get("held_on")]
             latest = max(earlier, key=lambda r: r.data["held_on"], default=None)
             if latest is not None and held_on.isoformat() < latest.data["held_on"]:
@@ -141,19 +141,19 @@ class ChecksMixin:
         if errors:
             raise Invalid("；".join(m for messages in errors.values() for m in messages), errors)
 
-    def _no_self_review(self, session: Session, actor: Actor, case: Case, row: TaskRow) -> None:
-        reviewed = self._judged_record(self._completions(session, case), row)
+    def no_self_review(self, session: Session, actor: Actor, case: Case, row: TaskRow) -> None:
+        reviewed = self.judged_record(self.completions(session, case), row)
         if reviewed is not None and reviewed.completed_by == actor.id and actor.id is not None:
             raise Forbidden(f"不能审核本人提交的记录（“{reviewed.title}”由您办理）")
 
-    def _prepare_posting(self, session: Session, case: Case, kind: str, now: datetime,
+    def prepare_posting(self, session: Session, case: Case, kind: str, now: datetime,
                          label: str | None = None, own: tuple[TaskRow, dict, str] | None = None) -> dict:
         """The notice to post from the newest drafted disclosure; ``own``: (row, data, drafter's name)
         of a disclosure being completed that posts itself (a body that publishes its own notice)."""
         if own is not None:
             draft, draft_data, drafter_name = own
         else:
-            draft = self._latest_done(session, case, form="disclosure")
+            draft = self.latest_done(session, case, form="disclosure")
             if draft is None or not draft.data:
                 raise Conflict("还没有拟定公开内容，不能张榜")
             drafter = session.get(User, draft.completed_by) if draft.completed_by else None
@@ -162,7 +162,7 @@ class ChecksMixin:
             BoardEntry.case_id == case.id, BoardEntry.kind == kind).order_by(BoardEntry.seq.desc()).limit(1))
         label = label or publicity.KINDS.get(kind, "公开")
         content = draft_data["content"]
-        spent = self._latest_done(session, case, form="implementation") if kind == "result" else None
+        spent = self.latest_done(session, case, form="implementation") if kind == "result" else None
         if spent is not None and (spent.data or {}).get("over_budget"):
             # Overspending is disclosed: the notice states both amounts and the reason, however it was drafted.
             from ..money import spoken
@@ -182,13 +182,13 @@ class ChecksMixin:
             "evidence": self._public_evidence(session, draft.id, case),
         }
 
-    def _current_entry(self, session: Session, case: Case) -> BoardEntry | None:
+    def current_entry(self, session: Session, case: Case) -> BoardEntry | None:
         return session.scalar(select(BoardEntry).where(
             BoardEntry.case_id == case.id, BoardEntry.kind != "objection_reply",
             BoardEntry.notice_until.is_not(None)).order_by(BoardEntry.seq.desc()).limit(1))
 
-    def _objection_for(self, session: Session, case: Case) -> Objection | None:
-        entry = self._current_entry(session, case)
+    def objection_for(self, session: Session, case: Case) -> Objection | None:
+        entry = self.current_entry(session, case)
         if entry is None:
             return None
         return session.scalar(select(Objection).where(Objection.entry_id == entry.id, Objection.decision.is_(None))

@@ -30,7 +30,7 @@ def done_order(row: TaskRow) -> tuple[datetime, datetime]:
 
 @event.listens_for(Session, "after_transaction_end")
 def forget_case_tasks(session: Session, transaction) -> None:
-    """The task list read by ``Engine._case_tasks`` lives as long as the transaction (or savepoint)
+    """The task list read by ``Engine.case_tasks`` lives as long as the transaction (or savepoint)
     it was read in: after a rollback it could hold rows that were never written. (A flush's inner
     subtransaction is not an end.) Likewise the case's attachments read by ``_bind_attachments``."""
     if transaction.origin is not SessionTransactionOrigin.SUBTRANSACTION:

@@ -81,13 +81,13 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, BoardMixin, TimersMixin, Notif
             raise NotFound(f"没有用户“{who}”")
         return actor
 
-    def _village(self, session: Session, code: str) -> Village:
+    def village(self, session: Session, code: str) -> Village:
         village = session.scalar(select(Village).where(Village.code == code))
         if village is None:
             raise NotFound(f"没有编码为“{code}”的村")
         return village
 
-    def _audit(self, session: Session, *, action: str, actor: Actor | None, case: Case | None = None,
+    def audit(self, session: Session, *, action: str, actor: Actor | None, case: Case | None = None,
                village_id: int | None = None, task_id: str | None = None, summary: str = "",
                data: dict | None = None, actor_name: str | None = None) -> None:
         session.add(AuditEvent(
@@ -98,10 +98,10 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, BoardMixin, TimersMixin, Notif
 
     # -- catalogue ----------------------------------------------------------------------
     # -- the case's task rows, read once per transaction ------------------------------------------
-    def _case_tasks(self, session: Session, case: Case) -> list[TaskRow]:
+    def case_tasks(self, session: Session, case: Case) -> list[TaskRow]:
         """Every task row of ``case`` (a few dozen at most: MAX_ROUNDS), read with one statement per
         transaction; the checks, the projection and the answer all work on this list. Rows that
-        ``_sync`` adds join it; it is forgotten when the transaction (or a savepoint) ends."""
+        ``sync`` adds join it; it is forgotten when the transaction (or a savepoint) ends."""
         cached = session.info.setdefault(TASKS_KEY, {})
         rows = cached.get(case.id)
         if rows is None:
@@ -109,20 +109,20 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, BoardMixin, TimersMixin, Notif
             cached[case.id] = rows
         return rows
 
-    def _task_with_siblings(self, session: Session, task_id: str) -> TaskRow | None:
+    def task_with_siblings(self, session: Session, task_id: str) -> TaskRow | None:
         """The task row ``task_id``, read in one statement with every other task row of its case
-        (what ``_case_tasks`` then answers for that case in this transaction)."""
+        (what ``case_tasks`` then answers for that case in this transaction)."""
         rows = list(session.scalars(_TASK_WITH_SIBLINGS, {"task_id": task_id}))
         row = next((r for r in rows if r.id == task_id), None)
         if row is not None:
             session.info.setdefault(TASKS_KEY, {})[row.case_id] = rows
         return row
 
-    def _latest_done(self, session: Session, case: Case, *, form: str | None = None,
+    def latest_done(self, session: Session, case: Case, *, form: str | None = None,
                      name: str | None = None, since: datetime | None = None) -> TaskRow | None:
         """The most recently completed task of ``case`` (of ``form`` / ``name``, completed at or after
         ``since``)."""
-        found = [r for r in self._case_tasks(session, case) if r.state == "completed"
+        found = [r for r in self.case_tasks(session, case) if r.state == "completed"
                  and (form is None or r.form == form) and (name is None or r.name == name)
                  and (since is None or (r.completed_at is not None and r.completed_at >= since))]
         return max(found, key=done_order, default=None)

@@ -17,9 +17,9 @@ BOOKKEEPERS = {"accountant", "agency_accountant"}
 
 
 class LedgerMixin:
-    def _ledger_village(self, session, username: str, code: str, *, write: bool = False):
+    def ledger_village(self, session, username: str, code: str, *, write: bool = False):
         actor = self.actor(session, username)
-        village = self._village(session, code)
+        village = self.village(session, code)
         roles = actor.roles_in(village)
         if not roles:
             raise Forbidden("您无权查看其他村的账目")
@@ -46,7 +46,7 @@ class LedgerMixin:
         if errors:
             raise Invalid("查询条件有误：" + next(iter(errors.values()))[0], errors)
         with self.sessions() as session:
-            _, village = self._ledger_village(session, username, code)
+            _, village = self.ledger_village(session, username, code)
             rows, count = ledger.entries(session, village, entity or None, dates["from"], dates["to"], limit, offset)
             totals = ledger.totals(session, village, entity or None, dates["from"], dates["to"])
             return {"village": village.code, "village_name": village.name, "entity": entity or None,
@@ -58,7 +58,7 @@ class LedgerMixin:
         if not isinstance(data, dict):
             raise Invalid("请求正文必须是对象", {"data": ["请求正文必须是 JSON 对象"]})
         with self.transaction() as session:
-            actor, village = self._ledger_village(session, username, code, write=True)
+            actor, village = self.ledger_village(session, username, code, write=True)
             now = self.now()
             values = ledger.validate_receipt(data, village, now)
             if values.get("contract") is not None:
@@ -77,7 +77,7 @@ class LedgerMixin:
                 from ..receivables import clear_if_paid
 
                 clear_if_paid(session, contract, village, now)
-            self._audit(session, action="ledger_receipt", actor=actor, village_id=village.id,
+            self.audit(session, action="ledger_receipt", actor=actor, village_id=village.id,
                         summary=f"登记收入：{ledger.ENTITIES[entry.entity]} {entry.account} "
                                 f"{ledger.money(entry.amount)}元（{entry.summary}）",
                         data={"entry": entry.id, "amount": ledger.money(entry.amount), "entity": entry.entity})
@@ -87,7 +87,7 @@ class LedgerMixin:
         """冲销 a receipt entered by mistake (R62: a new red entry, the old one stays as it was).
         A payment's entry is corrected through its case (the payment step done again)."""
         with self.transaction() as session:
-            actor, village = self._ledger_village(session, username, code, write=True)
+            actor, village = self.ledger_village(session, username, code, write=True)
             if not isinstance(reason, str) or not reason.strip():
                 raise Invalid("请填写冲销原因", {"reason": ["请填写冲销原因"]})
             if len(reason) > 500:
@@ -104,13 +104,13 @@ class LedgerMixin:
                 else entry.entry_date
             red = ledger.reverse(session, entry, reason=reason.strip(), on=on,
                                  actor_id=actor.id, actor_name=actor.name, now=now)
-            self._audit(session, action="ledger_reversal", actor=actor, village_id=village.id,
+            self.audit(session, action="ledger_reversal", actor=actor, village_id=village.id,
                         summary=f"冲销分录{entry.id}：{reason.strip()}", data={"entry": red.id, "reverses": entry.id})
             return ledger.entry_json(red)
 
     def ledger_entry(self, username: str, code: str, entry_id: int) -> dict:
         with self.sessions() as session:
-            _, village = self._ledger_village(session, username, code)
+            _, village = self.ledger_village(session, username, code)
             entry = session.get(LedgerEntry, entry_id) if 0 < entry_id < 2**31 else None
             if entry is None or entry.village_id != village.id:
                 raise NotFound(f"本村账目中没有编号为{entry_id}的分录")
@@ -161,7 +161,7 @@ class LedgerMixin:
         yet, e.g. before the process was deployed); ``data.period`` is ``2026Q1`` or ``2026-01``."""
         with self.transaction() as session:
             actor = self.actor(session, username)
-            village = self._village(session, village_code)
+            village = self.village(session, village_code)
             if "accountant" not in actor.roles_in(village):
                 raise Forbidden("只有本村报账员可以发起财务公开")
             now = self.now()
@@ -179,7 +179,7 @@ class LedgerMixin:
                 if period.ends_at > now:
                     raise Invalid(f"{period.title}尚未结束，不能公开", {"period": [f"{period.title}尚未结束"]})
             case = self._open_finance_case(session, village, period, actor=actor)
-            return self._case_json(session, case)
+            return self.case_json(session, case)
 
     def _open_finance_case(self, session, village: Village, period: ledger.Period, *, actor) -> Case:
         existing = session.scalar(select(LedgerPeriod).where(LedgerPeriod.village_id == village.id,
@@ -202,11 +202,11 @@ class LedgerMixin:
         session.flush()
         claim.case_id = case.id
         st = ledger.statement(session, village, period)
-        self._audit(session, action="start", actor=actor, case=case,
+        self.audit(session, action="start", actor=actor, case=case,
                     summary=f"{'系统按期' if actor is None else ''}生成{title}表：本期收入{ledger.money(st.totals['in'])}元，"
                             f"支出{ledger.money(st.totals['out'])}元",
                     data={"period": period.key, "totals": st.as_data()["totals"]})
-        self._sync(session, case, wf, deployed)
+        self.sync(session, case, wf, deployed)
         return case
 
     def _finance_period(self, session, case: Case) -> ledger.Period:
@@ -296,7 +296,7 @@ class LedgerMixin:
     def finance_statement(self, username: str, code: str, period: str | None = None) -> ledger.Statement:
         """村级财务公开表 of one period (default: the newest that has ended)."""
         with self.sessions() as session:
-            _, village = self._ledger_village(session, username, code)
+            _, village = self.ledger_village(session, username, code)
             if period:
                 try:
                     chosen = ledger.parse_period(period)
@@ -312,7 +312,7 @@ class LedgerMixin:
         if not isinstance(data, dict):
             raise Invalid("请求正文必须是对象", {"data": ["请求正文必须是 JSON 对象"]})
         with self.transaction() as session:
-            actor, village = self._ledger_village(session, username, code, write=True)
+            actor, village = self.ledger_village(session, username, code, write=True)
             values = ledger.validate_contract(data)
             if values["case"] is not None:
                 case = session.get(Case, values["case"])
@@ -342,7 +342,7 @@ class LedgerMixin:
                 assets.change_status(session, asset, assets.STATUS_OF_KIND[contract.kind], by=actor.name, now=now,
                                      reason=f"登记{ledger.CONTRACT_KINDS[contract.kind]}合同（合同{contract.id}，"
                                             f"{contract.counterparty}）", contract_id=contract.id)
-            self._audit(session, action="ledger_contract", actor=actor, village_id=village.id,
+            self.audit(session, action="ledger_contract", actor=actor, village_id=village.id,
                         summary=f"登记合同：{ledger.CONTRACT_KINDS[contract.kind]} {contract.subject}（{contract.counterparty}，"
                                 f"每{contract.every_months}个月{ledger.money(contract.amount)}元）",
                         data={"contract": contract.id})
@@ -351,7 +351,7 @@ class LedgerMixin:
     def contracts(self, username: str, code: str) -> list[dict]:
         """The village's contracts with what is due, received and 应收未收 today."""
         with self.sessions() as session:
-            _, village = self._ledger_village(session, username, code)
+            _, village = self.ledger_village(session, username, code)
             rows = list(session.scalars(select(LedgerContract).where(LedgerContract.village_id == village.id)
                                         .order_by(LedgerContract.id)))
             received = ledger.received_by_contract(session, [c.id for c in rows])

@@ -48,7 +48,7 @@ class NotificationsMixin:
             if not actor.is_admin():
                 raise Forbidden("只有系统管理员可以重发通知")
             m = delivery.resend(session, message_id, self.now())
-            self._audit(session, action="resend_notice", actor=actor, summary=f"重发通知（{m.channel}）：{m.subject}",
+            self.audit(session, action="resend_notice", actor=actor, summary=f"重发通知（{m.channel}）：{m.subject}",
                         data={"outbox": m.id})
 
     # -- the inbox ------------------------------------------------------------------------
@@ -83,7 +83,7 @@ class NotificationsMixin:
                 session.execute(update(OutboxMessage).where(OutboxMessage.user_id == user.id,
                                                             OutboxMessage.status == "digest").values(next_at=when))
             if after != before:
-                self._audit(session, action="notice_prefs", actor=actor, summary="修改通知设置：" + notices.describe(after),
+                self.audit(session, action="notice_prefs", actor=actor, summary="修改通知设置：" + notices.describe(after),
                             data={"before": before, "after": after})
             return {**after, "contact": {"phone": user.phone, "email": user.email}}
 

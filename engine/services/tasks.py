@@ -56,7 +56,7 @@ class TasksMixin:
             villages = {v.id: v for v in session.scalars(select(Village).where(
                 Village.id.in_({r.village_id for r in rows})))}
             cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_({r.case_id for r in rows})))}
-            return [self._task_json(r, villages[r.village_id], cases[r.case_id], with_fields=False) for r in rows
+            return [self.task_json(r, villages[r.village_id], cases[r.case_id], with_fields=False) for r in rows
                     if actor.may_complete(r.role, r.extra_roles, villages[r.village_id])
                     and actor.username not in (cases[r.case_id].excluded_users or [])]
 
@@ -66,13 +66,13 @@ class TasksMixin:
             row = session.get(TaskRow, task_id)
             if row is None:
                 raise NotFound(f"没有编号为{task_id}的任务")
-            case = self._case_for(session, actor, row.case_id)
-            out = self._task_json(row, case.village, case, with_fields=True, session=session)
+            case = self.case_for(session, actor, row.case_id)
+            out = self.task_json(row, case.village, case, with_fields=True, session=session)
             if case.definition.key == leads.LEAD_PROCESS:
                 lead = self._lead_block(session, actor, case)
                 if lead is not None:
                     out["lead"] = lead
-            subject = self._subject(session, case, row)
+            subject = self.subject(session, case, row)
             if subject is not None:
                 out["subject"] = subject
             if "objection" in out and "supervisor" not in actor.roles_in(case.village):
@@ -85,7 +85,7 @@ class TasksMixin:
         if out.get("objection", {}).get("contact") or personal:
             what = f"异议人联系方式（异议{out['objection']['id']}）" if "objection" in out else "申请人个人信息"
             with self.transaction() as session:
-                self._audit(session, action="read_personal", actor=actor, case=case, task_id=task_id,
+                self.audit(session, action="read_personal", actor=actor, case=case, task_id=task_id,
                             summary=f"查看{what}", data={"objection": out.get("objection", {}).get("id"),
                                                        "fields": personal})
         return out
@@ -96,10 +96,10 @@ class TasksMixin:
         try:
             with self.transaction() as session:
                 actor = self.actor(session, username)
-                row = self._task_with_siblings(session, task_id)
+                row = self.task_with_siblings(session, task_id)
                 if row is None:
                     raise NotFound(f"没有编号为{task_id}的任务")
-                case = self._case_for(session, actor, row.case_id)
+                case = self.case_for(session, actor, row.case_id)
                 if row.state == "waiting":  # a timer: nobody completes it, the clock does
                     until = f"（{local_text(row.due_at)}）" if row.due_at else ""
                     raise Conflict(f"“{row.title}”是计时环节，到期{until}后自动进入下一步，不能手动办理")
@@ -113,12 +113,12 @@ class TasksMixin:
                     raise Conflict("该任务已经办理，不能重复提交")
                 deployed = self.catalog.deployed(case.definition)
                 wf = runtime.loads(case.state, deployed.spec, deployed.subprocess_specs)
-                self._complete_loaded(session, actor, case, deployed, wf, task_id, data)
-                return self._case_json(session, case)
+                self.complete_loaded(session, actor, case, deployed, wf, task_id, data)
+                return self.case_json(session, case)
         except IntegrityError as exc:
             raise Conflict("数据正被他人修改，请稍后重试") from exc
 
-    def _complete_loaded(self, session: Session, actor: Actor, case: Case, deployed: Deployed, wf,
+    def complete_loaded(self, session: Session, actor: Actor, case: Case, deployed: Deployed, wf,
                          task_id: str, data: dict) -> None:
         row = session.get(TaskRow, task_id)
         open_now = {t.id: t for t in runtime.open_tasks(wf)}
@@ -141,7 +141,7 @@ class TasksMixin:
             excluded = checked.pop("exclude_users", None)
             if excluded:
                 case.excluded_users = sorted(set(case.excluded_users or []) | set(excluded))
-        rounds = sum(1 for r in self._case_tasks(session, case) if r.name == row.name and r.state == "completed")
+        rounds = sum(1 for r in self.case_tasks(session, case) if r.name == row.name and r.state == "completed")
         if rounds >= MAX_ROUNDS and not values.get("withdraw"):
             raise Conflict(f"“{row.title}”在本事项中已办理{rounds}次，达到上限；请撤回事项或报乡镇处理")
         now = self.now()
@@ -163,16 +163,16 @@ class TasksMixin:
                 # makes a meeting be held again (组织法第三十二条: the 监委会 supervises, it does not decide).
                 message = f"这是对{correcting.data.get('held_on')}会议记录的更正，会议日期不能改变"
                 raise Invalid(message, {"held_on": [message]})
-            self._meeting_dates(session, case, row, values, correcting)
+            self.meeting_dates(session, case, row, values, correcting)
             if row.body == "representatives":
-                self._statutory_needs_assembly(session, case)
-            extra, summary = self._meeting(case.village, row.body or "", values,
+                self.statutory_needs_assembly(session, case)
+            extra, summary = self.meeting(case.village, row.body or "", values,
                                            (task.properties or {}).get("vote_rule"))
             if correcting is not None:
                 extra["corrects"] = correcting.id
                 summary = f"更正记录：{summary}"
         elif row.form == "review":
-            self._no_self_review(session, actor, case, row)
+            self.no_self_review(session, actor, case, row)
             summary = {"approve": "审核同意", "return": f"退回更正记录：{values.get('opinion', '')}",
                        "object": f"对程序提出异议，报乡镇纪委核查：{values.get('opinion', '')}"}[values["decision"]]
             publishes = (task.properties or {}).get("publishes")
@@ -183,7 +183,7 @@ class TasksMixin:
                 extra["notice_until"] = iso(posting["notice_until"])
                 extra["posted_at"] = iso(now)
             elif publishes and values["decision"] == "approve":
-                posting = self._prepare_posting(session, case, publishes, now,
+                posting = self.prepare_posting(session, case, publishes, now,
                                                 (task.properties or {}).get("notice_label"))
                 extra["notice_until"] = iso(posting["notice_until"])
                 extra["posted_at"] = iso(now)
@@ -196,14 +196,14 @@ class TasksMixin:
             if publishes:
                 # A notice its own body posts (发展对象公示: the 党支部, not the 监委会, whose supervision
                 # covers 村务, not the Party's internal affairs).
-                posting = self._prepare_posting(session, case, publishes, now,
+                posting = self.prepare_posting(session, case, publishes, now,
                                                 (task.properties or {}).get("notice_label"),
                                                 own=(row, values, actor.name))
                 extra["notice_until"] = iso(posting["notice_until"])
                 extra["posted_at"] = iso(now)
                 summary = f"{summary}，张榜公布"
         elif row.form == "objection_reply":
-            objection = self._objection_for(session, case)
+            objection = self.objection_for(session, case)
             if objection is None:
                 raise Conflict("没有待答复的异议")
             objection.decision = values["decision"]
@@ -223,7 +223,7 @@ class TasksMixin:
             summary = f"答复质询：{values['reply']}"
         elif row.form == "implementation":
             summary = f"实施情况：支出{forms.to_task_data(values)['amount_spent']}元"
-            approved = self._approved_amount(session, case)
+            approved = self.approved_amount(session, case)
             if approved is not None and values["amount_spent"] > approved:
                 from ..money import spoken
 
@@ -274,11 +274,11 @@ class TasksMixin:
             entry = schema.book(values, ctx)
             if entry is not None:
                 booked = {"ledger_entry": entry.id}
-                self._audit(session, action="ledger_receipt", actor=actor, case=case, task_id=task_id,
+                self.audit(session, action="ledger_receipt", actor=actor, case=case, task_id=task_id,
                             summary=f"登记收入：{ledger.ENTITIES[entry.entity]} {entry.account} "
                                     f"{ledger.money(entry.amount)}元（{entry.summary}）",
                             data={"entry": entry.id, "amount": ledger.money(entry.amount), "entity": entry.entity})
-        self._audit(session, action="complete", actor=actor, case=case, task_id=task_id,
+        self.audit(session, action="complete", actor=actor, case=case, task_id=task_id,
                     summary=f"{row.title}：{summary}" if summary else row.title,
                     data={**stored, **extra, **booked, **({"attachments": bound} if bound else {})})
         if posting is not None:
@@ -287,7 +287,7 @@ class TasksMixin:
                                    notice_until=posting["notice_until"], posted_by=posting["posted_by"],
                                    reviewed_by=actor.name, refers_to_id=posting["refers_to"],
                                    evidence=posting["evidence"])
-            self._audit(session, action="post", actor=actor, case=case,
+            self.audit(session, action="post", actor=actor, case=case,
                         summary=f"张榜公布：{entry.title}（公示至{local_text(posting['notice_until'])}）",
                         data={"entry": entry.id, "hash": entry.hash})
         if objection is not None:
@@ -299,7 +299,7 @@ class TasksMixin:
                                       "escalate": "异议涉及决定本身，已暂停办理，报乡镇纪委核查"}.get(
                                        objection.decision, "异议不成立，公示继续"),
                            posted_at=now, posted_by=actor.name, reviewed_by=actor.name, refers_to_id=entry.id)
-        self._sync(session, case, wf, deployed)
+        self.sync(session, case, wf, deployed)
         if hasattr(schema, "after"):  # e.g. due dates of the next steps counted in working days
             schema.after(values, ctx)
         if values.get("decision") is not None and values.get("decision") == getattr(schema, "holds_on", None):
@@ -307,31 +307,31 @@ class TasksMixin:
             # only that level or a higher one may release it).
             reason = f"{actor.name}提出异议，待乡镇纪委核查：" + (values.get("opinion") or values.get("reply"))
             holds.place(case, by=actor.username, level=level_of("discipline_inspector"), reason=reason)
-            self._audit(session, action="hold", actor=actor, case=case, summary=f"暂停事项：{reason}")
+            self.audit(session, action="hold", actor=actor, case=case, summary=f"暂停事项：{reason}")
             notices.hold_changed(session, case, released=False, now=now)
         elif getattr(schema, "releases_hold", False) and case.status == "on_hold":
             holds.lift(case)
-            self._audit(session, action="release", actor=actor, case=case, summary=f"乡镇纪委核查后恢复办理：{summary}")
+            self.audit(session, action="release", actor=actor, case=case, summary=f"乡镇纪委核查后恢复办理：{summary}")
             notices.hold_changed(session, case, released=True, now=now)
         session.flush()
 
     def _returned_record(self, session: Session, case: Case, row: TaskRow) -> TaskRow | None:
         """The earlier record of this meeting task when the supervisor's latest review of it returned it."""
-        previous = self._latest_done(session, case, name=row.name)
+        previous = self.latest_done(session, case, name=row.name)
         if previous is None or not previous.data:
             return None
-        review = self._latest_done(session, case, form="review", since=previous.completed_at)
+        review = self.latest_done(session, case, form="review", since=previous.completed_at)
         if review is None or not review.data or review.data.get("decision") != "return":
             return None
         return previous
 
     # -- projection ---------------------------------------------------------------------
-    def _sync(self, session: Session, case: Case, wf, deployed: Deployed) -> None:
+    def sync(self, session: Session, case: Case, wf, deployed: Deployed) -> None:
         """Save the workflow state with the optimistic lock and project its open tasks."""
         now = self.now()
         open_tasks = runtime.open_tasks(wf)
         open_ids = {t.id for t in open_tasks}
-        tasks = self._case_tasks(session, case)
+        tasks = self.case_tasks(session, case)
         existing = {r.id: r for r in tasks if r.state in ("ready", "waiting")}
         for row_id, row in existing.items():
             if row_id not in open_ids:
@@ -354,7 +354,7 @@ class TasksMixin:
         status = runtime.end_status(wf)
         if status:
             case.status = status
-            self._audit(session, action="end", actor=None, case=case, summary=f"事项{STATUS_ZH[status]}")
+            self.audit(session, action="end", actor=None, case=case, summary=f"事项{STATUS_ZH[status]}")
         # One UPDATE ... WHERE lock_version = <as loaded>: SQLAlchemy's version counter
         # (``version_id_col``) raises StaleDataError when someone else saved first.
         case.state = runtime.dumps(wf)
@@ -362,7 +362,7 @@ class TasksMixin:
         case.updated_at = now
         session.flush()
 
-    def _task_json(self, row: TaskRow, village: Village, case: Case, *, with_fields: bool,
+    def task_json(self, row: TaskRow, village: Village, case: Case, *, with_fields: bool,
                    session: Session | None = None) -> dict:
         out = {"id": row.id, "case": row.case_id, "name": row.name, "title": row.title, "role": row.role,
                "role_name": ROLES.get(row.role, ""), "form": row.form, "state": row.state,
@@ -390,7 +390,7 @@ class TasksMixin:
             floor = int(self.catalog.deployed(case.definition).meta.get("notice_days") or 7)
             out["prefill"] = {"content": self.draft_notice(session, case, row, floor), "notice_days": floor}
         if with_fields and session is not None and row.form == "objection_reply" and row.state == "ready":
-            objection = self._objection_for(session, case)
+            objection = self.objection_for(session, case)
             if objection is not None:
                 out["objection"] = {"id": objection.id, "name": objection.name, "contact": objection.contact,
                                     "text": objection.text, "filed_at": iso(objection.filed_at)}

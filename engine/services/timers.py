@@ -78,9 +78,9 @@ class TimersMixin:
         moved = set(before) != after
         if moved:
             ended = "、".join(t.title for i, t in before.items() if i not in after and t.state == "waiting")
-            self._audit(session, action="timer", actor=None, case=case,
+            self.audit(session, action="timer", actor=None, case=case,
                         summary=f"{ended or '定时'}：时间已到，流程继续")
-        self._sync(session, case, wf, deployed)
+        self.sync(session, case, wf, deployed)
         return (1 if moved else 0), case.next_timer_at is not None and case.next_timer_at < now
 
     def scan_receivables(self) -> int:
