@@ -2,7 +2,7 @@
 linked 四议两公开 resolution and the base ``ItemForm``.
 
 Each form is a :class:`engine.forms.FormSchema`; its ``check`` (run by the engine before the
-task completes, see ``engine.service.Engine._complete_loaded``) enforces the rules that need the
+task completes, see ``engine.services.Engine.complete_loaded``) enforces the rules that need the
 case, the village or the catalogue entry, refuses with ``Invalid`` naming the field, and returns
 the data the gateways test. Every form here records ``rules_version`` (D10, R61).
 
