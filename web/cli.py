@@ -27,17 +27,13 @@ def init_db() -> list[tuple[str, int, bool]]:
 
 
 def import_file(path: Path) -> dict:
-    from engine.importer import import_data, parse_yaml
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CunwuError(f"无法读取 {path}：{exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise CunwuError(f"{path} 不是 UTF-8 编码的文本文件") from exc
-    doc = parse_yaml(text, str(path))
-    with _engine().transaction() as session:
-        return import_data(session, doc)
+    return _engine().import_directory(None, text, str(path))
 
 
 @click.command("init-db")

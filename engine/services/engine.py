@@ -31,6 +31,7 @@ from .common import (
     TASKS_KEY,
     done_order,
 )
+from .directory import DirectoryMixin
 from .ledger import LedgerMixin
 from .notifications import NotificationsMixin
 from .tasks import TasksMixin
@@ -42,7 +43,7 @@ _TASK_WITH_SIBLINGS = select(TaskRow).where(TaskRow.case_id == select(TaskRow.ca
     TaskRow.id == bindparam("task_id")).scalar_subquery())
 
 
-class Engine(CasesMixin, TasksMixin, ChecksMixin, BoardMixin, TimersMixin, NotificationsMixin,
+class Engine(CasesMixin, TasksMixin, ChecksMixin, BoardMixin, TimersMixin, NotificationsMixin, DirectoryMixin,
              evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin, AssetsMixin):
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog,
                  files=None):

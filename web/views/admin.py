@@ -7,7 +7,7 @@ from flask import render_template, request
 
 from engine import reports
 from engine.errors import CunwuError
-from engine.importer import COUNTS, import_data, parse_yaml
+from engine.importer import COUNTS
 from engine.roles import ROLES
 
 from .common import bp, engine, roles_required, username
@@ -49,9 +49,7 @@ def admin_import():
     stats = None
     if not problems:
         try:
-            doc = parse_yaml(text, source)
-            with engine().transaction() as session:
-                stats = import_data(session, doc)
+            stats = engine().import_directory(username(), text, source)
         except CunwuError as exc:
             items = [m for v in (exc.fields or {}).values() for m in (v if isinstance(v, list) else [v])]
             problems = items or [exc.message]
