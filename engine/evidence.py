@@ -565,8 +565,8 @@ class EvidenceMixin:
 
         if actor.username in (case.excluded_users or []):
             return False
-        if self._is_lead_case(case):  # R60: the 纪检 roles of the jurisdiction only (engine/leads.py)
-            return self._lead_handler(session, actor, case)
+        if self.is_lead_case(case):  # R60: the 纪检 roles of the jurisdiction only (engine/leads.py)
+            return self.lead_handler(session, actor, case)
         roles: set[str] = set()
         deployed = self.catalog.deployed(case.definition)
         for spec in [deployed.spec, *deployed.subprocess_specs.values()]:
@@ -580,7 +580,7 @@ class EvidenceMixin:
     def _private_evidence(self, case) -> bool:
         """便民服务 (category B): applicants' ID cards and household books; a complaint lead's
         photos and papers (R60: only its handlers, every view audited)."""
-        return case.definition.category == "B" or self._is_lead_case(case)
+        return case.definition.category == "B" or self.is_lead_case(case)
 
     def attachment(self, username: str, attachment_id: int, *, public_copy_only: bool = False) -> tuple[dict, bytes]:
         """The bytes of an attachment, checked against their hash, for whoever may view the case;
@@ -594,7 +594,7 @@ class EvidenceMixin:
                 raise NotFound(f"没有编号为{attachment_id}的附件")
             case = self.case_for(session, actor, att.case_id)
             private = self._private_evidence(case)
-            lead_case = self._is_lead_case(case)
+            lead_case = self.is_lead_case(case)
             if private and not self._handles(session, actor, case):
                 raise Forbidden("问题线索的照片和材料只有办理线索的纪委工作人员可以查看" if lead_case
                                 else "便民服务事项的申请材料只有经办人员可以查看")

@@ -339,11 +339,11 @@ def _message(errors: dict) -> str:
 class LeadsMixin:
     """Engine methods for complaint leads (mixed into ``engine.services.Engine``)."""
 
-    def _is_lead_case(self, case) -> bool:
+    def is_lead_case(self, case) -> bool:
         """Whether ``case`` is a complaint lead (engine/evidence.py asks, without importing leads)."""
         return case.definition.key == LEAD_PROCESS
 
-    def _lead_handler(self, session, actor, case) -> bool:
+    def lead_handler(self, session, actor, case) -> bool:
         """Whether ``actor`` handles the lead of ``case`` (R60: the 纪检 roles of the jurisdiction)."""
         return may_see_identity(actor, case.village, lead_of_case(session, case.id), case)
 

@@ -24,7 +24,7 @@ class DirectoryMixin:
                 if not actor.is_admin():
                     raise Forbidden("只有系统管理员可以导入村和人员")
             stats = import_data(session, doc)
-            self._audit(session, action="import", actor=actor, actor_name=None if actor else CLI_ACTOR,
+            self.audit(session, action="import", actor=actor, actor_name=None if actor else CLI_ACTOR,
                         summary=f"导入{source}：新建村{stats['villages_created']}个，更新村{stats['villages_updated']}个，"
                                 f"新建人员{stats['people_created']}人，更新人员{stats['people_updated']}人",
                         data={"source": source[:200], **stats})
