@@ -1,9 +1,10 @@
 """The flowchart service: charts and posters of deployed definitions and of cases, cached.
 
 ``Diagrams`` is what the Flask app registers as ``app.extensions["cunwu_diagrams"]``
-(``process_diagram(key)`` / ``case_diagram(username, case_id)`` answer the API routes) and what
-the ``cunwu render`` command uses. It talks to the engine only (``Engine.deployed``,
-``Engine.case_path`` and the engine's own tables), never to the web layer.
+(``render_process`` / ``render_case`` return a ``Rendered``; web/api.py turns it into the HTTP
+answer) and what the ``cunwu render`` command uses. It talks to the engine only
+(``Engine.deployed``, ``Engine.case_path`` and the engine's own tables), never to Flask or the web
+layer.
 """
 
 from __future__ import annotations
@@ -199,40 +200,4 @@ class Diagrams:
                 return poster.poster_pdf(chart, paper, self.poster_info(chart.lanes, village, base_url), marks)
         data = self.cache.get_or_render(tag, name, make, persist=False)
         return Rendered(data, FORMATS[fmt], name, tag)
-
-    # -- Flask ------------------------------------------------------------------------------------
-    def _response(self, rendered: Rendered, *, public: bool):
-        from flask import Response, request
-
-        response = Response(rendered.data, mimetype=rendered.mimetype.split(";")[0])
-        if rendered.mimetype.startswith("image/svg"):
-            response.headers["Content-Type"] = rendered.mimetype
-        response.headers["Content-Disposition"] = f'inline; filename="{rendered.filename}"'
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.set_etag(rendered.etag)
-        response.cache_control.max_age = 300 if public else 0
-        if public:
-            response.cache_control.public = True
-        else:
-            response.cache_control.private = True
-            response.cache_control.no_cache = True
-        return response.make_conditional(request)
-
-    def process_diagram(self, key: str):
-        """``GET /api/v1/processes/{key}/diagram?format=svg|png|pdf&paper=A4|A3&village=CODE&variant=villager``"""
-        from flask import request
-
-        args = request.args
-        rendered = self.render_process(key, args.get("format"), args.get("paper"), args.get("village"),
-                                       base_url=request.url_root, variant=args.get("variant"))
-        return self._response(rendered, public=True)
-
-    def case_diagram(self, username: str | None, case_id: int):
-        """``GET /api/v1/instances/{id}/diagram?format=svg|png|pdf&paper=A4|A3``"""
-        from flask import request
-
-        args = request.args
-        rendered = self.render_case(username, case_id, args.get("format"), args.get("paper"),
-                                    base_url=request.url_root)
-        return self._response(rendered, public=False)
 

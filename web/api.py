@@ -895,6 +895,23 @@ class LedgerReversal(MethodView):
         return engine().reverse_entry(current_username(), code, entry_id, body["reason"])
 
 
+def _diagram_response(rendered, *, public: bool) -> Response:
+    """A rendered chart or poster as an HTTP answer (diagrams/ renders; it knows no Flask)."""
+    response = Response(rendered.data, mimetype=rendered.mimetype.split(";")[0])
+    if rendered.mimetype.startswith("image/svg"):
+        response.headers["Content-Type"] = rendered.mimetype
+    response.headers["Content-Disposition"] = f'inline; filename="{rendered.filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(rendered.etag)
+    response.cache_control.max_age = 300 if public else 0
+    if public:
+        response.cache_control.public = True
+    else:
+        response.cache_control.private = True
+        response.cache_control.no_cache = True
+    return response.make_conditional(request)
+
+
 @blp.route("/processes/<string:key>/diagram")
 class ProcessDiagram(MethodView):
     def get(self, key):
@@ -902,7 +919,10 @@ class ProcessDiagram(MethodView):
         renderer = current_app.extensions.get("cunwu_diagrams")
         if renderer is None:
             return _not_implemented()
-        return renderer.process_diagram(key)
+        args = request.args
+        rendered = renderer.render_process(key, args.get("format"), args.get("paper"), args.get("village"),
+                                           base_url=request.url_root, variant=args.get("variant"))
+        return _diagram_response(rendered, public=True)
 
 
 @blp.route("/instances/<int:case_id>/diagram")
@@ -914,7 +934,10 @@ class InstanceDiagram(MethodView):
         user = current_username()
         if renderer is None:
             return _not_implemented()
-        return renderer.case_diagram(user, case_id)
+        args = request.args
+        rendered = renderer.render_case(user, case_id, args.get("format"), args.get("paper"),
+                                        base_url=request.url_root)
+        return _diagram_response(rendered, public=False)
 
 
 class CountyQuery(_In):
