@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             found = ALL[name](args.quick)
         except Exception as exc:  # noqa: BLE001 - one group failing must not hide the others
-            failed[name] = "".join(traceback.format_exception(exc))[-2000:]
+            text = "".join(traceback.format_exception(exc))
+            # paths relative to the checkout: a committed result names no folder of the machine it ran on
+            failed[name] = text.replace(str(Path(__file__).resolve().parent.parent) + os.sep, "")[-2000:]
             print(f"{name:<44} FAILED: {type(exc).__name__}: {exc}", flush=True)
             continue
         for fig in found:
