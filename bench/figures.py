@@ -186,7 +186,7 @@ def stack(quick: bool) -> list[Figure]:
             assert status == "completed", status
             if steps is None:
                 steps = _recorded_steps(app, ids[0])
-                from engine import runtime
+                from engine.process import runtime
 
                 raw = runtime.state_json(state)
                 state_bytes = (len(state.encode("utf-8")), len(raw.encode("utf-8")))
@@ -514,7 +514,7 @@ def evidence(quick: bool) -> list[Figure]:
 def bench_villages(db, count: int) -> list[dict[str, str]]:
     """``count`` villages ``load-NN`` (township 负载镇), each with its own secretary, director and
     supervisor; returns the role → username maps."""
-    from engine.importer import import_data, parse_yaml
+    from engine.services.importer import import_data, parse_yaml
 
     lines = ["villages:"]
     people = ["people:"]
@@ -637,8 +637,8 @@ def throughput(quick: bool) -> list[Figure]:
 def notices(quick: bool) -> list[Figure]:
     """10⁴ notices (quick: 500) drained from the outbox by one worker, timed in tenths: the last
     tenth may not cost much more per message than the first (claiming stays an indexed query)."""
-    from engine.delivery import Channels
-    from engine.models import OutboxMessage
+    from engine.records.delivery import Channels
+    from engine.store.models import OutboxMessage
 
     from .common import pg_available
 
@@ -690,7 +690,7 @@ def fill_ledger(db, village_id: int, count: int, *, quarter_start, quarter_end, 
     from datetime import date, datetime, timedelta
     from decimal import Decimal
 
-    from engine.models import LedgerEntry
+    from engine.store.models import LedgerEntry
 
     rng = random.Random(seed)
     history_start = date(quarter_start.year - 10, quarter_start.month, 1)
@@ -709,7 +709,7 @@ def fill_ledger(db, village_id: int, count: int, *, quarter_start, quarter_end, 
                      "amount": Decimal(cents) / 100, "entry_date": day, "account": rng.choice(accounts),
                      "summary": f"基准分录{i}", "counterparty": "", "voucher": "", "created_at": now,
                      "created_by_name": "基准"})
-    from engine.ledger import rebuild_months
+    from engine.records.ledger import rebuild_months
 
     table = LedgerEntry.__table__
     with db.begin() as conn:  # written in bulk, so the monthly sums are rebuilt (the app keeps them per entry)
@@ -722,7 +722,7 @@ def ledger(quick: bool) -> list[Figure]:
     """The ledger view (first page of 500, totals of the whole books) and the quarterly statement of
     one village with 10^3 and 10^5 entries (quick: 10^4), on SQLite and (if reachable) PostgreSQL:
     the 10^5 figure may be at most 1.5× the 10^3 one, as for the worklist."""
-    from engine import ledger as books
+    from engine.records import ledger as books
 
     from .common import pg_available
 

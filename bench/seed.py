@@ -18,8 +18,8 @@ from datetime import datetime
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
 
-from engine import runtime
-from engine.models import Case, TaskRow
+from engine.process import runtime
+from engine.store.models import Case, TaskRow
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from engine.errors import CunwuError, NotFound
+from engine.domain.errors import CunwuError, NotFound
 
 from .layout import RenderError
 from .service import Diagrams, check_format, check_paper, check_variant

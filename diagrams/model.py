@@ -245,7 +245,7 @@ def _bpmn_outputs(spec, seen: set | None = None) -> list:
 
 
 def build_chart(deployed, source: str | bytes | None = None) -> Chart:
-    """The chart of one deployed definition (``engine.catalog.Deployed``)."""
+    """The chart of one deployed definition (``engine.catalogue.catalog.Deployed``)."""
     spec = deployed.spec
     meta = dict(deployed.meta or {})
     names = flow_names(source, getattr(spec, "name", deployed.key) or deployed.key)

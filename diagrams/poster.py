@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from engine.catalog import CATEGORIES
+from engine.catalogue.catalog import CATEGORIES
 
 from .layout import RenderError
 from .model import Chart

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
 
-from engine.models import ProcessDefinition
+from engine.store.models import ProcessDefinition
 
 from . import layout, view
 from .model import Chart, Node, build_chart

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
-from engine import rules
-from engine.errors import BadRequest, NotFound
-from engine.models import Case, RoleAssignment, User, Village
-from engine.roles import ROLES
+from engine.domain import rules
+from engine.domain.errors import BadRequest, NotFound
+from engine.domain.roles import ROLES
+from engine.store.models import Case, RoleAssignment, User, Village
 
 from . import poster, render
 from .cache import RenderCache, cache_key

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from engine.models import TaskRow
+from engine.store.models import TaskRow
 
 from . import render
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 
-from engine import leads, rules
-from engine.roles import ROLES
+from engine.domain import rules
+from engine.domain.roles import ROLES
+from engine.records import leads
 
 from .model import Chart, Edge, Node
 
@@ -29,7 +30,7 @@ INSPECTION_FORM = "inspection"
 SHARED_INSPECTION = "inspection_shared"
 SUPERVISOR_LANE = ROLES["supervisor"]
 
-#: The working-day deadlines of a complaint lead (engine.leads, DOMAIN R56/R57): the forms of its steps.
+#: The working-day deadlines of a complaint lead (engine.records.leads, DOMAIN R56/R57): the forms of its steps.
 LEAD_LIMITS = {
     "lead_intake": f"{leads.ACCEPT_DAYS}个工作日内受理，转办{leads.FORWARD_DAYS}个工作日内",  # R56, R57
     "lead_result": f"{leads.VERIFY_DAYS}个工作日内核实（谈话函询{leads.TALK_DAYS}天）",
@@ -40,7 +41,7 @@ LEAD_LIMITS = {
 
 #: Waits whose timer is a computed date (no duration to read): what the law or the rules give.
 TIMER_LIMITS = {
-    (leads.LEAD_PROCESS, "objection_period"): f"反馈后{leads.OBJECTION_DAYS}天内",  # engine.leads.OBJECTION_DAYS
+    (leads.LEAD_PROCESS, "objection_period"): f"反馈后{leads.OBJECTION_DAYS}天内",  # engine.records.leads.OBJECTION_DAYS
 }
 
 
@@ -54,7 +55,7 @@ def step_limits(node: Node, meta: dict, on: date) -> list[str]:
     elif props.get("due_days"):
         out.append(f"限{props['due_days']}天内")
     if form == "meeting" and props.get("body") == "villager_assembly":
-        # 组织法 第二十一条 (2018): 召集村民会议，应当提前十天通知村民 (engine.rules, R10)
+        # 组织法 第二十一条 (2018): 召集村民会议，应当提前十天通知村民 (engine.domain.rules, R10)
         out.append(f"会前{rules.rule_set_on(on).assembly_notice_days}天通知村民")
     if props.get("publishes"):
         out.append(f"张榜公示不少于{int(meta.get('notice_days') or 7)}天")
@@ -62,7 +63,7 @@ def step_limits(node: Node, meta: dict, on: date) -> list[str]:
 
 
 def evidence_of(node: Node, meta: dict) -> str:
-    """What the catalogue asks to be uploaded at this step (engine.evidence.required_evidence)."""
+    """What the catalogue asks to be uploaded at this step (engine.records.evidence.required_evidence)."""
     wanted = meta.get("evidence") or {}
     return str(wanted.get(node.id) or "") if isinstance(wanted, dict) else ""
 

@@ -57,7 +57,7 @@ class Walk:
 
     def today(self) -> str:
         """The engine's today in Beijing time: meetings are recorded on the day they are held."""
-        from engine.clock import LOCAL_TZ
+        from engine.domain.clock import LOCAL_TZ
 
         return self.secretary.client.application.extensions["cunwu"].now().astimezone(LOCAL_TZ).date().isoformat()
 

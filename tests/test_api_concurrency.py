@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import GunicornServer, HttpTransport, login  # noqa: E402
-from engine.doctor import check  # noqa: E402
+from engine.services.doctor import check  # noqa: E402
 from tests.conftest import ApiClient  # noqa: E402
 from tests.flows import MEETING_OK, Walk  # noqa: E402
 
@@ -149,7 +149,7 @@ def test_parallel_objections_keep_the_board_chain(any_app, clock):
 def test_two_disclosures_in_one_village_at_the_same_moment(any_app, monkeypatch):
     """Two supervisors approve the disclosures of two different cases of one village at once: both
     notices must be posted, one after the other on the chain."""
-    from engine import publicity
+    from engine.records import publicity
 
     walks = []
     for title in ("修路", "修桥"):

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import rules
-from engine import settings as item_settings
-from engine.compliance import check_definition
+from engine.catalogue import village_settings as item_settings
+from engine.catalogue.compliance import check_definition
+from engine.domain import rules
 from engine.forms import FORMS, describe
 from tests.test_items_public import Item
 

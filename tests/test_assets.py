@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from engine.models import AuditEvent, LedgerAsset, LedgerAssetEvent, LedgerContract
+from engine.store.models import AuditEvent, LedgerAsset, LedgerAssetEvent, LedgerContract
 from tests.conftest import ApiClient
 from tests.test_items_public import APPROVE, DISPOSAL, TRADE, Item, resolution, set_village, today
 
@@ -385,7 +385,7 @@ def test_a_disposal_without_a_registered_asset_still_enters_the_register(app, it
 
 # ------------------------------------------------------------------------------ receivable reminders (应收, 应收未收)
 
-from engine.models import Notification, ReceivableNotice, User  # noqa: E402
+from engine.store.models import Notification, ReceivableNotice, User  # noqa: E402
 
 LEASE = {"entity": "cooperative", "kind": "lease", "subject": "村委会旧仓库", "counterparty": "李四",
          "starts_on": "2026-03-10", "ends_on": "2027-03-09", "amount": "1500.00", "every_months": 3}
@@ -454,13 +454,15 @@ def test_a_due_amount_is_told_once_then_once_more_when_overdue_and_a_receipt_cle
 
 
 def ledger_today(clock) -> str:
-    from engine.ledger import local_today
+    from engine.records.ledger import local_today
 
     return local_today(clock()).isoformat()
 
 
 def test_the_grace_days_are_a_village_setting(app, clock):
-    from engine.settings import check_item_setting as check_setting  # the one door for village settings
+    from engine.catalogue.village_settings import (
+        check_item_setting as check_setting,  # the one door for village settings
+    )
 
     assert check_setting("ledger.receivable_grace_days", 10) == []
     assert check_setting("ledger.receivable_grace_days", 400) and check_setting("ledger.receivable_grace_days", "10")
@@ -520,7 +522,7 @@ def test_two_workers_tell_each_due_date_once(pg_app, clock):
 def test_doctor_finds_a_silent_status_edit_and_a_lost_disposal_contract(app, item, api, clock):
     from sqlalchemy import text
 
-    from engine.doctor import check
+    from engine.services.doctor import check
 
     engine = app.extensions["cunwu"]
     store = engine.add_asset("sun", "demo-001", {**HALL, "name": "村委会旧仓库", "category": "operating"})
@@ -560,7 +562,7 @@ def test_a_returned_contract_that_names_another_asset_gives_the_first_its_status
     assert old["status"] == "idle" and [h["to"] for h in old["history"]] == ["idle", "leased", "idle"]
     assert "恢复原状态" in old["history"][-1]["reason"] and old["contracts"] == []
     assert new["status"] == "leased" and new["contracts"] == [row.id]
-    from engine.doctor import check
+    from engine.services.doctor import check
 
     assert check(engine).ok, check(engine).problems
 
@@ -618,7 +620,7 @@ def test_the_demo_has_a_register_and_a_fee_due(app):
     (contract,) = engine.contracts("zhou", "demo-001")
     assert contract["receivable"]["received"] == "3000.00" and contract["receivable"]["outstanding"] == "3000.00"
     assert any("应收3000.00元已到期" in n.title for n in _notices(app).get("sun", []))
-    from engine import assets, ledger
+    from engine.records import assets, ledger
 
     with engine.sessions() as session:
         assert assets.doctor(session) == [] and ledger.doctor(session) == []

@@ -90,7 +90,7 @@ def test_restore_refuses_what_is_not_a_backup(app, tmp_path):
 
 @pytest.mark.pg
 def test_postgresql_pg_dump_round_trip_after_losing_the_schema(pg_app, clock, tmp_path):
-    from engine.backup import pg_tool
+    from engine.services.backup import pg_tool
 
     if pg_tool("pg_dump") is None:
         pytest.skip("pg_dump is not installed")
@@ -112,7 +112,7 @@ def test_postgresql_pg_dump_round_trip_after_losing_the_schema(pg_app, clock, tm
 
 @pytest.mark.pg
 def test_postgresql_restore_into_a_fresh_database(pg_app, clock, tmp_path):
-    from engine.backup import pg_tool
+    from engine.services.backup import pg_tool
 
     if pg_tool("pg_dump") is None:
         pytest.skip("pg_dump is not installed")
@@ -182,7 +182,7 @@ def test_backup_format_must_fit_the_database(app, tmp_path):
 @pytest.mark.pg
 def test_postgresql_round_trip_in_the_public_schema(clock, tmp_path):
     """The usual production set-up: a database of its own, tables in ``public``."""
-    from engine.backup import pg_tool
+    from engine.services.backup import pg_tool
     from tests.conftest import _make_app
 
     if pg_tool("pg_dump") is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
-from engine.models import BoardEntry
+from engine.store.models import BoardEntry
 from tests.flows import Walk
 
 
@@ -82,7 +82,7 @@ def test_a_deleted_newest_entry_is_detected(app, api, clock):
 
 def test_a_rehashed_forgery_is_still_detected_by_the_anchor(app, api, clock):
     """Editing an entry and recomputing its hash breaks the next entry's link."""
-    from engine import publicity
+    from engine.records import publicity
 
     walk = three_entries(app, api, clock)
     first = walk.board()[-1]

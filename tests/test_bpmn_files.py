@@ -24,7 +24,7 @@ from tools.build_processes import BUILDERS, build  # noqa: E402
 
 PROCESSES = ROOT / "processes"
 CATALOGUE = yaml.safe_load((PROCESSES / "catalogue.yaml").read_text(encoding="utf-8"))
-ITEMS = CATALOGUE["items"] + [  # item modules add their entries in catalogue.d (engine.catalog reads both)
+ITEMS = CATALOGUE["items"] + [  # item modules add their entries in catalogue.d (engine.catalogue.catalog reads both)
     item for path in sorted((PROCESSES / "catalogue.d").glob("*.yaml"))
     for item in yaml.safe_load(path.read_text(encoding="utf-8")).get("items") or []]
 ITEM_KEYS = [item["key"] for item in ITEMS]

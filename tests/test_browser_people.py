@@ -95,7 +95,7 @@ def test_the_township_desk_of_what_was_sent_on_a_phone(browser, live, app, api):
     walk = Walk(api)
     walk.start()
     walk.supervisor.post(f"/instances/{walk.case['id']}/hold", json={"reason": "核查"})
-    from engine.delivery import Channels, DeliveryError
+    from engine.records.delivery import Channels, DeliveryError
 
     def gateway_down(_message):
         raise DeliveryError("HTTP 503")

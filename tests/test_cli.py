@@ -83,7 +83,7 @@ def test_import_failure_writes_nothing(app, tmp_path):
     assert run(app, "import", str(doc)).exit_code == 1
     from sqlalchemy import select
 
-    from engine.models import Village
+    from engine.store.models import Village
 
     with app.extensions["cunwu"].sessions() as s:
         assert s.scalar(select(Village).where(Village.code == "ok-1")) is None
@@ -104,7 +104,7 @@ def test_imports_go_through_the_engine_and_are_audited(app, tmp_path):
     changed; a refused import writes neither data nor an audit record."""
     from sqlalchemy import select
 
-    from engine.models import AuditEvent
+    from engine.store.models import AuditEvent
 
     def imports():
         with app.extensions["cunwu"].sessions() as session:

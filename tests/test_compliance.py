@@ -11,9 +11,9 @@ import pytest
 import yaml
 from lxml import etree
 
-from engine import compliance
-from engine import settings as item_settings
-from engine.catalog import load_catalogue
+from engine.catalogue import compliance, village_settings
+from engine.catalogue.catalog import load_catalogue
+from engine.domain import settings as item_settings
 from web import create_app
 from web.cli import init_db
 
@@ -89,7 +89,7 @@ def test_notice_floor_comes_from_the_catalogue_or_the_table():
     assert compliance.legal_notice_floor("unknown", {}) == compliance.DEFAULT_NOTICE_FLOOR
 
 
-# ---------------------------------------------------------------------------- thresholds (engine/settings.py)
+# ---------------------------------------------------------------------------- thresholds (engine/domain/settings.py, engine/catalogue/village_settings.py)
 
 META = {"thresholds": {"tender_from_construction": 500000, "resolution_above": 20000}}
 
@@ -100,27 +100,27 @@ def _village(**settings):
 
 def test_village_threshold_may_be_stricter_never_looser():
     # a legal bound (R42): anything up to the law is allowed, past it never applies
-    assert item_settings.check_item_setting("construction-project.tender_from_construction", 4_000_000) == []
-    assert item_settings.check_item_setting("construction-project.tender_from_construction", 4_000_001)
+    assert village_settings.check_item_setting("construction-project.tender_from_construction", 4_000_000) == []
+    assert village_settings.check_item_setting("construction-project.tender_from_construction", 4_000_001)
     key = "construction-project.tender_from_construction"
     assert item_settings.threshold(META, _village(**{key: 300000}), "construction-project",
                                    "tender_from_construction") == Decimal(300000)
     assert item_settings.threshold(META, _village(**{key: 9_000_000}), "construction-project",
                                    "tender_from_construction") == Decimal(500000)
     # local rules only: the catalogue value is the bound
-    assert item_settings.check_item_setting("spending-approval.resolution_above", 10000) == []
-    assert item_settings.check_item_setting("spending-approval.resolution_above", 20001)
+    assert village_settings.check_item_setting("spending-approval.resolution_above", 10000) == []
+    assert village_settings.check_item_setting("spending-approval.resolution_above", 20001)
     assert item_settings.threshold(META, _village(**{"spending-approval.resolution_above": 30000}),
                                    "spending-approval", "resolution_above") == Decimal(20000)
     # people: higher is stricter
-    assert item_settings.check_item_setting("construction-project.acceptance_panel_min", 7) == []
-    assert item_settings.check_item_setting("construction-project.acceptance_panel_min", 3)
-    assert item_settings.check_item_setting("construction-project.acceptance_panel_min", 5.5)
+    assert village_settings.check_item_setting("construction-project.acceptance_panel_min", 7) == []
+    assert village_settings.check_item_setting("construction-project.acceptance_panel_min", 3)
+    assert village_settings.check_item_setting("construction-project.acceptance_panel_min", 5.5)
     # not a setting of ours / not a number
-    assert item_settings.check_item_setting("nobody.knows", 1) is None
-    assert item_settings.check_item_setting("procurement.platform_above", "很多")
-    assert item_settings.check_item_setting("assembly_authorisation", "") != []
-    assert item_settings.check_item_setting("assembly_authorisation", "2025年第1次村民会议决定") == []
+    assert village_settings.check_item_setting("nobody.knows", 1) is None
+    assert village_settings.check_item_setting("procurement.platform_above", "很多")
+    assert village_settings.check_item_setting("assembly_authorisation", "") != []
+    assert village_settings.check_item_setting("assembly_authorisation", "2025年第1次村民会议决定") == []
 
 
 def test_catalogue_thresholds_are_within_the_law():

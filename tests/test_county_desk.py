@@ -35,7 +35,7 @@ def county_world(app, api, clock):
     inspection), a resolution notice whose villager objection was escalated (held, inspection),
     a resolution waiting for its disclosure; in 东山村 a case the county inspector holds and a
     lapsed 两委 meeting. 远山县 (another county) has one village of its own."""
-    from engine.importer import import_data, parse_yaml
+    from engine.services.importer import import_data, parse_yaml
 
     with app.extensions["cunwu"].transaction() as session:
         import_data(session, parse_yaml(FAR, "far.yaml"))

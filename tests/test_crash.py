@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 
 from bench.common import GunicornServer, HttpTransport  # noqa: E402
 from bench.walk import Tokens, complete, ready_tasks, start_case  # noqa: E402
-from engine.doctor import check  # noqa: E402
+from engine.services.doctor import check  # noqa: E402
 
 FULL = os.environ.get("CUNWU_FULL") == "1"
 ROUNDS = 20 if FULL else 5

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine.doctor import check
+from engine.services.doctor import check
 from tests.conftest import ApiClient, TestClock, _sqlite_app
 from tests.flows import Walk
 

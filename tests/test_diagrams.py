@@ -13,7 +13,7 @@ from lxml import etree
 
 from diagrams import layout, render
 from diagrams.model import build_chart
-from engine.catalog import load_catalogue
+from engine.catalogue.catalog import load_catalogue
 
 SVG = "{http://www.w3.org/2000/svg}"
 KEYS = [item.key for item in load_catalogue()]  # every catalogue item, new ones included

@@ -12,8 +12,8 @@ import pytest
 from PIL import ExifTags, Image
 from sqlalchemy import func, select
 
-from engine import evidence, publicity
-from engine.models import Attachment, AuditEvent, BoardEntry, Village
+from engine.records import evidence, publicity
+from engine.store.models import Attachment, AuditEvent, BoardEntry, Village
 from tests.conftest import ApiClient
 from tests.flows import Walk
 from tests.test_items_services import INVESTIGATION, SUBSISTENCE, Item
@@ -523,7 +523,7 @@ def _case_with_files(app) -> tuple[Walk, dict]:
 
 @pytest.mark.parametrize("fmt", ["auto", "json"])
 def test_backup_and_restore_carry_the_attachments(app, clock, tmp_path, sqlite_template, fmt):
-    from engine.backup import detect_format
+    from engine.services.backup import detect_format
     from tests.conftest import _sqlite_app
 
     walk, files = _case_with_files(app)
@@ -691,7 +691,7 @@ def test_required_evidence_is_catalogue_data_and_a_village_may_make_it_a_conditi
     upload(walk.secretary, task["id"], jpeg(), "签到表.jpg")
     walk.meeting("party_members", "party_members")
     assert "review_party_members" in walk.ready()
-    from engine.settings import check_settings
+    from engine.catalogue.village_settings import check_settings
 
     assert check_settings({"evidence": "required"}) == {}
     assert "办理记录的证据材料只能是" in check_settings({"evidence": "sometimes"})["evidence"][0]
@@ -717,7 +717,7 @@ def test_every_item_states_its_retention_per_the_archive_rules():
     """《村级档案管理办法》第七条 and its annex (永久, 定期 30年/10年); 组织法第三十四条's 村务档案 (会议记录,
     基本建设资料, 宅基地使用方案, 征地补偿费分配方案 …) permanent; payments as 会计凭证 30年 and the quarterly
     财务公开 as a 季度财务报告 10年 (《会计档案管理办法》附件)."""
-    from engine.catalog import RETENTION, load_catalogue
+    from engine.catalogue.catalog import RETENTION, load_catalogue
 
     items = {i.key: i.extra.get("retention") for i in load_catalogue()}
     assert all(value in RETENTION for value in items.values()), items
@@ -731,8 +731,8 @@ def test_every_item_states_its_retention_per_the_archive_rules():
 def test_an_unknown_retention_is_refused_by_the_catalogue(tmp_path):
     import shutil
 
-    from engine.catalog import load_catalogue, processes_dir
-    from engine.errors import DefinitionError
+    from engine.catalogue.catalog import load_catalogue, processes_dir
+    from engine.domain.errors import DefinitionError
 
     shutil.copytree(processes_dir(), tmp_path / "p")
     path = tmp_path / "p" / "catalogue.yaml"

@@ -158,7 +158,7 @@ def test_the_board_copy_is_in_the_object_store_too(s3_app, s3):
 
 @pytest.mark.pg
 def test_postgresql_with_the_object_store(pg_app, s3):
-    from engine.evidence import make_store
+    from engine.records.evidence import make_store
 
     pg_app.extensions["cunwu"].files = make_store(s3["config"], "/nonexistent")
     walk = walk_on(pg_app)

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from engine import publicity, rules
-from engine.catalog import validate_files
-from engine.models import Base, BoardEntry, Village
+from engine.catalogue.catalog import validate_files
+from engine.domain import rules
+from engine.records import publicity
+from engine.store.models import Base, BoardEntry, Village
 
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
 BROKEN = sorted(p for p in HOSTILE.glob("*.bpmn") if p.name != "valid-minimal.bpmn")

@@ -165,7 +165,7 @@ def test_an_objection_is_no_formula_in_the_exports(app, walk):
 # -- village codes (A4-b) -------------------------------------------------------------------------
 @pytest.mark.parametrize("code", ["../../etc", "a/b", "-x", "x" * 65, "村一", "a b", "a\nb", ".hidden"])
 def test_a_village_code_that_could_name_a_path_is_refused(app, tmp_path, code):
-    from engine.errors import Invalid
+    from engine.domain.errors import Invalid
     from web.cli import import_file
 
     doc = tmp_path / "v.yaml"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine.clock import LOCAL_TZ
+from engine.domain.clock import LOCAL_TZ
 from engine.forms import FORMS, members, office, party, projects
-from engine.models import RoleAssignment, User, Village
+from engine.store.models import RoleAssignment, User, Village
 from tests.conftest import ApiClient
 from tests.flows import MEETING_OK, Walk
 
@@ -875,7 +875,7 @@ def test_party_admission_objection_and_failed_vote(app, item, clock):
     # the objection belongs to the 党支部, not the 监委会: the 党支部 is told, the 监委会 is not
     from sqlalchemy import select
 
-    from engine.models import Notification, User
+    from engine.store.models import Notification, User
 
     with app.extensions["cunwu"].sessions() as session:
         told = set(session.scalars(select(User.username).join(Notification, Notification.user_id == User.id)
@@ -1029,7 +1029,7 @@ def test_party_admission_lanes_are_the_branch_and_the_township_party_committee(i
     steps = item("party-admission").client("zhao").get("/processes/party-admission").get_json()
     lanes = {lane["name"] for lane in steps["lanes"]}
     assert lanes == {"村党组织书记", "乡镇党委", "乡镇纪委"}
-    from engine.roles import role_for_lane
+    from engine.domain.roles import role_for_lane
 
     assert role_for_lane("乡镇党委") == "township_official"
     by_id = {s["id"]: s for s in steps["steps"]}
@@ -1089,7 +1089,7 @@ def test_member_confirmation_happy_path(item, clock):
 def test_a_roster_recorded_before_the_capacity_count_falls_back_to_the_whole_roster(item, clock):
     """A running case whose roster predates ``capable_total``: the whole roster (600) is the base,
     which can only make the quorum harder to reach than the law's (the 540 with full capacity)."""
-    from engine.models import TaskRow
+    from engine.store.models import TaskRow
 
     case = item("member-confirmation")
     case.start("wang", ROSTER)

@@ -10,11 +10,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from engine import certificates
+from engine.domain import certificates
 from engine.forms import describe
 from engine.forms.services import HOMESTEAD_FORMS, id_number_problem
 from engine.forms.services_welfare import WELFARE_FORMS
-from engine.models import Village
+from engine.store.models import Village
 
 DAY = "2026-03-02"  # the test clock's first day (16:00 China time)
 NAMES = ["张一", "王二", "李三", "赵四", "钱五", "孙六", "周七", "吴八", "郑九", "冯十", "陈十一", "褚十二"]

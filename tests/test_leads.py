@@ -14,9 +14,9 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from engine.clock import LOCAL_TZ
-from engine.models import AuditEvent, Case, Lead, RoleAssignment, User, Village
-from engine.workdays import Calendar, parse_schedule
+from engine.domain.clock import LOCAL_TZ
+from engine.process.workdays import Calendar, parse_schedule
+from engine.store.models import AuditEvent, Case, Lead, RoleAssignment, User, Village
 
 LEAD = {"village": "demo-001", "text": "村里的集体鱼塘承包费去向不明，请核查。", "category": "sanzi",
         "name": "刘反映", "contact": "13800138000"}

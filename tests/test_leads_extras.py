@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine.clock import LOCAL_TZ
-from engine.models import Attachment, AuditEvent, Case, Lead, LeadAccountability, Notification, User
+from engine.domain.clock import LOCAL_TZ
+from engine.store.models import Attachment, AuditEvent, Case, Lead, LeadAccountability, Notification, User
 from tests.test_evidence import corrupt_jpeg, jpeg, pdf, png
 from tests.test_leads import ACCEPT, RESULT_OK, Lead_, _web
 
@@ -365,7 +365,7 @@ def test_no_accountability_for_an_unsubstantiated_lead_and_the_page_form(app, ap
 
 
 def test_the_demo_assignment_date_is_a_working_day(app):
-    from engine.workdays import Calendar
+    from engine.process.workdays import Calendar
     from web.demo_seed import _workday_after
 
     for start in (datetime(2026, 9, 24, 2, tzinfo=UTC), datetime(2026, 2, 10, 2, tzinfo=UTC)):
@@ -417,7 +417,7 @@ def test_the_lead_desk_export_carries_supervision_and_accountability(app, api, l
 
 
 def test_doctor_watches_the_reporters_photos(app, api, lead):
-    """The reporter's photos are evidence like any other (engine/evidence.py): content-addressed, and
+    """The reporter's photos are evidence like any other (engine/records/evidence.py): content-addressed, and
     bytes changed in storage are found by ``cunwu doctor`` and never handed out."""
     one = lead()
     att = _photo(app.test_client(), one.code, jpeg()).get_json()

@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
-from engine.ledger import parse_amount
-from engine.models import LedgerEntry, TaskRow
+from engine.records.ledger import parse_amount
+from engine.store.models import LedgerEntry, TaskRow
 from tests.conftest import ApiClient
 from tests.test_items_public import APPROVE, CLAIM, PAY, Item, _cosign
 
@@ -463,7 +463,7 @@ def test_four_workers_open_the_quarter_once_per_village(pg_app, clock):
 def test_doctor_finds_a_deleted_or_altered_entry(app):
     """cunwu doctor: every paid payment has exactly one entry of the same amount and entity;
     receipts are as their audit events recorded them."""
-    from engine.doctor import check
+    from engine.services.doctor import check
 
     client = ApiClient(app, "sun")
     receipt = client.post("/villages/demo-001/ledger/receipts", json=RECEIPT).get_json()
@@ -563,7 +563,7 @@ def test_the_agency_cannot_pass_a_record_with_a_gap(app):
     was not an approval, as a forged record would show)."""
     from engine.forms import CheckContext
     from engine.forms.ledger import record_gap
-    from engine.models import Case
+    from engine.store.models import Case
 
     case = _to_payment_unchecked(app)
     engine = app.extensions["cunwu"]

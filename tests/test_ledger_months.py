@@ -13,8 +13,8 @@ from decimal import Decimal
 
 from sqlalchemy import select, text
 
-from engine import ledger
-from engine.models import LedgerEntry, LedgerMonth, Village
+from engine.records import ledger
+from engine.store.models import LedgerEntry, LedgerMonth, Village
 
 
 def _fill(app, n: int = 120, seed: int = 3) -> None:
@@ -94,7 +94,7 @@ def test_rebuild_gives_the_rows_the_hook_kept(any_app):
 
 
 def test_doctor_finds_a_monthly_sum_that_no_longer_matches(app):
-    from engine.doctor import check
+    from engine.services.doctor import check
 
     _fill(app, n=30)
     engine = app.extensions["cunwu"]

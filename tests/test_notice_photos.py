@@ -13,8 +13,9 @@ import io
 from PIL import ExifTags, Image
 from sqlalchemy import select
 
-from engine import publicity, reports
-from engine.models import Attachment, BoardEntry, Village
+from engine.records import publicity
+from engine.services import reports
+from engine.store.models import Attachment, BoardEntry, Village
 from tests.conftest import ApiClient
 from tests.test_evidence import doctor, jpeg, pdf, store, walk_on
 
@@ -154,8 +155,8 @@ def test_a_missing_photo_is_overdue_on_the_desks_from_the_third_day(any_app, clo
 
 
 def test_a_renotice_replaces_the_old_notice_and_items_without_the_requirement_never_show(app, clock):
-    from engine.evidence import notice_photo_wanted
-    from engine.models import Case
+    from engine.records.evidence import notice_photo_wanted
+    from engine.store.models import Case
 
     assert notice_photo_wanted({"notice_photo": "公示张贴照片"}) == "公示张贴照片"
     assert notice_photo_wanted({}) is None and notice_photo_wanted({"notice_photo": " "}) is None

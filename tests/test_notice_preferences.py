@@ -11,7 +11,7 @@ from email.policy import default
 import pytest
 from sqlalchemy import select
 
-from engine.models import AuditEvent, OutboxMessage
+from engine.store.models import AuditEvent, OutboxMessage
 from tests import test_notices
 from tests.flows import Walk
 from tests.test_notices import configure, contacts, outbox, worker_once
@@ -253,8 +253,8 @@ def test_own_quiet_hours_are_honoured_at_sending_time(app, walk, clock, http_ser
 
 
 def test_quiet_hours_arithmetic():
-    from engine.clock import LOCAL_TZ
-    from engine.notices import next_digest, quiet_until
+    from engine.domain.clock import LOCAL_TZ
+    from engine.records.notices import next_digest, quiet_until
 
     def bj(h, m=0, day=2):
         return datetime(2026, 3, day, h, m, tzinfo=LOCAL_TZ)
@@ -280,7 +280,7 @@ def test_messages_know_whom_and_which_village(app, walk):
 def test_two_workers_fold_each_digest_once_on_postgresql(pg_app, clock):
     import threading
 
-    from engine.delivery import Channels
+    from engine.records.delivery import Channels
     from tests.conftest import ApiClient
 
     app = pg_app

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine.errors import Conflict, Invalid
-from engine.importer import import_data, parse_yaml
-from engine.models import DeliveryAttempt, Notification, OutboxMessage, User
+from engine.domain.errors import Conflict, Invalid
+from engine.services.importer import import_data, parse_yaml
+from engine.store.models import DeliveryAttempt, Notification, OutboxMessage, User
 from tests.flows import Walk
 
 CONTACTS = """
@@ -336,7 +336,7 @@ def test_the_worker_sends_email_sms_and_the_chat_robot(app, walk, smtp_server, h
 
 
 def test_a_failing_channel_is_retried_with_backoff_then_dead_every_try_recorded(app, walk, clock, http_server):
-    from engine.delivery import BACKOFF, MAX_ATTEMPTS
+    from engine.records.delivery import BACKOFF, MAX_ATTEMPTS
 
     contacts(app)
     configure(app, None, http_server)
@@ -373,7 +373,7 @@ def test_a_robot_that_answers_an_error_code_is_a_failure(app, walk, http_server)
 
 
 def test_a_crash_between_commit_and_send_loses_nothing(app, walk, clock, smtp_server):
-    from engine.delivery import LEASE, Channels
+    from engine.records.delivery import LEASE, Channels
 
     contacts(app)
     configure(app, smtp_server)
@@ -400,7 +400,7 @@ def test_two_workers_send_each_notice_once(pg_app, clock):
     import threading
     import time
 
-    from engine.delivery import Channels
+    from engine.records.delivery import Channels
     from tests.conftest import ApiClient
 
     app = pg_app
@@ -441,7 +441,7 @@ def test_two_workers_send_each_notice_once(pg_app, clock):
 
 
 def test_sms_texts_stay_within_70_characters():
-    from engine.delivery import sms_text
+    from engine.records.delivery import sms_text
 
     long = "示范村“" + "硬化村东道路" * 20 + "”已暂停办理"
     url = "https://cunwu.example.cn/cases/123456"
@@ -500,7 +500,7 @@ def test_a_lead_tells_the_township_inspectors_and_when_unaccepted_the_county(app
     assert who(app, "lead") == {"wu"}  # not the village, not the county yet
     notice = api("wu").get("/notifications").get_json()[0]
     with app.extensions["cunwu"].sessions() as session:
-        from engine.models import Lead
+        from engine.store.models import Lead
 
         lead = session.scalar(select(Lead))
     assert notice["kind"] == "lead" and notice["lead"] == lead.id and notice["case"] == lead.case_id
@@ -532,7 +532,7 @@ def test_a_hold_on_a_lead_is_never_told_to_the_village(app, api):
 
 
 def test_the_admin_sees_what_failed_and_sends_it_again(app, walk, http_server):
-    from engine.delivery import Channels
+    from engine.records.delivery import Channels
 
     contacts(app)
     walk.start()

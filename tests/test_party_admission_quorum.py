@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from engine import rules
+from engine.domain import rules
 from tests.conftest import ApiClient  # noqa: F401  (fixtures module)
 
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from engine.models import AuditEvent, AuthSession, RoleAssignment, User
+from engine.store.models import AuditEvent, AuthSession, RoleAssignment, User
 
 
 def _web(app, username="admin", password="demo123"):
@@ -120,8 +120,8 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_created(app, field
 
 def test_the_same_check_as_the_import_file(app):
     """The page and the import file say the same sentence about the same mistake."""
-    from engine.errors import Invalid
-    from engine.importer import import_data, parse_yaml
+    from engine.domain.errors import Invalid
+    from engine.services.importer import import_data, parse_yaml
 
     text = "people:\n  - {username: x1, name: 某人, password: p, phone: '12345', roles: [{village: nowhere, role: supervisor}]}\n"
     with pytest.raises(Invalid) as err, app.extensions["cunwu"].transaction() as session:

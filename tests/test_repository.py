@@ -34,7 +34,7 @@ def _engine_imports() -> dict[str, set[str]]:
     paths = {}
     for path in engine.rglob("*.py"):
         parts = path.relative_to(engine).with_suffix("").parts
-        if parts[0] == "migrations":
+        if "migrations" in parts:
             continue
         paths[".".join(parts[:-1]) if parts[-1] == "__init__" else ".".join(parts)] = path
     paths.pop("", None)  # engine/__init__.py
@@ -102,3 +102,62 @@ def test_the_engine_import_graph_has_no_cycle():
         if module not in state:
             cycle = visit(module)
             assert cycle is None, " → ".join(cycle)
+
+
+#: The engine's subpackages, lowest first: a module imports only from its own subpackage or from one
+#: listed before it (docs/DEVELOPING.md draws this). Imports under ``if TYPE_CHECKING:`` are annotations
+#: only and do not count.
+LAYERS = ("domain", "store", "process", "records", "forms", "catalogue", "services")
+
+
+def test_every_engine_module_lives_in_a_layer():
+    engine = ROOT / "engine"
+    loose = sorted(p.name for p in engine.glob("*.py") if p.name != "__init__.py")
+    packages = sorted(p.name for p in engine.iterdir() if (p / "__init__.py").exists())
+    assert loose == [] and packages == sorted(LAYERS)
+
+
+def _runtime_imports(path: Path, package: list[str]) -> set[str]:
+    """The engine subpackages a module imports at run time (inside functions too)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(n) for node in ast.walk(tree)
+                   if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for stmt in node.body for n in ast.walk(stmt)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        modules = []
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - (node.level - 1)]
+                stem = ".".join(["engine", *base, *([node.module] if node.module else [])])
+            else:
+                stem = node.module or ""
+            modules = [f"{stem}.{a.name}" for a in node.names] if stem == "engine" else [stem]
+        elif isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "engine" and len(parts) > 1 and parts[1] in LAYERS:
+                found.add(parts[1])
+    return found
+
+
+def test_engine_layers_import_only_downwards():
+    """Issue 16: domain ← store ← process ← records ← forms ← catalogue ← services; nothing imports a
+    subpackage above its own."""
+    engine = ROOT / "engine"
+    upward = []
+    for path in sorted(engine.rglob("*.py")):
+        rel = path.relative_to(engine).with_suffix("").parts
+        if "migrations" in rel or len(rel) < 2:
+            continue
+        layer = rel[0]
+        package = list(rel[:-1])
+        for other in _runtime_imports(path, package):
+            if LAYERS.index(other) > LAYERS.index(layer):
+                upward.append(f"{'/'.join(rel)}.py ({layer}) → {other}")
+    assert upward == []

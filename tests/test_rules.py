@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from engine import rules
-from engine import settings as item_settings
+from engine.catalogue import village_settings as item_settings
+from engine.domain import rules
 
 DAY = date(2026, 3, 1)
 

@@ -12,11 +12,11 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import select, text
 
-from engine import runtime
-from engine.catalog import parse_source
-from engine.errors import DefinitionError
-from engine.models import AuditEvent, User
-from engine.scripting import RestrictedEnvironment
+from engine.catalogue.catalog import parse_source
+from engine.domain.errors import DefinitionError
+from engine.process import runtime
+from engine.process.scripting import RestrictedEnvironment
+from engine.store.models import AuditEvent, User
 from tests.conftest import ApiClient, _sqlite_app
 from tests.flows import Walk
 

@@ -61,7 +61,7 @@ def matrix_app(tmp_path_factory, sqlite_template):
 def world(matrix_app):
     """Built once per module (logging in a dozen people costs a dozen scrypt checks); every test
     leaves it as it found it, except the last one."""
-    from engine.importer import import_data, parse_yaml
+    from engine.services.importer import import_data, parse_yaml
 
     app = matrix_app
 

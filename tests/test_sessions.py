@@ -86,7 +86,7 @@ def test_the_database_does_not_hold_the_token(app):
     token = _token(app)
     from sqlalchemy import select
 
-    from engine.models import AuthSession
+    from engine.store.models import AuthSession
 
     with app.extensions["cunwu"].sessions() as s:
         ids = list(s.scalars(select(AuthSession.id)))

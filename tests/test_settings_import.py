@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.settings import check_settings
+from engine.catalogue.village_settings import check_settings
 
 
 @pytest.mark.parametrize("key,value,ok", [
@@ -69,7 +69,7 @@ def test_village_settings_are_checked_against_the_apps_own_catalogue(tmp_path, c
             if ok:
                 import_file(doc)
             else:
-                from engine.errors import Invalid
+                from engine.domain.errors import Invalid
 
                 with pytest.raises(Invalid) as info:
                     import_file(doc)

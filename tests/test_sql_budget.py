@@ -2,7 +2,7 @@
 
 Measured on 2026-12-04 (SQLite): completing a meeting through HTTP cost 21 statements, reading a case 11,
 reading a review task with its record 10. Since then (issue 16): the token, the person and the roles are
-read in one statement of the request's own transaction (engine/accounts.py ``Accounts.actor``), and a
+read in one statement of the request's own transaction (engine/services/accounts.py ``Accounts.actor``), and a
 case's task rows once per transaction, with the task itself (``Engine.case_tasks``), for the checks,
 the projection and the answer; the attachments the step binds are read with the ones the answer lists:
 11, 7 and 7. The budget is what the engine reaches; lower it when the engine gets cheaper.
@@ -63,7 +63,7 @@ def test_a_token_that_is_not_live_is_refused_before_anything_is_written(app):
     the roles): a revoked, unknown or deactivated person's token answers 401 and changes nothing."""
     from sqlalchemy import func, select
 
-    from engine.models import AuditEvent, TaskRow, User
+    from engine.store.models import AuditEvent, TaskRow, User
 
     walk = Walk(lambda u: ApiClient(app, u))
     walk.start()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine.models import Village
+from engine.store.models import Village
 from tests.conftest import ApiClient
 from tests.flows import PROPOSAL, Walk
 

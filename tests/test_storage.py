@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text, update
 
-from engine import publicity
-from engine.models import AuditEvent, BoardEntry, Case, TaskRow
+from engine.records import publicity
 from engine.services import Engine
+from engine.store.models import AuditEvent, BoardEntry, Case, TaskRow
 from tests.conftest import ApiClient
 from tests.flows import MEETING_OK, Walk
 
@@ -75,7 +75,7 @@ def test_state_is_stored_without_the_spec(any_app):
     engine: Engine = any_app.extensions["cunwu"]
     with engine.sessions() as s:
         state = s.scalar(select(Case.state))
-    from engine.runtime import state_json
+    from engine.process.runtime import state_json
 
     plain = state_json(state)
     assert '"tasks"' in plain and '"spec"' not in plain and "村两委会议商议" not in plain

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import Invalid
-from engine.importer import import_data, parse_yaml
-from engine.roles import LANE_ROLES, level_of, role_for_lane
+from engine.domain.errors import Invalid
+from engine.domain.roles import LANE_ROLES, level_of, role_for_lane
+from engine.services.importer import import_data, parse_yaml
 from tests.conftest import ApiClient
 from tests.flows import PROPOSAL
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.importer import import_data, parse_yaml
+from engine.services.importer import import_data, parse_yaml
 from tests import test_notices
 from tests.flows import PROPOSAL, Walk
 from tests.test_notices import configure, contacts, worker_once

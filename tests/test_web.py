@@ -117,7 +117,7 @@ def test_login_refuses_offsite_next(app):
 
 
 def test_person_with_two_villages_picks_the_village(app, web):
-    from engine.importer import import_data
+    from engine.services.importer import import_data
 
     with app.extensions["cunwu"].transaction() as session:
         import_data(session, {"people": [{"username": "ma", "name": "马委员", "password": "demo123", "roles": [
@@ -458,7 +458,7 @@ def test_objection_form_errors_and_rate_limit(web, walk, app):
 
 
 def test_rate_limiter_window():
-    from engine.errors import TooManyRequests
+    from engine.domain.errors import TooManyRequests
     from web.views.common import RateLimiter
 
     now = [0.0]

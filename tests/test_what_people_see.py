@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.money import AmountError, capital, parse_amount, spoken
+from engine.domain.money import AmountError, capital, parse_amount, spoken
 from tests.conftest import ApiClient
 from tests.flows import PROPOSAL, Walk
 

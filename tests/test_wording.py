@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from engine import rules
-from engine import settings as item_settings
+from engine.catalogue import village_settings as item_settings
+from engine.catalogue.village_settings import check_item_setting
+from engine.domain import rules
 from engine.forms.services import ratio_zh
-from engine.settings import check_item_setting
 
 
 def test_ratios_in_chinese_numerals():

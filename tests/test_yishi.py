@@ -15,8 +15,8 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from engine import rules
-from engine import settings as item_settings
+from engine.catalogue import village_settings as item_settings
+from engine.domain import rules
 from engine.forms import FORMS
 from engine.forms.yishi import YISHI_FORMS
 from tests.conftest import ApiClient
@@ -238,7 +238,7 @@ def test_nothing_is_raised_before_the_plan_is_posted(item, clock):
 
 
 def test_collections_are_income_of_the_committee_and_the_case_ends_with_the_result_notice(app, item, clock):
-    from engine.doctor import check
+    from engine.services.doctor import check
 
     case = _to_collection(item, clock)
     assert _ledger(case)["totals"]["in"] == "0.00"

@@ -27,7 +27,7 @@ SUPERVISOR = "村务监督委员会"
 ACCOUNTANT = "报账员"
 TOWNSHIP_OFFICIAL = "乡镇干部"
 DISCIPLINE_INSPECTOR = "乡镇纪委"
-TOWNSHIP_PARTY = "乡镇党委"  # the 乡镇党委's tasks (发展党员); held by township_official (engine/roles.py)
+TOWNSHIP_PARTY = "乡镇党委"  # the 乡镇党委's tasks (发展党员); held by township_official (engine/domain/roles.py)
 
 # Gateway conditions shared by the power-list items (data written by the engine, see the conventions).
 LAPSED = 'outcome == "lapsed"'

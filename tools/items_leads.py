@@ -3,7 +3,7 @@
 A lead is filed by a villager without an account (``POST /api/v1/leads``) or entered by a 纪委
 cadre; the engine then runs it like every item, and the flow hangs on the wall as a poster. The
 forms are in ``engine/forms/leads.py``, the deadlines and the confidentiality rules in
-``engine/leads.py`` (DOMAIN.md §5, R56–R60). Every step sits in the 乡镇纪委 lane and may also be
+``engine/records/leads.py`` (DOMAIN.md §5, R56–R60). Every step sits in the 乡镇纪委 lane and may also be
 done by the county inspector (督办; a lead naming a township official goes to the county alone).
 """
 

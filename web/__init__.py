@@ -8,11 +8,11 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 
-from engine.catalog import Catalog
-from engine.clock import system_clock
-from engine.db import make_engine, make_sessionmaker
-from engine.evidence import make_store
+from engine.catalogue.catalog import Catalog
+from engine.domain.clock import system_clock
+from engine.records.evidence import make_store
 from engine.services import Engine
+from engine.store.db import make_engine, make_sessionmaker
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -9,7 +9,7 @@ from flask_smorest import Api, Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from engine.errors import BadRequest, NotAuthenticated
+from engine.domain.errors import BadRequest, NotAuthenticated
 
 from .auth import bearer_token, current_identity, current_username, engine, issue_token, login
 
@@ -194,7 +194,7 @@ class Token(MethodView):
         if user is None:
             raise NotAuthenticated("用户名或密码错误")
         if user.must_change_password:
-            from engine.errors import Forbidden
+            from engine.domain.errors import Forbidden
 
             raise Forbidden("这是管理员给的一次性密码：请先在网页上登录，改成自己的密码")
         return {"token": issue_token(user)}
@@ -371,7 +371,7 @@ class Archive(MethodView):
         """村务档案目录：已办结（含未通过、撤回）的事项，档案号、保管期限，可按年份"""
         from flask import jsonify
 
-        from engine.dossier import archive_list
+        from engine.services.dossier import archive_list
 
         user = current_username()
         raw = request.args.get("year")
@@ -475,7 +475,7 @@ class Person(MethodView):
         user = current_username()
         engine().person(user, target)  # the admin only (403), an existing person (404)
         if "active" in body and not isinstance(body["active"], bool):
-            from engine.errors import Invalid
+            from engine.domain.errors import Invalid
 
             raise Invalid("active 必须是 true 或 false", {"active": ["必须是 true 或 false"]})
         changes = {k: body[k] for k in ("name", "phone", "email", "roles") if k in body}
@@ -753,7 +753,7 @@ RECEIPT_DOC = {"requestBody": {"required": True, "content": {"application/json":
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
-    from engine.errors import Invalid
+    from engine.domain.errors import Invalid
 
     raw = request.args.get(name)
     if raw is None or raw == "":
@@ -972,7 +972,7 @@ class County(MethodView):
     def get(self, query):
         """县级视图（县纪委、管理员）：本县各乡镇、各村的办理中和暂停事项（理由、暂停人、级别）、待核查、
         逾期环节、公开逾期、缺张贴照片、流会和未通过的会议、村民异议（不含异议人）、问题线索（按状态和期限）"""
-        from engine import reports
+        from engine.services import reports
 
         return reports.county(engine(), current_username(), query["village"], query["township"])
 

@@ -1,7 +1,7 @@
 """Who is asking: API bearer tokens, the pages' login session, and the login itself.
 
 Tokens and sessions are opaque random strings whose SHA-256 the database keeps
-(engine/accounts.py): a logout, a ``DELETE /auth/token`` or a new password ends them at once,
+(engine/services/accounts.py): a logout, a ``DELETE /auth/token`` or a new password ends them at once,
 in every worker. The signed Flask cookie only carries the session's id.
 """
 
@@ -11,9 +11,9 @@ import math
 
 from flask import current_app, g, request, session
 
-from engine.accounts import Bearer
-from engine.errors import Forbidden, NotAuthenticated, TooManyRequests
-from engine.models import User
+from engine.domain.errors import Forbidden, NotAuthenticated, TooManyRequests
+from engine.services.accounts import Bearer
+from engine.store.models import User
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 WEB_SESSION_KEY = "sid"
@@ -115,7 +115,7 @@ def current_username(required: bool = True) -> str | None:
 
 def current_identity() -> str | Bearer:
     """Who is asking, for an engine call that checks it itself: an API token goes to the engine
-    unchecked (:class:`engine.accounts.Bearer`), which reads token, person and roles in one
+    unchecked (:class:`engine.services.accounts.Bearer`), which reads token, person and roles in one
     statement of the request's own transaction (401 there if the token is not live); the pages'
     login session is resolved here as before."""
     if "username" in g:

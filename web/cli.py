@@ -10,9 +10,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from engine import db
-from engine.catalog import validate_files
-from engine.errors import CunwuError, DefinitionError
+from engine.catalogue.catalog import validate_files
+from engine.domain.errors import CunwuError, DefinitionError
+from engine.store import db
 
 DEMO_FILE = Path(__file__).parent / "demo" / "demo.yaml"
 
@@ -170,7 +170,7 @@ def processes_validate(files):
 def processes_check():
     """对全部已部署流程做合规检查（四议、监督审核、公示期等）。"""
     try:
-        from engine.compliance import check_deployed
+        from engine.catalogue.compliance import check_deployed
     except ImportError:  # pragma: no cover - until the checker lands
         click.echo("合规检查尚未提供。", err=True)
         sys.exit(1)
@@ -253,7 +253,7 @@ def notice_channels():
     """The delivery channels: the CUNWU_* settings of the environment, or of the app's config."""
     import os
 
-    from engine.delivery import Channels
+    from engine.records.delivery import Channels
 
     settings = {**os.environ, **{k: v for k, v in current_app.config.items()
                                  if k.startswith("CUNWU_") and isinstance(v, str)}}
@@ -290,7 +290,7 @@ def board_verify(village: str | None):
 @with_appcontext
 def doctor_command():
     """核对每个事项的流程状态、任务表、审计记录和公开栏是否一致，重新计算附件文件的哈希，并校验公开栏哈希链。"""
-    from engine.doctor import check
+    from engine.services.doctor import check
 
     report = check(_engine())
     for problem in report.problems:
@@ -309,7 +309,7 @@ def doctor_command():
 @with_appcontext
 def backup_command(file: Path, fmt: str):
     """把整个数据库备份到文件。"""
-    from engine.backup import BackupError, backup
+    from engine.services.backup import BackupError, backup
 
     try:
         info = backup(current_app.extensions["cunwu_db"], file, fmt, store=_engine().files)
@@ -326,7 +326,7 @@ def backup_command(file: Path, fmt: str):
 @with_appcontext
 def restore_command(file: Path, yes: bool):
     """用备份文件替换当前数据库的全部内容。"""
-    from engine.backup import BackupError, restore
+    from engine.services.backup import BackupError, restore
 
     if not yes:
         click.confirm("当前数据库的全部内容将被备份文件替换，确定吗？", abort=True)

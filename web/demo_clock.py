@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
-from engine.errors import Forbidden, Invalid
+from engine.domain.errors import Forbidden, Invalid
 
 from .auth import current_username
 
@@ -62,7 +62,7 @@ def install(app: Flask) -> DemoClock:
 
     def demo_today() -> str:
         """The demo's own date, shown in a banner: the clock may have been moved forward."""
-        from engine.clock import LOCAL_TZ
+        from engine.domain.clock import LOCAL_TZ
 
         days = clock.offset().days
         moved = f"（演示时钟已拨快{days}天）" if days > 0 else ""

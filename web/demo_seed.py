@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from engine.models import Case, Village
 from engine.services import Engine
+from engine.store.models import Case, Village
 
 
 class _Clock:
@@ -109,7 +109,7 @@ def seed(engine: Engine) -> int:
 def _assets(past: Engine, clock: _Clock, now: datetime) -> None:
     """三资 (issue 13): the village's register, a fish pond contracted out whose second half-year's
     fee is due and not yet received (应收未收, told to the 报账员 and the township agency)."""
-    from engine.clock import LOCAL_TZ
+    from engine.domain.clock import LOCAL_TZ
 
     today = now.astimezone(LOCAL_TZ).date()
     clock.value = now - timedelta(days=200)
@@ -138,7 +138,7 @@ def _assets(past: Engine, clock: _Clock, now: datetime) -> None:
 
 def _workday_after(now, days: int):
     """The ``days``-th working day after ``now`` (a 完成时限 must be a working day)."""
-    from engine.clock import LOCAL_TZ
-    from engine.workdays import Calendar
+    from engine.domain.clock import LOCAL_TZ
+    from engine.process.workdays import Calendar
 
     return Calendar().add(now.astimezone(LOCAL_TZ).date(), days)[0]

@@ -19,9 +19,9 @@ import zipfile
 
 from flask import current_app, render_template, request
 
-from engine import dossier
-from engine.errors import BadRequest
-from engine.evidence import IMAGE_TYPES, heif_available, size_text
+from engine.domain.errors import BadRequest
+from engine.records.evidence import IMAGE_TYPES, heif_available, size_text
+from engine.services import dossier
 
 FORMATS = ("pdf", "zip")
 DECISIONS = {"approve": "审核同意", "return": "退回更正记录", "object": "提出异议，报乡镇纪委核查"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import CunwuError
+from engine.domain.errors import CunwuError
 
 HTTP_MESSAGES = {
     400: ("bad_request", "请求格式不正确"),

@@ -13,8 +13,8 @@ from urllib.parse import quote
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from engine.errors import Invalid
-from engine.evidence import max_upload, too_large_error
+from engine.domain.errors import Invalid
+from engine.records.evidence import max_upload, too_large_error
 
 #: Room for the multipart envelope (boundaries, headers, a CSRF field) around the file itself.
 OVERHEAD = 64 * 1024

@@ -36,7 +36,7 @@ from flask import Flask, g, has_app_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from engine.errors import BadRequest, TooManyRequests
+from engine.domain.errors import BadRequest, TooManyRequests
 
 SECRET_FILE = "secret_key"
 MAX_JSON_DEPTH = 64
@@ -241,7 +241,7 @@ def check_json_body() -> None:
 
 def _limit(app: Flask, name: str, default: int) -> int:
     """A size in bytes from the config or the environment: ``1048576``, ``512K``, ``20M``."""
-    from engine.evidence import max_upload
+    from engine.records.evidence import max_upload
 
     raw = app.config.get(name) or os.environ.get(name)
     return max_upload(raw) if raw not in (None, "") else default

@@ -3,7 +3,7 @@
 ``disposal_contract`` is the ``contract`` form with the terms the contracts register needs: the
 accounting entity, the contract type, the term, the amount of each period and how often it
 falls due, and the asset of the register it concerns. When the step completes, the engine
-writes the contract into the register in the same transaction (``engine.assets.
+writes the contract into the register in the same transaction (``engine.records.assets.
 record_disposal_contract``) and the asset's status follows (出租, 承包 or 处置): DOMAIN §3.3.4
 "Contract & filing: contracts entered in the 三资 system"; R40 "a contract is created in the
 registry".
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import assets
+from ..records import assets
 from .base import CheckContext, choice, day, money, register
 from .projects import ContractForm
 from .shared import ENTITIES, case_ref, integer, latest, refuse, yuan

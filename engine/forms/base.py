@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from ..clock import LOCAL_TZ
+from ..domain.clock import LOCAL_TZ
 
 
 def field_messages(label: str) -> dict[str, str]:
@@ -62,11 +62,11 @@ def count(label: str, *, required: bool = True, help: str = "", unit: str = "人
 
 
 class Money(fields.Decimal):
-    """An amount in 元 as people write it (engine/money.py): ``250000``, ``"250,000"``, ``"25万"``,
+    """An amount in 元 as people write it (engine/domain/money.py): ``250000``, ``"250,000"``, ``"25万"``,
     ``"2.5万元"``; anything else is refused on the field, never read as another number."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        from ..money import AmountError, parse_amount
+        from ..domain.money import AmountError, parse_amount
 
         try:
             return parse_amount(value)
@@ -113,12 +113,12 @@ class CheckContext:
     """What a form's ``check`` may look at beyond its own fields (read-mostly)."""
 
     session: Any
-    village: Any  # engine.models.Village (counts, settings)
-    case: Any  # engine.models.Case
+    village: Any  # engine.store.models.Village (counts, settings)
+    case: Any  # engine.store.models.Case
     meta: dict  # the catalogue entry of the item (thresholds, notice floor, ...)
     now: datetime
-    actor: Any  # engine.authz.Actor
-    task: Any  # engine.models.TaskRow being completed
+    actor: Any  # engine.domain.authz.Actor
+    task: Any  # engine.store.models.TaskRow being completed
     properties: dict = field(default_factory=dict)  # the BPMN task's spiffworkflow properties
 
 
@@ -150,7 +150,7 @@ def check_dates(values: dict, ctx: CheckContext, *names: str, since_case: bool =
         elif began is not None and value < began:
             errors[name] = [f"日期不能早于本事项发起的日期（{began.isoformat()}）"]
     if errors:
-        from ..errors import Invalid
+        from ..domain.errors import Invalid
 
         raise Invalid("日期有误：" + "；".join(m[0] for m in errors.values()), errors)
 
@@ -160,10 +160,10 @@ class FormSchema(Schema):
 
     A form may define ``check(self, values, ctx: CheckContext) -> dict | None``: rules that need
     the database or the village record (a linked resolution, thresholds, avoidance). It raises
-    ``engine.errors.Invalid`` with ``fields`` to refuse, and may return extra task data for the
+    ``engine.domain.errors.Invalid`` with ``fields`` to refuse, and may return extra task data for the
     gateways; the key ``exclude_users`` (usernames) keeps those people off the case (回避).
     ``holds_on`` (a ``decision`` value) puts the case on hold when chosen; ``releases_hold`` marks a
-    form that may be completed while the case is held and lifts the hold (``engine/holds.py``).
+    form that may be completed while the case is held and lifts the hold (``engine/records/holds.py``).
     ``after(self, values, ctx)`` runs once the engine has moved on (e.g. to set the next steps' due
     dates); ``summary_of(self, values, extra) -> str`` says what was decided, for the case history.
     """

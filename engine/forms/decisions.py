@@ -7,8 +7,8 @@ from typing import Any
 
 from marshmallow import ValidationError, validate, validates_schema
 
-from ..clock import LOCAL_TZ
-from ..matters import MATTERS
+from ..domain.clock import LOCAL_TZ
+from ..domain.matters import MATTERS
 from .base import (
     CheckContext,
     FormSchema,
@@ -41,8 +41,8 @@ class ProposalForm(FormSchema):
     def check(self, values: dict, ctx: CheckContext) -> dict | None:
         """Rule 1 (R2): a 第二十四条 matter goes to the 村民会议; the 村民代表会议 may decide it only with the
         村民会议's authorisation on file (《村民委员会组织法》第二十四条第二款)."""
-        from ..matters import STATUTORY
-        from ..settings import authorised_representatives
+        from ..domain.matters import STATUTORY
+        from ..domain.settings import authorised_representatives
 
         if values.get("withdraw"):
             return None
@@ -50,12 +50,12 @@ class ProposalForm(FormSchema):
                 and not authorised_representatives(ctx.village):
             message = (f"“{MATTERS[values['matter']]}”是《村民委员会组织法》第二十四条规定的事项，须由村民会议决定；"
                        "本村没有登记村民会议对村民代表会议的授权，决议机构请选“村民会议”")
-            from ..errors import Invalid
+            from ..domain.errors import Invalid
 
             raise Invalid(message, {"assembly": [message]})
         study = values.get("party_study_on")
         if study is not None and study > ctx.now.astimezone(LOCAL_TZ).date():
-            from ..errors import Invalid
+            from ..domain.errors import Invalid
 
             raise Invalid("村党组织研究日期不能晚于今天", {"party_study_on": ["村党组织研究日期不能晚于今天"]})
         return None
@@ -86,7 +86,7 @@ class ReviewForm(FormSchema):
     ``object``: the procedure was defective, the case is held for the township's inspection."""
 
     title_zh = "监督审核"
-    holds_on = "object"  # this decision holds the case for the township's inspection (engine/holds.py)
+    holds_on = "object"  # this decision holds the case for the township's inspection (engine/records/holds.py)
     decision = choice("审核结论", {"approve": "同意", "return": "退回更正记录", "object": "程序有问题，提出异议（暂停并报乡镇纪委核查）"})
     opinion = text("审核意见", required=False, help="退回或提出异议时必须写明理由")
 

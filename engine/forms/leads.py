@@ -12,7 +12,7 @@ Legal basis (DOMAIN.md §5.2, 纪检监察机关处理检举控告工作规则):
 - R59: a substantiated (or partly substantiated) lead closes only with the four checks of
   四个不放过 (``lead_result``).
 
-Each form's ``check`` writes the lead's record (``engine.models.Lead``) in the same
+Each form's ``check`` writes the lead's record (``engine.store.models.Lead``) in the same
 transaction as the step; ``after`` sets the due dates of the next step in working days.
 """
 
@@ -22,13 +22,13 @@ from typing import Any
 
 from marshmallow import ValidationError, validates_schema
 
-from ..errors import Invalid
-from ..leads import DISPOSITIONS, FINDINGS, FOUR_CHECKS, INTAKE_DECISIONS
+from ..domain.errors import Invalid
+from ..records.leads import DISPOSITIONS, FINDINGS, FOUR_CHECKS, INTAKE_DECISIONS
 from .base import CheckContext, FormSchema, choice, day, flag, line, register, text
 
 
 def _lead(ctx: CheckContext):
-    from ..leads import lead_of_case
+    from ..records.leads import lead_of_case
 
     lead = lead_of_case(ctx.session, ctx.case.id)
     if lead is None:
@@ -63,13 +63,13 @@ class LeadIntakeForm(FormSchema):
             raise ValidationError(errors)
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from ..leads import check_assignment, record_intake
+        from ..records.leads import check_assignment, record_intake
 
         check_assignment(ctx.session, values, ctx.now)
         return record_intake(ctx.session, _lead(ctx), values, ctx.now)
 
     def after(self, values: dict, ctx: CheckContext) -> None:
-        from ..leads import set_due_dates
+        from ..records.leads import set_due_dates
 
         set_due_dates(ctx.session, ctx.case, _lead(ctx), ctx.now)
 
@@ -91,12 +91,12 @@ class LeadReopenForm(FormSchema):
     reason = text("情况说明", help="启用时写明新的证据或情况；了结时写明理由")
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from ..leads import record_reopen
+        from ..records.leads import record_reopen
 
         return record_reopen(ctx.session, _lead(ctx), values, ctx.now)
 
     def after(self, values: dict, ctx: CheckContext) -> None:
-        from ..leads import set_due_dates
+        from ..records.leads import set_due_dates
 
         set_due_dates(ctx.session, ctx.case, _lead(ctx), ctx.now)
 
@@ -131,17 +131,17 @@ class LeadResultForm(FormSchema):
             raise ValidationError(errors)
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from ..leads import record_result
+        from ..records.leads import record_result
 
         return record_result(ctx.session, _lead(ctx), values, ctx.now)
 
     def after(self, values: dict, ctx: CheckContext) -> None:
-        from ..leads import set_due_dates
+        from ..records.leads import set_due_dates
 
         set_due_dates(ctx.session, ctx.case, _lead(ctx), ctx.now)
 
     def summary_of(self, values: dict, extra: dict) -> str:
-        from ..leads import dual_inquiry_text
+        from ..records.leads import dual_inquiry_text
 
         links = extra.get("dual_inquiry")
         return f"核查结论：{FINDINGS[values['finding']]}" + (f"；一案双查——{dual_inquiry_text(links)}" if links else "")
@@ -154,7 +154,7 @@ class LeadFeedbackForm(FormSchema):
     feedback = text("反馈内容", max_len=5000, help="反映人凭查询码看到的答复；不要写反映人姓名和经办人")
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from ..leads import record_feedback
+        from ..records.leads import record_feedback
 
         return record_feedback(ctx.session, _lead(ctx), values, ctx.now)
 
@@ -170,12 +170,12 @@ class LeadReviewForm(FormSchema):
     opinion = text("复查意见", help="反映人凭查询码看到复查意见")
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        from ..leads import record_review
+        from ..records.leads import record_review
 
         return record_review(ctx.session, _lead(ctx), values, ctx.now)
 
     def after(self, values: dict, ctx: CheckContext) -> None:
-        from ..leads import set_due_dates
+        from ..records.leads import set_due_dates
 
         set_due_dates(ctx.session, ctx.case, _lead(ctx), ctx.now)
 

@@ -1,4 +1,4 @@
-"""Forms of the books' own process ``finance-disclosure`` (issue 13; engine/ledger.py)."""
+"""Forms of the books' own process ``finance-disclosure`` (issue 13; engine/records/ledger.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from marshmallow import ValidationError, validates_schema
 from sqlalchemy import select
 
-from ..errors import Invalid
-from ..models import TaskRow
+from ..domain.errors import Invalid
+from ..store.models import TaskRow
 from .base import CheckContext, FormSchema, choice, line, register, text
 
 AGENCY_DECISIONS = {"approve": "审核通过，准予支付", "refuse": "不予受理（退回村级补正）"}

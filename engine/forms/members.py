@@ -11,10 +11,10 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from .. import rules
-from ..clock import LOCAL_TZ
-from ..errors import Invalid
-from ..models import Case, ProcessDefinition
+from ..domain import rules
+from ..domain.clock import LOCAL_TZ
+from ..domain.errors import Invalid
+from ..store.models import Case, ProcessDefinition
 from .base import (
     CheckContext,
     FormSchema,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..errors import Forbidden
-from ..money import stored_amount
+from ..domain.errors import Forbidden
+from ..domain.money import stored_amount
 from .base import (
     CheckContext,
     FormSchema,

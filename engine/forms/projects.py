@@ -11,11 +11,11 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from .. import rules
-from .. import settings as item_settings
-from ..errors import Forbidden
-from ..models import Case, TaskRow, User
-from ..money import stored_amount
+from ..domain import rules
+from ..domain import settings as item_settings
+from ..domain.errors import Forbidden
+from ..domain.money import stored_amount
+from ..store.models import Case, TaskRow, User
 from .base import (
     CheckContext,
     FormSchema,
@@ -348,8 +348,8 @@ class DisposalPlanForm(ItemForm):
         withdraw_only_on_revision(values, ctx)
         if values.get("withdraw"):
             return {"needs_township": False, "trading": "village"}
-        if values.get("asset_no") is not None:  # the register's asset (engine/assets.py)
-            from ..assets import locked_asset
+        if values.get("asset_no") is not None:  # the register's asset (engine/records/assets.py)
+            from ..records.assets import locked_asset
 
             asset = locked_asset(ctx.session, ctx.village, values["asset_no"], "asset_no")
             if asset.status == "disposed":

@@ -21,10 +21,10 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from ..errors import Invalid
-from ..models import Case, RoleAssignment, TaskRow, User
-from ..money import stored_amount
-from ..roles import VILLAGE_ROLES
+from ..domain.errors import Invalid
+from ..domain.money import stored_amount
+from ..domain.roles import VILLAGE_ROLES
+from ..store.models import Case, RoleAssignment, TaskRow, User
 from .base import (
     FORMS,
     CheckContext,
@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     # 特困人员认定 age limits [G]: 老年人 60周岁以上, 未成年人 未满18周岁.
     "elderly_age": 60,
     "minor_age": 18,
-    # R51: the local positive list (None = engine.certificates.DEFAULT_POSITIVE_LIST) and
+    # R51: the local positive list (None = engine.domain.certificates.DEFAULT_POSITIVE_LIST) and
     # provincial additions to the national negative list.
     "positive_list": None,
     "extra_negative_list": [],
@@ -141,7 +141,7 @@ def split_names(value: str | None) -> list[str]:
 
 def setting(ctx: CheckContext, key: str) -> Any:
     """A setting: the village's own value (key ``"<item key>.<name>"``, the convention of
-    ``engine/settings.py``), else the catalogue entry's ``settings``, else the default."""
+    ``engine/domain/settings.py``), else the catalogue entry's ``settings``, else the default."""
     village_settings = getattr(ctx.village, "settings", None) or {}
     item = getattr(getattr(ctx.case, "definition", None), "key", None)
     if item and f"{item}.{key}" in village_settings:

@@ -12,11 +12,11 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from .. import certificates
-from ..clock import LOCAL_TZ
-from ..errors import Forbidden, Invalid
-from ..models import Case, TaskRow
-from ..money import stored_amount
+from ..domain import certificates
+from ..domain.clock import LOCAL_TZ
+from ..domain.errors import Forbidden, Invalid
+from ..domain.money import stored_amount
+from ..store.models import Case, TaskRow
 from .base import (
     CheckContext,
     FormSchema,

@@ -9,7 +9,7 @@ the data the gateways test. Every form here records ``rules_version`` (D10, R61)
 A 四议两公开 resolution is never repeated inside an item: a form links a ``major-decision`` case
 of the same village whose resolution was passed and posted (R2, R3, R35, R53, R54); see
 :func:`linked_resolution`. Thresholds come from the catalogue entry, overridable per village
-(``engine.settings``). Field tables: ``docs/forms.md``.
+(``engine.domain.settings``). Field tables: ``docs/forms.md``.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from .. import rules
-from .. import settings as item_settings
-from ..clock import LOCAL_TZ
-from ..errors import Invalid
-from ..matters import MATTERS, STATUTORY
-from ..models import BoardEntry, Case, Objection, TaskRow
+from ..domain import rules
+from ..domain import settings as item_settings
+from ..domain.clock import LOCAL_TZ
+from ..domain.errors import Invalid
+from ..domain.matters import MATTERS, STATUTORY
+from ..store.models import BoardEntry, Case, Objection, TaskRow
 from .base import (
     CheckContext,
     FormSchema,

@@ -11,16 +11,16 @@ messages people read name the text without an article. What the forms enforce:
 * 上限控制 (办法第十三条: the caps of money per head and labour days per labourer a year are set by
   the province): the item settings ``money_per_head_max`` (元/人·年) and ``labour_days_max``
   (工日/劳动力·年) of the catalogue entry are the filed provincial (county) rule, a village may
-  only set them lower (``"yishi-funding.money_per_head_max"``, engine/settings.py). The cap is a
+  only set them lower (``"yishi-funding.money_per_head_max"``, engine/domain/settings.py). The cap is a
   year's: the plans of the village's other 一事一议 cases started the same year count too, and a
   plan above the cap is refused with both amounts named;
 * the plan goes to the 村民会议, or to the 村民代表会议 only under the 村民会议's authorisation
   (``assembly_authorisation`` on file, R2; 办法第十条), passing with two thirds of those present
-  (engine/rules.py ``vote_rule="yishi"``, R22);
+  (engine/domain/rules.py ``vote_rule="yishi"``, R22);
 * the county's answer to the filing (``yishi_filing``) is recorded by the 乡镇 (办法第十条);
 * money is raised only after the plan was passed, approved and posted (no 预收) and never above
   the approved total; each collection is booked in the village's books in the same transaction as
-  income of the 村民委员会 on the account 一事一议资金 (``book``; engine/ledger.py), and labour is
+  income of the 村民委员会 on the account 一事一议资金 (``book``; engine/records/ledger.py), and labour is
   recorded in 工日 on the case.
 """
 
@@ -31,10 +31,10 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from .. import ledger
-from .. import settings as item_settings
-from ..models import Case, LedgerEntry, ProcessDefinition, TaskRow
-from ..money import stored_amount
+from ..domain import settings as item_settings
+from ..domain.money import stored_amount
+from ..records import ledger
+from ..store.models import Case, LedgerEntry, ProcessDefinition, TaskRow
 from .base import CheckContext, choice, day, flag, line, money, register, text
 from .shared import (
     ItemForm,
@@ -56,10 +56,10 @@ DEFAULT_CAPS = {"money_per_head_max": Decimal(15), "labour_days_max": Decimal(10
 
 def cap(ctx: CheckContext, name: str) -> Decimal:
     """The cap in force for the village: its own (lower) setting, else the catalogue's."""
-    default = item_settings._number(((ctx.meta or {}).get("settings") or {}).get(name))
+    default = item_settings.as_number(((ctx.meta or {}).get("settings") or {}).get(name))
     if default is None:
         default = DEFAULT_CAPS[name]
-    own = item_settings._number((getattr(ctx.village, "settings", None) or {}).get(f"{PROCESS}.{name}"))
+    own = item_settings.as_number((getattr(ctx.village, "settings", None) or {}).get(f"{PROCESS}.{name}"))
     return own if own is not None and own < default else default
 
 
@@ -99,7 +99,7 @@ class YishiPlanForm(ItemForm):
     withdraw = flag("撤回事项", help="修改方案时勾选，事项即以“撤回”办结")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict | None:
-        from ..settings import authorised_representatives
+        from ..domain.settings import authorised_representatives
 
         withdraw_only_on_revision(values, ctx)
         if values.get("withdraw"):

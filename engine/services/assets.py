@@ -1,5 +1,5 @@
-"""The engine's calls for the assets and resources register (资产/资源台账; engine/assets.py) and
-the receivable reminders of the contracts register (engine/receivables.py). Mixed into
+"""The engine's calls for the assets and resources register (资产/资源台账; engine/records/assets.py) and
+the receivable reminders of the contracts register (engine/records/receivables.py). Mixed into
 :class:`engine.services.Engine`. Read: the village's roles, township roles, the county inspector;
 write: the village's 报账员 and the township agency (as the ledger)."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from .. import assets, ledger
-from ..errors import Invalid, NotFound
-from ..models import LedgerAsset, LedgerAssetEvent, LedgerContract
+from ..domain.errors import Invalid, NotFound
+from ..records import assets, ledger
+from ..store.models import LedgerAsset, LedgerAssetEvent, LedgerContract
 
 
 class AssetsMixin:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from .. import notices, publicity, runtime
-from ..clock import local_text
-from ..errors import Conflict, Invalid, NotFound
-from ..models import BoardEntry, Case, Objection, TaskRow, Village
+from ..domain.clock import local_text
+from ..domain.errors import Conflict, Invalid, NotFound
+from ..process import runtime
+from ..records import notices, publicity
+from ..store.models import BoardEntry, Case, Objection, TaskRow, Village
 from .common import (
     by_id,
     first_message,

@@ -7,12 +7,14 @@ from __future__ import annotations
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from .. import evidence, holds, leads, ledger, notices, rules, runtime
-from ..authz import Actor
-from ..catalog import Deployed
-from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import AuditEvent, BoardEntry, Case, Objection, TaskRow, User, Village
-from ..roles import HOLD_ROLES, LEVEL_NAMES, ROLES, level_of
+from ..catalogue.catalog import Deployed
+from ..domain import rules
+from ..domain.authz import Actor
+from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
+from ..domain.roles import HOLD_ROLES, LEVEL_NAMES, ROLES, level_of
+from ..process import runtime
+from ..records import evidence, holds, leads, ledger, notices
+from ..store.models import AuditEvent, BoardEntry, Case, Objection, TaskRow, User, Village
 from .common import (
     STATUS_ZH,
     by_id,

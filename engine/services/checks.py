@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import publicity, rules
-from ..authz import Actor
-from ..clock import LOCAL_TZ
-from ..errors import Conflict, Forbidden, Invalid
-from ..models import BoardEntry, Case, Objection, TaskRow, User, Village
+from ..domain import rules
+from ..domain.authz import Actor
+from ..domain.clock import LOCAL_TZ
+from ..domain.errors import Conflict, Forbidden, Invalid
+from ..records import publicity
+from ..store.models import BoardEntry, Case, Objection, TaskRow, User, Village
 from .common import (
     first_message,
 )
@@ -51,8 +52,8 @@ class ChecksMixin:
     def statutory_needs_assembly(self, session: Session, case: Case) -> None:
         """Rule 1 (R2, 组织法第二十四条): a 村民代表会议 decides a 第二十四条 matter only under the 村民会议's
         authorisation on file, checked again at the 决议 itself (it may have been withdrawn since the 提议)."""
-        from ..matters import MATTERS, STATUTORY
-        from ..settings import authorised_representatives
+        from ..domain.matters import MATTERS, STATUTORY
+        from ..domain.settings import authorised_representatives
 
         proposal = self.latest_done(session, case, form="proposal")
         matter = ((proposal.data or {}) if proposal is not None else {}).get("matter")
@@ -72,7 +73,7 @@ class ChecksMixin:
     def draft_notice(self, session: Session, case: Case, row: TaskRow, floor: int) -> str:
         """A disclosure drafted from the record (the decision, the vote, the amount, the spending),
         for the cadre to edit rather than write from nothing."""
-        from ..money import spoken
+        from ..domain.money import spoken
 
         done = self.completions(session, case)
         proposal = next((r.data or {} for r in reversed(done) if r.form == "proposal"), {})
@@ -165,7 +166,7 @@ class ChecksMixin:
         spent = self.latest_done(session, case, form="implementation") if kind == "result" else None
         if spent is not None and (spent.data or {}).get("over_budget"):
             # Overspending is disclosed: the notice states both amounts and the reason, however it was drafted.
-            from ..money import spoken
+            from ..domain.money import spoken
 
             d = spent.data
             stated = f"决议金额{spoken(d['approved_amount'])}，实际支出{spoken(d['amount_spent'])}，超支原因：{d.get('over_budget_reason', '')}"
@@ -179,7 +180,7 @@ class ChecksMixin:
             "posted_by": drafter_name,
             "refers_to": previous.id if previous else None,
             # The drafted disclosure's photos: the board shows copies without location data.
-            "evidence": self._public_evidence(session, draft.id, case),
+            "evidence": self.public_evidence(session, draft.id, case),
         }
 
     def current_entry(self, session: Session, case: Case) -> BoardEntry | None:

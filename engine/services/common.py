@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransactionOrigin
 
-from .. import evidence, forms
-from ..models import TaskRow
+from .. import forms
+from ..records import evidence
+from ..store.models import TaskRow
 
 MAX_ROUNDS = 30  # a step may be repeated at most this often in one case (keeps the task tree shallow)
 STATUS_ZH = {"running": "办理中", "completed": "已办结", "rejected": "未通过", "withdrawn": "已撤回",

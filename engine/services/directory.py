@@ -5,8 +5,8 @@ Mixed into :class:`engine.services.Engine`."""
 
 from __future__ import annotations
 
-from ..errors import Forbidden
-from ..importer import import_data, parse_yaml
+from ..domain.errors import Forbidden
+from .importer import import_data, parse_yaml
 
 CLI_ACTOR = "命令行（cunwu import）"
 

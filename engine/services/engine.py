@@ -16,13 +16,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import evidence, leads, runtime
-from ..accounts import Accounts, Bearer
-from ..authz import Actor
-from ..catalog import CATEGORIES, Catalog, Deployed
-from ..errors import Conflict, NotAuthenticated, NotFound
-from ..models import AuditEvent, Case, ProcessDefinition, TaskRow, Village
-from ..people import PeopleMixin
+from ..catalogue.catalog import CATEGORIES, Catalog, Deployed
+from ..domain.authz import Actor
+from ..domain.errors import Conflict, NotAuthenticated, NotFound
+from ..process import runtime
+from ..store.models import AuditEvent, Case, ProcessDefinition, TaskRow, Village
+from .accounts import Accounts, Bearer
 from .assets import AssetsMixin
 from .board import BoardMixin
 from .cases import CasesMixin
@@ -32,8 +31,11 @@ from .common import (
     done_order,
 )
 from .directory import DirectoryMixin
+from .evidence import EvidenceMixin
+from .leads import LeadsMixin
 from .ledger import LedgerMixin
 from .notifications import NotificationsMixin
+from .people import PeopleMixin
 from .tasks import TasksMixin
 from .timers import TimersMixin
 
@@ -44,14 +46,14 @@ _TASK_WITH_SIBLINGS = select(TaskRow).where(TaskRow.case_id == select(TaskRow.ca
 
 
 class Engine(CasesMixin, TasksMixin, ChecksMixin, BoardMixin, TimersMixin, NotificationsMixin, DirectoryMixin,
-             evidence.EvidenceMixin, leads.LeadsMixin, LedgerMixin, PeopleMixin, AssetsMixin):
+             EvidenceMixin, LeadsMixin, LedgerMixin, PeopleMixin, AssetsMixin):
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog,
                  files=None):
         self.sessions = sessions
         self._clock = clock
         self.catalog = catalog
         self.accounts = Accounts(sessions)  # wall time: moving a demo clock logs nobody out
-        self.files = files  # the attachments' file store (engine.evidence.LocalStore)
+        self.files = files  # the attachments' file store (engine.records.evidence.LocalStore)
 
     # -- basics -------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -164,7 +166,7 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, BoardMixin, TimersMixin, Notif
 
     @staticmethod
     def _lanes_and_steps(deployed: Deployed) -> tuple[list[dict], list[dict]]:
-        from ..roles import role_for_lane
+        from ..domain.roles import role_for_lane
 
         lanes: list[dict] = []
         steps: list[dict] = []

@@ -1,6 +1,6 @@
 """The engine's ledger calls (三资, 村财乡管; CONTRACT "The ledger"): read a village's books,
 enter a receipt, reverse an entry. Mixed into :class:`engine.services.Engine`; the rules and
-the statement live in :mod:`engine.ledger`."""
+the statement live in :mod:`engine.records.ledger`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from .. import ledger, runtime
-from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import Case, LedgerContract, LedgerEntry, LedgerPeriod, ProcessDefinition, Village
+from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
+from ..process import runtime
+from ..records import ledger
+from ..store.models import Case, LedgerContract, LedgerEntry, LedgerPeriod, ProcessDefinition, Village
 
 #: Who enters receipts and corrections: the village's 报账员 and the township agency (DOMAIN §4.2).
 BOOKKEEPERS = {"accountant", "agency_accountant"}
@@ -74,7 +75,7 @@ class LedgerMixin:
                 raise Invalid(message, {"received_on": [message]})
             entry = ledger.add_receipt(session, village, values, actor_id=actor.id, actor_name=actor.name, now=now)
             if values.get("contract") is not None:  # collected: its reminders are read once nothing is due
-                from ..receivables import clear_if_paid
+                from ..records.receivables import clear_if_paid
 
                 clear_if_paid(session, contract, village, now)
             self.audit(session, action="ledger_receipt", actor=actor, village_id=village.id,
@@ -225,7 +226,7 @@ class LedgerMixin:
         from the ledger at the moment of approval (R27: what the supervisors approved)."""
         from datetime import timedelta
 
-        from ..models import BoardEntry
+        from ..store.models import BoardEntry
 
         period = self._finance_period(session, case)
         st = ledger.statement(session, case.village, period)
@@ -244,7 +245,7 @@ class LedgerMixin:
         those past their due date), for the township and county desks."""
         from sqlalchemy import or_
 
-        from ..models import TaskRow
+        from ..store.models import TaskRow
 
         with self.sessions() as session:
             actor = self.actor(session, username)
@@ -326,7 +327,7 @@ class LedgerMixin:
                 case_id=values["case"], created_at=now, created_by_name=actor.name)
             asset = None
             if values["asset"] is not None:
-                from .. import assets
+                from ..records import assets
 
                 asset = assets.locked_asset(session, village, values["asset"])
                 if asset.status == "disposed":

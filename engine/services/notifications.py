@@ -6,21 +6,21 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from .. import notices
-from ..errors import Forbidden
-from ..models import User, Village
+from ..domain.errors import Forbidden
+from ..records import notices
+from ..store.models import User, Village
 
 
 class NotificationsMixin:
     def deliver_notices(self, channels, **kw) -> dict[str, int]:
-        """Send the outbox to the configured channels (``cunwu worker``; engine.delivery)."""
-        from .. import delivery
+        """Send the outbox to the configured channels (``cunwu worker``; engine.records.delivery)."""
+        from ..records import delivery
 
         return delivery.deliver(self.sessions, self.now, channels, **kw)
 
     def notice_desk(self, username: str) -> dict:
         """The admin's view of the outbox: counts and what failed (``/admin/notices``)."""
-        from .. import delivery
+        from ..records import delivery
 
         with self.sessions() as session:
             if not self.actor(session, username).is_admin():
@@ -41,7 +41,7 @@ class NotificationsMixin:
             return out
 
     def resend_notice(self, username: str, message_id: int) -> None:
-        from .. import delivery
+        from ..records import delivery
 
         with self.transaction() as session:
             actor = self.actor(session, username)
@@ -76,7 +76,7 @@ class NotificationsMixin:
             user.notice_prefs = {**before, **changes}
             after = notices.preferences(user)
             if after["digest_hour"] != before["digest_hour"]:  # what waits for the digest follows the new choice
-                from ..models import OutboxMessage
+                from ..store.models import OutboxMessage
 
                 when = (notices.next_digest(self.now(), after["digest_hour"]) if after["digest_hour"] is not None
                         else self.now())

@@ -12,13 +12,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import forms, holds, leads, ledger, notices, publicity, rules, runtime
-from ..authz import Actor
-from ..catalog import Deployed
-from ..clock import local_text
-from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import BoardEntry, Case, Objection, TaskRow, Village
-from ..roles import ROLES, level_of
+from .. import forms
+from ..catalogue.catalog import Deployed
+from ..domain import rules
+from ..domain.authz import Actor
+from ..domain.clock import local_text
+from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
+from ..domain.roles import ROLES, level_of
+from ..process import runtime
+from ..records import holds, leads, ledger, notices, publicity
+from ..store.models import BoardEntry, Case, Objection, TaskRow, Village
 from .common import (
     MAX_ROUNDS,
     STATUS_ZH,
@@ -225,7 +228,7 @@ class TasksMixin:
             summary = f"实施情况：支出{forms.to_task_data(values)['amount_spent']}元"
             approved = self.approved_amount(session, case)
             if approved is not None and values["amount_spent"] > approved:
-                from ..money import spoken
+                from ..domain.money import spoken
 
                 if not (values.get("over_budget_reason") or "").strip():
                     message = (f"实际支出{spoken(values['amount_spent'])}超过决议金额{spoken(approved)}，"
@@ -250,7 +253,7 @@ class TasksMixin:
         if objection is not None:
             row.objection_id = objection.id
         # Evidence uploaded to the task is bound to the record; its hashes go into the step's event.
-        bound = self._bind_attachments(session, row, now, deployed.meta, case.village)
+        bound = self.bind_attachments(session, row, now, deployed.meta, case.village)
         booked = {}
         if row.form == "payment":
             # R34: the money moves and is booked in one transaction; the step's out entry is its
@@ -261,7 +264,7 @@ class TasksMixin:
         elif row.form == "disposal_contract":
             # R40: the contract an asset-disposal case signs enters the contracts register in this
             # transaction, linked to the case and the asset (whose status follows).
-            from ..assets import record_disposal_contract
+            from ..records.assets import record_disposal_contract
 
             contract = record_disposal_contract(session, case, row, {
                 **values, "kind": extra["contract_kind"], "entity": extra["contract_entity"],

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from .. import notices, runtime
-from ..models import Case
+from ..process import runtime
+from ..records import notices
+from ..store.models import Case
 
 
 class TimersMixin:
@@ -85,8 +86,8 @@ class TimersMixin:
 
     def scan_receivables(self) -> int:
         """Tell of contract amounts fallen due and overdue unpaid (once per due date and stage;
-        engine/receivables.py, notice kind ``receivable``)."""
-        from .. import receivables
+        engine/records/receivables.py, notice kind ``receivable``)."""
+        from ..records import receivables
 
         return receivables.scan(self.sessions, self.now())
 

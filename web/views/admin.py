@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from engine import reports
-from engine.errors import CunwuError
-from engine.importer import COUNTS
-from engine.roles import ROLES
+from engine.domain.errors import CunwuError
+from engine.domain.roles import ROLES
+from engine.services import reports
+from engine.services.importer import COUNTS
 
 from .common import bp, engine, roles_required, username
 

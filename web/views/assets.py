@@ -1,15 +1,15 @@
 """资产资源台账 and 合同台账 (三资; issue 13): the register of a village's assets and resources
 with filters, registration and status changes for the 报账员 and the township agency (on a
 phone too), its Excel and CSV export, and the contracts register with what is due and unpaid.
-The engine owns every rule (engine/assets.py, engine/services/assets.py)."""
+The engine owns every rule (engine/records/assets.py, engine/services/assets.py)."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from engine import assets as register
-from engine import ledger as books
-from engine.errors import Conflict, Forbidden, Invalid
+from engine.domain.errors import Conflict, Forbidden, Invalid
+from engine.records import assets as register
+from engine.records import ledger as books
 
 from .common import bp, engine, login_required, me, username
 from .ledger import BOOKKEEPERS, _village_code
@@ -22,7 +22,7 @@ FILTERS = ("entity", "category", "status", "q")
 @bp.app_template_filter("figures")
 def figures(value) -> str:
     """``"412500.50"`` → ``412,500.50`` (exact: from the Decimal string, never a float)."""
-    from engine.money import figures as fmt
+    from engine.domain.money import figures as fmt
 
     return fmt(value) if value not in (None, "") else "—"
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
 from markupsafe import Markup
 
-from engine import reports
-from engine.errors import BadRequest, Forbidden
-from engine.roles import ROLES
+from engine.domain.errors import BadRequest, Forbidden
+from engine.domain.roles import ROLES
+from engine.services import reports
 
 from ..auth import web_session_user
 from ..security import RateLimiter  # one limiter for the pages and the JSON API
@@ -322,7 +322,7 @@ def record_rows(record: dict | None) -> list[tuple[str, str]]:
     from decimal import Decimal
 
     from engine import forms
-    from engine.money import AmountError, parse_amount, spoken
+    from engine.domain.money import AmountError, parse_amount, spoken
 
     if not record:
         return []
@@ -371,7 +371,7 @@ def may_start() -> bool:
 
 def money_echo(value) -> str:
     """What an amount field reads back, ``贰拾伍万元整（250,000.00 元）``, or nothing."""
-    from engine.money import AmountError, parse_amount, spoken
+    from engine.domain.money import AmountError, parse_amount, spoken
 
     if value in (None, ""):
         return ""
@@ -389,7 +389,7 @@ def init_common(app: Flask) -> None:
     # Complaint leads, their ratings and objections: per client, like board objections.
     app.extensions.setdefault("cunwu_lead_limiter", RateLimiter(int(config.get("CUNWU_LEAD_LIMIT", 5)),
                                                                 float(config.get("CUNWU_LEAD_WINDOW", 600))))
-    from engine.notices import KIND_NAMES
+    from engine.records.notices import KIND_NAMES
 
     app.jinja_env.globals.update(unread_notices=unread_notices, KIND_NAMES=KIND_NAMES)
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, me=me, has_role=has_role,

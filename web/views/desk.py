@@ -9,10 +9,10 @@ from decimal import Decimal
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
-from engine import reports
-from engine.errors import Conflict, Invalid
-from engine.money import stored_amount
-from engine.roles import TOWNSHIP_ROLES
+from engine.domain.errors import Conflict, Invalid
+from engine.domain.money import stored_amount
+from engine.domain.roles import TOWNSHIP_ROLES
+from engine.services import reports
 
 from .common import acting_village, bp, engine, fmt_time, roles_required, username
 
@@ -61,7 +61,7 @@ def township():
 @bp.route("/township/notices")
 @roles_required("township_official", "discipline_inspector", message=TOWNSHIP_MESSAGE)
 def township_notices():
-    from engine.notices import CHANNEL_NAMES, DESK_STATUSES, KIND_NAMES, KINDS
+    from engine.records.notices import CHANNEL_NAMES, DESK_STATUSES, KIND_NAMES, KINDS
 
     args = request.args
     filters = {k: args.get(k) or None for k in ("village", "kind", "channel", "status")}

@@ -19,7 +19,7 @@ def notification_open(notice_id: int):
     """Mark one's own notice read and go to its case (someone else's notice: 404)."""
     notice = engine().read_notification(username(), notice_id)
     if notice.get("kind") == "receivable":  # a contract's amount due: its row in the contracts register
-        from engine.models import Notification
+        from engine.store.models import Notification
 
         with engine().sessions() as session:
             path = session.get(Notification, notice_id).path
@@ -57,7 +57,7 @@ def _settings_page(prefs: dict, *, status: int = 200, errors: dict | None = None
 def notification_settings_save():
     from flask import flash, request
 
-    from engine.errors import CunwuError
+    from engine.domain.errors import CunwuError
 
     form = request.form
     raw: dict = {"sms": form.get("sms") == "1", "email": form.get("email") == "1"}
@@ -92,7 +92,7 @@ def own_password():
 def own_password_save():
     from flask import flash, request
 
-    from engine.errors import CunwuError
+    from engine.domain.errors import CunwuError
 
     from ..auth import login as check_login
     from ..auth import open_web_session

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
-from engine import reports
-from engine.errors import Conflict, CunwuError, Forbidden, Invalid, NotFound
-from engine.leads import CATEGORIES, DUTIES, MAX_LEAD_PHOTOS, MEASURES
+from engine.domain.errors import Conflict, CunwuError, Forbidden, Invalid, NotFound
+from engine.records.leads import CATEGORIES, DUTIES, MAX_LEAD_PHOTOS, MEASURES
+from engine.services import reports
 
 from .common import bp, engine, login_required, roles_required, username
 
@@ -54,7 +54,7 @@ def lead_new(code: str):
 def _add_photos(code: str) -> str:
     """Photos sent later with the code from the lookup page: all checked first (a bad one stores
     none of them), then stored one by one (each may still meet the 9-file limit: 409)."""
-    from engine.evidence import sniff, too_large_error
+    from engine.records.evidence import sniff, too_large_error
 
     from ..evidence import upload_limit
 
@@ -77,7 +77,7 @@ def _add_photos(code: str) -> str:
 
 
 def _upload_text() -> str:
-    from engine.evidence import size_text
+    from engine.records.evidence import size_text
 
     from ..evidence import upload_limit
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from engine import ledger as books
-from engine.errors import Conflict, Forbidden, Invalid
+from engine.domain.errors import Conflict, Forbidden, Invalid
+from engine.records import ledger as books
 
 from .common import acting_village, bp, engine, login_required, me, username
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 
-from engine import reports
-from engine.errors import CunwuError, Forbidden, Invalid, NotFound, TooManyRequests
-from engine.roles import VILLAGE_ROLES
+from engine.domain.errors import CunwuError, Forbidden, Invalid, NotFound, TooManyRequests
+from engine.domain.roles import VILLAGE_ROLES
+from engine.services import reports
 
 from ..auth import end_web_session, open_web_session
 from ..auth import login as check_login
@@ -186,7 +186,7 @@ def start(key: str):
 
 
 def _starter_names(process: dict) -> str:
-    from engine.roles import ROLES
+    from engine.domain.roles import ROLES
 
     return "、".join(ROLES.get(r, r) for r in process.get("starters") or []) or "指定人员"
 
@@ -244,7 +244,7 @@ def task(task_id: str):
         else:
             flash(f"“{task['title']}”已办理。")
             return redirect(url_for("web.case", case_id=case["id"]))
-    from engine.evidence import size_text
+    from engine.records.evidence import size_text
 
     from ..evidence import upload_limit
 
@@ -261,7 +261,7 @@ def task_upload(task_id: str):
     """Upload evidence from the task page (the camera or files); back to the task with a note."""
     from werkzeug.exceptions import RequestEntityTooLarge
 
-    from engine.evidence import too_large_error
+    from engine.records.evidence import too_large_error
 
     from ..evidence import upload_limit
 
@@ -294,7 +294,7 @@ def notice_photo_upload(entry_id: int):
     """The photo of a posted notice (张贴照片, R44) from the case page: the phone's camera or files."""
     from werkzeug.exceptions import RequestEntityTooLarge
 
-    from engine.evidence import too_large_error
+    from engine.records.evidence import too_large_error
 
     from ..evidence import upload_limit
 
@@ -406,7 +406,7 @@ def case(case_id: int):
 @login_required
 def archive(code: str):
     """村务档案目录: the village's closed cases with archive numbers, by year."""
-    from engine.dossier import archive_list
+    from engine.services.dossier import archive_list
 
     year = request.args.get("year", "")
     items = archive_list(engine(), username(), code, int(year) if year.isdigit() else None)

@@ -1,14 +1,14 @@
 """管理 › 人员 (issue 15): the admin's pages for people: a list with filters, a new person, a
 person's page (name, phone, email, roles; disable or enable; a new password). Every rule is the
-engine's (engine.people); the pages draw its answers and its Chinese messages next to the fields."""
+engine's (engine.services.people); the pages draw its answers and its Chinese messages next to the fields."""
 
 from __future__ import annotations
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 
-from engine import reports
-from engine.errors import CunwuError
-from engine.roles import COUNTY_ROLES, ROLES, TOWNSHIP_ROLES, VILLAGE_ROLES
+from engine.domain.errors import CunwuError
+from engine.domain.roles import COUNTY_ROLES, ROLES, TOWNSHIP_ROLES, VILLAGE_ROLES
+from engine.services import reports
 
 from .common import bp, engine, roles_required, username
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
-from engine import reports
-from engine.errors import CunwuError, Invalid, NotFound
+from engine.domain.errors import CunwuError, Invalid, NotFound
+from engine.services import reports
 
 from .common import bp, diagrams_available, engine, process_chart
 

@@ -1,0 +1,1 @@
+"""What is stored: the SQLAlchemy models, the database connection and the Alembic migrations."""
