@@ -92,8 +92,7 @@ def test_restore_refuses_what_is_not_a_backup(app, tmp_path):
 def test_postgresql_pg_dump_round_trip_after_losing_the_schema(pg_app, clock, tmp_path):
     from engine.services.backup import pg_tool
 
-    if pg_tool("pg_dump") is None:
-        pytest.skip("pg_dump is not installed")
+    assert pg_tool("pg_dump") is not None, "pg_dump is not installed (bin/test installs postgresql)"
     walk = _walk_to_notice(pg_app)
     backup = tmp_path / "cunwu.pgdump"
     assert "（pg，" in _cli(pg_app, "backup", str(backup))
@@ -114,8 +113,7 @@ def test_postgresql_pg_dump_round_trip_after_losing_the_schema(pg_app, clock, tm
 def test_postgresql_restore_into_a_fresh_database(pg_app, clock, tmp_path):
     from engine.services.backup import pg_tool
 
-    if pg_tool("pg_dump") is None:
-        pytest.skip("pg_dump is not installed")
+    assert pg_tool("pg_dump") is not None, "pg_dump is not installed (bin/test installs postgresql)"
     walk = _walk_to_notice(pg_app)
     backup = tmp_path / "cunwu.pgdump"
     _cli(pg_app, "backup", str(backup))
@@ -185,8 +183,7 @@ def test_postgresql_round_trip_in_the_public_schema(clock, tmp_path):
     from engine.services.backup import pg_tool
     from tests.conftest import _make_app
 
-    if pg_tool("pg_dump") is None:
-        pytest.skip("pg_dump is not installed")
+    assert pg_tool("pg_dump") is not None, "pg_dump is not installed (bin/test installs postgresql)"
     name = f"cunwu_public_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

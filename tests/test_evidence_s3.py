@@ -16,9 +16,8 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import boto3  # a test dependency: missing, the run fails (pip install -e .[test])
 import pytest
-
-boto3 = pytest.importorskip("boto3", reason="the S3 store needs boto3 (pip install -e .[test])")
 
 from tests.conftest import ApiClient, _sqlite_app  # noqa: E402
 from tests.test_evidence import _cli, jpeg, pdf, png, upload, walk_on  # noqa: E402
@@ -36,8 +35,7 @@ def _free_port() -> int:
 def s3_server():
     """An S3-compatible server in its own process for this module."""
     program = Path(sys.executable).with_name("moto_server")
-    if not program.exists():
-        pytest.skip("moto_server is not installed (pip install -e .[test])")
+    assert program.exists(), "moto_server is not installed (pip install -e .[test])"
     port = _free_port()
     server = subprocess.Popen([str(program), "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

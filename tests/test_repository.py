@@ -161,3 +161,50 @@ def test_engine_layers_import_only_downwards():
             if LAYERS.index(other) > LAYERS.index(layer):
                 upward.append(f"{'/'.join(rel)}.py ({layer}) → {other}")
     assert upward == []
+
+
+def _private_uses(path: Path) -> list[str]:
+    """Our own private (underscore) names this module takes from another module: imported by name,
+    read off an imported module of ours, or — in the Engine's mixins — a ``self._x`` defined in
+    another mixin."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    ours: set[str] = set()  # local names bound to modules of engine, web or diagrams
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            own = node.level > 0 or (node.module or "").split(".")[0] in ("engine", "web", "diagrams")
+            for alias in node.names:
+                if own and alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"imports {alias.name}")
+                if own:
+                    ours.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in ("engine", "web", "diagrams"):
+                    ours.add(alias.asname or alias.name.split(".")[0])
+    defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+    defined |= {t.attr for n in ast.walk(tree) if isinstance(n, ast.Assign | ast.AnnAssign)
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Attribute)}
+    defined |= {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign | ast.AnnAssign)
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+    mixin = path.parent.name == "services"
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_") or node.attr.startswith("__"):
+            continue
+        if isinstance(node.value, ast.Name) and node.value.id in ours:
+            found.append(f"{node.value.id}.{node.attr}")
+        elif mixin and isinstance(node.value, ast.Name) and node.value.id == "self" and node.attr not in defined:
+            found.append(f"self.{node.attr}")
+    return [f"{path.relative_to(ROOT)}:{use}" for use in found]
+
+
+def test_no_private_name_is_used_across_modules():
+    """Issue 16: a module's underscore names are its own (the Engine's mixins included)."""
+    uses = []
+    for folder in ("engine", "diagrams"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if "migrations" not in path.parts:
+                uses += _private_uses(path)
+    assert uses == []

@@ -181,10 +181,10 @@ def structure_problems(tree, filename: str) -> list[str]:
 
 def _compile_error(source: str, mode: str) -> str | None:
     """Compile like the engine will (RestrictedPython); the reason it cannot, or None."""
-    from ..process.scripting import _compile
+    from ..process.scripting import compile_restricted_source
 
     try:
-        _compile(source, mode)
+        compile_restricted_source(source, mode)
     except (SyntaxError, ValueError) as exc:
         message = str(getattr(exc, "msg", None) or exc)
         return message if len(message) <= 160 else message[:160] + "…"

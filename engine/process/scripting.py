@@ -55,7 +55,7 @@ GLOBALS: dict[str, object] = {
 
 
 @functools.lru_cache(maxsize=4096)
-def _compile(source: str, mode: str):
+def compile_restricted_source(source: str, mode: str):
     result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(source, "<bpmn>")
     if result.errors:
         err = SyntaxError("; ".join(result.errors))
@@ -74,14 +74,14 @@ class RestrictedEnvironment(TaskDataEnvironment):
         my_globals = dict(self.globals)
         my_globals.update(external_context or {})
         my_globals.update(context)
-        return eval(_compile(expression.strip(), "eval"), my_globals)  # noqa: S307 - restricted bytecode
+        return eval(compile_restricted_source(expression.strip(), "eval"), my_globals)  # noqa: S307 - restricted bytecode
 
     def execute(self, script, context, external_context=None):
         self.check_for_overwrite(context, external_context or {})
         context.update(dict(self.globals))
         context.update(external_context or {})
         try:
-            exec(_compile(script, "exec"), context)  # noqa: S102 - restricted bytecode
+            exec(compile_restricted_source(script, "exec"), context)  # noqa: S102 - restricted bytecode
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
             for key in list(context):

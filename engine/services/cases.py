@@ -79,7 +79,7 @@ class CasesMixin:
             actor = self.actor(session, username)
             case = self.case_for(session, actor, case_id)
             out = self.case_json(session, case)
-            lead = self._lead_block(session, actor, case) if case.definition.key == leads.LEAD_PROCESS else None
+            lead = self.lead_block(session, actor, case) if case.definition.key == leads.LEAD_PROCESS else None
         if lead is not None:
             out["lead"] = lead
             self.audit_lead_view(actor, case.id, "name" in lead)

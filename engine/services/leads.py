@@ -335,7 +335,7 @@ class LeadsMixin:
             return self._lead_public(lead, session.get(Village, lead.village_id))
 
     # -- the inspectors' side ---------------------------------------------------------------
-    def _lead_block(self, session: Session, actor: Actor, case: Case) -> dict | None:
+    def lead_block(self, session: Session, actor: Actor, case: Case) -> dict | None:
         """The lead on its case and task pages, for those who may see it; the reporter's
         identity only for the 纪检 roles (R60), each such view audited."""
         lead = lead_of_case(session, case.id)

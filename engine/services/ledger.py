@@ -216,11 +216,11 @@ class LedgerMixin:
             raise Conflict("找不到本事项对应的公开期间")
         return ledger.parse_period(key)
 
-    def _finance_statement(self, session, case: Case) -> dict:
+    def finance_statement(self, session, case: Case) -> dict:
         st = ledger.statement(session, case.village, self._finance_period(session, case))
         return {**st.as_data(), "text": st.text()}
 
-    def _finance_posting(self, session, case: Case, now, notice_days: int) -> dict:
+    def finance_posting(self, session, case: Case, now, notice_days: int) -> dict:
         """The board entry of an approved statement: the period in its title, the totals and
         the statement (per entity, by account, balances, large items) in its content, generated
         from the ledger at the moment of approval (R27: what the supervisors approved)."""

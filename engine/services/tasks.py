@@ -72,7 +72,7 @@ class TasksMixin:
             case = self.case_for(session, actor, row.case_id)
             out = self.task_json(row, case.village, case, with_fields=True, session=session)
             if case.definition.key == leads.LEAD_PROCESS:
-                lead = self._lead_block(session, actor, case)
+                lead = self.lead_block(session, actor, case)
                 if lead is not None:
                     out["lead"] = lead
             subject = self.subject(session, case, row)
@@ -181,7 +181,7 @@ class TasksMixin:
             publishes = (task.properties or {}).get("publishes")
             if publishes == "finance" and values["decision"] == "approve":
                 # 民主理财 (R27): the statement generated from the ledger is posted as approved.
-                posting = self._finance_posting(session, case, now, int(deployed.meta.get("notice_days") or 7))
+                posting = self.finance_posting(session, case, now, int(deployed.meta.get("notice_days") or 7))
                 extra["statement"] = posting.pop("statement")
                 extra["notice_until"] = iso(posting["notice_until"])
                 extra["posted_at"] = iso(now)
@@ -388,7 +388,7 @@ class TasksMixin:
             out["data"] = row.data
         if with_fields and session is not None and case.definition.key == ledger.FINANCE_PROCESS \
                 and row.form in ("review", "statement_reply"):
-            out["statement"] = self._finance_statement(session, case)  # the books as they stand now
+            out["statement"] = self.finance_statement(session, case)  # the books as they stand now
         if with_fields and session is not None and row.form == "disclosure" and row.state == "ready":
             floor = int(self.catalog.deployed(case.definition).meta.get("notice_days") or 7)
             out["prefill"] = {"content": self.draft_notice(session, case, row, floor), "notice_days": floor}
