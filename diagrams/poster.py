@@ -18,17 +18,10 @@ from pathlib import Path
 from engine.catalogue.catalog import CATEGORIES
 
 from .layout import RenderError
+from .marks import CaseMarks, prepared
 from .model import Chart
-from .render import (
-    CURRENT_MARK,
-    DONE_MARK,
-    FONT_STACK,
-    STATUS_NAMES,
-    CaseMarks,
-    chart_bytes,
-    prepared,
-    step_mark,
-)
+from .render import chart_bytes
+from .style import CURRENT_MARK, DONE_MARK, FONT_STACK, STATUS_NAMES, step_mark
 from .view import SHARED_INSPECTION
 
 PAPERS = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}  # mm, portrait

@@ -24,6 +24,7 @@ from engine.store.models import Case, RoleAssignment, User, Village
 
 from . import poster, render
 from .cache import RenderCache, cache_key
+from .marks import CaseMarks
 
 FORMATS = {"svg": "image/svg+xml; charset=utf-8", "png": "image/png", "pdf": "application/pdf"}
 PAPERS = ("A4", "A3")
@@ -184,7 +185,7 @@ class Diagrams:
             case = session.get(Case, case_id)
             title = case.title if case is not None else ""
             village = case.village.code if case is not None and case.village is not None else None
-        marks = render.CaseMarks(list(completed), list(current), status, title, case_id)
+        marks = CaseMarks(list(completed), list(current), status, title, case_id)
         chart = render.chart_for(self.engine, deployed)
         day = self.today().date()
         tag = cache_key("case", case_id, chart.key, chart.version, chart.digest, fmt, paper, marks.completed,

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from engine.store.models import TaskRow
 
 from . import render
+from .marks import prepared
+from .style import step_mark
 
 
 @dataclass
@@ -36,7 +38,7 @@ def case_chart(engine, username: str | None, case_id: int) -> tuple[str, list[St
     chart = render.chart_for(engine, deployed)
     day = render.engine_day(engine)
     svg = render.chart_bytes(chart, "svg", marks, on=day).decode("utf-8")
-    view, drawn_marks = render.prepared(chart, marks, day)
+    view, drawn_marks = prepared(chart, marks, day)
     done_at: dict[str, datetime] = {}
     times: dict[str, int] = {}
     due_at: dict[str, datetime] = {}
@@ -60,7 +62,7 @@ def case_chart(engine, username: str | None, case_id: int) -> tuple[str, list[St
             state = "done"
         else:
             state = "skipped" if finished else "todo"
-        steps.append(Step(render.step_mark(node.step_no), node.name, node.lane,
+        steps.append(Step(step_mark(node.step_no), node.name, node.lane,
                           [n for n in node.notes if not n.startswith("需上传")],
                           next((n for n in node.notes if n.startswith("需上传")), ""),
                           state, node.exceptional, done_at.get(node.id), times.get(node.id, 0),

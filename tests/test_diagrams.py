@@ -12,7 +12,10 @@ from flows import Walk
 from lxml import etree
 
 from diagrams import layout, render
+from diagrams.dot import lane_names
+from diagrams.marks import CaseMarks, prepared
 from diagrams.model import build_chart
+from diagrams.style import CURRENT_MARK, DONE_MARK
 from engine.catalogue.catalog import load_catalogue
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -115,7 +118,7 @@ def test_layout_reads_as_lanes(engine, key):
     geo = json.loads(render.chart_bytes(chart, "json"))
     heads = sorted((o for o in geo["objects"] if o.get("name", "").startswith("lanehead")),
                    key=lambda o: float(o["pos"].split(",")[0]))
-    assert [int(o["name"].removeprefix("lanehead")) for o in heads] == list(range(len(render.lane_names(chart))))
+    assert [int(o["name"].removeprefix("lanehead")) for o in heads] == list(range(len(lane_names(chart))))
     assert render.misplaced(chart, geo) == set()
     assert layout.overlaps(geo) == []
     start = [n for n in chart.nodes.values() if n.kind == "start"]
@@ -161,7 +164,7 @@ def test_major_decision_chart_content(engine):
 
     svg = render.chart_bytes(chart, "svg")
     nodes = svg_nodes(svg)
-    drawn = render.prepared(chart)[0]
+    drawn = prepared(chart)[0]
     assert {f"node-{nid}" for nid in drawn.nodes} <= set(nodes)  # ids are node-<bpmn id>
     assert {f"node-{nid}" for nid in chart.nodes if nid not in drawn.folded} <= set(nodes)
     assert any("不少于7天" in text for _c, text in nodes.values())
@@ -262,14 +265,14 @@ def test_case_diagram_marks_the_path_and_the_current_step(api):
     assert "no-cache" in r.headers["Cache-Control"]
     nodes = svg_nodes(r.data)
     classes, text = nodes["node-party_members"]
-    assert "current" in classes and render.CURRENT_MARK in text and "当前步骤" in text
+    assert "current" in classes and CURRENT_MARK in text and "当前步骤" in text
     for done in ("propose", "two_committees", "review_two_committees"):
         classes, text = nodes[f"node-{done}"]
-        assert "done" in classes and render.DONE_MARK in text, done
+        assert "done" in classes and DONE_MARK in text, done
     for future in ("representatives", "implement"):
         classes, text = nodes[f"node-{future}"]
         assert not classes & {"done", "current"}
-        assert render.DONE_MARK not in text and render.CURRENT_MARK not in text
+        assert DONE_MARK not in text and CURRENT_MARK not in text
     root = etree.fromstring(r.data)
     taken = {g.get("id") for g in root.iter(f"{SVG}g") if "taken" in (g.get("class") or "").split()}
     assert "flow-two_committees-gw_two_committees" in taken
@@ -305,7 +308,7 @@ def test_svg_for_case(app, api):
     with app.app_context():
         text = render.svg_for_case(app.extensions["cunwu"], "zhang", walk.case["id"])
     classes, label = svg_nodes(text.encode())["node-two_committees"]
-    assert "current" in classes and render.CURRENT_MARK in label
+    assert "current" in classes and CURRENT_MARK in label
 
 
 def test_finished_case_marks_its_end(api):
@@ -409,7 +412,7 @@ def test_one_shared_inspection_per_case_on_the_chart(engine):
     chart = render.chart_for(engine, engine.deployed("major-decision"))
     inspections = [n for n in chart.steps if n.properties.get("form") == "inspection"]
     assert len(inspections) == 8  # the definition stays as the engine runs it: one per stage
-    drawn = render.prepared(chart, on=date(2026, 12, 4))[0]
+    drawn = prepared(chart, on=date(2026, 12, 4))[0]
     assert [n.id for n in drawn.steps if n.properties.get("form") == "inspection"] == [SHARED_INSPECTION]
     assert len(drawn.steps) == len(chart.steps) - 7 == 17
     assert drawn.steps[-1].id == SHARED_INSPECTION  # numbered last, drawn below the last stage it serves
@@ -424,7 +427,7 @@ def test_one_shared_inspection_per_case_on_the_chart(engine):
     assert sum("乡镇纪委核查" in t for t in texts) == 1
     assert "红色虚线：提出异议，报乡镇纪委核查" in "".join(svg_texts(svg))
     # one inspection only: drawn as it is, with its outcomes as flows
-    seal = render.prepared(render.chart_for(engine, engine.deployed("seal-use")))[0]
+    seal = prepared(render.chart_for(engine, engine.deployed("seal-use")))[0]
     assert not seal.folded and "inspect_review_seal" in seal.nodes
 
 
@@ -432,12 +435,12 @@ def test_a_case_in_inspection_marks_the_shared_node(engine):
     from diagrams.view import SHARED_INSPECTION
 
     chart = render.chart_for(engine, engine.deployed("major-decision"))
-    marks = render.CaseMarks(["start", "propose", "gw_withdraw", "two_committees", "gw_two_committees",
+    marks = CaseMarks(["start", "propose", "gw_withdraw", "two_committees", "gw_two_committees",
                               "review_two_committees", "gw_review_two_committees"],
                              ["inspect_review_two_committees"], "on_hold")
     nodes = svg_nodes(render.chart_bytes(chart, "svg", marks))
     classes, text = nodes[f"node-{SHARED_INSPECTION}"]
-    assert "current" in classes and render.CURRENT_MARK in text
+    assert "current" in classes and CURRENT_MARK in text
     assert "done" in nodes["node-review_two_committees"][0]
 
 
@@ -447,20 +450,20 @@ def test_supervisor_attends_meetings_under_the_law_in_force(engine):
     from datetime import date
 
     chart = render.chart_for(engine, engine.deployed("major-decision"))
-    now = render.prepared(chart, on=date(2026, 3, 1))[0]
+    now = prepared(chart, on=date(2026, 3, 1))[0]
     notes = {n.id: n for n in now.nodes.values() if n.kind == "note"}
     assert set(notes) == {"attend_two_committees", "attend_representatives"}
     assert all(n.lane == "村务监督委员会" and n.name == "列席" and not n.manual for n in notes.values())
     assert {(e.source, e.target) for e in now.edges if e.style == "association"} == {
         ("two_committees", "attend_two_committees"), ("representatives", "attend_representatives")}
-    assert len(now.steps) == len(render.prepared(chart, on=date(2025, 12, 31))[0].steps)  # not a step
-    before = render.prepared(chart, on=date(2025, 12, 31))[0]
+    assert len(now.steps) == len(prepared(chart, on=date(2025, 12, 31))[0].steps)  # not a step
+    before = prepared(chart, on=date(2025, 12, 31))[0]
     assert {n.id for n in before.nodes.values() if n.kind == "note"} == {"attend_two_committees"}
     svg = render.chart_bytes(chart, "svg", on=date(2026, 3, 1))
     drawn_notes = [t for nid, (_c, t) in svg_nodes(svg).items() if nid.startswith("node-attend_")]
     assert len(drawn_notes) == 2 and all(t.startswith("列席") for t in drawn_notes)
     # 党员大会 only (发展党员): no 监委会 lane, no 列席
-    party = render.prepared(render.chart_for(engine, engine.deployed("party-admission")), on=date(2026, 3, 1))[0]
+    party = prepared(render.chart_for(engine, engine.deployed("party-admission")), on=date(2026, 3, 1))[0]
     assert not any(n.kind == "note" for n in party.nodes.values())
 
 
@@ -471,7 +474,7 @@ def test_every_step_shows_its_time_limit(engine):
     from diagrams import view
 
     chart = render.chart_for(engine, engine.deployed("major-decision"))
-    drawn = render.prepared(chart, on=date(2026, 3, 1))[0]
+    drawn = prepared(chart, on=date(2026, 3, 1))[0]
     notes = {nid: n.notes for nid, n in drawn.nodes.items()}
     assert "限30天内" in notes["two_committees"]
     assert "会前10天通知村民" in notes["villager_assembly"]  # 组织法 第二十一条
@@ -486,7 +489,7 @@ def test_every_step_shows_its_time_limit(engine):
     longer = view.drawn(build_chart(changed, render.definition_source(engine, deployed)[0]), date(2026, 3, 1))
     assert "张榜公示不少于10天" in longer.nodes["review_resolution_disclosure"].notes
     # the complaint lead's working-day deadlines (R56, R57)
-    lead = render.prepared(render.chart_for(engine, engine.deployed("complaint-lead")))[0]
+    lead = prepared(render.chart_for(engine, engine.deployed("complaint-lead")))[0]
     assert lead.nodes["lead_intake"].notes == ["15个工作日内受理，转办5个工作日内"]
     assert lead.nodes["lead_feedback"].notes == ["办结后15个工作日内反馈"]
     assert lead.nodes["objection_period"].timer_text == "反馈后30天内"  # the reporter's objection period
@@ -583,3 +586,11 @@ def test_cli_renders_the_villager_poster(app, tmp_path):
     bad = app.test_cli_runner().invoke(args=["render", "major-decision", "--variant", "villager", "--format", "svg",
                                              "--out", str(out)])
     assert bad.exit_code == 1 and "pdf" in bad.output
+
+
+def test_diagrams_modules_stay_small():
+    """Issue 16: no module in diagrams/ over 600 lines (private names: tests/test_repository.py)."""
+    from pathlib import Path
+
+    for path in sorted(Path(render.__file__).parent.glob("*.py")):
+        assert path.read_text(encoding="utf-8").count("\n") <= 600, path.name
