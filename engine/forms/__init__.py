@@ -24,6 +24,7 @@ from .base import (
     StrictInteger,
     check_dates,
     choice,
+    completed_rows,
     count,
     day,
     describe,
@@ -44,7 +45,7 @@ from . import assets, leads, ledger, services, services_welfare, yishi  # noqa: 
 
 __all__ = [
     "EARLIEST_DAY", "FORMS", "OLDEST_AGE", "CheckContext", "FormSchema", "Money", "StrictInteger", "check_dates",
-    "choice", "count", "day", "describe", "field_messages", "flag", "line", "load", "local_today", "money",
+    "choice", "completed_rows", "count", "day", "describe", "field_messages", "flag", "line", "load", "local_today", "money",
     "register", "text", "to_task_data",
     "assets", "decisions", "leads", "ledger", "members", "office", "party", "projects", "services",
     "services_welfare", "yishi",

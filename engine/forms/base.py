@@ -13,8 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from sqlalchemy import select
 
 from ..domain.clock import LOCAL_TZ
+from ..store.models import TaskRow
 
 
 def field_messages(label: str) -> dict[str, str]:
@@ -127,6 +129,21 @@ def local_today(ctx: CheckContext) -> date:
     return ctx.now.astimezone(LOCAL_TZ).date()
 
 
+def completed_rows(ctx: CheckContext, *, newest_first: bool, case_id: int | None = None, form: str | None = None,
+                   name: str | None = None) -> list[TaskRow]:
+    """The completed task rows of a case (``case_id``; by default the case being completed), ordered by
+    completion then creation, newest or oldest first; only those of ``form`` or task ``name`` if given."""
+    stmt = select(TaskRow).where(TaskRow.case_id == (ctx.case.id if case_id is None else case_id),
+                                 TaskRow.state == "completed")
+    if form:
+        stmt = stmt.where(TaskRow.form == form)
+    if name:
+        stmt = stmt.where(TaskRow.name == name)
+    if newest_first:
+        return list(ctx.session.scalars(stmt.order_by(TaskRow.completed_at.desc(), TaskRow.created_at.desc())))
+    return list(ctx.session.scalars(stmt.order_by(TaskRow.completed_at, TaskRow.created_at)))
+
+
 EARLIEST_DAY = date(1949, 10, 1)  # no village record of this engine's kinds predates the People's Republic
 OLDEST_AGE = 130  # years: the floor for a birth date
 
@@ -134,7 +151,8 @@ OLDEST_AGE = 130  # years: the floor for a birth date
 def check_dates(values: dict, ctx: CheckContext, *names: str, since_case: bool = False) -> None:
     """The sanity every date a person types gets (issue 15), every bad field reported at once: not
     after today; not before 1949-10-01 (a birth date: not more than 130 years ago); with
-    ``since_case``, not before the day the case began (an act of this case cannot predate it)."""
+    ``since_case``, not before the day the case began (an act of this case cannot predate it; records
+    that may predate the case, such as a party applicant's history, are checked without it)."""
     today = local_today(ctx)
     began = ctx.case.created_at.astimezone(LOCAL_TZ).date() if since_case and ctx.case is not None else None
     errors: dict[str, list[str]] = {}

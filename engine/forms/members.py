@@ -20,6 +20,7 @@ from .base import (
     FormSchema,
     check_dates,
     choice,
+    completed_rows,
     day,
     flag,
     line,
@@ -33,12 +34,10 @@ from .shared import (
     WITHDRAW_HELP,
     ItemForm,
     case_ref,
-    completed_rows,
     integer,
     latest,
     latest_row,
     linked_resolution,
-    not_future,
     parse_lines,
     refuse,
     withdraw_only_on_revision,
@@ -119,7 +118,7 @@ class MemberAssemblyForm(ItemForm):
     minutes = text("会议纪要")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "held_on")
+        check_dates(values, ctx, "held_on")
         should, basis = latest(ctx, "roster_capable"), "具有完全民事行为能力的成员"
         if should is None:  # a roster recorded before the capacity count: the whole roster, stricter
             should, basis = latest(ctx, "roster_total"), "成员（名单未登记完全民事行为能力人数，按成员总数计）"
@@ -338,7 +337,7 @@ class AppraisalVoteForm(ItemForm):
     minutes = text("会议纪要")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "held_on")
+        check_dates(values, ctx, "held_on")
         plan = _appraisal_plan(ctx)
         year = int(plan["year"])
         if values["held_on"].year < year:
@@ -405,7 +404,7 @@ class AppraisalVoteForm(ItemForm):
             return []
         previous: tuple[int, dict] | None = None
         for other in ctx.session.scalars(_appraisals(ctx).where(Case.status != "withdrawn")):
-            vote = next((r for r in completed_rows(ctx, other.id) if r.form == "appraisal_vote"
+            vote = next((r for r in completed_rows(ctx, newest_first=True, case_id=other.id) if r.form == "appraisal_vote"
                          and (r.data or {}).get("outcome") == "passed"), None)
             other_year = (vote.data or {}).get("year") if vote is not None else None
             if isinstance(other_year, int) and other_year < year and (previous is None or other_year > previous[0]):

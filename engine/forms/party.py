@@ -9,6 +9,7 @@ from __future__ import annotations
 from .base import (
     CheckContext,
     FormSchema,
+    check_dates,
     choice,
     day,
     flag,
@@ -24,7 +25,6 @@ from .shared import (
     iso_day,
     latest,
     latest_row,
-    not_future,
     opinion_unless,
     refuse,
     start_of_day_utc,
@@ -42,7 +42,7 @@ class PartyApplicationForm(ItemForm):
     summary = text("申请书摘要", required=False)
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "applied_on", "birth_date")
+        check_dates(values, ctx, "applied_on", "birth_date")
         if add_years(values["birth_date"], 18) > values["applied_on"]:
             raise refuse("birth_date", "申请入党须年满十八周岁")
         return {}
@@ -57,7 +57,7 @@ class PartyTalkForm(ItemForm):
     late_reason = text("超期原因", required=False, help="收到申请一个月后才谈话的必须说明")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "talked_on")
+        check_dates(values, ctx, "talked_on")
         applied = iso_day(latest(ctx, "applied_on"))
         if applied and values["talked_on"] < applied:
             raise refuse("talked_on", "谈话日期不能早于递交申请日期")
@@ -79,7 +79,7 @@ class PartyActivistForm(ItemForm):
     filed = flag("已报上级党委备案")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "activist_on")
+        check_dates(values, ctx, "activist_on")
         talked = iso_day(latest(ctx, "talked_on"))
         if talked and values["activist_on"] < talked:
             raise refuse("activist_on", "确定入党积极分子不能早于谈话日期")
@@ -101,7 +101,7 @@ class PartyCandidateForm(ItemForm):
     training_hours = integer("集中培训学时", unit="学时", maximum=1000)
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "candidate_on", "vetting_on")
+        check_dates(values, ctx, "candidate_on", "vetting_on")
         activist = iso_day(latest(ctx, "activist_on"))
         if activist and values["candidate_on"] < add_years(activist, 1):
             raise refuse("candidate_on", f"入党积极分子须经一年以上培养教育和考察才能确定为发展对象"
@@ -121,7 +121,7 @@ class PartyFormIssueForm(ItemForm):
     form_no = line("志愿书编号")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "issued_on")
+        check_dates(values, ctx, "issued_on")
         return {}
 
 
@@ -140,7 +140,7 @@ class PartyCommitteeReviewForm(ItemForm):
     _opinion = opinion_unless("approve")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "reviewed_on")
+        check_dates(values, ctx, "reviewed_on")
         candidate = iso_day(latest(ctx, "candidate_on"))
         if candidate and values["reviewed_on"] < candidate:
             raise refuse("reviewed_on", f"支委会审查日期不能早于确定发展对象的日期（{candidate.isoformat()}）")
@@ -156,7 +156,7 @@ class PartyOathForm(ItemForm):
     organiser = line("组织宣誓的党组织")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "sworn_on")
+        check_dates(values, ctx, "sworn_on")
         approved = iso_day(latest(ctx, "approved_on"))
         if approved and values["sworn_on"] < approved:
             raise refuse("sworn_on", f"入党宣誓须在上级党委批准接收预备党员（{approved.isoformat()}）之后")
@@ -179,7 +179,7 @@ class PartyFullProposalForm(ItemForm):
     reason = text("理由", required=False, help="延长预备期或取消预备党员资格时必须写明理由")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "proposed_on")
+        check_dates(values, ctx, "proposed_on")
         # 党章第七条, 细则第三十二条: 预备期满, the 党支部 discusses 转正 (not before the year is over).
         began = iso_day(latest(ctx, "probation_from"))
         ends = iso_day(latest(ctx, "extended_until")) or (add_years(began, 1) if began else None)
@@ -216,7 +216,7 @@ class PartyApprovalForm(ItemForm):
     _opinion = opinion_unless("approve")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict:
-        not_future(values, ctx, "approved_on")
+        check_dates(values, ctx, "approved_on")
         stage = ctx.properties.get("stage", "admission")
         meeting = latest_row(ctx, name=ctx.properties.get("meeting", "branch_meeting"))
         held = iso_day((meeting.data or {}).get("held_on")) if meeting is not None else None

@@ -32,6 +32,7 @@ from .base import (
     StrictInteger,
     check_dates,
     choice,
+    completed_rows,
     day,
     field_messages,
     flag,
@@ -183,27 +184,13 @@ def ratio_zh(ratio: tuple[int, int]) -> str:
     return "全体" if p == q else f"{_number_zh(q)}分之{_number_zh(p)}以上"
 
 
-def dates_since_case(ctx: CheckContext, values: dict, *names: str) -> None:
-    check_dates(values, ctx, *names, since_case=True)
-
-
-def completed_of(ctx: CheckContext, *, form: str | None = None, name: str | None = None) -> list[TaskRow]:
-    """Completed tasks of this case, oldest first."""
-    stmt = select(TaskRow).where(TaskRow.case_id == ctx.case.id, TaskRow.state == "completed")
-    if form:
-        stmt = stmt.where(TaskRow.form == form)
-    if name:
-        stmt = stmt.where(TaskRow.name == name)
-    return list(ctx.session.scalars(stmt.order_by(TaskRow.completed_at, TaskRow.created_at)))
-
-
 def latest_data(ctx: CheckContext, form: str) -> dict:
-    rows = completed_of(ctx, form=form)
+    rows = completed_rows(ctx, newest_first=False, form=form)
     return dict(rows[-1].data or {}) if rows else {}
 
 
 def _first_round(ctx: CheckContext) -> bool:
-    return not completed_of(ctx, name=ctx.task.name)
+    return not completed_rows(ctx, newest_first=False, name=ctx.task.name)
 
 
 def _village_cadres(ctx: CheckContext) -> dict[str, User]:
@@ -396,7 +383,7 @@ class HomesteadApprovalForm(FormSchema):
         require_fields(data, data.get("decision") in ("return", "refuse"), {"reason": "退回或不予批准时必须写明理由"})
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        dates_since_case(ctx, values, "site_inspected_on")
+        check_dates(values, ctx, "site_inspected_on", since_case=True)
         if values["decision"] == "approve":
             applied = stored_amount(latest_data(ctx, "homestead_application").get("area_m2"))
             if applied is not None and values["approved_area_m2"] > applied:
@@ -417,7 +404,7 @@ class HomesteadSiteCheckForm(FormSchema):
     notes = text("检查情况")
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        dates_since_case(ctx, values, "checked_on")
+        check_dates(values, ctx, "checked_on", since_case=True)
         return {}
 
 

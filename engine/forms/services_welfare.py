@@ -21,7 +21,9 @@ from .base import (
     CheckContext,
     FormSchema,
     StrictInteger,
+    check_dates,
     choice,
+    completed_rows,
     count,
     day,
     field_messages,
@@ -37,8 +39,6 @@ from .services import (
     at_least,
     avoidance_of,
     birth_date,
-    completed_of,
-    dates_since_case,
     fraction,
     id_number,
     latest_data,
@@ -149,7 +149,7 @@ class HouseholdInvestigationForm(FormSchema):
     conclusion = choice("调查结论", INVESTIGATION_CONCLUSIONS)
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        dates_since_case(ctx, values, "investigated_on")
+        check_dates(values, ctx, "investigated_on", since_case=True)
         hold = setting(ctx, "democratic_appraisal") is True
         if values["conclusion"] == "withdrawn":
             return {"hold_appraisal": hold}
@@ -188,7 +188,7 @@ class DemocraticAppraisalForm(FormSchema):
             raise ValidationError(errors)
 
     def check(self, values: dict, ctx: CheckContext) -> dict:  # R46
-        dates_since_case(ctx, values, "held_on")
+        check_dates(values, ctx, "held_on", since_case=True)
         names = split_names(values["participants"])
         if len(names) != values["attended"]:
             msg = f"参加评议人员签名{len(names)}人，与实到人数{values['attended']}人不一致"
@@ -228,7 +228,7 @@ class WelfarePreliminaryForm(FormSchema):
             raise ValidationError({"amount": ["拟同意时须填写拟核定金额，且大于0"]})
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        dates_since_case(ctx, values, "reviewed_on")
+        check_dates(values, ctx, "reviewed_on", since_case=True)
         return {}
 
 
@@ -247,7 +247,7 @@ class WelfareDecisionForm(FormSchema):
         require_fields(data, data.get("decision") == "refuse", {"reason": "不予批准时必须写明理由"})
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        dates_since_case(ctx, values, "decided_on")
+        check_dates(values, ctx, "decided_on", since_case=True)
         return {}
 
 
@@ -259,7 +259,7 @@ class RefusalNoticeForm(FormSchema):
     receipt = line("签收人或回执号", required=False)
 
     def check(self, values: dict, ctx: CheckContext) -> dict:  # R48
-        dates_since_case(ctx, values, "notified_on")
+        check_dates(values, ctx, "notified_on", since_case=True)
         return {}
 
 
@@ -272,7 +272,7 @@ class ReliefPaymentForm(FormSchema):
     voucher = line("凭证号", required=False)
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        dates_since_case(ctx, values, "paid_on")
+        check_dates(values, ctx, "paid_on", since_case=True)
         if values["amount"] <= 0:
             raise Invalid("发放金额须大于0", {"amount": ["发放金额须大于0"]})
         approved = stored_amount(latest_data(ctx, "welfare_decision").get("amount"))
@@ -340,7 +340,7 @@ class SubsidyPaymentForm(FormSchema):
     notes = text("说明", required=False, help="发放失败的原因和处理")
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        dates_since_case(ctx, values, "paid_on")
+        check_dates(values, ctx, "paid_on", since_case=True)
         listed = latest_data(ctx, "subsidy_list")
         households, total = listed.get("households"), stored_amount(listed.get("total_amount"))
         if households is not None and values["households_paid"] + values["failed_households"] > households:
@@ -427,8 +427,8 @@ class CertificateSealLogForm(FormSchema):
             raise ValidationError({"document_sha256": ["用印须留存文件哈希或用印照片，至少填写一项"]})
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        dates_since_case(ctx, values, "used_on")
-        approvals = completed_of(ctx, form="certificate_approval")
+        check_dates(values, ctx, "used_on", since_case=True)
+        approvals = completed_rows(ctx, newest_first=False, form="certificate_approval")
         if approvals and approvals[-1].completed_by == ctx.actor.id:  # R36
             raise Forbidden("用印审批人与印章保管人不能为同一人：本证明由您审批，请由印章保管人登记用印")
         return {}
@@ -446,7 +446,7 @@ class CertificateRegisterForm(FormSchema):
             raise ValidationError({"stub_kept": ["证明存根须留档备查"]})
 
     def check(self, values: dict, ctx: CheckContext) -> dict:
-        dates_since_case(ctx, values, "issued_on")
+        check_dates(values, ctx, "issued_on", since_case=True)
         year = values["issued_on"].year
         issued = ctx.session.execute(
             select(TaskRow.data).join(Case, TaskRow.case_id == Case.id).where(

@@ -32,7 +32,7 @@ from .base import (
     CheckContext,
     FormSchema,
     StrictInteger,
-    check_dates,
+    completed_rows,
     local_today,
 )
 
@@ -93,33 +93,20 @@ def refuse(field: str, message: str) -> Invalid:
     return Invalid(message, {field: [message]})
 
 
-def not_future(values: dict, ctx: CheckContext, *names: str) -> None:
-    """Dates of records that may predate the case (a party applicant's history): ``check_dates``."""
-    check_dates(values, ctx, *names)
-
-
 def yuan(value: Decimal | str | int) -> str:
     return item_settings.fmt_amount(value)
 
 
-def completed_rows(ctx: CheckContext, case_id: int | None = None) -> list[TaskRow]:
-    """Completed task rows of a case, newest first."""
-    cid = ctx.case.id if case_id is None else case_id
-    return list(ctx.session.scalars(
-        select(TaskRow).where(TaskRow.case_id == cid, TaskRow.state == "completed")
-        .order_by(TaskRow.completed_at.desc(), TaskRow.created_at.desc())))
-
-
 def latest(ctx: CheckContext, key: str, case_id: int | None = None) -> Any:
     """The newest value of ``key`` in the completed task data of the case (None if never set)."""
-    for row in completed_rows(ctx, case_id):
+    for row in completed_rows(ctx, newest_first=True, case_id=case_id):
         if row.data and row.data.get(key) is not None:
             return row.data[key]
     return None
 
 
 def latest_row(ctx: CheckContext, *, name: str | None = None, form: str | None = None) -> TaskRow | None:
-    for row in completed_rows(ctx):
+    for row in completed_rows(ctx, newest_first=True):
         if (name is None or row.name == name) and (form is None or row.form == form):
             return row
     return None
@@ -127,7 +114,7 @@ def latest_row(ctx: CheckContext, *, name: str | None = None, form: str | None =
 
 def first_round(ctx: CheckContext) -> bool:
     """Is this the first time the current task is completed in the case?"""
-    return not any(row.name == ctx.task.name for row in completed_rows(ctx))
+    return not any(row.name == ctx.task.name for row in completed_rows(ctx, newest_first=True))
 
 
 def iso_day(value: Any) -> date | None:

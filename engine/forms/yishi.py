@@ -35,12 +35,11 @@ from ..domain import settings as item_settings
 from ..domain.money import stored_amount
 from ..records import ledger
 from ..store.models import Case, LedgerEntry, ProcessDefinition, TaskRow
-from .base import CheckContext, choice, day, flag, line, money, register, text
+from .base import CheckContext, check_dates, choice, day, flag, line, money, register, text
 from .shared import (
     ItemForm,
     integer,
     latest,
-    not_future,
     refuse,
     withdraw_only_on_revision,
     yuan,
@@ -160,7 +159,7 @@ class YishiFilingForm(ItemForm):
     opinion = text("县级意见", required=False, max_len=2000, help="责令纠正时必须写明县级意见")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict | None:
-        not_future(values, ctx, "filed_on")
+        check_dates(values, ctx, "filed_on")
         if values["county_result"] == "corrected" and not (values.get("opinion") or "").strip():
             raise refuse("opinion", "县级责令纠正时必须写明县级意见")
         if values["county_result"] == "filed" and not (values.get("receipt") or "").strip():
@@ -196,7 +195,7 @@ class YishiCollectionForm(ItemForm):
     more = flag("尚未收齐，继续登记")
 
     def rules(self, values: dict, ctx: CheckContext) -> dict | None:
-        not_future(values, ctx, "collected_on")
+        check_dates(values, ctx, "collected_on")
         amount = values.get("amount") or Decimal(0)
         days = values.get("labour_days") or 0
         if amount <= 0 and days <= 0:
