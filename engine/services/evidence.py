@@ -362,8 +362,8 @@ class EvidenceMixin:
         both hashes go on the board as a new chained entry (kind ``photo``) that refers to the
         notice, so the notice's own entry and hash never change and the chain stays valid."""
         from ..domain.clock import local_text
-        from ..store.models import Attachment
         from ..records import publicity
+        from ..store.models import Attachment
 
         limit = max_upload() if limit is None else limit
         if len(data) > limit:

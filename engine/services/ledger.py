@@ -216,7 +216,8 @@ class LedgerMixin:
             raise Conflict("找不到本事项对应的公开期间")
         return ledger.parse_period(key)
 
-    def finance_statement(self, session, case: Case) -> dict:
+    def case_statement(self, session, case: Case) -> dict:
+        """The statement of a finance-disclosure case's period, as the books stand now."""
         st = ledger.statement(session, case.village, self._finance_period(session, case))
         return {**st.as_data(), "text": st.text()}
 

@@ -388,7 +388,7 @@ class TasksMixin:
             out["data"] = row.data
         if with_fields and session is not None and case.definition.key == ledger.FINANCE_PROCESS \
                 and row.form in ("review", "statement_reply"):
-            out["statement"] = self.finance_statement(session, case)  # the books as they stand now
+            out["statement"] = self.case_statement(session, case)  # the books as they stand now
         if with_fields and session is not None and row.form == "disclosure" and row.state == "ready":
             floor = int(self.catalog.deployed(case.definition).meta.get("notice_days") or 7)
             out["prefill"] = {"content": self.draft_notice(session, case, row, floor), "notice_days": floor}
