@@ -1,7 +1,7 @@
 """The flowchart service: charts and posters of deployed definitions and of cases, cached.
 
 ``Diagrams`` is what the Flask app registers as ``app.extensions["cunwu_diagrams"]``
-(``render_process`` / ``render_case`` return a ``Rendered``; web/api.py turns it into the HTTP
+(``render_process`` / ``render_case`` return a ``Rendered``; web/api/diagrams.py turns it into the HTTP
 answer) and what the ``cunwu render`` command uses. It talks to the engine only
 (``Engine.deployed``, ``Engine.case_path`` and the engine's own tables), never to Flask or the web
 layer.

@@ -235,7 +235,7 @@ def check_json_body() -> None:
     if problem:
         raise BadRequest(problem)
     # The body is parsed once (issue 16): Flask's get_json and the API's argument parser
-    # (web/api.py ``BodyOnceParser``) answer from this.
+    # (web/api/common.py ``BodyOnceParser``) answer from this.
     request._cached_json = (data, data)
 
 
