@@ -19,8 +19,9 @@ from pathlib import Path
 def _renderer_digest() -> str:
     """Changes whenever the drawing code changes, so an upgrade never serves old posters."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(path.name.encode())
+    folder = Path(__file__).resolve().parent
+    for path in sorted([*folder.glob("*.py"), *folder.glob("templates/*")]):  # the posters' HTML too
+        digest.update(path.relative_to(folder).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 

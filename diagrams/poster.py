@@ -6,7 +6,6 @@ definition version. HTML + ``@page`` printed by WeasyPrint; PNG by rasterising t
 from __future__ import annotations
 
 import base64
-import html
 import io
 import re
 import subprocess
@@ -14,6 +13,8 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+import jinja2
 
 from engine.catalogue.catalog import CATEGORIES
 
@@ -29,6 +30,12 @@ MARGIN = 10.0  # mm
 CATEGORY_NAMES = CATEGORIES  # A, B, C: the catalogue's one list
 PT_TO_MM = 25.4 / 72
 PNG_DPI = {"A4": 150, "A3": 120}
+
+#: The posters' HTML (diagrams/templates, shipped as package data). Autoescape is on: every value a
+#: template prints is text, escaped by the template (a case's title, a village's name, a URL).
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("diagrams", "templates"), autoescape=True,
+                               trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+TEMPLATES.filters["fixed"] = lambda value, digits=1: f"{value:.{digits}f}"
 
 
 @dataclass
@@ -47,10 +54,6 @@ class PosterInfo:
     township: str = ""
     contacts: dict[str, list[str]] = field(default_factory=dict)  # lane name → people
     lead_url: str = ""  # the 反映问题 code (issue 12): the village's lead form
-
-
-def _esc(text) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def svg_size_pt(svg: bytes) -> tuple[float, float]:
@@ -189,30 +192,19 @@ def poster_html(chart: Chart, svg: bytes, paper: str, info: PosterInfo, marks: C
     # the panel: numbered steps, who to call, the QR code
     done = marks.done if marks else set()
     current = set(marks.current) if marks else set()
-    step_rows = []
-    for node in steps:
-        mark = CURRENT_MARK if node.id in current else DONE_MARK if node.id in done else ""
-        cls = "current" if node.id in current else "done" if node.id in done else ""
-        limits = [n for n in node.notes if not n.startswith("需上传")][:2]
-        evidence = [n for n in node.notes if n.startswith("需上传")]
-        step_rows.append(
-            f'<li class="{cls}"><span class="no">{_esc(step_mark(node.step_no))}</span>'
-            f'<span class="name">{_esc(mark + " " if mark else "")}{_esc(node.name)}'
-            f'{"（有异议时）" if node.id == SHARED_INSPECTION else ""}</span>'
-            f'<span class="who">{_esc(node.lane)}{"".join("　" + _esc(t) for t in limits)}</span>'
-            + "".join(f'<span class="ev">{_esc(t)}</span>' for t in evidence) + '</li>')
+    steps_rows = [{"cls": "current" if node.id in current else "done" if node.id in done else "",
+                   "number": step_mark(node.step_no),
+                   "mark": CURRENT_MARK if node.id in current else DONE_MARK if node.id in done else "",
+                   "name": node.name, "shared": node.id == SHARED_INSPECTION, "lane": node.lane,
+                   "limits": [n for n in node.notes if not n.startswith("需上传")][:2],
+                   "evidence": [n for n in node.notes if n.startswith("需上传")]}
+                  for node in steps]
     timers = sorted({n.timer_text for n in chart.nodes.values() if n.timer_text})
     notes = [f"公示期{t.removeprefix('公示')}，公示期间村民可以对公开内容提出异议。" if t.startswith("公示") else t
              for t in timers]
-
-    contacts = []
-    for lane in chart.lanes:
-        names = info.contacts.get(lane) or []
-        steps_of = "".join(step_mark(n.step_no) for n in chart.lane_steps(lane))
-        people = "、".join(names) if names else "＿＿＿＿"
-        contacts.append(
-            f'<div class="contact"><b>{_esc(lane or "其他")}</b> <span class="of">{_esc(steps_of)}</span><br>'
-            f'<span class="person">负责人：{_esc(people)}</span>　<span class="phone">电话：＿＿＿＿＿</span></div>')
+    contacts = [{"lane": lane, "steps": "".join(step_mark(n.step_no) for n in chart.lane_steps(lane)),
+                 "people": "、".join(info.contacts.get(lane) or []) or "＿＿＿＿"}
+                for lane in chart.lanes]
 
     codes = qr_codes(chart, info)
     qr_mm = 30 * k if layout.side else max(16.0, min(30 * k, layout.panel_h - 24, inner_w * 0.2 - 2))
@@ -236,78 +228,26 @@ def poster_html(chart: Chart, svg: bytes, paper: str, info: PosterInfo, marks: C
         panel_top = body_bottom - layout.panel_h
         chart_top = body_top + max(0.0, (panel_top - 5 - body_top - layout.chart_h) / 2)
 
-    version = f"流程定义第{chart.version}版" + (f"（{chart.digest[:8]}）" if chart.digest else "")
-    date = f"{info.print_date.year}年{info.print_date.month}月{info.print_date.day}日"
+    return TEMPLATES.get_template("poster.html.j2").render(
+        paper=paper, orientation="landscape" if layout.landscape else "portrait", margin=MARGIN,
+        font_stack=FONT_STACK, k=k, layout=layout, inner_w=inner_w, chart_left=chart_left, chart_top=chart_top,
+        panel_left=panel_left, panel_top=panel_top, panel_font=panel_font, qr_mm=qr_mm,
+        title=title, category=category, subtitle=subtitle, place=place, basis=basis, chart_image=_data_uri(svg),
+        steps=steps_rows, contacts=contacts, notes=notes, codes=_code_images(codes),
+        date=_print_day(info), version=_version_text(chart))
 
-    steps_html = f'<section class="steps"><h2>办事步骤（照单操作）</h2><ol>{"".join(step_rows)}</ol></section>'
-    notes_html = "".join(f"<p class=\"note\">{_esc(n)}</p>" for n in notes)
-    who_html = f'<section class="who"><h2>办事找谁</h2>{"".join(contacts)}{notes_html}</section>'
-    qr_html = '<section class="qr">' + "".join(
-        f'<div class="code"><img src="{_data_uri(qr_svg(url))}" style="width:{qr_mm:.1f}mm;height:{qr_mm:.1f}mm">'
-        f'<div class="qrtext"><b>{_esc(head)}</b><br><span class="url">{_esc(url)}</span></div></div>'
-        for url, head, _note in codes) + "</section>"
-    if layout.side:
-        panel = steps_html + who_html + qr_html
-        panel_css = (".qr img{display:block;margin:0 0 1mm 0}.qr{display:flex;gap:3mm}"
-                     f".qr .code{{width:{qr_mm:.1f}mm}}")
-    else:
-        panel = (f'<div class="col c1">{steps_html}</div><div class="col c2">{who_html}</div>'
-                 f'<div class="col c3">{qr_html}</div>')
-        panel_css = (".panel .col{position:absolute;top:0;bottom:0}.c1{left:0;width:47%}"
-                     ".c2{left:50%;width:27%}.c3{left:80%;width:20%}.c1 ol{columns:2;column-gap:3mm}"
-                     ".qr img{display:block;margin:0 0 1mm 0}")
 
-    orientation = "landscape" if layout.landscape else "portrait"
-    css = f"""
-@page {{ size: {paper} {orientation}; margin: {MARGIN}mm; }}
-html, body {{ margin: 0; padding: 0; font-family: {FONT_STACK}; color: #212529; }}
-.page {{ position: relative; width: {inner_w:.2f}mm; height: {layout.page_h - 2 * MARGIN - 0.5:.2f}mm; }}
-header {{ position: absolute; left: 0; top: 0; width: 100%; height: {layout.header_h - 0.8 * k:.1f}mm;
-  border-bottom: {0.8 * k:.2f}mm solid #c92a2a; }}
-header h1 {{ margin: 0; font-size: {19 * k:.1f}pt; line-height: 1.2; }}
-header .sub {{ margin-top: {1.0 * k:.1f}mm; font-size: {10.5 * k:.1f}pt; }}
-header .badge {{ display: inline-block; background: #c92a2a; color: white; padding: 0.1mm 2mm;
-  border-radius: 1mm; font-weight: bold; margin-right: 2mm; }}
-header .basis {{ margin-top: {0.8 * k:.1f}mm; font-size: {8.5 * k:.1f}pt; color: #495057; }}
-.chart {{ position: absolute; left: {chart_left:.2f}mm; top: {chart_top:.2f}mm; }}
-.chart img {{ display: block; width: {layout.chart_w:.2f}mm; height: {layout.chart_h:.2f}mm; }}
-.panel {{ position: absolute; left: {panel_left:.2f}mm; top: {panel_top:.2f}mm; width: {layout.panel_w:.2f}mm;
-  height: {layout.panel_h:.2f}mm; font-size: {panel_font:.2f}pt; line-height: 1.3; overflow: hidden; }}
-{panel_css}
-h2 {{ font-size: {panel_font * 1.2:.2f}pt; margin: 0 0 0.8mm 0; padding: 0.4mm 1.2mm; background: #f1f3f5;
-  border-left: 1.2mm solid #c92a2a; }}
-section {{ margin-bottom: {2.0 * k:.1f}mm; }}
-ol {{ list-style: none; margin: 0; padding: 0; }}
-li {{ margin: 0 0 0.5mm 0; break-inside: avoid; }}
-li .no {{ display: inline-block; width: 1.3em; font-weight: bold; }}
-li .name {{ font-weight: bold; }}
-li .who {{ display: block; margin-left: 1.3em; color: #495057; font-size: 0.88em; }}
-li .ev {{ display: block; margin-left: 1.3em; color: #1864ab; font-size: 0.88em; font-weight: bold; }}
-li.done .name {{ color: #2b8a3e; }}
-li.current .name {{ color: #d9480f; text-decoration: underline; }}
-.contact {{ border-bottom: 0.2mm solid #ced4da; padding: 0.5mm 0 0.7mm 0; }}
-.contact .of {{ color: #495057; }}
-.contact .phone, .contact .person {{ color: #495057; font-size: 0.92em; white-space: nowrap; }}
-p.note {{ margin: 1mm 0 0 0; color: #a61e4d; }}
-.qrtext {{ font-size: 0.9em; color: #343a40; }}
-.qrtext .url {{ font-size: 0.85em; color: #495057; word-break: break-all; }}
-footer {{ position: absolute; left: 0; bottom: 0; width: 100%; height: {layout.footer_h:.1f}mm;
-  border-top: 0.3mm solid #adb5bd; font-size: {7.5 * k:.1f}pt; color: #495057; padding-top: 1mm; }}
-footer .right {{ float: right; }}
-"""
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{_esc(title)}</title><style>{css}</style></head>
-<body><div class="page">
-<header>
-  <h1>{_esc(title)}</h1>
-  <div class="sub"><span class="badge">{_esc(category)}</span>{_esc(subtitle)}{("　" + _esc(place)) if place else ""}</div>
-  <div class="basis">依据：{_esc(basis)}</div>
-</header>
-<div class="chart"><img src="{_data_uri(svg)}" alt="{_esc(title)}流程图"></div>
-<div class="panel">{panel}</div>
-<footer><span>打印日期：{date}　{_esc(version)}</span>
-<span class="right">本图由阳光村务系统根据正在运行的流程定义自动生成，办事以此为准</span></footer>
-</div></body></html>"""
+def _print_day(info: PosterInfo) -> str:
+    return f"{info.print_date.year}年{info.print_date.month}月{info.print_date.day}日"
+
+
+def _version_text(chart: Chart) -> str:
+    return f"流程定义第{chart.version}版" + (f"（{chart.digest[:8]}）" if chart.digest else "")
+
+
+def _code_images(codes: list[tuple[str, str, str]]) -> list[dict]:
+    """The codes as the templates print them: the QR image (a data URI), its heading and its URL."""
+    return [{"image": _data_uri(qr_svg(url)), "head": head, "url": url} for url, head, _note in codes]
 
 
 def qr_codes(chart: Chart, info: PosterInfo) -> list[tuple[str, str, str]]:
@@ -328,6 +268,7 @@ def qr_codes(chart: Chart, info: PosterInfo) -> list[tuple[str, str, str]]:
 #: 全国纪检监察机关统一举报电话 12388 (in service since 2008-06-26, 中央纪委监察部 via 新华网 2008-06-25;
 #: 12388.gov.cn is its website), printed beside the township's own number.
 REPORT_LINE = "12388"
+ITEM_COLORS = {"step": "#1c7ed6", "notice": "#c92a2a", "objection": "#e8590c", "end": "#2b8a3e"}
 
 
 @dataclass
@@ -427,59 +368,14 @@ def villager_html(chart: Chart, paper: str, info: PosterInfo) -> str:
     room = inner_h - 48 * k - 14 * k
     body = min(15.0 * k, room / (lines * 1.55 * PT_TO_MM * 1.08))
     place = info.village_name + (f"（{info.township}）" if info.township else "") if info.village_name else ""
-    colors = {"step": "#1c7ed6", "notice": "#c92a2a", "objection": "#e8590c", "end": "#2b8a3e"}
-    boxes = []
-    for number, item in enumerate(items, 1):
-        boxes.append(
-            f'<div class="item {item.kind}" style="border-color:{colors[item.kind]}">'
-            f'<div class="t"><span class="n" style="background:{colors[item.kind]}">{number}</span>{_esc(item.title)}</div>'
-            + "".join(f'<div class="l">{_esc(line)}</div>' for line in item.lines) + "</div>")
     codes = qr_codes(chart, info)
     qr_mm = min(58 * k, (inner_h - 60 * k) / len(codes) - 22 * k)
-    qr_html = "".join(
-        f'<div class="code"><img src="{_data_uri(qr_svg(url))}" style="width:{qr_mm:.1f}mm;height:{qr_mm:.1f}mm">'
-        f'<div class="h">{_esc(head)}</div><div class="u">{_esc(url)}</div></div>' for url, head, _note in codes)
-    date = f"{info.print_date.year}年{info.print_date.month}月{info.print_date.day}日"
-    version = f"流程定义第{chart.version}版" + (f"（{chart.digest[:8]}）" if chart.digest else "")
-    css = f"""
-@page {{ size: {paper} portrait; margin: {MARGIN}mm; }}
-html, body {{ margin: 0; padding: 0; font-family: {FONT_STACK}; color: #212529; }}
-.page {{ position: relative; width: {inner_w:.2f}mm; height: {inner_h - 0.5:.2f}mm; }}
-header {{ border-bottom: {1.2 * k:.2f}mm solid #c92a2a; padding-bottom: {2 * k:.1f}mm; }}
-h1 {{ margin: 0; font-size: {30 * k:.1f}pt; line-height: 1.2; }}
-.sub {{ font-size: {15 * k:.1f}pt; margin-top: {1.5 * k:.1f}mm; }}
-.sub b {{ background: #c92a2a; color: white; padding: 0 2mm; border-radius: 1mm; margin-right: 2mm; }}
-.list {{ position: absolute; left: 0; top: {40 * k:.1f}mm; width: 63%; }}
-.item {{ border: {0.8 * k:.2f}mm solid; border-radius: 2mm; padding: {1.6 * k:.1f}mm {3 * k:.1f}mm;
-  margin-bottom: {4.2 * k:.1f}mm; position: relative; font-size: {body:.2f}pt; line-height: 1.45; }}
-.item + .item::before {{ content: "▼"; position: absolute; top: -{4.4 * k:.1f}mm; left: 6mm; color: #868e96;
-  font-size: {body * 0.8:.2f}pt; line-height: 1; }}
-.item .t {{ font-weight: bold; font-size: 1.25em; }}
-.item .n {{ display: inline-block; color: white; border-radius: 50%; width: 1.4em; height: 1.4em; line-height: 1.4em;
-  text-align: center; margin-right: 2mm; font-size: 0.85em; vertical-align: 0.1em; }}
-.item .l {{ margin-left: 2.2em; }}
-.side {{ position: absolute; right: 0; top: {40 * k:.1f}mm; width: 33%; text-align: center; }}
-.code {{ margin-bottom: {5 * k:.1f}mm; }}
-.code img {{ display: block; margin: 0 auto; }}
-.code .h {{ font-weight: bold; font-size: {16 * k:.1f}pt; }}
-.code .u {{ font-size: {7.5 * k:.1f}pt; color: #495057; word-break: break-all; }}
-.line {{ border: {0.8 * k:.2f}mm solid #c92a2a; border-radius: 2mm; padding: {2 * k:.1f}mm; font-size: {14 * k:.1f}pt; }}
-.line .big {{ font-size: {26 * k:.1f}pt; font-weight: bold; color: #c92a2a; letter-spacing: 1mm; }}
-footer {{ position: absolute; left: 0; bottom: 0; width: 100%; border-top: 0.3mm solid #adb5bd;
-  font-size: {8 * k:.1f}pt; color: #495057; padding-top: 1mm; }}
-footer .right {{ float: right; }}
-"""
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{_esc(chart.name)}（村民版）</title><style>{css}</style></head>
-<body><div class="page">
-<header><h1>{_esc(chart.name)}</h1>
-<div class="sub"><b>村民须知</b>{_esc(place or "看公示、提异议、反映问题")}</div></header>
-<div class="list">{"".join(boxes)}</div>
-<div class="side">{qr_html}
-<div class="line">监督举报电话<br><span class="big">{REPORT_LINE}</span><br>乡镇纪委：＿＿＿＿＿＿</div></div>
-<footer><span>打印日期：{date}　{_esc(version)}　完整流程见同名流程图海报</span>
-<span class="right">阳光村务系统按正在运行的流程定义生成</span></footer>
-</div></body></html>"""
+    return TEMPLATES.get_template("villager.html.j2").render(
+        paper=paper, margin=MARGIN, font_stack=FONT_STACK, k=k, inner_w=inner_w, inner_h=inner_h, body=body,
+        name=chart.name, place=place, qr_mm=qr_mm, codes=_code_images(codes), report_line=REPORT_LINE,
+        items=[{"kind": item.kind, "color": ITEM_COLORS[item.kind], "title": item.title, "lines": item.lines}
+               for item in items],
+        date=_print_day(info), version=_version_text(chart))
 
 
 def villager_pdf(chart: Chart, paper: str, info: PosterInfo) -> bytes:

@@ -594,3 +594,26 @@ def test_diagrams_modules_stay_small():
 
     for path in sorted(Path(render.__file__).parent.glob("*.py")):
         assert path.read_text(encoding="utf-8").count("\n") <= 600, path.name
+
+
+def test_poster_html_escapes_hostile_text(engine):
+    """The posters' HTML is a Jinja template with autoescape on: a case title, an item's name, a
+    village's name or a contact that carries markup is printed as text, on both posters."""
+    import dataclasses
+    from datetime import datetime
+
+    from diagrams import poster
+
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    chart = dataclasses.replace(render.chart_for(engine, engine.deployed("major-decision")), name=f"议事{hostile}")
+    svg = render.chart_bytes(chart, "svg", title=False)
+    info = poster.PosterInfo(board_url=f"http://example.org/board?x={hostile}", print_date=datetime(2026, 3, 2),
+                             village_name=f"示范村{hostile}", township="示范镇",
+                             contacts={chart.lanes[0]: [f"张{hostile}"]}, lead_url="http://example.org/leads")
+    marks = CaseMarks(["start"], ["propose"], "running", f"修路{hostile}", 7)
+    for document in (poster.poster_html(chart, svg, "A3", info, marks), poster.poster_html(chart, svg, "A4", info),
+                     poster.villager_html(chart, "A3", info)):
+        assert "<script" not in document and "<img src=x" not in document
+        assert "&lt;script&gt;alert(" in document and "&lt;img src=x onerror=alert(1)&gt;" in document
+    text = pdf_text(poster.html_to_pdf(poster.poster_html(chart, svg, "A3", info, marks)))
+    assert "修路<script>alert(" in text.replace("\n", "")  # shown as the words it is
