@@ -5,7 +5,8 @@ reading a review task with its record 10. Since then (issue 16): the token, the 
 read in one statement of the request's own transaction (engine/services/accounts.py ``Accounts.actor``), and a
 case's task rows once per transaction, with the task itself (``Engine.case_tasks``), for the checks,
 the projection and the answer; the attachments the step binds are read with the ones the answer lists:
-11, 7 and 7. The budget is what the engine reaches; lower it when the engine gets cheaper.
+11, 7 and 7. The answer's history and board are one statement (``cases._HISTORY_AND_BOARD``): 10, 6 and 7.
+The budget is what the engine reaches; lower it when the engine gets cheaper.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import event
 from tests.conftest import ApiClient
 from tests.flows import Walk
 
-BUDGET = {"complete": 11, "get_case": 7, "get_task": 7}
+BUDGET = {"complete": 10, "get_case": 6, "get_task": 7}
 
 
 @pytest.fixture

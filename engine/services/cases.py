@@ -4,7 +4,7 @@ Mixed into :class:`engine.services.Engine`."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Integer, String, Text, bindparam, cast, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from ..catalogue.catalog import Deployed
@@ -21,12 +21,18 @@ from .common import (
     iso,
 )
 
-# The answer's history and board, built once with a bound parameter (no statement construction or
-# cache-key walk on every completion and case read).
-_HISTORY = (select(AuditEvent.at, AuditEvent.actor_name, AuditEvent.action, AuditEvent.task_id, AuditEvent.summary)
-            .where(AuditEvent.case_id == bindparam("case_id")).order_by(AuditEvent.id))
-_BOARD = (select(BoardEntry.id, BoardEntry.seq, BoardEntry.kind, BoardEntry.title, BoardEntry.notice_until)
-          .where(BoardEntry.case_id == bindparam("case_id")).order_by(BoardEntry.seq))
+# The answer's history and board in one statement (one round trip), built once with a bound parameter
+# (no statement construction or cache-key walk on every completion and case read) and run on the
+# session's connection as a Core statement: plain rows, no ORM entities (nothing here changes them).
+# ``src`` 0: an audit event (ordered by id), 1: a board entry of the case (ordered by seq).
+_a, _b = AuditEvent.__table__.c, BoardEntry.__table__.c
+_HISTORY_AND_BOARD = union_all(
+    select(literal_column("0").label("src"), _a.id.label("ord"), cast(null(), Integer).label("entry"),
+           _a.at.label("at"), _a.actor_name.label("t1"), _a.action.label("t2"), _a.task_id.label("t3"),
+           _a.summary.label("t4")).where(_a.case_id == bindparam("case_id")),
+    select(literal_column("1"), _b.seq, _b.id, _b.notice_until, _b.kind, _b.title, cast(null(), String),
+           cast(null(), Text)).where(_b.case_id == bindparam("case_id")),
+).order_by(literal_column("src"), literal_column("ord"))
 
 
 class CasesMixin:
@@ -250,18 +256,17 @@ class CasesMixin:
         rows = sorted((r for r in tasks if r.state in ("ready", "waiting")), key=lambda r: (r.created_at, r.id))
         out["tasks"] = [self.task_json(r, case.village, case, with_fields=False) for r in rows]
         # The columns the history shows, not AuditEvent objects (nothing here changes them).
-        events = session.execute(_HISTORY, {"case_id": case.id})
+        session.flush()  # what autoflush would do: the events and entries this transaction added are listed
+        rows = session.connection().execute(_HISTORY_AND_BOARD, {"case_id": case.id}).all()
         files = self.case_attachments(session, case.id)
         done = {r.id: r for r in tasks if r.state == "completed" and r.form is not None}
-        out["history"] = [{"at": iso(e.at), "actor": e.actor_name, "action": e.action, "task": e.task_id,
-                           "summary": e.summary,
-                           **({"form": done[e.task_id].form, "data": done[e.task_id].data or {},
-                               **({"body": done[e.task_id].body} if done[e.task_id].body else {})}
-                              if e.action == "complete" and e.task_id in done else {}),
-                           **({"attachments": [evidence.history_item(a) for a in files[e.task_id]]}
-                              if e.action == "complete" and e.task_id in files else {})} for e in events]
-        entries = session.execute(_BOARD, {"case_id": case.id})
-        out["board"] = [{"id": e.id, "seq": e.seq, "kind": e.kind, "title": e.title,
-                         "notice_until": iso(e.notice_until)} for e in entries]
+        out["history"] = [{"at": iso(e.at), "actor": e.t1, "action": e.t2, "task": e.t3, "summary": e.t4,
+                           **({"form": done[e.t3].form, "data": done[e.t3].data or {},
+                               **({"body": done[e.t3].body} if done[e.t3].body else {})}
+                              if e.t2 == "complete" and e.t3 in done else {}),
+                           **({"attachments": [evidence.history_item(a) for a in files[e.t3]]}
+                              if e.t2 == "complete" and e.t3 in files else {})} for e in rows if e.src == 0]
+        out["board"] = [{"id": e.entry, "seq": e.ord, "kind": e.t1, "title": e.t2, "notice_until": iso(e.at)}
+                        for e in rows if e.src == 1]
         out["hold_reason"] = case.hold_reason
         return out
