@@ -13,8 +13,6 @@ import threading
 from collections import OrderedDict
 from datetime import date
 
-from engine.store.models import ProcessDefinition
-
 from . import layout
 from .dot import lane_names, to_dot
 from .marks import CaseMarks, prepared
@@ -26,11 +24,8 @@ from .style import FONT, FONT_STACK, lane_colors
 def definition_source(engine, deployed) -> tuple[str, str]:
     """The deployed BPMN text of this version (for the flow names the spec does not keep) and
     its content hash."""
-    with engine.sessions() as session:
-        row = session.get(ProcessDefinition, deployed.id)
-        if row is None:
-            return "", f"{deployed.key}-{deployed.version}"
-        return row.source, row.content_hash
+    found = engine.definition_source(deployed.id)
+    return found if found is not None else ("", f"{deployed.key}-{deployed.version}")
 
 
 _charts: dict[int, tuple[object, Chart]] = {}

@@ -15,12 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
-
 from engine.domain import rules
-from engine.domain.errors import BadRequest, NotFound
-from engine.domain.roles import ROLES
-from engine.store.models import Case, RoleAssignment, User, Village
+from engine.domain.errors import BadRequest
 
 from . import poster, render
 from .cache import RenderCache, cache_key
@@ -105,22 +101,8 @@ class Diagrams:
                                  lead_url=self.lead_url(village, base_url))
         if not village:
             return info
-        with self.engine.sessions() as session:
-            row = session.scalar(select(Village).where(Village.code == village))
-            if row is None:
-                raise NotFound(f"没有编号为“{village}”的村", {"village": [f"没有编号为“{village}”的村"]})
-            info.village_name, info.township = row.name, row.township
-            people = session.execute(
-                select(RoleAssignment.role, User.name)
-                .join(User, RoleAssignment.user_id == User.id)
-                .where(User.active.is_(True),
-                       or_(RoleAssignment.village_id == row.id, RoleAssignment.township == row.township))
-                .order_by(User.name))
-            wanted = set(lanes)
-            for role, name in people:
-                lane = ROLES.get(role, "")
-                if lane in wanted and name not in info.contacts.setdefault(lane, []):
-                    info.contacts[lane].append(name)
+        found = self.engine.village_contacts(village, lanes)
+        info.village_name, info.township, info.contacts = found.name, found.township, found.contacts
         return info
 
     # -- rendering --------------------------------------------------------------------------------
@@ -181,10 +163,7 @@ class Diagrams:
         page of it."""
         fmt, paper = check_format(fmt), check_paper(paper)
         deployed, completed, current, status = self.engine.case_path(username, case_id)
-        with self.engine.sessions() as session:
-            case = session.get(Case, case_id)
-            title = case.title if case is not None else ""
-            village = case.village.code if case is not None and case.village is not None else None
+        title, village = self.engine.case_heading(username, case_id)
         marks = CaseMarks(list(completed), list(current), status, title, case_id)
         chart = render.chart_for(self.engine, deployed)
         day = self.today().date()

@@ -7,10 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-
-from engine.store.models import TaskRow
-
 from . import render
 from .marks import prepared
 from .style import step_mark
@@ -42,16 +38,13 @@ def case_chart(engine, username: str | None, case_id: int) -> tuple[str, list[St
     done_at: dict[str, datetime] = {}
     times: dict[str, int] = {}
     due_at: dict[str, datetime] = {}
-    with engine.sessions() as session:
-        rows = session.execute(select(TaskRow.name, TaskRow.state, TaskRow.completed_at, TaskRow.due_at)
-                               .where(TaskRow.case_id == case_id))
-        for name, state, completed_at, due in rows:
-            drawn = view.folded.get(name, name)
-            if state == "completed" and completed_at is not None:
-                times[drawn] = times.get(drawn, 0) + 1
-                done_at[drawn] = max(done_at.get(drawn, completed_at), completed_at)
-            elif state in ("ready", "waiting") and due is not None:
-                due_at[drawn] = due
+    for row in engine.case_step_rows(username, case_id):
+        drawn = view.folded.get(row.name, row.name)
+        if row.state == "completed" and row.completed_at is not None:
+            times[drawn] = times.get(drawn, 0) + 1
+            done_at[drawn] = max(done_at.get(drawn, row.completed_at), row.completed_at)
+        elif row.state in ("ready", "waiting") and row.due_at is not None:
+            due_at[drawn] = row.due_at
     current = set(drawn_marks.current)
     finished = drawn_marks.status in ("completed", "rejected", "withdrawn")
     steps = []

@@ -335,7 +335,7 @@ def restore_command(file: Path, yes: bool):
     except BackupError as exc:
         click.echo(f"恢复失败：{exc}", err=True)
         sys.exit(1)
-    _engine().catalog._cache.clear()  # deployed versions are looked up by row id: forget the old ones
+    _engine().catalog.forget()  # deployed versions are looked up by row id: forget the old ones
     files = f"，附件文件{info['files']}个" if info.get("files") else ""
     click.echo(f"已从 {file} 恢复（{info['format']}{files}）。建议接着运行 cunwu doctor 和 cunwu board verify。")
 

@@ -325,6 +325,10 @@ class Catalog:
         self._cache: dict[int, Deployed] = {}
         self._lock = threading.Lock()
 
+    def forget(self) -> None:
+        """Forget the parsed versions (after a restore, row ids may name other definitions)."""
+        self._cache.clear()
+
     # -- deployment ---------------------------------------------------------------------
     def deploy_all(self, session: Session, now) -> list[tuple[str, int, bool]]:
         """Deploy every catalogue item; return ``(key, version, is_new)`` per item."""

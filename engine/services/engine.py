@@ -25,6 +25,7 @@ from .accounts import Accounts, Bearer
 from .assets import AssetsMixin
 from .board import BoardMixin
 from .cases import CasesMixin
+from .charts import ChartsMixin
 from .checks import ChecksMixin
 from .common import (
     TASKS_KEY,
@@ -45,7 +46,7 @@ _TASK_WITH_SIBLINGS = select(TaskRow).where(TaskRow.case_id == select(TaskRow.ca
     TaskRow.id == bindparam("task_id")).scalar_subquery())
 
 
-class Engine(CasesMixin, TasksMixin, ChecksMixin, BoardMixin, TimersMixin, NotificationsMixin, DirectoryMixin,
+class Engine(CasesMixin, TasksMixin, ChecksMixin, ChartsMixin, BoardMixin, TimersMixin, NotificationsMixin, DirectoryMixin,
              EvidenceMixin, LeadsMixin, LedgerMixin, PeopleMixin, AssetsMixin):
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog,
                  files=None):
