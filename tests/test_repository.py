@@ -208,3 +208,24 @@ def test_no_private_name_is_used_across_modules():
             if "migrations" not in path.parts:
                 uses += _private_uses(path)
     assert uses == []
+
+
+def test_web_and_diagrams_reach_the_record_only_through_the_engine():
+    """Issue 16: pages, the API and the charts ask ``Engine``; only the app factory (which builds the
+    database), the CLI's migrate/backup commands and the demo seeder touch ``engine.store``."""
+    import ast
+
+    allowed = {"web/__init__.py", "web/cli.py", "web/demo_seed.py"}
+    found = []
+    for folder in ("web", "diagrams"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            name = str(path.relative_to(ROOT))
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            typing_only = {id(n) for node in ast.walk(tree)
+                           if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                           for stmt in node.body for n in ast.walk(stmt)}
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and id(node) not in typing_only \
+                        and (node.module or "").startswith("engine.store") and name not in allowed:
+                    found.append(f"{name}:{node.lineno}")
+    assert found == []

@@ -8,12 +8,15 @@ in every worker. The signed Flask cookie only carries the session's id.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from flask import current_app, g, request, session
 
 from engine.domain.errors import Forbidden, NotAuthenticated, TooManyRequests
 from engine.services.accounts import Bearer
-from engine.store.models import User
+
+if TYPE_CHECKING:  # the accounts service hands these out; the web layer never loads them itself
+    from engine.store.models import User
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 WEB_SESSION_KEY = "sid"

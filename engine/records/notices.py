@@ -313,13 +313,18 @@ def unread(session: Session, user_id: int) -> int:
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
 
 
-def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> dict:
+def read_notice(session: Session, user_id: int, notice_id: int, now: datetime) -> Notification:
+    """One's own notice, marked read (someone else's notice does not exist for you: 404)."""
     notice = session.get(Notification, notice_id) if isinstance(notice_id, int) and 0 < notice_id < 2**31 else None
-    if notice is None or notice.user_id != user_id:  # someone else's notice does not exist for you
+    if notice is None or notice.user_id != user_id:
         raise NotFound(f"没有编号为{notice_id}的通知")
     if notice.read_at is None:
         notice.read_at = now
-    return notice_json(notice)
+    return notice
+
+
+def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> dict:
+    return notice_json(read_notice(session, user_id, notice_id, now))
 
 
 # -- the township desk: what was sent ---------------------------------------------------------------

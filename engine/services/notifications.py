@@ -90,3 +90,10 @@ class NotificationsMixin:
     def read_notification(self, username: str, notice_id: int) -> dict:
         with self.transaction() as session:
             return notices.mark_read(session, self.actor(session, username).id, notice_id, self.now())
+
+    def open_notification(self, username: str, notice_id: int) -> tuple[dict, str | None]:
+        """Mark one's own notice read; answer it and the page it points to (a receivable's row in the
+        contracts register), if any."""
+        with self.transaction() as session:
+            notice = notices.read_notice(session, self.actor(session, username).id, notice_id, self.now())
+            return notices.notice_json(notice), notice.path

@@ -17,14 +17,9 @@ def notifications():
 @login_required
 def notification_open(notice_id: int):
     """Mark one's own notice read and go to its case (someone else's notice: 404)."""
-    notice = engine().read_notification(username(), notice_id)
-    if notice.get("kind") == "receivable":  # a contract's amount due: its row in the contracts register
-        from engine.store.models import Notification
-
-        with engine().sessions() as session:
-            path = session.get(Notification, notice_id).path
-        if path.startswith("/contracts?"):
-            return redirect(path)
+    notice, path = engine().open_notification(username(), notice_id)
+    if notice.get("kind") == "receivable" and (path or "").startswith("/contracts?"):
+        return redirect(path)  # a contract's amount due: its row in the contracts register
     if notice.get("case"):
         return redirect(url_for("web.case", case_id=notice["case"]))
     return redirect(url_for("web.notifications"))
