@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
 
@@ -169,17 +170,7 @@ def task_properties(task_spec) -> dict:
 
 def open_tasks(wf: BpmnWorkflow) -> list[HumanTask]:
     """Ready user tasks and waiting timer events, in a stable order."""
-    found: list[HumanTask] = []
-    for task in wf.get_tasks(state=TaskState.READY, manual=True):
-        spec = task.task_spec
-        props = task_properties(spec)
-        due = props.get("due_days")
-        found.append(HumanTask(
-            id=str(task.id), name=spec.bpmn_id or spec.name, title=spec.bpmn_name or spec.name,
-            role=role_for_lane(spec.lane) or "", extra_roles=props.get("extra_roles", ""),
-            form=props.get("form", ""), body=props.get("body"), due_days=int(due) if due else None,
-            state="ready", properties=props,
-        ))
+    found: list[HumanTask] = [_ready(task) for task in wf.get_tasks(state=TaskState.READY, manual=True)]
     for task in wf.get_tasks(state=TaskState.WAITING):
         due = _timer_due(task)
         if due is None:
@@ -194,6 +185,30 @@ def open_tasks(wf: BpmnWorkflow) -> list[HumanTask]:
             body=None, due_days=None, state="waiting", due_at=due,
         ))
     return found
+
+
+def _ready(task) -> HumanTask:
+    spec = task.task_spec
+    props = task_properties(spec)
+    due = props.get("due_days")
+    return HumanTask(
+        id=str(task.id), name=spec.bpmn_id or spec.name, title=spec.bpmn_name or spec.name,
+        role=role_for_lane(spec.lane) or "", extra_roles=props.get("extra_roles", ""),
+        form=props.get("form", ""), body=props.get("body"), due_days=int(due) if due else None,
+        state="ready", properties=props,
+    )
+
+
+def ready_task(wf: BpmnWorkflow, task_id: str) -> HumanTask | None:
+    """The ready user task ``task_id`` (as :func:`open_tasks` lists it), else None: found by its id,
+    without walking the whole task tree."""
+    try:
+        task = wf.get_task_from_id(UUID(task_id))
+    except (ValueError, TypeError, TaskNotFoundException):
+        return None
+    if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+        return None
+    return _ready(task)
 
 
 def _timer_due(task) -> datetime | None:

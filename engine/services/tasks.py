@@ -124,9 +124,8 @@ class TasksMixin:
     def complete_loaded(self, session: Session, actor: Actor, case: Case, deployed: Deployed, wf,
                          task_id: str, data: dict) -> None:
         row = session.get(TaskRow, task_id)
-        open_now = {t.id: t for t in runtime.open_tasks(wf)}
-        task = open_now.get(task_id)
-        if task is None or task.state != "ready":
+        task = runtime.ready_task(wf, task_id)
+        if task is None:
             raise Conflict("该任务已经办理，不能重复提交")
         if row.form not in forms.FORMS:
             raise Invalid(f"任务使用了未知的表单“{row.form}”")
