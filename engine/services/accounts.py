@@ -156,7 +156,7 @@ class Accounts:
             stmt, params = _actor_statements()[1], {"username": who}
         else:
             return None
-        rows = session.execute(stmt, params).all()
+        rows = session.connection().execute(stmt, params).all()  # plain rows: no ORM layer on every request
         if not rows:
             return None
         first = rows[0]
