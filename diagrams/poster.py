@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import re
 import subprocess
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -98,22 +100,29 @@ SIDE_WIDTH = {"A4": (48.0, 72.0), "A3": (62.0, 100.0)}  # mm: narrowest and wide
 MAX_SCALE = 0.72  # a small chart is not blown up past ~14pt step names
 
 
-def header_height(paper: str, basis_len: int) -> float:
-    """Title, category line and the legal basis (which may wrap)."""
+def text_em(text: str) -> float:
+    """About how wide a line of text prints, in em: a Chinese character one, a Latin letter or digit 0.6."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6 for ch in text)
+
+
+def header_height(paper: str, basis_len: int, sub_em: float = 0.0) -> float:
+    """Title, category line (which wraps when a case's title is long) and the legal basis (which may wrap)."""
     k = 1.0 if paper == "A4" else 1.35
     inner_w = PAPERS[paper][0] - 2 * MARGIN  # portrait: the narrower case
     per_line = max(20, int(inner_w / (8.5 * k * PT_TO_MM * 1.02)))
     lines = max(1, -(-basis_len // per_line))
-    return (18.5 + 4.6 * lines) * k
+    sub_lines = max(1, math.ceil(sub_em / (inner_w / (10.5 * k * PT_TO_MM * 1.02))))
+    return (18.5 + 4.6 * lines + 5.7 * (sub_lines - 1)) * k
 
 
-def plan(paper: str, chart_pt: tuple[float, float], n_steps: int, n_lanes: int, basis_len: int = 40) -> Layout:
+def plan(paper: str, chart_pt: tuple[float, float], n_steps: int, n_lanes: int, basis_len: int = 40,
+         sub_em: float = 0.0) -> Layout:
     """Pick the orientation and the panel position that print the chart largest."""
     w_pt, h_pt = chart_pt
     chart_w_mm, chart_h_mm = w_pt * PT_TO_MM, h_pt * PT_TO_MM
     short, long_ = PAPERS[paper]
     k = 1.0 if paper == "A4" else 1.35
-    header_h, footer_h, gap = header_height(paper, basis_len), 7.0 * k, 5.0
+    header_h, footer_h, gap = header_height(paper, basis_len, sub_em), 7.0 * k, 5.0
     side_min, side_max = SIDE_WIDTH[paper]
     # a panel below the chart: three columns, as tall as the longest of the lists
     rows = max(n_steps, n_lanes * 2 + 2, 9)
@@ -174,10 +183,6 @@ def poster_html(chart: Chart, svg: bytes, paper: str, info: PosterInfo, marks: C
     steps = chart.steps
     meta = chart.meta or {}
     basis = meta.get("legal_basis") or "—"
-    layout = plan(paper, svg_size_pt(svg), len(steps), len(chart.lanes), len("依据：" + basis))
-    k = 1.0 if paper == "A4" else 1.35
-    inner_w = layout.page_w - 2 * MARGIN
-    inner_h = layout.page_h - 2 * MARGIN
     category = f"{chart.category}类 · {CATEGORY_NAMES.get(chart.category, '')}"
     place = ""
     if info.village_name:
@@ -188,6 +193,11 @@ def poster_html(chart: Chart, svg: bytes, paper: str, info: PosterInfo, marks: C
         status = STATUS_NAMES.get(marks.status, marks.status)
         case = f"第{marks.case_id}号事项" if marks.case_id else "本事项"
         subtitle += f"　{case}{('“' + marks.title + '”') if marks.title else ''}　当前状态：{status}"
+    sub_em = text_em(category) + 1.5 + text_em(subtitle) + (1 + text_em(place) if place else 0)  # 1.5: the badge
+    layout = plan(paper, svg_size_pt(svg), len(steps), len(chart.lanes), len("依据：" + basis), sub_em)
+    k = 1.0 if paper == "A4" else 1.35
+    inner_w = layout.page_w - 2 * MARGIN
+    inner_h = layout.page_h - 2 * MARGIN
 
     # the panel: numbered steps, who to call, the QR code
     done = marks.done if marks else set()

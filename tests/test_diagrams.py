@@ -617,3 +617,29 @@ def test_poster_html_escapes_hostile_text(engine):
         assert "&lt;script&gt;alert(" in document and "&lt;img src=x onerror=alert(1)&gt;" in document
     text = pdf_text(poster.html_to_pdf(poster.poster_html(chart, svg, "A3", info, marks)))
     assert "修路<script>alert(" in text.replace("\n", "")  # shown as the words it is
+
+
+def test_a_long_case_title_wraps_above_the_legal_basis(engine):
+    """A case poster's category line wraps when the case's title is long: the header grows, so the
+    legal basis stays above the header's rule and the chart (A4 and A3)."""
+    from datetime import datetime
+
+    from diagrams import poster
+
+    chart = render.chart_for(engine, engine.deployed("major-decision"))
+    info = poster.PosterInfo(board_url="http://example.org/board", print_date=datetime(2026, 3, 2),
+                             village_name="示范村", township="示范镇")
+    title = "关于村东头道路硬化及排水沟改造工程实施方案（含预算调整和施工单位选定办法）的决策（第二次）"
+    for paper in ("A4", "A3"):
+        marks = CaseMarks(["start"], ["propose"], "running", title, 12)
+        svg = render.chart_bytes(chart, "svg", marks, title=False)
+        document = poster.poster_html(chart, svg, paper, info, marks)
+        rule = float(re.search(r"header \{[^}]*?height: ([\d.]+)mm", document).group(1))  # the red rule's top
+        chart_top = float(re.search(r"\.chart \{[^}]*?top: ([\d.]+)mm", document).group(1))
+        page = etree.fromstring(subprocess.run(["pdftotext", "-bbox", "-", "-"], capture_output=True, check=True,
+                                               input=poster.html_to_pdf(document)).stdout)
+        words = [(float(w.get("yMin")), float(w.get("yMax")), w.text or "") for w in page.iter("{*}word")]
+        basis = next(w for w in words if w[2].startswith("依据"))
+        assert any("（第二次）" in w[2] for w in words if w[0] < basis[0]), paper  # the title wrapped above it
+        bottom_mm = basis[1] * 25.4 / 72 - poster.MARGIN
+        assert bottom_mm <= rule <= chart_top, (paper, bottom_mm, rule, chart_top)
