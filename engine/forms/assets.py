@@ -66,5 +66,15 @@ class DisposalContractForm(ContractForm):
         return {**out, "contract_kind": kind, "contract_entity": entity, "contract_asset": asset_id,
                 "contract_subject": subject}
 
+    def book(self, values: dict, ctx: CheckContext) -> dict:
+        """R40: the contract enters the contracts register in the step's transaction, linked to the
+        case and the asset (whose status follows)."""
+        extra = ctx.extra
+        contract = assets.record_disposal_contract(ctx.session, ctx.case, ctx.task, {
+            **values, "kind": extra["contract_kind"], "entity": extra["contract_entity"],
+            "asset_id": extra.get("contract_asset"), "subject": extra["contract_subject"]},
+            by=ctx.actor.name, now=ctx.now)
+        return {"ledger_contract": contract.id}
+
 
 register("disposal_contract", DisposalContractForm)

@@ -7,6 +7,7 @@ field's ``metadata`` carries what a page needs to draw it: ``label``, ``help``, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -112,16 +113,29 @@ def flag(label: str, *, help: str = "") -> fields.Boolean:
 
 @dataclass
 class CheckContext:
-    """What a form's ``check`` may look at beyond its own fields (read-mostly)."""
+    """What a form's hooks may look at beyond its own fields, and what a completion collects.
+
+    ``services`` is the engine (``engine.services.Engine``) lending the capabilities of the layer
+    above that a form's effects need and may not import (layers): the case's task rows and the
+    meetings' checks (``returned_record``, ``meeting_dates``, ``statutory_needs_assembly``,
+    ``meeting``, ``no_self_review``, ``approved_amount``), the board (``prepare_posting``,
+    ``finance_posting``, ``post_notice``, ``objection_for``, ``current_entry``), the record of a
+    decision (``completions``, ``judged_record``, ``record_json``, ``notice_subject``), the books
+    (``case_statement``) and the audit log (``audit``). It is None where nothing is completed."""
 
     session: Any
     village: Any  # engine.store.models.Village (counts, settings)
     case: Any  # engine.store.models.Case
     meta: dict  # the catalogue entry of the item (thresholds, notice floor, ...)
     now: datetime
-    actor: Any  # engine.domain.authz.Actor
-    task: Any  # engine.store.models.TaskRow being completed
+    actor: Any  # engine.domain.authz.Actor (None when a task is only read)
+    task: Any  # engine.store.models.TaskRow being completed (or read)
     properties: dict = field(default_factory=dict)  # the BPMN task's spiffworkflow properties
+    services: Any = None  # the engine's capabilities for a form's effects (above)
+    rounds: int = 0  # how many times this step was completed before in the case
+    extra: dict = field(default_factory=dict)  # what the completion adds to the step's data (check's, effects')
+    summary: str = ""  # what was decided, for the case history (``effects`` says it)
+    on_record: list[Callable[[], None]] = field(default_factory=list)  # run once the completion is audited
 
 
 def local_today(ctx: CheckContext) -> date:
@@ -176,14 +190,29 @@ def check_dates(values: dict, ctx: CheckContext, *names: str, since_case: bool =
 class FormSchema(Schema):
     """Base of every task form: unknown fields are refused, messages are Chinese.
 
-    A form may define ``check(self, values, ctx: CheckContext) -> dict | None``: rules that need
-    the database or the village record (a linked resolution, thresholds, avoidance). It raises
-    ``engine.domain.errors.Invalid`` with ``fields`` to refuse, and may return extra task data for the
-    gateways; the key ``exclude_users`` (usernames) keeps those people off the case (回避).
+    The engine completes every task the same way (``engine.services.Engine.complete_loaded``):
+    ``load`` (the fields), ``check``, ``effects``, the workflow moves on, ``book``, the audit event,
+    ``ctx.on_record``, ``after``. A form overrides the hooks it needs; the defaults do nothing:
+
+    - ``check(values, ctx) -> dict | None``: rules that need the database or the village record (a
+      linked resolution, thresholds, avoidance). It raises ``engine.domain.errors.Invalid`` with
+      ``fields`` to refuse, and may return extra task data for the gateways; the key
+      ``exclude_users`` (usernames) keeps those people off the case (回避).
+    - ``effects(values, ctx)``: what the step does before the workflow moves on, with the engine's
+      capabilities (``ctx.services``): rules that need them, more task data (``ctx.extra``), what
+      was decided (``ctx.summary``), and what is done once the completion is on the record
+      (``ctx.on_record``: the board's postings).
+    - ``summary_of(values, extra) -> str | None``: says what was decided, for the case history
+      (None: ``ctx.summary``).
+    - ``book(values, ctx) -> dict``: entries the step makes in the village's books or registers, in
+      the step's transaction, once the task row is completed; their ids go into the audit event.
+    - ``after(values, ctx)``: runs once the engine has moved on (e.g. to set the next steps' due dates).
+    - ``task_fields(ctx) -> dict``: more keys of the task's answer when its form is shown (a draft,
+      the statement, the objection to answer); ``subject(ctx) -> dict | None``: the record this
+      step decides about, so nobody approves blind.
+
     ``holds_on`` (a ``decision`` value) puts the case on hold when chosen; ``releases_hold`` marks a
     form that may be completed while the case is held and lifts the hold (``engine/records/holds.py``).
-    ``after(self, values, ctx)`` runs once the engine has moved on (e.g. to set the next steps' due
-    dates); ``summary_of(self, values, extra) -> str`` says what was decided, for the case history.
     """
 
     title_zh = "表单"
@@ -193,12 +222,39 @@ class FormSchema(Schema):
 
     error_messages = {"unknown": "不认识的字段", "type": "表单数据必须是对象（JSON object）"}
 
+    def check(self, values: dict, ctx: CheckContext) -> dict | None:
+        return None
+
+    def effects(self, values: dict, ctx: CheckContext) -> None:
+        return None
+
+    def summary_of(self, values: dict, extra: dict) -> str | None:
+        return None
+
+    def book(self, values: dict, ctx: CheckContext) -> dict:
+        return {}
+
+    def after(self, values: dict, ctx: CheckContext) -> None:
+        return None
+
+    def task_fields(self, ctx: CheckContext) -> dict:
+        return {}
+
+    def subject(self, ctx: CheckContext) -> dict | None:
+        return None
+
+
+HOOKS = ("check", "effects", "summary_of", "book", "after", "task_fields", "subject")
+
 
 FORMS: dict[str, type[FormSchema]] = {}  # filled by the family modules, in the order
 # engine/forms/__init__.py imports them (docs/forms.md lists them in that order)
 
 
 def register(key: str, schema: type[FormSchema]) -> type[FormSchema]:
+    shadowed = set(HOOKS) & set(schema._declared_fields)
+    if shadowed:
+        raise RuntimeError(f"form {key!r}: a field named like a hook ({', '.join(sorted(shadowed))})")
     FORMS[key] = schema
     return schema
 

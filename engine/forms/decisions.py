@@ -3,12 +3,17 @@ disclosure, implementation, objection reply and the township's inspection."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import ValidationError, validate, validates_schema
+from sqlalchemy import func, select
 
 from ..domain.clock import LOCAL_TZ
+from ..domain.errors import Conflict, Invalid
 from ..domain.matters import MATTERS
+from ..records import ledger, publicity
+from ..store.models import BoardEntry, Objection, User
 from .base import (
     CheckContext,
     FormSchema,
@@ -22,6 +27,7 @@ from .base import (
     money,
     register,
     text,
+    to_task_data,
 )
 
 
@@ -60,6 +66,23 @@ class ProposalForm(FormSchema):
             raise Invalid("村党组织研究日期不能晚于今天", {"party_study_on": ["村党组织研究日期不能晚于今天"]})
         return None
 
+    def effects(self, values: dict, ctx: CheckContext) -> None:
+        if values.get("withdraw") and ctx.rounds == 0 and ctx.task.name == "propose" and ctx.case.state == "":
+            raise Invalid("新发起的事项不能直接撤回", {"withdraw": ["新发起的事项不能直接撤回"]})
+        ctx.summary = "撤回事项" if values.get("withdraw") else f"提议：{values.get('title', '')}"
+
+
+def iso(value: datetime | None) -> str | None:
+    """A moment as the task data keeps it (UTC, ISO 8601), as ``engine.services.common.iso``."""
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def post_on_record(ctx: CheckContext, posting: dict) -> None:
+    """Post ``posting`` (a notice the services prepared) once the step's completion is on the record."""
+    ctx.extra["notice_until"] = iso(posting["notice_until"])
+    ctx.extra["posted_at"] = iso(ctx.now)
+    ctx.on_record.append(lambda: ctx.services.post_notice(ctx.session, ctx.case, ctx.actor, posting, ctx.now))
+
 
 class MeetingForm(FormSchema):
     title_zh = "会议记录"
@@ -79,6 +102,24 @@ class MeetingForm(FormSchema):
     written_oppose = count("书面意见反对票数", required=False, unit="票",
                            help="因故不能到会的有表决权党员会前提交书面意见表示反对的人数")
 
+    def effects(self, values: dict, ctx: CheckContext) -> None:
+        services, session, case, row = ctx.services, ctx.session, ctx.case, ctx.task
+        correcting = services.returned_record(session, case, row)
+        if correcting is not None and values["held_on"].isoformat() != correcting.data.get("held_on"):
+            # D9: a supervisor's return corrects the record of the meeting that was held; it never
+            # makes a meeting be held again (组织法第三十二条: the 监委会 supervises, it does not decide).
+            message = f"这是对{correcting.data.get('held_on')}会议记录的更正，会议日期不能改变"
+            raise Invalid(message, {"held_on": [message]})
+        services.meeting_dates(session, case, row, values, correcting)
+        if row.body == "representatives":
+            services.statutory_needs_assembly(session, case)
+        extra, summary = services.meeting(case.village, row.body or "", values, ctx.properties.get("vote_rule"))
+        ctx.extra.update(extra)
+        ctx.summary = summary
+        if correcting is not None:
+            ctx.extra["corrects"] = correcting.id
+            ctx.summary = f"更正记录：{summary}"
+
 
 class ReviewForm(FormSchema):
     """D9 (组织法第三十二条): the 监委会 supervises and never decides. ``return``: the record as
@@ -95,6 +136,37 @@ class ReviewForm(FormSchema):
         if data.get("decision") in ("return", "object") and not (data.get("opinion") or "").strip():
             raise ValidationError({"opinion": ["退回或提出异议时必须填写审核意见"]})
 
+    def effects(self, values: dict, ctx: CheckContext) -> None:
+        services = ctx.services
+        services.no_self_review(ctx.session, ctx.actor, ctx.case, ctx.task)
+        ctx.summary = {"approve": "审核同意", "return": f"退回更正记录：{values.get('opinion', '')}",
+                       "object": f"对程序提出异议，报乡镇纪委核查：{values.get('opinion', '')}"}[values["decision"]]
+        publishes = ctx.properties.get("publishes")
+        if publishes == "finance" and values["decision"] == "approve":
+            # 民主理财 (R27): the statement generated from the ledger is posted as approved.
+            posting = services.finance_posting(ctx.session, ctx.case, ctx.now, int(ctx.meta.get("notice_days") or 7))
+            ctx.extra["statement"] = posting.pop("statement")
+            post_on_record(ctx, posting)
+        elif publishes and values["decision"] == "approve":
+            post_on_record(ctx, services.prepare_posting(ctx.session, ctx.case, publishes, ctx.now,
+                                                         ctx.properties.get("notice_label")))
+
+    def task_fields(self, ctx: CheckContext) -> dict:
+        return finance_statement(ctx)
+
+    def subject(self, ctx: CheckContext) -> dict | None:
+        """The stage record under review."""
+        services = ctx.services
+        record = services.judged_record(services.completions(ctx.session, ctx.case), ctx.task)
+        return services.record_json(ctx.session, record) if record is not None else None
+
+
+def finance_statement(ctx: CheckContext) -> dict:
+    """The books as they stand now, beside a review of (or a reply on) a finance-disclosure statement."""
+    if ctx.case.definition.key == ledger.FINANCE_PROCESS:
+        return {"statement": ctx.services.case_statement(ctx.session, ctx.case)}
+    return {}
+
 
 class DisclosureForm(FormSchema):
     title_zh = "公开内容"
@@ -106,6 +178,28 @@ class DisclosureForm(FormSchema):
         metadata={"label": "公示天数", "unit": "天", "widget": "number", "help": "不得少于本事项的法定最少天数"},
     )
 
+    def effects(self, values: dict, ctx: CheckContext) -> None:
+        floor = int(ctx.meta.get("notice_days") or 7)
+        if values["notice_days"] < floor:
+            raise Invalid(f"公示天数不得少于{floor}天", {"notice_days": [f"本事项公示不得少于{floor}天"]})
+        ctx.summary = f"拟定公开内容（公示{values['notice_days']}天）"
+        publishes = ctx.properties.get("publishes")
+        if publishes:
+            # A notice its own body posts (发展对象公示: the 党支部, not the 监委会, whose supervision
+            # covers 村务, not the Party's internal affairs).
+            post_on_record(ctx, ctx.services.prepare_posting(ctx.session, ctx.case, publishes, ctx.now,
+                                                             ctx.properties.get("notice_label"),
+                                                             own=(ctx.task, values, ctx.actor.name)))
+            ctx.summary = f"{ctx.summary}，张榜公布"
+
+    def task_fields(self, ctx: CheckContext) -> dict:
+        """A draft from the record, for the cadre to edit, and the notice floor."""
+        if ctx.task.state != "ready":
+            return {}
+        floor = int(ctx.meta.get("notice_days") or 7)
+        return {"prefill": {"content": ctx.services.draft_notice(ctx.session, ctx.case, ctx.task, floor),
+                            "notice_days": floor}}
+
 
 class ImplementationForm(FormSchema):
     title_zh = "实施情况"
@@ -113,6 +207,19 @@ class ImplementationForm(FormSchema):
     amount_spent = money("实际支出")
     over_budget_reason = text("超支原因", required=False, max_len=2000,
                               help="实际支出超过决议金额时必填，并在实施结果公开中写明")
+
+    def effects(self, values: dict, ctx: CheckContext) -> None:
+        ctx.summary = f"实施情况：支出{to_task_data(values)['amount_spent']}元"
+        approved = ctx.services.approved_amount(ctx.session, ctx.case)
+        if approved is not None and values["amount_spent"] > approved:
+            from ..domain.money import spoken
+
+            if not (values.get("over_budget_reason") or "").strip():
+                message = (f"实际支出{spoken(values['amount_spent'])}超过决议金额{spoken(approved)}，"
+                           "须写明超支原因（将在实施结果公开中公布）")
+                raise Invalid(message, {"over_budget_reason": [message]})
+            ctx.extra.update(approved_amount=str(approved), over_budget=True)
+            ctx.summary += f"，超过决议金额{approved}元"
 
 
 class ObjectionReplyForm(FormSchema):
@@ -122,6 +229,55 @@ class ObjectionReplyForm(FormSchema):
                                    "escalate": "涉及决定本身（暂停并报乡镇纪委核查）"})
     reply = text("答复内容", help="答复将在公开栏公布")
 
+    def effects(self, values: dict, ctx: CheckContext) -> None:
+        session = ctx.session
+        objection = ctx.services.objection_for(session, ctx.case)
+        if objection is None:
+            raise Conflict("没有待答复的异议")
+        objection.decision = values["decision"]
+        objection.reply = values["reply"]
+        objection.replied_by = ctx.actor.name
+        objection.replied_at = ctx.now
+        session.flush()
+        remaining = session.scalar(select(func.count()).select_from(Objection).where(
+            Objection.entry_id == objection.entry_id, Objection.decision.is_(None))) or 0
+        ctx.extra["open_objections"] = remaining if values["decision"] == "dismiss" else 0
+        ctx.summary = {"uphold": "异议成立，更正后重新公示", "escalate": "异议涉及决定本身，报乡镇纪委核查",
+                       "dismiss": "异议不成立"}[values["decision"]] + f"：{values['reply']}"
+        ctx.task.objection_id = objection.id
+        ctx.on_record.append(lambda: self.post_reply(ctx, objection))
+
+    @staticmethod
+    def post_reply(ctx: CheckContext, objection: Objection) -> None:
+        """The answer goes on the board, beside the notice objected to."""
+        entry = ctx.session.get(BoardEntry, objection.entry_id)
+        publicity.post(ctx.session, ctx.case.village, case_id=ctx.case.id, kind="objection_reply",
+                       title=f"关于“{entry.title}”异议的答复",
+                       content=f"异议：{objection.text}\n答复：{objection.reply}\n结论："
+                               + {"uphold": "异议成立，更正后重新公示",
+                                  "escalate": "异议涉及决定本身，已暂停办理，报乡镇纪委核查"}.get(
+                                   objection.decision, "异议不成立，公示继续"),
+                       posted_at=ctx.now, posted_by=ctx.actor.name, reviewed_by=ctx.actor.name,
+                       refers_to_id=entry.id)
+
+    def task_fields(self, ctx: CheckContext) -> dict:
+        """The objection to answer (its filer's contact is removed for all but the supervisors)."""
+        if ctx.task.state != "ready":
+            return {}
+        objection = ctx.services.objection_for(ctx.session, ctx.case)
+        if objection is None:
+            return {}
+        return {"objection": {"id": objection.id, "name": objection.name, "contact": objection.contact,
+                              "text": objection.text, "filed_at": iso(objection.filed_at)}}
+
+    def subject(self, ctx: CheckContext) -> dict | None:
+        """The notice objected to, with the objection's text (never who filed it)."""
+        services, session = ctx.services, ctx.session
+        objection = services.objection_for(session, ctx.case) if ctx.task.state == "ready" else None
+        entry = session.get(BoardEntry, objection.entry_id) if objection is not None else \
+            services.current_entry(session, ctx.case)
+        return services.notice_subject(session, ctx.case, entry, objection)
+
 
 class InspectionForm(FormSchema):
     """The township 纪委's inspection of an objection to the procedure (D9)."""
@@ -130,6 +286,31 @@ class InspectionForm(FormSchema):
     releases_hold = True  # may be completed while the case is on hold, and releases it
     finding = choice("核查结论", {"dismiss": "程序无问题（恢复办理）", "redo": "程序有缺陷（责令重做该环节）"})
     opinion = text("核查意见")
+
+    def effects(self, values: dict, ctx: CheckContext) -> None:
+        ctx.summary = ("核查无问题，恢复办理" if values["finding"] == "dismiss" else "程序有缺陷，责令重做该环节") \
+            + f"：{values['opinion']}"
+
+    def subject(self, ctx: CheckContext) -> dict | None:
+        """What the objection to the procedure was raised about, and who raised it."""
+        services, session, case = ctx.services, ctx.session, ctx.case
+        done = services.completions(session, case)
+        before = done[:done.index(ctx.task)] if ctx.task in done else done
+        raised = next((r for r in reversed(before) if r.form in ("review", "objection_reply")
+                       and (r.data or {}).get("decision") in ("object", "escalate")), None)
+        if raised is None:
+            return None
+        if raised.form == "review":
+            record = services.judged_record(done, raised)
+            subject = services.record_json(session, record) if record is not None else None
+        else:
+            subject = services.notice_subject(session, case, services.current_entry(session, case), None)
+        if subject is not None:
+            who = session.get(User, raised.completed_by) if raised.completed_by else None
+            subject["raised_by"] = {"title": raised.title, "by": who.name if who else "",
+                                    "at": iso(raised.completed_at), "opinion": (raised.data or {}).get(
+                                        "opinion") or (raised.data or {}).get("reply") or ""}
+        return subject
 
 
 DECISION_FORMS: dict[str, type[FormSchema]] = {

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ..domain.errors import Invalid
 from ..store.models import TaskRow
 from .base import CheckContext, FormSchema, choice, line, register, text
+from .decisions import finance_statement
 
 AGENCY_DECISIONS = {"approve": "审核通过，准予支付", "refuse": "不予受理（退回村级补正）"}
 
@@ -21,6 +22,12 @@ class StatementReplyForm(FormSchema):
 
     title_zh = "答复质询"
     reply = text("答复", max_len=5000, help="逐条答复监委会（民主理财小组）的质询；账目有误的，先在账目中冲销更正")
+
+    def effects(self, values: dict, ctx: CheckContext) -> None:
+        ctx.summary = f"答复质询：{values['reply']}"
+
+    def task_fields(self, ctx: CheckContext) -> dict:
+        return finance_statement(ctx)
 
 
 class AgencyReviewForm(FormSchema):

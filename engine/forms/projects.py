@@ -15,6 +15,7 @@ from ..domain import rules
 from ..domain import settings as item_settings
 from ..domain.errors import Forbidden
 from ..domain.money import stored_amount
+from ..records import ledger
 from ..store.models import Case, TaskRow, User
 from .base import (
     CheckContext,
@@ -233,6 +234,13 @@ class PaymentForm(ItemForm):
                 raise refuse("method", f"超过{yuan(limit)}元的款项须非现金结算（银行转账或“一卡通”）"
                               if limit else "本事项的款项须非现金结算（银行转账或“一卡通”）")
         return {"paid_amount": str(amount)}
+
+    def book(self, values: dict, ctx: CheckContext) -> dict:
+        """R34: the money moves and is booked in one transaction; the step's out entry is its
+        voucher in the village's books (CONTRACT "The ledger")."""
+        entry = ledger.record_payment(ctx.session, ctx.case, ctx.task, values, actor_id=ctx.actor.id,
+                                      actor_name=ctx.actor.name, now=ctx.now)
+        return {"ledger_entry": entry.id}
 
 
 # ---------------------------------------------------------------------------- A3 村级物资与服务采购

@@ -220,11 +220,12 @@ class YishiCollectionForm(ItemForm):
                 raise refuse("labour_days", f"累计出工{worked + days}个工日超过方案批准的筹劳总数{approved_days}个工日")
         return {"raised_total": str(raised + amount), "labour_days_total": worked + days}
 
-    def book(self, values: dict, ctx: CheckContext) -> LedgerEntry | None:
-        """The receipt in the village's books, in the step's transaction (R34: nothing off the books)."""
+    def book(self, values: dict, ctx: CheckContext) -> dict:
+        """The receipt in the village's books, in the step's transaction (R34: nothing off the books),
+        audited like a receipt so ``cunwu doctor`` finds it deleted or altered."""
         amount = values.get("amount") or Decimal(0)
         if amount <= 0:
-            return None
+            return {}
         project = latest(ctx, "project") or ctx.case.title
         payers = values.get("payers")
         entry = ledger.add_receipt(ctx.session, ctx.village, {
@@ -234,7 +235,11 @@ class YishiCollectionForm(ItemForm):
             actor_id=ctx.actor.id, actor_name=ctx.actor.name, now=ctx.now)
         entry.case_id = ctx.case.id
         ctx.session.flush()
-        return entry
+        ctx.services.audit(ctx.session, action="ledger_receipt", actor=ctx.actor, case=ctx.case, task_id=ctx.task.id,
+                           summary=f"登记收入：{ledger.ENTITIES[entry.entity]} {entry.account} "
+                                   f"{ledger.money(entry.amount)}元（{entry.summary}）",
+                           data={"entry": entry.id, "amount": ledger.money(entry.amount), "entity": entry.entity})
+        return {"ledger_entry": entry.id}
 
     def summary_of(self, values: dict, extra: dict) -> str:
         parts = []

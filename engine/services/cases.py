@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import Integer, String, Text, bindparam, cast, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from .. import forms
 from ..catalogue.catalog import Deployed
 from ..domain import rules
 from ..domain.authz import Actor
@@ -185,7 +186,7 @@ class CasesMixin:
     # -- what a decision is about (CONTRACT "What people see": ``subject``) ---------------------
     JUDGING_FORMS = ("review", "objection_reply", "inspection")
 
-    def _record_json(self, session: Session, row: TaskRow) -> dict:
+    def record_json(self, session: Session, row: TaskRow) -> dict:
         by = session.get(User, row.completed_by) if row.completed_by else None
         out = {"task": row.id, "title": row.title, "form": row.form, "data": row.data or {},
                "by": by.name if by else "", "at": iso(row.completed_at)}
@@ -210,7 +211,7 @@ class CasesMixin:
         before = done[:done.index(upto)] if upto is not None and upto in done else done
         return next((r for r in reversed(before) if r.form not in self.JUDGING_FORMS), None)
 
-    def _notice_subject(self, session: Session, case: Case, entry: BoardEntry | None,
+    def notice_subject(self, session: Session, case: Case, entry: BoardEntry | None,
                         objection: Objection | None) -> dict | None:
         if entry is None:
             return None
@@ -221,34 +222,13 @@ class CasesMixin:
                 "at": iso(entry.posted_at)}
 
     def subject(self, session: Session, case: Case, row: TaskRow) -> dict | None:
-        """The record a review, objection reply or inspection decides about, so nobody approves blind."""
-        if row.form == "review":
-            record = self.judged_record(self.completions(session, case), row)
-            return self._record_json(session, record) if record is not None else None
-        if row.form == "objection_reply":
-            objection = self.objection_for(session, case) if row.state == "ready" else None
-            entry = session.get(BoardEntry, objection.entry_id) if objection is not None else \
-                self.current_entry(session, case)
-            return self._notice_subject(session, case, entry, objection)
-        if row.form == "inspection":
-            done = self.completions(session, case)
-            before = done[:done.index(row)] if row in done else done
-            raised = next((r for r in reversed(before) if r.form in ("review", "objection_reply")
-                           and (r.data or {}).get("decision") in ("object", "escalate")), None)
-            if raised is None:
-                return None
-            if raised.form == "review":
-                record = self.judged_record(done, raised)
-                subject = self._record_json(session, record) if record is not None else None
-            else:
-                subject = self._notice_subject(session, case, self.current_entry(session, case), None)
-            if subject is not None:
-                who = session.get(User, raised.completed_by) if raised.completed_by else None
-                subject["raised_by"] = {"title": raised.title, "by": who.name if who else "",
-                                        "at": iso(raised.completed_at), "opinion": (raised.data or {}).get(
-                                            "opinion") or (raised.data or {}).get("reply") or ""}
-            return subject
-        return None
+        """The record a review, objection reply or inspection decides about, so nobody approves blind
+        (each form says what it is: ``FormSchema.subject``)."""
+        if row.form not in forms.FORMS:
+            return None
+        ctx = forms.CheckContext(session=session, village=case.village, case=case, meta=case.definition.meta,
+                                 now=self.now(), actor=None, task=row, services=self)
+        return forms.FORMS[row.form]().subject(ctx)
 
     def case_json(self, session: Session, case: Case) -> dict:
         out = self._case_summary(case)

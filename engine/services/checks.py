@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..domain import rules
 from ..domain.authz import Actor
-from ..domain.clock import LOCAL_TZ
+from ..domain.clock import LOCAL_TZ, local_text
 from ..domain.errors import Conflict, Forbidden, Invalid
 from ..records import publicity
 from ..store.models import BoardEntry, Case, Objection, TaskRow, User, Village
@@ -194,3 +194,24 @@ class ChecksMixin:
             return None
         return session.scalar(select(Objection).where(Objection.entry_id == entry.id, Objection.decision.is_(None))
                               .order_by(Objection.id).limit(1))
+
+    def returned_record(self, session: Session, case: Case, row: TaskRow) -> TaskRow | None:
+        """The earlier record of this meeting task when the supervisor's latest review of it returned it."""
+        previous = self.latest_done(session, case, name=row.name)
+        if previous is None or not previous.data:
+            return None
+        review = self.latest_done(session, case, form="review", since=previous.completed_at)
+        if review is None or not review.data or review.data.get("decision") != "return":
+            return None
+        return previous
+
+    def post_notice(self, session: Session, case: Case, actor: Actor, posting: dict, now: datetime) -> None:
+        """Post a notice ``prepare_posting`` (or ``finance_posting``) prepared, reviewed by ``actor``."""
+        entry = publicity.post(session, case.village, case_id=case.id, kind=posting["kind"],
+                               title=posting["title"], content=posting["content"], posted_at=now,
+                               notice_until=posting["notice_until"], posted_by=posting["posted_by"],
+                               reviewed_by=actor.name, refers_to_id=posting["refers_to"],
+                               evidence=posting["evidence"])
+        self.audit(session, action="post", actor=actor, case=case,
+                    summary=f"张榜公布：{entry.title}（公示至{local_text(posting['notice_until'])}）",
+                    data={"entry": entry.id, "hash": entry.hash})

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from marshmallow import ValidationError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,8 +20,8 @@ from ..domain.clock import local_text
 from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
 from ..domain.roles import ROLES, level_of
 from ..process import runtime
-from ..records import holds, leads, ledger, notices, publicity
-from ..store.models import BoardEntry, Case, Objection, TaskRow, Village
+from ..records import holds, leads, notices
+from ..store.models import Case, TaskRow, Village
 from .common import (
     MAX_ROUNDS,
     STATUS_ZH,
@@ -134,110 +134,24 @@ class TasksMixin:
         except ValidationError as exc:
             fields = exc.messages if isinstance(exc.messages, dict) else {"data": exc.messages}
             raise Invalid("表单填写有误：" + first_message(fields, row.form), fields) from exc
+        # One mechanism for every form (engine/forms/base.py FormSchema): load, check, effects, the
+        # workflow moves on, book, the audit event, what is done on the record, after.
         schema = forms.FORMS[row.form]()
-        checked: dict = {}
+        now = self.now()
         ctx = forms.CheckContext(session=session, village=case.village, case=case, meta=deployed.meta,
-                                 now=self.now(), actor=actor, task=row, properties=task.properties or {})
-        if hasattr(schema, "check"):
-            checked = dict(schema.check(values, ctx) or {})
-            excluded = checked.pop("exclude_users", None)
-            if excluded:
-                case.excluded_users = sorted(set(case.excluded_users or []) | set(excluded))
+                                 now=now, actor=actor, task=row, properties=task.properties or {}, services=self)
+        checked = dict(schema.check(values, ctx) or {})
+        excluded = checked.pop("exclude_users", None)
+        if excluded:
+            case.excluded_users = sorted(set(case.excluded_users or []) | set(excluded))
         rounds = sum(1 for r in self.case_tasks(session, case) if r.name == row.name and r.state == "completed")
         if rounds >= MAX_ROUNDS and not values.get("withdraw"):
             raise Conflict(f"“{row.title}”在本事项中已办理{rounds}次，达到上限；请撤回事项或报乡镇处理")
-        now = self.now()
-        extra: dict = dict(checked)
-        summary = ""
-        objection: Objection | None = None
-        posting: dict | None = None
-
-        if row.form == "proposal":
-            if values.get("withdraw") and rounds == 0 and row.name == "propose" and case.state == "":
-                raise Invalid("新发起的事项不能直接撤回", {"withdraw": ["新发起的事项不能直接撤回"]})
-            summary = f"提议：{values.get('title', '')}"
-            if values.get("withdraw"):
-                summary = "撤回事项"
-        elif row.form == "meeting":
-            correcting = self._returned_record(session, case, row)
-            if correcting is not None and values["held_on"].isoformat() != correcting.data.get("held_on"):
-                # D9: a supervisor's return corrects the record of the meeting that was held; it never
-                # makes a meeting be held again (组织法第三十二条: the 监委会 supervises, it does not decide).
-                message = f"这是对{correcting.data.get('held_on')}会议记录的更正，会议日期不能改变"
-                raise Invalid(message, {"held_on": [message]})
-            self.meeting_dates(session, case, row, values, correcting)
-            if row.body == "representatives":
-                self.statutory_needs_assembly(session, case)
-            extra, summary = self.meeting(case.village, row.body or "", values,
-                                           (task.properties or {}).get("vote_rule"))
-            if correcting is not None:
-                extra["corrects"] = correcting.id
-                summary = f"更正记录：{summary}"
-        elif row.form == "review":
-            self.no_self_review(session, actor, case, row)
-            summary = {"approve": "审核同意", "return": f"退回更正记录：{values.get('opinion', '')}",
-                       "object": f"对程序提出异议，报乡镇纪委核查：{values.get('opinion', '')}"}[values["decision"]]
-            publishes = (task.properties or {}).get("publishes")
-            if publishes == "finance" and values["decision"] == "approve":
-                # 民主理财 (R27): the statement generated from the ledger is posted as approved.
-                posting = self.finance_posting(session, case, now, int(deployed.meta.get("notice_days") or 7))
-                extra["statement"] = posting.pop("statement")
-                extra["notice_until"] = iso(posting["notice_until"])
-                extra["posted_at"] = iso(now)
-            elif publishes and values["decision"] == "approve":
-                posting = self.prepare_posting(session, case, publishes, now,
-                                                (task.properties or {}).get("notice_label"))
-                extra["notice_until"] = iso(posting["notice_until"])
-                extra["posted_at"] = iso(now)
-        elif row.form == "disclosure":
-            floor = int(deployed.meta.get("notice_days") or 7)
-            if values["notice_days"] < floor:
-                raise Invalid(f"公示天数不得少于{floor}天", {"notice_days": [f"本事项公示不得少于{floor}天"]})
-            summary = f"拟定公开内容（公示{values['notice_days']}天）"
-            publishes = (task.properties or {}).get("publishes")
-            if publishes:
-                # A notice its own body posts (发展对象公示: the 党支部, not the 监委会, whose supervision
-                # covers 村务, not the Party's internal affairs).
-                posting = self.prepare_posting(session, case, publishes, now,
-                                                (task.properties or {}).get("notice_label"),
-                                                own=(row, values, actor.name))
-                extra["notice_until"] = iso(posting["notice_until"])
-                extra["posted_at"] = iso(now)
-                summary = f"{summary}，张榜公布"
-        elif row.form == "objection_reply":
-            objection = self.objection_for(session, case)
-            if objection is None:
-                raise Conflict("没有待答复的异议")
-            objection.decision = values["decision"]
-            objection.reply = values["reply"]
-            objection.replied_by = actor.name
-            objection.replied_at = now
-            session.flush()
-            remaining = session.scalar(select(func.count()).select_from(Objection).where(
-                Objection.entry_id == objection.entry_id, Objection.decision.is_(None))) or 0
-            extra["open_objections"] = remaining if values["decision"] == "dismiss" else 0
-            summary = {"uphold": "异议成立，更正后重新公示", "escalate": "异议涉及决定本身，报乡镇纪委核查",
-                       "dismiss": "异议不成立"}[values["decision"]] + f"：{values['reply']}"
-        elif row.form == "inspection":
-            summary = ("核查无问题，恢复办理" if values["finding"] == "dismiss" else "程序有缺陷，责令重做该环节") \
-                + f"：{values['opinion']}"
-        elif row.form == "statement_reply":
-            summary = f"答复质询：{values['reply']}"
-        elif row.form == "implementation":
-            summary = f"实施情况：支出{forms.to_task_data(values)['amount_spent']}元"
-            approved = self.approved_amount(session, case)
-            if approved is not None and values["amount_spent"] > approved:
-                from ..domain.money import spoken
-
-                if not (values.get("over_budget_reason") or "").strip():
-                    message = (f"实际支出{spoken(values['amount_spent'])}超过决议金额{spoken(approved)}，"
-                               "须写明超支原因（将在实施结果公开中公布）")
-                    raise Invalid(message, {"over_budget_reason": [message]})
-                extra.update(approved_amount=str(approved), over_budget=True)
-                summary += f"，超过决议金额{approved}元"
-
-        if hasattr(schema, "summary_of"):  # forms that say what was decided themselves
-            summary = schema.summary_of(values, extra)
+        ctx.rounds, ctx.extra = rounds, checked
+        schema.effects(values, ctx)
+        extra = ctx.extra
+        said = schema.summary_of(values, extra)  # forms that say what was decided themselves
+        summary = ctx.summary if said is None else said
 
         stored = forms.to_task_data(values)
         try:
@@ -249,61 +163,16 @@ class TasksMixin:
         row.completed_at = now
         row.completed_by = actor.id
         row.data = {**stored, **extra}
-        if objection is not None:
-            row.objection_id = objection.id
         # Evidence uploaded to the task is bound to the record; its hashes go into the step's event.
         bound = self.bind_attachments(session, row, now, deployed.meta, case.village)
-        booked = {}
-        if row.form == "payment":
-            # R34: the money moves and is booked in one transaction; the step's out entry is its
-            # voucher in the village's books (CONTRACT "The ledger").
-            entry = ledger.record_payment(session, case, row, values, actor_id=actor.id, actor_name=actor.name,
-                                          now=now)
-            booked = {"ledger_entry": entry.id}
-        elif row.form == "disposal_contract":
-            # R40: the contract an asset-disposal case signs enters the contracts register in this
-            # transaction, linked to the case and the asset (whose status follows).
-            from ..records.assets import record_disposal_contract
-
-            contract = record_disposal_contract(session, case, row, {
-                **values, "kind": extra["contract_kind"], "entity": extra["contract_entity"],
-                "asset_id": extra.get("contract_asset"), "subject": extra["contract_subject"]},
-                by=actor.name, now=now)
-            booked = {"ledger_contract": contract.id}
-        elif hasattr(schema, "book"):
-            # A step that receives money (一事一议筹资): its `in` entry in the step's own transaction,
-            # audited like a receipt so `cunwu doctor` finds it deleted or altered.
-            entry = schema.book(values, ctx)
-            if entry is not None:
-                booked = {"ledger_entry": entry.id}
-                self.audit(session, action="ledger_receipt", actor=actor, case=case, task_id=task_id,
-                            summary=f"登记收入：{ledger.ENTITIES[entry.entity]} {entry.account} "
-                                    f"{ledger.money(entry.amount)}元（{entry.summary}）",
-                            data={"entry": entry.id, "amount": ledger.money(entry.amount), "entity": entry.entity})
+        booked = schema.book(values, ctx) or {}  # ledger and register entries, in this transaction
         self.audit(session, action="complete", actor=actor, case=case, task_id=task_id,
                     summary=f"{row.title}：{summary}" if summary else row.title,
                     data={**stored, **extra, **booked, **({"attachments": bound} if bound else {})})
-        if posting is not None:
-            entry = publicity.post(session, case.village, case_id=case.id, kind=posting["kind"],
-                                   title=posting["title"], content=posting["content"], posted_at=now,
-                                   notice_until=posting["notice_until"], posted_by=posting["posted_by"],
-                                   reviewed_by=actor.name, refers_to_id=posting["refers_to"],
-                                   evidence=posting["evidence"])
-            self.audit(session, action="post", actor=actor, case=case,
-                        summary=f"张榜公布：{entry.title}（公示至{local_text(posting['notice_until'])}）",
-                        data={"entry": entry.id, "hash": entry.hash})
-        if objection is not None:
-            entry = session.get(BoardEntry, objection.entry_id)
-            publicity.post(session, case.village, case_id=case.id, kind="objection_reply",
-                           title=f"关于“{entry.title}”异议的答复",
-                           content=f"异议：{objection.text}\n答复：{objection.reply}\n结论："
-                                   + {"uphold": "异议成立，更正后重新公示",
-                                      "escalate": "异议涉及决定本身，已暂停办理，报乡镇纪委核查"}.get(
-                                       objection.decision, "异议不成立，公示继续"),
-                           posted_at=now, posted_by=actor.name, reviewed_by=actor.name, refers_to_id=entry.id)
+        for step in ctx.on_record:  # the board's postings
+            step()
         self.sync(session, case, wf, deployed)
-        if hasattr(schema, "after"):  # e.g. due dates of the next steps counted in working days
-            schema.after(values, ctx)
+        schema.after(values, ctx)  # e.g. due dates of the next steps counted in working days
         if values.get("decision") is not None and values.get("decision") == getattr(schema, "holds_on", None):
             # D9: an objection to the procedure holds the case; the township 纪委 inspects it (and
             # only that level or a higher one may release it).
@@ -316,16 +185,6 @@ class TasksMixin:
             self.audit(session, action="release", actor=actor, case=case, summary=f"乡镇纪委核查后恢复办理：{summary}")
             notices.hold_changed(session, case, released=True, now=now)
         session.flush()
-
-    def _returned_record(self, session: Session, case: Case, row: TaskRow) -> TaskRow | None:
-        """The earlier record of this meeting task when the supervisor's latest review of it returned it."""
-        previous = self.latest_done(session, case, name=row.name)
-        if previous is None or not previous.data:
-            return None
-        review = self.latest_done(session, case, form="review", since=previous.completed_at)
-        if review is None or not review.data or review.data.get("decision") != "return":
-            return None
-        return previous
 
     # -- projection ---------------------------------------------------------------------
     def sync(self, session: Session, case: Case, wf, deployed: Deployed) -> None:
@@ -385,15 +244,9 @@ class TasksMixin:
             out["evidence"] = {"what": wanted, "required": (village.settings or {}).get("evidence") == "required"}
         if row.state == "completed":
             out["data"] = row.data
-        if with_fields and session is not None and case.definition.key == ledger.FINANCE_PROCESS \
-                and row.form in ("review", "statement_reply"):
-            out["statement"] = self.case_statement(session, case)  # the books as they stand now
-        if with_fields and session is not None and row.form == "disclosure" and row.state == "ready":
-            floor = int(self.catalog.deployed(case.definition).meta.get("notice_days") or 7)
-            out["prefill"] = {"content": self.draft_notice(session, case, row, floor), "notice_days": floor}
-        if with_fields and session is not None and row.form == "objection_reply" and row.state == "ready":
-            objection = self.objection_for(session, case)
-            if objection is not None:
-                out["objection"] = {"id": objection.id, "name": objection.name, "contact": objection.contact,
-                                    "text": objection.text, "filed_at": iso(objection.filed_at)}
+        if with_fields and session is not None and row.form in forms.FORMS:
+            # What the form shows beside its fields (a draft, the statement, the objection to answer).
+            ctx = forms.CheckContext(session=session, village=village, case=case, meta=case.definition.meta,
+                                     now=self.now(), actor=None, task=row, services=self)
+            out.update(forms.FORMS[row.form]().task_fields(ctx))
         return out
