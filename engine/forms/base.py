@@ -211,11 +211,13 @@ class FormSchema(Schema):
       the statement, the objection to answer); ``subject(ctx) -> dict | None``: the record this
       step decides about, so nobody approves blind.
 
-    ``holds_on`` (a ``decision`` value) puts the case on hold when chosen; ``releases_hold`` marks a
+    ``judges`` marks a form that judges another step's record (a review, an objection reply, an
+    inspection): it is never itself the record judged. ``holds_on`` (a ``decision`` value) puts the case on hold when chosen; ``releases_hold`` marks a
     form that may be completed while the case is held and lifts the hold (``engine/records/holds.py``).
     """
 
     title_zh = "表单"
+    judges = False  # a step that judges another's record (review, objection reply, inspection), not a stage
 
     class Meta:
         unknown = RAISE

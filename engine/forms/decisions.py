@@ -127,6 +127,7 @@ class ReviewForm(FormSchema):
     ``object``: the procedure was defective, the case is held for the township's inspection."""
 
     title_zh = "监督审核"
+    judges = True
     holds_on = "object"  # this decision holds the case for the township's inspection (engine/records/holds.py)
     decision = choice("审核结论", {"approve": "同意", "return": "退回更正记录", "object": "程序有问题，提出异议（暂停并报乡镇纪委核查）"})
     opinion = text("审核意见", required=False, help="退回或提出异议时必须写明理由")
@@ -224,6 +225,7 @@ class ImplementationForm(FormSchema):
 
 class ObjectionReplyForm(FormSchema):
     title_zh = "异议答复"
+    judges = True
     holds_on = "escalate"
     decision = choice("处理结论", {"dismiss": "异议不成立（公示继续）", "uphold": "异议成立（更正后重新公示）",
                                    "escalate": "涉及决定本身（暂停并报乡镇纪委核查）"})
@@ -283,6 +285,7 @@ class InspectionForm(FormSchema):
     """The township 纪委's inspection of an objection to the procedure (D9)."""
 
     title_zh = "乡镇纪委核查"
+    judges = True
     releases_hold = True  # may be completed while the case is on hold, and releases it
     finding = choice("核查结论", {"dismiss": "程序无问题（恢复办理）", "redo": "程序有缺陷（责令重做该环节）"})
     opinion = text("核查意见")

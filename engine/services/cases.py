@@ -184,8 +184,6 @@ class CasesMixin:
                 "created_at": iso(case.created_at), "updated_at": iso(case.updated_at)}
 
     # -- what a decision is about (CONTRACT "What people see": ``subject``) ---------------------
-    JUDGING_FORMS = ("review", "objection_reply", "inspection")
-
     def record_json(self, session: Session, row: TaskRow) -> dict:
         by = session.get(User, row.completed_by) if row.completed_by else None
         out = {"task": row.id, "title": row.title, "form": row.form, "data": row.data or {},
@@ -207,9 +205,10 @@ class CasesMixin:
         return list(seen.values())
 
     def judged_record(self, done: list[TaskRow], upto: TaskRow | None) -> TaskRow | None:
-        """The newest stage record completed before ``upto`` (or before now when it is still open)."""
+        """The newest stage record completed before ``upto`` (or before now when it is still open): not
+        a step that judges another (``FormSchema.judges``)."""
         before = done[:done.index(upto)] if upto is not None and upto in done else done
-        return next((r for r in reversed(before) if r.form not in self.JUDGING_FORMS), None)
+        return next((r for r in reversed(before) if not getattr(forms.FORMS.get(r.form), "judges", False)), None)
 
     def notice_subject(self, session: Session, case: Case, entry: BoardEntry | None,
                         objection: Objection | None) -> dict | None:
