@@ -3,11 +3,9 @@ inspectors), with CSV and Excel exports."""
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from engine.domain.errors import Conflict, Invalid
 from engine.domain.money import stored_amount
@@ -15,6 +13,7 @@ from engine.domain.roles import TOWNSHIP_ROLES
 from engine.services import reports
 
 from .common import acting_village, bp, engine, fmt_time, roles_required, username
+from .exports import Sheet, csv_response, xlsx_response
 
 
 @bp.route("/supervision")
@@ -112,9 +111,6 @@ def _inspection_rows(data: dict) -> list[list]:
              if t["cause_kind"] else f"期限{fmt_time(t['due_at'])}", f"事项{t['case']}"] for t in data["inspections"]]
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 OVERRUN_HEAD = ["村", "事项", "决议金额（元）", "实际支出（元）", "超支金额（元）", "超支原因", "完成时间", "链接编号"]
 
 
@@ -134,15 +130,6 @@ def _overrun_rows(data: dict) -> list[list]:
     return rows
 
 
-def csv_cell(value):
-    """A text cell that a spreadsheet would read as a formula is written as text (a leading ')."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"  # a plain number: no thousands separator, no unit
-    return value
-
-
 def _filename(data: dict, ext: str) -> str:
     from urllib.parse import quote
 
@@ -153,58 +140,17 @@ def _filename(data: dict, ext: str) -> str:
     return f"attachment; filename=township-{stamp}.{ext}; filename*=UTF-8''{quote(name)}"
 
 
-def _csv_response(head: list[str], tables: list[list[list]], disposition: str) -> Response:
-    out = io.StringIO()
-    out.write("\ufeff")  # a BOM so that Excel reads the Chinese as UTF-8
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(head)
-    for rows in tables:
-        writer.writerows([[csv_cell(v) for v in row] for row in rows])
-    return Response(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": disposition})
-
-
-def _xlsx_response(sheets: list[tuple[str, list[str], list[list]]], disposition: str) -> Response:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook()
-    for index, (title, head, rows) in enumerate(sheets):
-        ws = wb.active if index == 0 else wb.create_sheet()
-        ws.title = title
-        ws.append(head)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            ws.append(row)
-            for cell in ws[ws.max_row]:
-                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
-                    cell.data_type = "s"  # text, never a formula (an objection may say =cmd|...)
-                elif isinstance(cell.value, Decimal):
-                    cell.number_format = "#,##0.00"  # a number cell that sums, shown with two places
-        for col, name in enumerate(head, start=1):
-            width = max([len(str(name))] + [len(str(r[col - 1])) for r in rows[:200]]) * 2 + 2
-            ws.column_dimensions[get_column_letter(col)].width = min(60, width)
-        ws.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return Response(buffer.getvalue(),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": disposition})
-
-
 @bp.route("/township/export.csv")
 @roles_required(*TOWNSHIP_ROLES, message=TOWNSHIP_MESSAGE)
 def township_csv():
     data = _township_data()
     if request.args.get("table") == "detail":
-        return _csv_response(DETAIL_HEAD, [_case_rows(data), _overdue_rows(data), _meeting_rows(data),
+        return csv_response(DETAIL_HEAD, [_case_rows(data), _overdue_rows(data), _meeting_rows(data),
                                            _objection_rows(data), _inspection_rows(data), _photo_rows(data)],
                              _filename(data, "csv"))
     if request.args.get("table") == "overruns":
-        return _csv_response(OVERRUN_HEAD, [_overrun_rows(data)], _filename(data, "csv"))
-    return _csv_response(SUMMARY_HEAD, [_summary_rows(data)], _filename(data, "csv"))
+        return csv_response(OVERRUN_HEAD, [_overrun_rows(data)], _filename(data, "csv"))
+    return csv_response(SUMMARY_HEAD, [_summary_rows(data)], _filename(data, "csv"))
 
 
 @bp.route("/township/export.xlsx")
@@ -308,11 +254,11 @@ def _county_filename(data: dict, ext: str) -> str:
 def county_csv():
     data = _county_data()
     if request.args.get("table") == "detail":
-        return _csv_response(DETAIL_HEAD, [_hold_rows(data), _inspection_rows(data), _overdue_rows(data),
+        return csv_response(DETAIL_HEAD, [_hold_rows(data), _inspection_rows(data), _overdue_rows(data),
                                            _disclosure_rows(data), _meeting_rows(data), _objection_rows(data),
                                            _lead_rows(data), _photo_rows(data)],
                              _county_filename(data, "csv"))
-    return _csv_response(COUNTY_SUMMARY_HEAD, [_county_summary_rows(data)], _county_filename(data, "csv"))
+    return csv_response(COUNTY_SUMMARY_HEAD, [_county_summary_rows(data)], _county_filename(data, "csv"))
 
 
 @bp.route("/county/export.xlsx")

@@ -255,10 +255,10 @@ def task(task_id: str):
                            max_upload_text=size_text(upload_limit())), status
 
 
-@bp.route("/tasks/<task_id>/attachments", methods=["POST"])
-@login_required
-def task_upload(task_id: str):
-    """Upload evidence from the task page (the camera or files); back to the task with a note."""
+def save_uploads(save, missing: str, saved_note) -> list[dict]:
+    """Each file chosen in the form field ``file`` (the camera or files), stored one by one with
+    ``save(name, data, limit)``; a note for each (``saved_note(saved)``, or why it was refused),
+    ``missing`` when none was chosen. 403 and 404 are raised; the stored files are returned."""
     from werkzeug.exceptions import RequestEntityTooLarge
 
     from engine.records.evidence import too_large_error
@@ -272,19 +272,30 @@ def task_upload(task_id: str):
         files = None
         flash(too_large_error(limit).message, "error")
     if files == []:
-        flash("请先拍照或选择要上传的文件。", "error")
+        flash(missing, "error")
+    stored = []
     for upload in files or []:
         data = upload.stream.read(limit + 1)
         try:
             if len(data) > limit:
                 raise too_large_error(limit)
-            saved = engine().upload_attachment(username(), task_id, upload.filename, data, limit)
+            saved = save(upload.filename, data, limit)
         except (Forbidden, NotFound):
             raise
         except CunwuError as exc:
             flash(f"“{upload.filename}”未上传：{exc.message}", "error")
         else:
-            flash(f"已上传“{saved['name']}”，提交本步骤时记入记录。")
+            flash(saved_note(saved))
+            stored.append(saved)
+    return stored
+
+
+@bp.route("/tasks/<task_id>/attachments", methods=["POST"])
+@login_required
+def task_upload(task_id: str):
+    """Upload evidence from the task page (the camera or files); back to the task with a note."""
+    save_uploads(lambda name, data, limit: engine().upload_attachment(username(), task_id, name, data, limit),
+                 "请先拍照或选择要上传的文件。", lambda saved: f"已上传“{saved['name']}”，提交本步骤时记入记录。")
     return redirect(url_for("web.task", task_id=task_id) + "#evidence")
 
 
@@ -292,34 +303,14 @@ def task_upload(task_id: str):
 @login_required
 def notice_photo_upload(entry_id: int):
     """The photo of a posted notice (张贴照片, R44) from the case page: the phone's camera or files."""
-    from werkzeug.exceptions import RequestEntityTooLarge
-
-    from engine.records.evidence import too_large_error
-
-    from ..evidence import upload_limit
-
     case_id = request.form.get("case", type=int)
-    limit = upload_limit()
-    try:
-        files = [f for f in request.files.getlist("file") if f and f.filename]
-    except RequestEntityTooLarge:
-        files = None
-        flash(too_large_error(limit).message, "error")
-    if files == []:
-        flash("请先拍照或选择张贴照片。", "error")
-    for upload in files or []:
-        data = upload.stream.read(limit + 1)
-        try:
-            if len(data) > limit:
-                raise too_large_error(limit)
-            saved = engine().add_notice_photo(username(), entry_id, upload.filename, data, limit)
-        except (Forbidden, NotFound):
-            raise
-        except CunwuError as exc:
-            flash(f"“{upload.filename}”未上传：{exc.message}", "error")
-        else:
-            case_id = saved["case"]
-            flash(f"已上传张贴照片“{saved['name']}”，已记入公开栏存证" + ("（已超过张榜后2日的期限）。" if saved["late"] else "。"))
+    stored = save_uploads(
+        lambda name, data, limit: engine().add_notice_photo(username(), entry_id, name, data, limit),
+        "请先拍照或选择张贴照片。",
+        lambda saved: f"已上传张贴照片“{saved['name']}”，已记入公开栏存证"
+                      + ("（已超过张榜后2日的期限）。" if saved["late"] else "。"))
+    if stored:
+        case_id = stored[-1]["case"]
     if case_id:
         return redirect(url_for("web.case", case_id=case_id) + f"#entry-{entry_id}")
     return redirect(url_for("web.home"))
