@@ -5,6 +5,8 @@ The engine owns every rule (engine/records/assets.py, engine/services/assets.py)
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import flash, redirect, render_template, request, url_for
 
 from engine.domain.errors import Conflict, Forbidden, Invalid
@@ -12,11 +14,13 @@ from engine.records import assets as register
 from engine.records import ledger as books
 
 from .common import bp, engine, login_required, me, username
-from .ledger import BOOKKEEPERS, _village_code
+from .exports import Sheet, csv_response, xlsx_response
+from .ledger import BOOKKEEPERS, village_code
 
 FIELDS = ("entity", "category", "code", "name", "location", "quantity", "unit", "original_value", "book_value",
           "acquired_on", "status", "note")
 FILTERS = ("entity", "category", "status", "q")
+MONEY_COLUMNS = (8, 9)  # 原值, 账面价值 in the export (the quantity, column 6, is a number but not money)
 
 
 @bp.app_template_filter("figures")
@@ -42,7 +46,7 @@ def _filters() -> dict:
 @bp.route("/assets", methods=["GET", "POST"])
 @login_required
 def assets_page():
-    code = _village_code()
+    code = village_code()
     if code is None:
         raise Forbidden("您没有可查看资产资源台账的村")
     form: dict = {}
@@ -71,7 +75,7 @@ def assets_page():
 @bp.route("/assets/<int:asset_id>", methods=["GET", "POST"])
 @login_required
 def asset_page(asset_id: int):
-    code = _village_code()
+    code = village_code()
     if code is None:
         raise Forbidden("您没有可查看资产资源台账的村")
     form: dict = {}
@@ -94,8 +98,6 @@ def asset_page(asset_id: int):
 
 
 def _export_rows(code: str) -> tuple[dict, list[str], list[list]]:
-    from decimal import Decimal
-
     data = engine().assets(username(), code, **_filters())
     head = ["编号", "登记编号", "核算主体", "资产类别", "名称", "坐落位置", "面积（数量）", "计量单位", "原值（元）",
             "账面价值（元）", "取得日期", "状态", "关联合同", "备注"]
@@ -120,67 +122,37 @@ def _disposition(data: dict, ext: str) -> str:
 @login_required
 def assets_csv():
     """资产资源台账 as CSV (UTF-8 with a BOM for Excel; formula-like text written as text)."""
-    from .desk import _csv_response
-
-    code = _village_code()
+    code = village_code()
     if code is None:
         raise Forbidden("您没有可查看资产资源台账的村")
     data, head, rows = _export_rows(code)
-    rows = [[("" if v is None else (f"{v:.2f}" if i in (8, 9) else str(v))) for i, v in enumerate(r)] for r in rows]
+    rows = [[("" if v is None else (f"{v:.2f}" if i in MONEY_COLUMNS else str(v))) for i, v in enumerate(r)]
+            for r in rows]
     rows.append(["", "", "", "", "合计", "", "", "", data["totals"]["original_value"], data["totals"]["book_value"],
                  "", "", "", ""])
-    return _csv_response(head, [rows], _disposition(data, "csv"))
+    return csv_response(head, [rows], _disposition(data, "csv"))
 
 
 @bp.route("/assets/export.xlsx")
 @login_required
 def assets_xlsx():
     """资产资源台账 as Excel: values are number cells with two places, never floats written as text."""
-    import io
-
-    from flask import Response
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    from .desk import FORMULA_START
-
-    code = _village_code()
+    code = village_code()
     if code is None:
         raise Forbidden("您没有可查看资产资源台账的村")
     data, head, rows = _export_rows(code)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "资产资源台账"
-    ws.append([f"{data['village_name']}资产资源台账"])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append(head)
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    from decimal import Decimal
-
     rows.append(["", "", "", "", "合计", "", None, "", Decimal(data["totals"]["original_value"]),
                  Decimal(data["totals"]["book_value"]), "", "", "", ""])
-    for row in rows:
-        ws.append(row)
-        for index, cell in enumerate(ws[ws.max_row]):
-            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
-                cell.data_type = "s"  # text, never a formula
-            elif index in (8, 9) and cell.value is not None:
-                cell.number_format = "#,##0.00"
-    for col, width in zip("ABCDEFGHIJKLMN", (6, 12, 14, 12, 24, 24, 12, 10, 16, 16, 12, 8, 14, 30), strict=True):
-        ws.column_dimensions[col].width = width
-    ws.freeze_panes = "A3"
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return Response(buffer.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": _disposition(data, "xlsx")})
+    sheet = Sheet("资产资源台账", head, rows, caption=([f"{data['village_name']}资产资源台账"],),
+                  money_columns=MONEY_COLUMNS, widths=(6, 12, 14, 12, 24, 24, 12, 10, 16, 16, 12, 8, 14, 30))
+    return xlsx_response([sheet], _disposition(data, "xlsx"))
 
 
 @bp.route("/contracts")
 @login_required
 def contracts_page():
     """合同台账: each contract with what is due, received and 应收未收 today."""
-    code = _village_code()
+    code = village_code()
     if code is None:
         raise Forbidden("您没有可查看合同台账的村")
     rows = engine().contracts(username(), code)

@@ -157,11 +157,11 @@ def township_csv():
 @roles_required(*TOWNSHIP_ROLES, message=TOWNSHIP_MESSAGE)
 def township_xlsx():
     data = _township_data()
-    sheets = [("汇总", SUMMARY_HEAD, _summary_rows(data)), ("在办事项", DETAIL_HEAD, _case_rows(data)),
-              ("逾期环节", DETAIL_HEAD, _overdue_rows(data)), ("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
-              ("异议", DETAIL_HEAD, _objection_rows(data)), ("待核查", DETAIL_HEAD, _inspection_rows(data)),
-              ("超支的实施", OVERRUN_HEAD, _overrun_rows(data)), ("缺张贴照片", DETAIL_HEAD, _photo_rows(data))]
-    return _xlsx_response(sheets, _filename(data, "xlsx"))
+    sheets = [Sheet("汇总", SUMMARY_HEAD, _summary_rows(data)), Sheet("在办事项", DETAIL_HEAD, _case_rows(data)),
+              Sheet("逾期环节", DETAIL_HEAD, _overdue_rows(data)), Sheet("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
+              Sheet("异议", DETAIL_HEAD, _objection_rows(data)), Sheet("待核查", DETAIL_HEAD, _inspection_rows(data)),
+              Sheet("超支的实施", OVERRUN_HEAD, _overrun_rows(data)), Sheet("缺张贴照片", DETAIL_HEAD, _photo_rows(data))]
+    return xlsx_response(sheets, _filename(data, "xlsx"))
 
 
 # -- 县级视图 (the county inspector, 县纪委) ----------------------------------------------------
@@ -265,9 +265,9 @@ def county_csv():
 @roles_required("county_inspector", "admin", message=COUNTY_MESSAGE)
 def county_xlsx():
     data = _county_data()
-    sheets = [("汇总", COUNTY_SUMMARY_HEAD, _county_summary_rows(data)), ("暂停", DETAIL_HEAD, _hold_rows(data)),
-              ("待核查", DETAIL_HEAD, _inspection_rows(data)), ("逾期环节", DETAIL_HEAD, _overdue_rows(data)),
-              ("公开逾期", DETAIL_HEAD, _disclosure_rows(data)), ("流会与未通过", DETAIL_HEAD, _meeting_rows(data)),
-              ("异议", DETAIL_HEAD, _objection_rows(data)), ("问题线索", DETAIL_HEAD, _lead_rows(data)),
-              ("缺张贴照片", DETAIL_HEAD, _photo_rows(data))]
-    return _xlsx_response(sheets, _county_filename(data, "xlsx"))
+    sheets = [Sheet("汇总", COUNTY_SUMMARY_HEAD, _county_summary_rows(data)), Sheet("暂停", DETAIL_HEAD, _hold_rows(data)),
+              Sheet("待核查", DETAIL_HEAD, _inspection_rows(data)), Sheet("逾期环节", DETAIL_HEAD, _overdue_rows(data)),
+              Sheet("公开逾期", DETAIL_HEAD, _disclosure_rows(data)),
+              Sheet("流会与未通过", DETAIL_HEAD, _meeting_rows(data)), Sheet("异议", DETAIL_HEAD, _objection_rows(data)),
+              Sheet("问题线索", DETAIL_HEAD, _lead_rows(data)), Sheet("缺张贴照片", DETAIL_HEAD, _photo_rows(data))]
+    return xlsx_response(sheets, _county_filename(data, "xlsx"))

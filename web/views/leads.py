@@ -218,37 +218,26 @@ LEAD_HEAD = ["线索", "村", "类别", "渠道", "实名", "收到时间", "受
 @roles_required("discipline_inspector", "county_inspector", "admin", message="问题线索仅供乡镇纪委、县纪委查看")
 def leads_csv():
     """The lead desk as CSV (never the reporter's name or contact); formula-like cells as text."""
-    import csv
-    import io
-
-    from flask import Response
-
     from .common import fmt_time
-    from .desk import csv_cell
+    from .exports import csv_response
 
     data = engine().leads_desk(username(), request.args.get("village") or None, request.args.get("status") or None)
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel reads the Chinese as UTF-8
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(LEAD_HEAD)
+    rows = []
     for lead in data["leads"]:
         a = lead["assignment"]
-        writer.writerow([csv_cell(v) for v in (
+        rows.append([
             lead["title"], lead["village_name"], lead["category_name"], lead["channel_name"],
             "是" if lead["real_name"] else "否", fmt_time(lead["received_at"]), fmt_time(lead["accept_due"]),
             lead["status_name"], lead["stage"], fmt_time(lead["due_at"]), "是" if lead["overdue"] else "",
             a.get("responsible_unit", ""), a.get("handler", ""), a.get("complete_by", ""), a.get("standard", ""),
             lead["rating"] if lead["rating"] is not None else "",
-            fmt_time(lead["supervision_due"], "%Y-%m-%d") if lead["supervised"] else "", lead["accountability"] or "")])
+            fmt_time(lead["supervision_due"], "%Y-%m-%d") if lead["supervised"] else "", lead["accountability"] or ""])
     stats = data["stats"]
-    writer.writerow([])
-    writer.writerow(["合计", stats["total"], "逾期", stats["overdue"], "按期受理率",
-                     "" if stats["on_time_rate"] is None else f"{stats['on_time_rate']:.0%}",
-                     "满意度", "" if stats["satisfaction"] is None else stats["satisfaction"],
-                     "县纪委督办", stats["supervised"], "一案双查问责（人次）", stats["accountability_total"]])
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = "attachment; filename=leads.csv"
-    return response
+    summary = ["合计", stats["total"], "逾期", stats["overdue"], "按期受理率",
+               "" if stats["on_time_rate"] is None else f"{stats['on_time_rate']:.0%}",
+               "满意度", "" if stats["satisfaction"] is None else stats["satisfaction"],
+               "县纪委督办", stats["supervised"], "一案双查问责（人次）", stats["accountability_total"]]
+    return csv_response(LEAD_HEAD, [rows, [[], summary]], "attachment; filename=leads.csv")
 
 
 @bp.app_context_processor

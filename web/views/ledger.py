@@ -10,11 +10,12 @@ from engine.domain.errors import Conflict, Forbidden, Invalid
 from engine.records import ledger as books
 
 from .common import acting_village, bp, engine, login_required, me, username
+from .exports import Sheet, xlsx_response
 
 BOOKKEEPERS = ("accountant", "agency_accountant")
 
 
-def _village_code() -> str | None:
+def village_code() -> str | None:
     code = request.values.get("village") or acting_village()
     villages = (me() or {}).get("villages") or []
     if not code and villages:
@@ -25,7 +26,7 @@ def _village_code() -> str | None:
 @bp.route("/ledger", methods=["GET", "POST"])
 @login_required
 def ledger_page():
-    code = _village_code()
+    code = village_code()
     if code is None:
         raise Forbidden("您没有可查看账目的村")
     form: dict = {}
@@ -82,52 +83,25 @@ def ledger_overview():
 @login_required
 def ledger_statement_xlsx():
     """村级财务公开表 as Excel: one sheet per accounting entity, amounts as number cells."""
-    import io
     from urllib.parse import quote
 
-    from flask import Response
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    from .desk import FORMULA_START
-
-    code = _village_code()
+    code = village_code()
     if code is None:
         raise Forbidden("您没有可查看账目的村")
     st = engine().finance_statement(username(), code, request.args.get("period") or None)
-    wb = Workbook()
-    for index, e in enumerate(st.entities):
-        ws = wb.active if index == 0 else wb.create_sheet()
-        ws.title = e["name"]
-        ws.append([f"{st.village}{st.period.title}财务公开表（{e['name']}）"])
-        ws["A1"].font = Font(bold=True, size=14)
-        ws.append([f"期间：{st.period.start.isoformat()}至{st.period.end.isoformat()}", "单位：元"])
-        ws.append(["项目", "金额"])
-        for cell in ws[ws.max_row]:
-            cell.font = Font(bold=True)
-        rows = [("期初余额", e["opening"])]
-        rows += [(f"收入：{a}", t) for a, t in e["income"]] + [("本期收入合计", e["in"])]
-        rows += [(f"支出：{a}", t) for a, t in e["spending"]] + [("本期支出合计", e["out"])]
-        rows += [("期末余额", e["closing"])]
-        for label, amount in rows:
-            ws.append([label, amount])
+    sheets = []
+    for e in st.entities:
+        rows = [["期初余额", e["opening"]]]
+        rows += [[f"收入：{a}", t] for a, t in e["income"]] + [["本期收入合计", e["in"]]]
+        rows += [[f"支出：{a}", t] for a, t in e["spending"]] + [["本期支出合计", e["out"]]]
+        rows += [["期末余额", e["closing"]]]
         if e["large"]:
-            ws.append([])
-            ws.append(["大额收支明细（日期、收支、摘要、对方）", "金额"])
-            for x in e["large"]:
-                ws.append([f"{x['date']} {'收入' if x['direction'] == 'in' else '支出'} {x['summary']}"
-                           + (f"（{x['counterparty']}）" if x["counterparty"] else ""), x["amount"]])
-        for row in ws.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
-                    cell.data_type = "s"  # text, never a formula
-                elif not isinstance(cell.value, str) and cell.value is not None:
-                    cell.number_format = "#,##0.00"
-        ws.column_dimensions["A"].width = 60
-        ws.column_dimensions["B"].width = 18
-    buffer = io.BytesIO()
-    wb.save(buffer)
+            rows += [[], ["大额收支明细（日期、收支、摘要、对方）", "金额"]]
+            rows += [[f"{x['date']} {'收入' if x['direction'] == 'in' else '支出'} {x['summary']}"
+                      + (f"（{x['counterparty']}）" if x["counterparty"] else ""), x["amount"]] for x in e["large"]]
+        caption = ([f"{st.village}{st.period.title}财务公开表（{e['name']}）"],
+                   [f"期间：{st.period.start.isoformat()}至{st.period.end.isoformat()}", "单位：元"])
+        sheets.append(Sheet(e["name"], ["项目", "金额"], rows, caption=caption, widths=(60, 18), freeze=False))
     name = f"{st.village}{st.period.title}财务公开表.xlsx"
-    return Response(buffer.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename=statement-{code}-{st.period.key}.xlsx; "
-                                                    f"filename*=UTF-8''{quote(name)}"})
+    return xlsx_response(sheets, f"attachment; filename=statement-{code}-{st.period.key}.xlsx; "
+                                 f"filename*=UTF-8''{quote(name)}")
