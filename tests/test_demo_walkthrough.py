@@ -69,7 +69,7 @@ def test_the_demo_shows_its_date_and_resets(tmp_path, monkeypatch):
     from datetime import timedelta
 
     from web import create_app
-    from web.cli import _reset_demo, import_file, init_db
+    from web.cli import import_file, init_db, reset_demo
     from web.demo_clock import install
 
     monkeypatch.setenv("CUNWU_INSTANCE_PATH", str(tmp_path))
@@ -84,6 +84,6 @@ def test_the_demo_shows_its_date_and_resets(tmp_path, monkeypatch):
     assert "演示日期" in page and "演示时钟已拨快9天" in page
     (tmp_path / "attachments").mkdir()
     with app.app_context():
-        _reset_demo()
+        reset_demo()
     assert not (tmp_path / "cunwu.sqlite3").exists() and not (tmp_path / "demo-clock.json").exists()
     assert not (tmp_path / "attachments").exists()

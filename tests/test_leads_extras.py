@@ -366,10 +366,10 @@ def test_no_accountability_for_an_unsubstantiated_lead_and_the_page_form(app, ap
 
 def test_the_demo_assignment_date_is_a_working_day(app):
     from engine.process.workdays import Calendar
-    from web.demo_seed import _workday_after
+    from web.demo_seed import workday_after
 
     for start in (datetime(2026, 9, 24, 2, tzinfo=UTC), datetime(2026, 2, 10, 2, tzinfo=UTC)):
-        day = _workday_after(start, 14)
+        day = workday_after(start, 14)
         assert Calendar().is_workday(day) and day > start.date() + timedelta(days=14)
 
 

@@ -78,7 +78,7 @@ def demo_command(host: str, port: int, reset: bool):
     from .demo_clock import install
 
     if reset:
-        _reset_demo()
+        reset_demo()
 
     install(current_app)  # the demo's clock can be moved forward (POST /api/v1/demo/clock)
     init_db()
@@ -94,7 +94,7 @@ def demo_command(host: str, port: int, reset: bool):
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
-def _reset_demo() -> None:
+def reset_demo() -> None:
     """Start the demo afresh: a visitor who moved the clock leaves nothing for the next one."""
     import shutil
 

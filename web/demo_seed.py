@@ -95,12 +95,12 @@ def seed(engine: Engine) -> int:
     intake = next(t for t in past.get_case("wu", lead_case)["tasks"] if t["name"] == "lead_intake")
     past.complete_task("wu", intake["id"], {
         "decision": "accept", "disposition": "preliminary_verification", "responsible_unit": "示范镇纪委",
-        "handler": "吴纪委", "complete_by": _workday_after(now, 14).isoformat(),
+        "handler": "吴纪委", "complete_by": workday_after(now, 14).isoformat(),
         "standard": "入户核实家庭经济状况，结论书面反馈反映人"})
     # 县纪委督办 the lead left unaccepted (徐纪委 `xu`; 吴纪委 gets the notice)
     overdue_case = past.leads_desk("xu")["leads"][1]["case"]
     past.supervise_lead("xu", overdue_case, {"reason": "超过15个工作日未受理，县纪委督办",
-                                             "due": _workday_after(now, 5).isoformat()})
+                                             "due": workday_after(now, 5).isoformat()})
     _assets(past, clock, now)
     engine.run_timers()
     return 3
@@ -136,7 +136,7 @@ def _assets(past: Engine, clock: _Clock, now: datetime) -> None:
         "contract": contract["id"]})
 
 
-def _workday_after(now, days: int):
+def workday_after(now, days: int):
     """The ``days``-th working day after ``now`` (a 完成时限 must be a working day)."""
     from engine.domain.clock import LOCAL_TZ
     from engine.process.workdays import Calendar
