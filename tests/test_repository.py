@@ -203,7 +203,7 @@ def _private_uses(path: Path) -> list[str]:
 def test_no_private_name_is_used_across_modules():
     """Issue 16: a module's underscore names are its own (the Engine's mixins included)."""
     uses = []
-    for folder in ("engine", "diagrams"):
+    for folder in ("engine", "diagrams", "web"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             if "migrations" not in path.parts:
                 uses += _private_uses(path)
@@ -229,3 +229,10 @@ def test_web_and_diagrams_reach_the_record_only_through_the_engine():
                         and (node.module or "").startswith("engine.store") and name not in allowed:
                     found.append(f"{name}:{node.lineno}")
     assert found == []
+
+
+def test_no_web_module_is_over_600_lines():
+    """Issue 16: web/ (the JSON API a package of one module per resource) stays in small modules."""
+    long = [f"{path.relative_to(ROOT)}: {lines}" for path in sorted((ROOT / "web").rglob("*.py"))
+            if (lines := path.read_text(encoding="utf-8").count("\n")) > 600]
+    assert long == []
