@@ -216,11 +216,10 @@ class TasksMixin:
         if status:
             case.status = status
             self.audit(session, action="end", actor=None, case=case, summary=f"事项{STATUS_ZH[status]}")
-        # One UPDATE ... WHERE lock_version = <as loaded>: SQLAlchemy's version counter
-        # (``version_id_col``) raises StaleDataError when someone else saved first.
         case.state = runtime.dumps(wf)
         case.next_timer_at = runtime.next_timer(wf)
         case.updated_at = now
+        self.save_case(session, case)
         session.flush()
 
     def task_json(self, row: TaskRow, village: Village, case: Case, *, with_fields: bool,
