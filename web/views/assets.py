@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from flask import flash, redirect, render_template, request, url_for
 
-from engine.domain.errors import Conflict, Forbidden, Invalid
+from engine.domain.errors import Conflict, Invalid
 from engine.records import assets as register
 from engine.records import ledger as books
 
@@ -46,9 +46,7 @@ def _filters() -> dict:
 @bp.route("/assets", methods=["GET", "POST"])
 @login_required
 def assets_page():
-    code = village_code()
-    if code is None:
-        raise Forbidden("您没有可查看资产资源台账的村")
+    code = village_code("您没有可查看资产资源台账的村")
     form: dict = {}
     errors: dict = {}
     if request.method == "POST":
@@ -75,9 +73,7 @@ def assets_page():
 @bp.route("/assets/<int:asset_id>", methods=["GET", "POST"])
 @login_required
 def asset_page(asset_id: int):
-    code = village_code()
-    if code is None:
-        raise Forbidden("您没有可查看资产资源台账的村")
+    code = village_code("您没有可查看资产资源台账的村")
     form: dict = {}
     errors: dict = {}
     if request.method == "POST":
@@ -122,9 +118,7 @@ def _disposition(data: dict, ext: str) -> str:
 @login_required
 def assets_csv():
     """资产资源台账 as CSV (UTF-8 with a BOM for Excel; formula-like text written as text)."""
-    code = village_code()
-    if code is None:
-        raise Forbidden("您没有可查看资产资源台账的村")
+    code = village_code("您没有可查看资产资源台账的村")
     data, head, rows = _export_rows(code)
     rows = [[("" if v is None else (f"{v:.2f}" if i in MONEY_COLUMNS else str(v))) for i, v in enumerate(r)]
             for r in rows]
@@ -137,9 +131,7 @@ def assets_csv():
 @login_required
 def assets_xlsx():
     """资产资源台账 as Excel: values are number cells with two places, never floats written as text."""
-    code = village_code()
-    if code is None:
-        raise Forbidden("您没有可查看资产资源台账的村")
+    code = village_code("您没有可查看资产资源台账的村")
     data, head, rows = _export_rows(code)
     rows.append(["", "", "", "", "合计", "", None, "", Decimal(data["totals"]["original_value"]),
                  Decimal(data["totals"]["book_value"]), "", "", "", ""])
@@ -152,9 +144,7 @@ def assets_xlsx():
 @login_required
 def contracts_page():
     """合同台账: each contract with what is due, received and 应收未收 today."""
-    code = village_code()
-    if code is None:
-        raise Forbidden("您没有可查看合同台账的村")
+    code = village_code("您没有可查看合同台账的村")
     rows = engine().contracts(username(), code)
     outstanding = sum((books.Decimal(c["receivable"]["outstanding"]) for c in rows), books.Decimal("0.00"))
     return render_template("contracts.html", rows=rows, outstanding=books.money(outstanding), **_context(code))

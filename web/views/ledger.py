@@ -15,20 +15,22 @@ from .exports import Sheet, xlsx_response
 BOOKKEEPERS = ("accountant", "agency_accountant")
 
 
-def village_code() -> str | None:
+def village_code(refusal: str) -> str:
+    """The village whose books are asked for (``?village=``, the acting one, or the first of mine);
+    403 with ``refusal`` when I have none."""
     code = request.values.get("village") or acting_village()
     villages = (me() or {}).get("villages") or []
     if not code and villages:
         code = villages[0]["code"]
+    if code is None:
+        raise Forbidden(refusal)
     return code
 
 
 @bp.route("/ledger", methods=["GET", "POST"])
 @login_required
 def ledger_page():
-    code = village_code()
-    if code is None:
-        raise Forbidden("您没有可查看账目的村")
+    code = village_code("您没有可查看账目的村")
     form: dict = {}
     errors: dict = {}
     if request.method == "POST":
@@ -85,9 +87,7 @@ def ledger_statement_xlsx():
     """村级财务公开表 as Excel: one sheet per accounting entity, amounts as number cells."""
     from urllib.parse import quote
 
-    code = village_code()
-    if code is None:
-        raise Forbidden("您没有可查看账目的村")
+    code = village_code("您没有可查看账目的村")
     st = engine().finance_statement(username(), code, request.args.get("period") or None)
     sheets = []
     for e in st.entities:
