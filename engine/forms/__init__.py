@@ -35,6 +35,7 @@ from .base import (
     local_today,
     money,
     register,
+    schema,
     text,
     to_task_data,
 )
@@ -46,7 +47,7 @@ from . import assets, leads, ledger, services, services_welfare, yishi  # noqa: 
 __all__ = [
     "EARLIEST_DAY", "FORMS", "OLDEST_AGE", "CheckContext", "FormSchema", "Money", "StrictInteger", "check_dates",
     "choice", "completed_rows", "count", "day", "describe", "field_messages", "flag", "line", "load", "local_today", "money",
-    "register", "text", "to_task_data",
+    "register", "schema", "text", "to_task_data",
     "assets", "decisions", "leads", "ledger", "members", "office", "party", "projects", "services",
     "services_welfare", "yishi",
 ]

@@ -227,7 +227,7 @@ class CasesMixin:
             return None
         ctx = forms.CheckContext(session=session, village=case.village, case=case, meta=case.definition.meta,
                                  now=self.now(), actor=None, task=row, services=self)
-        return forms.FORMS[row.form]().subject(ctx)
+        return forms.schema(row.form).subject(ctx)
 
     def case_json(self, session: Session, case: Case) -> dict:
         out = self._case_summary(case)

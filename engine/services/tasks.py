@@ -136,7 +136,7 @@ class TasksMixin:
             raise Invalid("表单填写有误：" + first_message(fields, row.form), fields) from exc
         # One mechanism for every form (engine/forms/base.py FormSchema): load, check, effects, the
         # workflow moves on, book, the audit event, what is done on the record, after.
-        schema = forms.FORMS[row.form]()
+        schema = forms.schema(row.form)
         now = self.now()
         ctx = forms.CheckContext(session=session, village=case.village, case=case, meta=deployed.meta,
                                  now=now, actor=actor, task=row, properties=task.properties or {}, services=self)
@@ -247,5 +247,5 @@ class TasksMixin:
             # What the form shows beside its fields (a draft, the statement, the objection to answer).
             ctx = forms.CheckContext(session=session, village=village, case=case, meta=case.definition.meta,
                                      now=self.now(), actor=None, task=row, services=self)
-            out.update(forms.FORMS[row.form]().task_fields(ctx))
+            out.update(forms.schema(row.form).task_fields(ctx))
         return out
