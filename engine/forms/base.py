@@ -116,12 +116,12 @@ class CheckContext:
     """What a form's hooks may look at beyond its own fields, and what a completion collects.
 
     ``services`` is the engine (``engine.services.Engine``) lending the capabilities of the layer
-    above that a form's effects need and may not import (layers): the case's task rows and the
-    meetings' checks (``returned_record``, ``meeting_dates``, ``statutory_needs_assembly``,
-    ``meeting``, ``no_self_review``, ``approved_amount``), the board (``prepare_posting``,
-    ``finance_posting``, ``post_notice``, ``objection_for``, ``current_entry``), the record of a
-    decision (``completions``, ``judged_record``, ``record_json``, ``notice_subject``), the books
-    (``case_statement``) and the audit log (``audit``). It is None where nothing is completed."""
+    above that a form's hooks need and may not import (layers): the case's task rows as read once
+    per transaction (``case_tasks``, ``latest_done``), a meeting's vote counted (``meeting``), the
+    board (``prepare_posting``, ``finance_posting``, ``post_notice``, ``objection_for``,
+    ``current_entry``), the record of a decision (``completions``, ``judged_record``,
+    ``record_json``, ``notice_subject``), the books (``case_statement``) and the audit log
+    (``audit``)."""
 
     session: Any
     village: Any  # engine.store.models.Village (counts, settings)

@@ -4,16 +4,18 @@ disclosure, implementation, objection reply and the township's inspection."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError, validate, validates_schema
 from sqlalchemy import func, select
 
+from ..domain import rules
 from ..domain.clock import LOCAL_TZ
-from ..domain.errors import Conflict, Invalid
+from ..domain.errors import Conflict, Forbidden, Invalid
 from ..domain.matters import MATTERS
 from ..records import ledger, publicity
-from ..store.models import BoardEntry, Objection, User
+from ..store.models import BoardEntry, Objection, TaskRow, User
 from .base import (
     CheckContext,
     FormSchema,
@@ -24,6 +26,7 @@ from .base import (
     field_messages,
     flag,
     line,
+    local_today,
     money,
     register,
     text,
@@ -84,6 +87,125 @@ def post_on_record(ctx: CheckContext, posting: dict) -> None:
     ctx.on_record.append(lambda: ctx.services.post_notice(ctx.session, ctx.case, ctx.actor, posting, ctx.now))
 
 
+# ---------------------------------------------------------------------------- the rules that need the case
+
+
+def statutory_needs_assembly(ctx: CheckContext) -> None:
+    """Rule 1 (R2, 组织法第二十四条): a 村民代表会议 decides a 第二十四条 matter only under the 村民会议's
+    authorisation on file, checked again at the 决议 itself (it may have been withdrawn since the 提议)."""
+    from ..domain.matters import MATTERS, STATUTORY
+    from ..domain.settings import authorised_representatives
+
+    proposal = ctx.services.latest_done(ctx.session, ctx.case, form="proposal")
+    matter = ((proposal.data or {}) if proposal is not None else {}).get("matter")
+    if matter in STATUTORY and not authorised_representatives(ctx.case.village):
+        message = (f"“{MATTERS[matter]}”是《村民委员会组织法》第二十四条规定的事项，须由村民会议决定；"
+                   "本村没有登记村民会议对村民代表会议的授权，村民代表会议不能对此表决")
+        raise Invalid(message, {"_schema": [message]})
+
+
+def approved_amount(ctx: CheckContext) -> Decimal | None:
+    """The amount the case's proposal asked for and its resolution approved (None: no amount)."""
+    proposal = ctx.services.latest_done(ctx.session, ctx.case, form="proposal")
+    amount = ((proposal.data or {}) if proposal is not None else {}).get("amount")
+    return Decimal(str(amount)) if amount not in (None, "") else None
+
+
+def draft_notice(ctx: CheckContext, floor: int) -> str:
+    """A disclosure drafted from the record (the decision, the vote, the amount, the spending),
+    for the cadre to edit rather than write from nothing."""
+    from ..domain.money import spoken
+
+    case, row = ctx.case, ctx.task
+    done = ctx.services.completions(ctx.session, case)
+    proposal = next((r.data or {} for r in reversed(done) if r.form == "proposal"), {})
+    lines = [f"事项：{case.title}"]
+    if "result" in (row.name or ""):
+        implementation = next((r.data or {} for r in reversed(done) if r.form == "implementation"), {})
+        if implementation.get("summary"):
+            lines.append(f"实施情况：{implementation['summary']}")
+        if proposal.get("amount") not in (None, ""):
+            lines.append(f"决议金额：{spoken(proposal['amount'])}")
+        if implementation.get("amount_spent") not in (None, ""):
+            lines.append(f"实际支出：{spoken(implementation['amount_spent'])}")
+        if implementation.get("over_budget_reason"):
+            lines.append(f"超支原因：{implementation['over_budget_reason']}")
+    else:
+        if proposal.get("summary"):
+            lines.append(f"方案：{proposal['summary']}")
+        if proposal.get("amount") not in (None, ""):
+            lines.append(f"涉及金额：{spoken(proposal['amount'])}")
+        meeting = next((r for r in reversed(done) if r.form == "meeting"
+                        and (r.data or {}).get("outcome") == "passed"), None)
+        if meeting is not None:
+            d = meeting.data
+            lines.append(f"{rules.BODIES.get(meeting.body or '', '会议')}于{d.get('held_on')}表决：应到{d.get('should_attend')}人，"
+                         f"实到{d.get('attended')}人，赞成{d.get('approve')}票，反对{d.get('oppose')}票，"
+                         f"弃权{d.get('abstain')}票，表决通过。")
+    preliminary = next((r.data or {} for r in reversed(done) if r.form == "welfare_preliminary"), None)
+    if preliminary is not None:  # 低保/特困/临时救助: the 乡镇's 初审 notice; the 乡镇 answers objections
+        if preliminary.get("amount") not in (None, ""):
+            lines.append(f"乡镇初审意见：拟同意，拟核定金额{spoken(preliminary['amount'])}")
+        lines.append(f"公示期{floor}天。如有异议，请在公示期内提出（可不署名），由乡镇人民政府核实答复"
+                     "（《最低生活保障审核确认办法》第二十条）。")
+        return "\n".join(lines)
+    to = "党支部" if row.role == "party_secretary" else "村务监督委员会"  # 发展对象公示: the 党支部 answers
+    lines.append(f"公示期{floor}天。如有异议，请在公示期内向{to}提出（可不署名）。")
+    return "\n".join(lines)
+
+
+def meeting_dates(ctx: CheckContext, values: dict, correcting: TaskRow | None) -> None:
+    """A meeting's dates as they can have been (CONTRACT "What people see"; 组织法第二十一条):
+    not after today (Beijing time), not before the case began, not before a meeting already
+    recorded in the case; a 村民会议 announced at least ten days ahead; 列席 only where the law
+    in force on the meeting day lets the 监委会 attend."""
+    case, row = ctx.case, ctx.task
+    held_on = values["held_on"]
+    errors: dict[str, list[str]] = {}
+    today = local_today(ctx)
+    began = case.created_at.astimezone(LOCAL_TZ).date()
+    if held_on > today:
+        errors["held_on"] = [f"会议日期{held_on.isoformat()}晚于今天（{today.isoformat()}），请填写实际开会的日期"]
+    elif held_on < began:
+        errors["held_on"] = [f"会议日期{held_on.isoformat()}早于本事项发起的日期（{began.isoformat()}）"]
+    else:
+        earlier = [r for r in ctx.services.case_tasks(ctx.session, case) if r.state == "completed" and r.form == "meeting"
+                   and r.id != row.id and (correcting is None or r.id != correcting.id) and (r.data or {}).get("held_on")]
+        latest = max(earlier, key=lambda r: r.data["held_on"], default=None)
+        if latest is not None and held_on.isoformat() < latest.data["held_on"]:
+            errors["held_on"] = [f"会议日期早于本事项已记录的“{latest.title}”（{latest.data['held_on']}）"]
+    if row.body == "villager_assembly":
+        problem = rules.assembly_notice_error(held_on, values.get("announced_on"))
+        if problem:
+            errors["announced_on"] = [problem]
+    if (values.get("supervisors_present") or values.get("supervisor_opinion")) and row.body:
+        problem = rules.supervisor_attendance_error(row.body, held_on)
+        if problem:
+            errors["supervisors_present"] = [problem]
+    if errors:
+        raise Invalid("；".join(m for messages in errors.values() for m in messages), errors)
+
+
+def no_self_review(ctx: CheckContext) -> None:
+    """Nobody reviews a record they completed themselves."""
+    services, actor = ctx.services, ctx.actor
+    reviewed = services.judged_record(services.completions(ctx.session, ctx.case), ctx.task)
+    if reviewed is not None and reviewed.completed_by == actor.id and actor.id is not None:
+        raise Forbidden(f"不能审核本人提交的记录（“{reviewed.title}”由您办理）")
+
+
+def returned_record(ctx: CheckContext) -> TaskRow | None:
+    """The earlier record of this meeting task when the supervisor's latest review of it returned it."""
+    services, session, case = ctx.services, ctx.session, ctx.case
+    previous = services.latest_done(session, case, name=ctx.task.name)
+    if previous is None or not previous.data:
+        return None
+    review = services.latest_done(session, case, form="review", since=previous.completed_at)
+    if review is None or not review.data or review.data.get("decision") != "return":
+        return None
+    return previous
+
+
 class MeetingForm(FormSchema):
     title_zh = "会议记录"
     held_on = day("会议日期")
@@ -103,16 +225,16 @@ class MeetingForm(FormSchema):
                            help="因故不能到会的有表决权党员会前提交书面意见表示反对的人数")
 
     def effects(self, values: dict, ctx: CheckContext) -> None:
-        services, session, case, row = ctx.services, ctx.session, ctx.case, ctx.task
-        correcting = services.returned_record(session, case, row)
+        services, case, row = ctx.services, ctx.case, ctx.task
+        correcting = returned_record(ctx)
         if correcting is not None and values["held_on"].isoformat() != correcting.data.get("held_on"):
             # D9: a supervisor's return corrects the record of the meeting that was held; it never
             # makes a meeting be held again (组织法第三十二条: the 监委会 supervises, it does not decide).
             message = f"这是对{correcting.data.get('held_on')}会议记录的更正，会议日期不能改变"
             raise Invalid(message, {"held_on": [message]})
-        services.meeting_dates(session, case, row, values, correcting)
+        meeting_dates(ctx, values, correcting)
         if row.body == "representatives":
-            services.statutory_needs_assembly(session, case)
+            statutory_needs_assembly(ctx)
         extra, summary = services.meeting(case.village, row.body or "", values, ctx.properties.get("vote_rule"))
         ctx.extra.update(extra)
         ctx.summary = summary
@@ -139,7 +261,7 @@ class ReviewForm(FormSchema):
 
     def effects(self, values: dict, ctx: CheckContext) -> None:
         services = ctx.services
-        services.no_self_review(ctx.session, ctx.actor, ctx.case, ctx.task)
+        no_self_review(ctx)
         ctx.summary = {"approve": "审核同意", "return": f"退回更正记录：{values.get('opinion', '')}",
                        "object": f"对程序提出异议，报乡镇纪委核查：{values.get('opinion', '')}"}[values["decision"]]
         publishes = ctx.properties.get("publishes")
@@ -198,7 +320,7 @@ class DisclosureForm(FormSchema):
         if ctx.task.state != "ready":
             return {}
         floor = int(ctx.meta.get("notice_days") or 7)
-        return {"prefill": {"content": ctx.services.draft_notice(ctx.session, ctx.case, ctx.task, floor),
+        return {"prefill": {"content": draft_notice(ctx, floor),
                             "notice_days": floor}}
 
 
@@ -211,7 +333,7 @@ class ImplementationForm(FormSchema):
 
     def effects(self, values: dict, ctx: CheckContext) -> None:
         ctx.summary = f"实施情况：支出{to_task_data(values)['amount_spent']}元"
-        approved = ctx.services.approved_amount(ctx.session, ctx.case)
+        approved = approved_amount(ctx)
         if approved is not None and values["amount_spent"] > approved:
             from ..domain.money import spoken
 

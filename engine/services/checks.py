@@ -1,4 +1,4 @@
-"""The completion path's checks that need the case: meetings and their votes, the statutory assembly, dates, no self-review, and the postings a step prepares.
+"""What the forms' effects borrow from the services (``CheckContext.services``): a meeting's vote counted, and the notices a step prepares and posts on the board (the forms' own rules are in ``engine/forms/``).
 
 Mixed into :class:`engine.services.Engine`."""
 
@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from ..domain import rules
 from ..domain.authz import Actor
-from ..domain.clock import LOCAL_TZ, local_text
-from ..domain.errors import Conflict, Forbidden, Invalid
+from ..domain.clock import local_text
+from ..domain.errors import Conflict, Invalid
 from ..records import publicity
 from ..store.models import BoardEntry, Case, Objection, TaskRow, User, Village
 from .common import (
@@ -48,104 +48,6 @@ class ChecksMixin:
         extra = {"outcome": result.outcome, "should_attend": should, "rules_version": result.rules_version,
                  "outcome_reason": result.reason}
         return extra, result.reason
-
-    def statutory_needs_assembly(self, session: Session, case: Case) -> None:
-        """Rule 1 (R2, 组织法第二十四条): a 村民代表会议 decides a 第二十四条 matter only under the 村民会议's
-        authorisation on file, checked again at the 决议 itself (it may have been withdrawn since the 提议)."""
-        from ..domain.matters import MATTERS, STATUTORY
-        from ..domain.settings import authorised_representatives
-
-        proposal = self.latest_done(session, case, form="proposal")
-        matter = ((proposal.data or {}) if proposal is not None else {}).get("matter")
-        if matter in STATUTORY and not authorised_representatives(case.village):
-            message = (f"“{MATTERS[matter]}”是《村民委员会组织法》第二十四条规定的事项，须由村民会议决定；"
-                       "本村没有登记村民会议对村民代表会议的授权，村民代表会议不能对此表决")
-            raise Invalid(message, {"_schema": [message]})
-
-    def approved_amount(self, session: Session, case: Case):
-        """The amount the case's proposal asked for and its resolution approved (None: no amount)."""
-        from decimal import Decimal
-
-        proposal = self.latest_done(session, case, form="proposal")
-        amount = ((proposal.data or {}) if proposal is not None else {}).get("amount")
-        return Decimal(str(amount)) if amount not in (None, "") else None
-
-    def draft_notice(self, session: Session, case: Case, row: TaskRow, floor: int) -> str:
-        """A disclosure drafted from the record (the decision, the vote, the amount, the spending),
-        for the cadre to edit rather than write from nothing."""
-        from ..domain.money import spoken
-
-        done = self.completions(session, case)
-        proposal = next((r.data or {} for r in reversed(done) if r.form == "proposal"), {})
-        lines = [f"事项：{case.title}"]
-        if "result" in (row.name or ""):
-            implementation = next((r.data or {} for r in reversed(done) if r.form == "implementation"), {})
-            if implementation.get("summary"):
-                lines.append(f"实施情况：{implementation['summary']}")
-            if proposal.get("amount") not in (None, ""):
-                lines.append(f"决议金额：{spoken(proposal['amount'])}")
-            if implementation.get("amount_spent") not in (None, ""):
-                lines.append(f"实际支出：{spoken(implementation['amount_spent'])}")
-            if implementation.get("over_budget_reason"):
-                lines.append(f"超支原因：{implementation['over_budget_reason']}")
-        else:
-            if proposal.get("summary"):
-                lines.append(f"方案：{proposal['summary']}")
-            if proposal.get("amount") not in (None, ""):
-                lines.append(f"涉及金额：{spoken(proposal['amount'])}")
-            meeting = next((r for r in reversed(done) if r.form == "meeting"
-                            and (r.data or {}).get("outcome") == "passed"), None)
-            if meeting is not None:
-                d = meeting.data
-                lines.append(f"{rules.BODIES.get(meeting.body or '', '会议')}于{d.get('held_on')}表决：应到{d.get('should_attend')}人，"
-                             f"实到{d.get('attended')}人，赞成{d.get('approve')}票，反对{d.get('oppose')}票，"
-                             f"弃权{d.get('abstain')}票，表决通过。")
-        preliminary = next((r.data or {} for r in reversed(done) if r.form == "welfare_preliminary"), None)
-        if preliminary is not None:  # 低保/特困/临时救助: the 乡镇's 初审 notice; the 乡镇 answers objections
-            if preliminary.get("amount") not in (None, ""):
-                lines.append(f"乡镇初审意见：拟同意，拟核定金额{spoken(preliminary['amount'])}")
-            lines.append(f"公示期{floor}天。如有异议，请在公示期内提出（可不署名），由乡镇人民政府核实答复"
-                         "（《最低生活保障审核确认办法》第二十条）。")
-            return "\n".join(lines)
-        to = "党支部" if row.role == "party_secretary" else "村务监督委员会"  # 发展对象公示: the 党支部 answers
-        lines.append(f"公示期{floor}天。如有异议，请在公示期内向{to}提出（可不署名）。")
-        return "\n".join(lines)
-
-    def meeting_dates(self, session: Session, case: Case, row: TaskRow, values: dict,
-                       correcting: TaskRow | None) -> None:
-        """A meeting's dates as they can have been (CONTRACT "What people see"; 组织法第二十一条):
-        not after today (Beijing time), not before the case began, not before a meeting already
-        recorded in the case; a 村民会议 announced at least ten days ahead; 列席 only where the law
-        in force on the meeting day lets the 监委会 attend."""
-        held_on = values["held_on"]
-        errors: dict[str, list[str]] = {}
-        today = self.now().astimezone(LOCAL_TZ).date()
-        began = case.created_at.astimezone(LOCAL_TZ).date()
-        if held_on > today:
-            errors["held_on"] = [f"会议日期{held_on.isoformat()}晚于今天（{today.isoformat()}），请填写实际开会的日期"]
-        elif held_on < began:
-            errors["held_on"] = [f"会议日期{held_on.isoformat()}早于本事项发起的日期（{began.isoformat()}）"]
-        else:
-            earlier = [r for r in self.case_tasks(session, case) if r.state == "completed" and r.form == "meeting"
-                       and r.id != row.id and (correcting is None or r.id != correcting.id) and (r.data or {}).get("held_on")]
-            latest = max(earlier, key=lambda r: r.data["held_on"], default=None)
-            if latest is not None and held_on.isoformat() < latest.data["held_on"]:
-                errors["held_on"] = [f"会议日期早于本事项已记录的“{latest.title}”（{latest.data['held_on']}）"]
-        if row.body == "villager_assembly":
-            problem = rules.assembly_notice_error(held_on, values.get("announced_on"))
-            if problem:
-                errors["announced_on"] = [problem]
-        if (values.get("supervisors_present") or values.get("supervisor_opinion")) and row.body:
-            problem = rules.supervisor_attendance_error(row.body, held_on)
-            if problem:
-                errors["supervisors_present"] = [problem]
-        if errors:
-            raise Invalid("；".join(m for messages in errors.values() for m in messages), errors)
-
-    def no_self_review(self, session: Session, actor: Actor, case: Case, row: TaskRow) -> None:
-        reviewed = self.judged_record(self.completions(session, case), row)
-        if reviewed is not None and reviewed.completed_by == actor.id and actor.id is not None:
-            raise Forbidden(f"不能审核本人提交的记录（“{reviewed.title}”由您办理）")
 
     def prepare_posting(self, session: Session, case: Case, kind: str, now: datetime,
                          label: str | None = None, own: tuple[TaskRow, dict, str] | None = None) -> dict:
@@ -194,16 +96,6 @@ class ChecksMixin:
             return None
         return session.scalar(select(Objection).where(Objection.entry_id == entry.id, Objection.decision.is_(None))
                               .order_by(Objection.id).limit(1))
-
-    def returned_record(self, session: Session, case: Case, row: TaskRow) -> TaskRow | None:
-        """The earlier record of this meeting task when the supervisor's latest review of it returned it."""
-        previous = self.latest_done(session, case, name=row.name)
-        if previous is None or not previous.data:
-            return None
-        review = self.latest_done(session, case, form="review", since=previous.completed_at)
-        if review is None or not review.data or review.data.get("decision") != "return":
-            return None
-        return previous
 
     def post_notice(self, session: Session, case: Case, actor: Actor, posting: dict, now: datetime) -> None:
         """Post a notice ``prepare_posting`` (or ``finance_posting``) prepared, reviewed by ``actor``."""
