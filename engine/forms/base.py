@@ -54,6 +54,16 @@ class StrictInteger(fields.Integer):
         return super()._validated(value)
 
 
+class StrictString(fields.String):
+    """Text and nothing else: bytes (YAML's ``!!binary``) are refused like any other value that is
+    not text, never decoded (the import file and the catalogue, issue 16)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        return value
+
+
 def count(label: str, *, required: bool = True, help: str = "", unit: str = "人", **kw) -> fields.Integer:
     return StrictInteger(
         required=required,

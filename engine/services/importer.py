@@ -1,4 +1,8 @@
-"""Import villages and people from the YAML format of CONTRACT.md (idempotent)."""
+"""Import villages and people from the YAML format of CONTRACT.md (idempotent).
+
+Each entry is checked by a marshmallow schema (``VillageSchema``, ``ImportPersonSchema`` with its
+``RoleSchema``s); the messages are Chinese and name the entry, and the line it starts on (a role on
+a line of its own, its line too)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,17 @@ import re
 from typing import Any
 
 import yaml
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    missing,
+    post_load,
+    validate,
+    validates_schema,
+)
+from marshmallow.experimental.context import Context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -13,6 +28,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..catalogue.village_settings import check_settings
 from ..domain.errors import Invalid
 from ..domain.roles import COUNTY_ROLES, ROLES, TOWNSHIP_ROLES, VILLAGE_ROLES
+from ..forms.base import StrictInteger, StrictString
 from ..store.models import RoleAssignment, User, Village
 
 COUNTS = {
@@ -34,95 +50,194 @@ def _at(where: str, message: str) -> str:
     return f"{where}：{message}" if where else message
 
 
-def _contact(entry: dict, where: str, problems: list[tuple[str, str]]) -> dict:
-    """``phone`` and ``email`` of a person entry, checked; only the keys the entry has."""
-    out: dict = {}
-    if "phone" in entry:
-        phone = entry["phone"]
-        if isinstance(phone, int) and not isinstance(phone, bool):
-            phone = str(phone)
-        if phone in (None, ""):
-            out["phone"] = None
-        elif not isinstance(phone, str) or not PHONE.fullmatch(phone.strip().replace(" ", "").replace("-", "")):
-            problems.append(("phone", _at(where, f"手机号（phone）“{str(phone)[:20]}”不是11位大陆手机号码")))
-        else:
-            out["phone"] = phone.strip().replace(" ", "").replace("-", "")
-    if "email" in entry:
-        email = entry["email"]
-        if email in (None, ""):
-            out["email"] = None
-        elif not isinstance(email, str) or len(email.strip()) > 254 or not EMAIL.fullmatch(email.strip()):
-            problems.append(("email", _at(where, f"电子邮箱（email）“{str(email)[:60]}”格式不正确")))
-        else:
-            out["email"] = email.strip()
-    return out
+def _said(message: str) -> dict[str, str]:
+    """``message`` for a value that is missing, null or of the wrong type (braces kept: marshmallow
+    formats a field's messages)."""
+    message = message.replace("{", "{{").replace("}", "}}")
+    return {"required": message, "null": message, "invalid": message}
+
+
+def _filled(message: str):
+    """A validator: the text is not blank."""
+    def check(value: str) -> None:
+        if not value.strip():
+            raise ValidationError(message)
+    return check
+
+
+def _text(message: str, **kw) -> StrictString:
+    """Required text that is not blank; otherwise ``message``."""
+    return StrictString(required=True, validate=_filled(message), error_messages=_said(message), **kw)
+
+
+class _Entry(Schema):
+    """An entry of the import file: keys it does not know are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    error_messages = {"type": "必须是键值对"}
+
+
+# -- people ---------------------------------------------------------------------------------------
+class Phone(fields.Field):
+    """An 11-digit mainland mobile number, written with spaces or dashes or as a number; empty is none."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value == "":
+            return None
+        number = value.strip().replace(" ", "").replace("-", "") if isinstance(value, str) else None
+        if number is None or not PHONE.fullmatch(number):
+            raise ValidationError(f"手机号（phone）“{str(value)[:20]}”不是11位大陆手机号码")
+        return number
+
+
+class Email(fields.Field):
+    """A plain email address; empty is none."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value == "":
+            return None
+        if not isinstance(value, str) or len(value.strip()) > 254 or not EMAIL.fullmatch(value.strip()):
+            raise ValidationError(f"电子邮箱（email）“{str(value)[:60]}”格式不正确")
+        return value.strip()
+
+
+def _password(value: Any) -> None:
+    if not isinstance(value, str | int):
+        raise ValidationError("密码（password）必须是文字")
+
+
+def _name(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("缺少姓名（name）")
+    if len(value.strip()) > 200:
+        raise ValidationError("姓名（name）不能超过200个字")
 
 
 Grant = tuple[str, int | None, str | None, str | None]  # role, village id, township, county
+ROLE_SHAPE = "须写成 {village: 村编码, role: 角色}"
+
+
+def _known_role(key: str) -> None:
+    if key not in ROLES:
+        raise ValidationError(f"未知角色“{key[:40]}”，可用：{', '.join(ROLES)}")
+
+
+class RoleSchema(_Entry):
+    """One role of a person: ``role`` and its scope (``village``, ``township`` or ``county``); loads
+    as a ``Grant``. The village is looked up in the session of ``Context`` (``{"session": …}``)."""
+
+    error_messages = {"type": ROLE_SHAPE}
+    role = StrictString(required=True, validate=_known_role, error_messages=_said(ROLE_SHAPE))
+    village = fields.Raw(allow_none=True)
+    township = fields.Raw(allow_none=True)
+    county = fields.Raw(allow_none=True)
+
+    @post_load
+    def grant(self, role: dict, **kwargs) -> Grant:
+        key = role["role"]
+        if key in COUNTY_ROLES or "county" in role:
+            if key not in COUNTY_ROLES:
+                raise ValidationError(f"{ROLES[key]}不是县级角色，不能写 county")
+            county = role.get("county")
+            if not isinstance(county, str) or not county.strip():
+                raise ValidationError(f"{ROLES[key]}是县级角色，请写 county（县名）")
+            return key, None, None, county.strip()
+        if "village" in role:
+            if key in TOWNSHIP_ROLES:
+                raise ValidationError(f"{ROLES[key]}是乡镇角色，请写 township")
+            session = Context.get()["session"]
+            village = session.scalar(select(Village).where(Village.code == str(role["village"])))
+            if village is None:
+                raise ValidationError(f"没有编码为“{str(role['village'])[:64]}”的村")
+            return key, village.id, None, None
+        if "township" in role:
+            if key in VILLAGE_ROLES:
+                raise ValidationError(f"{ROLES[key]}是村级角色，请写 village")
+            township = str(role["township"]).strip()
+            if not township:
+                raise ValidationError(f"{ROLES[key]}是乡镇角色，请写 township（乡镇名）")
+            return key, None, township, None
+        if key == "admin":
+            return key, None, None, None
+        raise ValidationError("须指明 village 或 township")
+
+
+class Roles(fields.List):
+    """A list of roles; nothing (absent, null, empty) is none."""
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        if value is missing or not value:
+            return []
+        if not isinstance(value, list):
+            raise self.make_error("invalid")
+        return super().deserialize(value, attr, data, **kwargs)
+
+
+class PersonSchema(_Entry):
+    """A person entry: ``name``, ``phone``, ``email``, ``password``, ``roles`` (the admin's pages
+    check the same; ``username`` is the import file's, see ``ImportPersonSchema``)."""
+
+    name = StrictString(required=True, validate=_name, error_messages=_said("缺少姓名（name）"))
+    phone = Phone(allow_none=True)
+    email = Email(allow_none=True)
+    password = fields.Raw(allow_none=True, validate=_password)
+    roles = Roles(fields.Nested(RoleSchema, error_messages=_said(ROLE_SHAPE)),
+                  error_messages={"invalid": "角色（roles）必须是列表"})
+
+
+class ImportPersonSchema(PersonSchema):
+    username = _text("缺少用户名（username）")
+
+
+def _load(schema: Schema, session: Session, entry: Any) -> tuple[dict, dict]:
+    """``(values, messages)``: what loaded (all of it, or the valid part) and marshmallow's messages."""
+    with Context({"session": session}):
+        try:
+            return schema.load(entry), {}
+        except ValidationError as exc:
+            return (exc.valid_data if isinstance(exc.valid_data, dict) else {}), exc.normalized_messages()
+
+
+def _flat(messages: Any) -> list[str]:
+    if isinstance(messages, dict):
+        return [m for value in messages.values() for m in _flat(value)]
+    return list(messages)
+
+
+def _person_problems(messages: dict, entry: dict, where: str) -> list[tuple[str, str]]:
+    """Each message with its field, prefixed with ``where``; a role's with its number and, when it is
+    on a line of its own, that line."""
+    problems: list[tuple[str, str]] = []
+    for name, said in messages.items():
+        if name != "roles" or not isinstance(said, dict):
+            problems += [(name, _at(where, m)) for m in _flat(said)]
+            continue
+        for index, role_said in said.items():
+            role = entry["roles"][index]
+            rwhere = f"{where} 的第{index + 1}个角色" if where else f"第{index + 1}个角色"
+            if getattr(role, "line", None) != getattr(entry, "line", None):
+                rwhere += _line_of(role)
+            problems += [("roles", f"{rwhere}：{m}") for m in _flat(role_said)]
+    return problems
+
+
+def _person(values: dict) -> tuple[dict, list[Grant]]:
+    contact = {k: values[k] for k in ("phone", "email") if k in values}
+    return contact, [g for g in values.get("roles", []) if isinstance(g, tuple)]
 
 
 def check_person(session: Session, entry: dict, where: str = "") -> tuple[list[tuple[str, str]], dict, list[Grant]]:
-    """Check one person entry of the import file (``name``, ``phone``, ``email``, ``password``,
-    ``roles``): the one check of ``cunwu import``, the admin's import and the admin's people pages.
-    Returns ``(problems, contact, grants)``; ``problems`` pairs each bad field with its Chinese
-    message (prefixed with ``where`` when given); nothing is written."""
-    problems: list[tuple[str, str]] = []
-    if not isinstance(entry.get("name"), str) or not entry["name"].strip():
-        problems.append(("name", _at(where, "缺少姓名（name）")))
-    elif len(entry["name"].strip()) > 200:
-        problems.append(("name", _at(where, "姓名（name）不能超过200个字")))
-    contact = _contact(entry, where, problems)
-    password = entry.get("password")
-    if password is not None and not isinstance(password, str | int):
-        problems.append(("password", _at(where, "密码（password）必须是文字")))
-    grants: list[Grant] = []
-    roles = entry.get("roles") or []
-    if not isinstance(roles, list):
-        problems.append(("roles", _at(where, "角色（roles）必须是列表")))
-        roles = []
-    for r_index, role in enumerate(roles, start=1):
-        rwhere = f"{where} 的第{r_index}个角色" if where else f"第{r_index}个角色"
-        if getattr(role, "line", None) != getattr(entry, "line", None):
-            rwhere += _line_of(role)
-        if not isinstance(role, dict) or not isinstance(role.get("role"), str):
-            problems.append(("roles", f"{rwhere}：须写成 {{village: 村编码, role: 角色}}"))
-            continue
-        key = role["role"]
-        if key not in ROLES:
-            problems.append(("roles", f"{rwhere}：未知角色“{key[:40]}”，可用：{', '.join(ROLES)}"))
-            continue
-        if key in COUNTY_ROLES or "county" in role:
-            if key not in COUNTY_ROLES:
-                problems.append(("roles", f"{rwhere}：{ROLES[key]}不是县级角色，不能写 county"))
-                continue
-            county = role.get("county")
-            if not isinstance(county, str) or not county.strip():
-                problems.append(("roles", f"{rwhere}：{ROLES[key]}是县级角色，请写 county（县名）"))
-                continue
-            grants.append((key, None, None, county.strip()))
-        elif "village" in role:
-            if key in TOWNSHIP_ROLES:
-                problems.append(("roles", f"{rwhere}：{ROLES[key]}是乡镇角色，请写 township"))
-                continue
-            village = session.scalar(select(Village).where(Village.code == str(role["village"])))
-            if village is None:
-                problems.append(("roles", f"{rwhere}：没有编码为“{str(role['village'])[:64]}”的村"))
-                continue
-            grants.append((key, village.id, None, None))
-        elif "township" in role:
-            if key in VILLAGE_ROLES:
-                problems.append(("roles", f"{rwhere}：{ROLES[key]}是村级角色，请写 village"))
-                continue
-            township = str(role["township"]).strip()
-            if not township:
-                problems.append(("roles", f"{rwhere}：{ROLES[key]}是乡镇角色，请写 township（乡镇名）"))
-                continue
-            grants.append((key, None, township, None))
-        elif key == "admin":
-            grants.append((key, None, None, None))
-        else:
-            problems.append(("roles", f"{rwhere}：须指明 village 或 township"))
-    return problems, contact, grants
+    """Check one person entry of the import file (``PersonSchema``): the one check of ``cunwu import``,
+    the admin's import and the admin's people pages. Returns ``(problems, contact, grants)``;
+    ``problems`` pairs each bad field with its Chinese message (prefixed with ``where`` when given),
+    ``contact`` holds the valid ``phone`` and ``email`` the entry has, ``grants`` its valid roles;
+    nothing is written."""
+    values, messages = _load(PersonSchema(), session, entry)
+    return _person_problems(messages, entry, where), *_person(values)
 
 
 def apply_person(session: Session, user: User, entry: dict, contact: dict, grants: list[Grant]) -> None:
@@ -175,15 +290,59 @@ def parse_yaml(text: str, source: str = "导入文件") -> dict:
     return doc
 
 
-def _int(entry: dict, key: str, label: str, where: str, errors: list[str]) -> int | None:
-    value = entry.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.append(f"{where}：{label}（{key}）必须是整数")
-        return None
-    if value < 0:
-        errors.append(f"{where}：{label}（{key}）不能为负数")
-        return None
-    return value
+def _village_code(code: str) -> None:
+    if not code.strip():
+        raise ValidationError("缺少村编码（code）")
+    if not VILLAGE_CODE.fullmatch(code):
+        # The code names files (poster cache) and headers (downloads): letters, digits, - and _ only.
+        raise ValidationError(f"村编码“{code[:40]}”不合规：只能用英文字母、数字、“-”和“_”，以字母或数字开头，"
+                              "最长64个字符")
+
+
+def _count(key: str, label: str) -> StrictInteger:
+    return StrictInteger(required=True, validate=validate.Range(min=0, error=f"{label}（{key}）不能为负数"),
+                         error_messages=_said(f"{label}（{key}）必须是整数"))
+
+
+class VillageSchema(_Entry):
+    """A village entry: code, name, township, county, its counts and its settings (checked against
+    the catalogue in use, ``engine.catalogue.village_settings``)."""
+
+    code = StrictString(required=True, validate=_village_code, error_messages=_said("缺少村编码（code）"))
+    name = _text("缺少村名（name）")
+    township = _text("缺少所属乡镇（township）")
+    county = StrictString(allow_none=True, validate=_filled("所属县（county）必须是县名"),
+                          error_messages={"invalid": "所属县（county）必须是县名"})
+    adults = _count("adults", COUNTS["adults"])
+    households = _count("households", COUNTS["households"])
+    party_members = _count("party_members", COUNTS["party_members"])
+    representatives = _count("representatives", COUNTS["representatives"])
+    two_committees = _count("two_committees", COUNTS["two_committees"])
+    settings = fields.Raw(allow_none=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def counts_and_settings(self, values: dict, **kwargs) -> None:
+        """Once every count is a number: none is zero, the representatives are not more than the
+        adults, and the settings are within the law and the catalogue."""
+        if any(k not in values for k in COUNTS):
+            return
+        problems = [f"{COUNTS[k]}（{k}）必须大于0" for k in
+                    ("party_members", "representatives", "two_committees", "adults", "households") if values[k] == 0]
+        if values["representatives"] > values["adults"]:
+            problems.append("村民代表会议组成人员数不能多于本村十八周岁以上村民人数")
+        settings = values.get("settings") or {}
+        if not isinstance(settings, dict):
+            problems.append("settings 必须是键值对")
+        else:
+            problems += [f"设置 {key}：{msgs[0]}" for key, msgs in check_settings(settings).items()]
+        if problems:
+            raise ValidationError(problems)
+
+    @post_load
+    def tidy(self, values: dict, **kwargs) -> dict:
+        county = values.get("county")
+        return {**values, "name": values["name"].strip(), "township": values["township"].strip(),
+                "county": county.strip() if county else None, "settings": values.get("settings") or {}}
 
 
 def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
@@ -216,43 +375,18 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
 
     seen_codes: set[str] = set()
     for index, entry in enumerate(villages, start=1):
+        values, messages = _load(VillageSchema(), session, entry)
         where = f"villages 第{index}项{_line_of(entry)}"
-        if not isinstance(entry, dict):
-            errors.append(f"{where}：必须是键值对")
+        if "_schema" in messages and not isinstance(entry, dict) or "code" in messages:
+            errors += [f"{where}：{m}" for m in messages.get("code") or messages["_schema"]]
             continue
-        code = entry.get("code")
-        if not isinstance(code, str) or not code.strip():
-            errors.append(f"{where}：缺少村编码（code）")
-            continue
-        if not VILLAGE_CODE.fullmatch(code):
-            # The code names files (poster cache) and headers (downloads): letters, digits, - and _ only.
-            errors.append(f"{where}：村编码“{code[:40]}”不合规：只能用英文字母、数字、“-”和“_”，以字母或数字开头，"
-                          "最长64个字符")
-            continue
+        code = entry["code"]
         where = f"villages 第{index}项（{code}）{_line_of(entry)}"
         if code in seen_codes:
             errors.append(f"{where}：村编码重复")
             continue
         seen_codes.add(code)
-        for key, label in (("name", "村名"), ("township", "所属乡镇")):
-            if not isinstance(entry.get(key), str) or not entry[key].strip():
-                errors.append(f"{where}：缺少{label}（{key}）")
-        if entry.get("county") is not None and (not isinstance(entry["county"], str) or not entry["county"].strip()):
-            errors.append(f"{where}：所属县（county）必须是县名")
-        counts = {k: _int(entry, k, label, where, errors) for k, label in COUNTS.items()}
-        if any(v is None for v in counts.values()):
-            continue
-        for k in ("party_members", "representatives", "two_committees", "adults", "households"):
-            if counts[k] == 0:
-                errors.append(f"{where}：{COUNTS[k]}（{k}）必须大于0")
-        if counts["representatives"] > counts["adults"]:
-            errors.append(f"{where}：村民代表会议组成人员数不能多于本村十八周岁以上村民人数")
-        settings = entry.get("settings") or {}
-        if not isinstance(settings, dict):
-            errors.append(f"{where}：settings 必须是键值对")
-            settings = {}
-        for key, msgs in check_settings(settings).items():
-            errors.append(f"{where}：设置 {key}：{msgs[0]}")
+        errors += [f"{where}：{m}" for m in _flat(messages)]
         if errors:
             continue
         village = session.scalar(select(Village).where(Village.code == code))
@@ -262,42 +396,36 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
             stats["villages_created"] += 1
         else:
             stats["villages_updated"] += 1
-        village.name = entry["name"].strip()
-        village.township = entry["township"].strip()
-        village.county = entry["county"].strip() if entry.get("county") else None
-        village.settings = settings
-        for k, v in counts.items():
-            setattr(village, k, v)
+        for key in ("name", "township", "county", "settings", *COUNTS):
+            setattr(village, key, values[key])
     if errors:
         raise Invalid("导入失败：" + "；".join(errors[:20]), {"villages": errors})
     session.flush()
 
     seen_users: set[str] = set()
     for index, entry in enumerate(people, start=1):
+        values, messages = _load(ImportPersonSchema(), session, entry)
         where = f"people 第{index}项{_line_of(entry)}"
-        if not isinstance(entry, dict):
-            errors.append(f"{where}：必须是键值对")
+        if "_schema" in messages and not isinstance(entry, dict) or "username" in messages:
+            errors += [f"{where}：{m}" for m in messages.get("username") or messages["_schema"]]
             continue
-        username = entry.get("username")
-        if not isinstance(username, str) or not username.strip():
-            errors.append(f"{where}：缺少用户名（username）")
-            continue
+        username = entry["username"]
         where = f"people 第{index}项（{username}）{_line_of(entry)}"
         if username in seen_users:
             errors.append(f"{where}：用户名重复")
             continue
         seen_users.add(username)
-        problems, contact, grants = check_person(session, entry, where)
-        errors.extend(message for _field, message in problems)
-        password = entry.get("password")
+        errors += [message for _field, message in _person_problems(messages, entry, where)]
         if errors:
             continue
+        contact, grants = _person(values)
+        password = values.get("password")
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             if password in (None, ""):
                 errors.append(f"{where}：新用户必须设置密码（password）")
                 continue
-            user = User(username=username, name=entry["name"].strip(), active=True,
+            user = User(username=username, name=values["name"].strip(), active=True,
                         password_hash=generate_password_hash(str(password)))
             session.add(user)
             stats["people_created"] += 1
