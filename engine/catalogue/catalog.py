@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 from lxml import etree
+from marshmallow import INCLUDE, Schema, ValidationError, fields, missing, validate
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.errors import DefinitionError, NotFound
 from ..domain.roles import ROLES
+from ..forms.base import StrictInteger, StrictString
 from ..store.models import ProcessDefinition
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -33,6 +35,7 @@ CATEGORIES = {"A": "村级公共权力", "B": "便民服务", "C": "监督举报
 #: 第12号）第七条 and its annex (永久 and 定期 30年/10年, refined by each county); permanent by default
 #: (DOMAIN.md R63). Each catalogue item states its own (``retention``).
 RETENTION = {"permanent": "永久", "30y": "30年", "10y": "10年"}
+RETENTION_ERROR = f"retention 只能是 {'、'.join(RETENTION)}（{'、'.join(RETENTION.values())}）"
 
 
 def processes_dir() -> Path:
@@ -59,8 +62,64 @@ class CatalogueItem:
         }
 
 
+MISSING = "缺少"  # the message of a required field that is absent or empty (reported together)
+
+
+class Filled(StrictString):
+    """Required text: absent or empty (any false value, as YAML writes nothing) is ``MISSING``."""
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        if value is missing or not value:
+            raise ValidationError(MISSING)
+        return super().deserialize(value, attr, data, **kwargs)
+
+
+class Starters(fields.Field):
+    """The roles that may start an item: a list of role keys; nothing (absent, empty) is none."""
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        if value is missing or not value:
+            return []
+        if not isinstance(value, list):
+            raise ValidationError("starters 必须是角色列表")
+        bad = [r for r in value if not isinstance(r, str) or r not in ROLES]
+        if bad:
+            raise ValidationError(f"未知角色 {', '.join(map(str, bad))}")
+        return list(value)
+
+
+def _text(name: str, **kw) -> StrictString:
+    return StrictString(error_messages={"invalid": f"{name} 必须是文字"}, **kw)
+
+
+class ItemSchema(Schema):
+    """A catalogue entry. Keys the schema does not name are the item's own (``extra``: thresholds,
+    evidence, settings, retention, …) and are kept as written."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    error_messages = {"type": "必须是键值对"}
+    key = Filled(error_messages={"invalid": "key 必须是文字"})
+    file = Filled(error_messages={"invalid": "file 必须是文字"})
+    name = Filled(error_messages={"invalid": "name 必须是文字"})
+    category = Filled(validate=validate.OneOf(CATEGORIES, error="category 只能是 A、B 或 C"),
+                      error_messages={"invalid": "category 只能是 A、B 或 C"})
+    retention = StrictString(validate=validate.OneOf(RETENTION, error=RETENTION_ERROR),
+                             error_messages={"invalid": RETENTION_ERROR, "null": RETENTION_ERROR})
+    starters = Starters()
+    legal_basis = _text("legal_basis", load_default="", allow_none=True)
+    notice_days = StrictInteger(load_default=7, error_messages={"invalid": "notice_days 必须是整数",
+                                                                 "null": "notice_days 必须是整数"})
+    description = _text("description", load_default="", allow_none=True)
+
+
+KNOWN = ("key", "file", "name", "category", "legal_basis", "starters", "notice_days", "description")
+
+
 def load_catalogue(directory: Path | None = None) -> list[CatalogueItem]:
-    """Read ``catalogue.yaml`` and then every ``catalogue.d/*.yaml`` (sorted) of ``directory``."""
+    """Read ``catalogue.yaml`` and then every ``catalogue.d/*.yaml`` (sorted) of ``directory``; each
+    entry is checked by ``ItemSchema`` and every problem is reported (``DefinitionError``)."""
     directory = directory or processes_dir()
     paths = [directory / "catalogue.yaml", *sorted((directory / "catalogue.d").glob("*.yaml"))]
     entries: list[tuple[Path, int, object]] = []
@@ -72,37 +131,34 @@ def load_catalogue(directory: Path | None = None) -> list[CatalogueItem]:
         except yaml.YAMLError as exc:
             line = getattr(getattr(exc, "problem_mark", None), "line", -1) + 1
             raise DefinitionError([f"{path}:{line}: 目录文件不是合法的 YAML：{exc}"]) from exc
-        if not isinstance(raw, dict):
+        listed = raw.get("items") or [] if isinstance(raw, dict) else None
+        if not isinstance(listed, list):
             raise DefinitionError([f"{path}:1: 目录文件顶层须为 items 列表"])
-        entries.extend((path, i, e) for i, e in enumerate(raw.get("items") or [], start=1))
+        entries.extend((path, i, e) for i, e in enumerate(listed, start=1))
     items, problems, keys = [], [], set()
+    schema = ItemSchema()
     for path, index, entry in entries:
         where = f"{path}: 第{index}项"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: 必须是键值对")
-            continue
-        missing = [k for k in ("key", "file", "name", "category") if not entry.get(k)]
-        if missing:
-            problems.append(f"{where}: 缺少字段 {', '.join(missing)}")
+        try:
+            values, said = schema.load(entry), {}
+        except ValidationError as exc:
+            values, said = exc.valid_data or {}, exc.normalized_messages()
+        absent = [k for k in ("key", "file", "name", "category") if said.get(k) == [MISSING]]
+        if absent or "_schema" in said or "key" in said:
+            problems.append(f"{where}: " + (f"缺少字段 {', '.join(absent)}" if absent
+                                            else (said.get("_schema") or said["key"])[0]))
             continue
         if entry["key"] in keys:
             problems.append(f"{where}（{entry['key']}）: 事项编号重复")
             continue
         keys.add(entry["key"])
-        if entry["category"] not in CATEGORIES:
-            problems.append(f"{where}（{entry['key']}）: category 只能是 A、B 或 C")
-        if entry.get("retention", "permanent") not in RETENTION:
-            problems.append(f"{where}（{entry['key']}）: retention 只能是 {'、'.join(RETENTION)}"
-                            f"（{'、'.join(RETENTION.values())}）")
-        bad_roles = [r for r in entry.get("starters") or [] if r not in ROLES]
-        if bad_roles:
-            problems.append(f"{where}（{entry['key']}）: 未知角色 {', '.join(bad_roles)}")
-        known = {"key", "file", "name", "category", "legal_basis", "starters", "notice_days", "description"}
+        problems += [f"{where}（{entry['key']}）: {m}" for messages in said.values() for m in messages]
+        if said:
+            continue
         items.append(CatalogueItem(
-            key=entry["key"], file=entry["file"], name=entry["name"], category=entry["category"],
-            legal_basis=entry.get("legal_basis", ""), starters=list(entry.get("starters") or []),
-            notice_days=int(entry.get("notice_days", 7)), description=entry.get("description", ""),
-            extra={k: v for k, v in entry.items() if k not in known},
+            key=values["key"], file=values["file"], name=values["name"], category=values["category"],
+            legal_basis=values["legal_basis"], starters=values["starters"], notice_days=values["notice_days"],
+            description=values["description"], extra={k: v for k, v in entry.items() if k not in KNOWN},
         ))
     if problems:
         raise DefinitionError(problems)
