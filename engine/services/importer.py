@@ -193,6 +193,10 @@ class ImportPersonSchema(PersonSchema):
     username = _text("缺少用户名（username）")
 
 
+#: Built once (building a schema deep-copies its fields); a schema keeps no state between loads.
+PERSON, IMPORT_PERSON = PersonSchema(), ImportPersonSchema()
+
+
 def _load(schema: Schema, session: Session, entry: Any) -> tuple[dict, dict]:
     """``(values, messages)``: what loaded (all of it, or the valid part) and marshmallow's messages."""
     with Context({"session": session}):
@@ -236,7 +240,7 @@ def check_person(session: Session, entry: dict, where: str = "") -> tuple[list[t
     ``problems`` pairs each bad field with its Chinese message (prefixed with ``where`` when given),
     ``contact`` holds the valid ``phone`` and ``email`` the entry has, ``grants`` its valid roles;
     nothing is written."""
-    values, messages = _load(PersonSchema(), session, entry)
+    values, messages = _load(PERSON, session, entry)
     return _person_problems(messages, entry, where), *_person(values)
 
 
@@ -345,6 +349,9 @@ class VillageSchema(_Entry):
                 "county": county.strip() if county else None, "settings": values.get("settings") or {}}
 
 
+VILLAGE = VillageSchema()
+
+
 def import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
     """Import villages and people; village settings are checked against the catalogue this
     database has deployed (not whatever folder the environment points at)."""
@@ -375,7 +382,7 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
 
     seen_codes: set[str] = set()
     for index, entry in enumerate(villages, start=1):
-        values, messages = _load(VillageSchema(), session, entry)
+        values, messages = _load(VILLAGE, session, entry)
         where = f"villages 第{index}项{_line_of(entry)}"
         if "_schema" in messages and not isinstance(entry, dict) or "code" in messages:
             errors += [f"{where}：{m}" for m in messages.get("code") or messages["_schema"]]
@@ -404,7 +411,7 @@ def _import_data(session: Session, doc: dict[str, Any]) -> dict[str, int]:
 
     seen_users: set[str] = set()
     for index, entry in enumerate(people, start=1):
-        values, messages = _load(ImportPersonSchema(), session, entry)
+        values, messages = _load(IMPORT_PERSON, session, entry)
         where = f"people 第{index}项{_line_of(entry)}"
         if "_schema" in messages and not isinstance(entry, dict) or "username" in messages:
             errors += [f"{where}：{m}" for m in messages.get("username") or messages["_schema"]]
