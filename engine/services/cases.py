@@ -35,6 +35,10 @@ _HISTORY_AND_BOARD = union_all(
            cast(null(), Text)).where(_b.case_id == bindparam("case_id")),
 ).order_by(literal_column("src"), literal_column("ord"))
 
+#: The task ids of the case's completions, in the audit log's order.
+_COMPLETED_TASKS = (select(_a.task_id).where(_a.case_id == bindparam("case_id"), _a.action == "complete")
+                    .order_by(_a.id))
+
 
 class CasesMixin:
     # -- cases --------------------------------------------------------------------------
@@ -194,14 +198,17 @@ class CasesMixin:
         return out
 
     def completions(self, session: Session, case: Case) -> list[TaskRow]:
-        """The case's completed steps in the order they were done (the audit log's order)."""
-        rows = session.execute(select(AuditEvent.id, TaskRow).join(TaskRow, TaskRow.id == AuditEvent.task_id).where(
-            AuditEvent.case_id == case.id, AuditEvent.action == "complete", TaskRow.form.is_not(None))
-            .order_by(AuditEvent.id)).all()
+        """The case's completed steps in the order they were done (the audit log's order): the ids
+        from the audit log (plain rows), the task rows from the case's rows this transaction holds."""
+        session.flush()  # what autoflush would do: completions this transaction made are listed
+        rows = {r.id: r for r in self.case_tasks(session, case)}
         seen: dict[str, TaskRow] = {}
-        for _, row in rows:  # one entry per step, at its completion
-            seen.pop(row.id, None)
-            seen[row.id] = row
+        for (task_id,) in session.connection().execute(_COMPLETED_TASKS, {"case_id": case.id}):
+            row = rows.get(task_id)
+            if row is None or row.form is None:
+                continue
+            seen.pop(task_id, None)  # one entry per step, at its completion
+            seen[task_id] = row
         return list(seen.values())
 
     def judged_record(self, done: list[TaskRow], upto: TaskRow | None) -> TaskRow | None:

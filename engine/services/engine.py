@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..catalogue.catalog import CATEGORIES, Catalog, Deployed
@@ -45,6 +45,10 @@ from .timers import TimersMixin
 #: parameter (no statement construction or cache-key walk on every completion).
 _TASK_WITH_SIBLINGS = select(TaskRow).where(TaskRow.case_id == select(TaskRow.case_id).where(
     TaskRow.id == bindparam("task_id")).scalar_subquery())
+
+#: The case's column attributes (attribute key → column name) that ``save_case`` writes.
+_CASE_COLUMNS = {prop.key: prop.columns[0].name for prop in Case.__mapper__.column_attrs
+                 if prop.key not in ("id", "lock_version")}
 
 
 class Engine(CasesMixin, TasksMixin, ChecksMixin, ChartsMixin, BoardMixin, TimersMixin, NotificationsMixin, DirectoryMixin,
@@ -123,18 +127,16 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, ChartsMixin, BoardMixin, Timer
         state = inspect(case)
         if not state.persistent or session.in_nested_transaction():
             return
-        changed = {}
-        for prop in state.mapper.column_attrs:
-            if prop.key != "lock_version" and state.attrs[prop.key].history.added:
-                changed[prop.key] = getattr(case, prop.key)
+        values = state.dict
+        changed = {key: values[key] for key, before in state.committed_state.items()
+                   if key in _CASE_COLUMNS and key in values and (before is NO_VALUE or before != values[key])}
         if not changed:
             return
         table = Case.__table__
         version = case.lock_version
         done = session.connection().execute(
             update(table).where(table.c.id == case.id, table.c.lock_version == version)
-            .values(lock_version=version + 1, **{Case.__mapper__.get_property(k).columns[0].name: v
-                                                  for k, v in changed.items()}))
+            .values(lock_version=version + 1, **{_CASE_COLUMNS[k]: v for k, v in changed.items()}))
         if done.rowcount != 1:
             raise StaleDataError(f"case {case.id}: lock version {version} is not the stored one")
         for key, value in changed.items():

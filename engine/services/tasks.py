@@ -66,7 +66,7 @@ class TasksMixin:
     def get_task(self, username: str, task_id: str) -> dict:
         with self.sessions() as session:
             actor = self.actor(session, username)
-            row = session.get(TaskRow, task_id)
+            row = self.task_with_siblings(session, task_id)  # what a review's subject reads, in the same statement
             if row is None:
                 raise NotFound(f"没有编号为{task_id}的任务")
             case = self.case_for(session, actor, row.case_id)
