@@ -70,7 +70,7 @@ def _text(message: str, **kw) -> StrictString:
     return StrictString(required=True, validate=_filled(message), error_messages=_said(message), **kw)
 
 
-class _Entry(Schema):
+class _EntrySchema(Schema):
     """An entry of the import file: keys it does not know are ignored."""
 
     class Meta:
@@ -126,7 +126,7 @@ def _known_role(key: str) -> None:
         raise ValidationError(f"未知角色“{key[:40]}”，可用：{', '.join(ROLES)}")
 
 
-class RoleSchema(_Entry):
+class RoleSchema(_EntrySchema):
     """One role of a person: ``role`` and its scope (``village``, ``township`` or ``county``); loads
     as a ``Grant``. The village is looked up in the session of ``Context`` (``{"session": …}``)."""
 
@@ -177,7 +177,7 @@ class Roles(fields.List):
         return super().deserialize(value, attr, data, **kwargs)
 
 
-class PersonSchema(_Entry):
+class PersonSchema(_EntrySchema):
     """A person entry: ``name``, ``phone``, ``email``, ``password``, ``roles`` (the admin's pages
     check the same; ``username`` is the import file's, see ``ImportPersonSchema``)."""
 
@@ -308,7 +308,7 @@ def _count(key: str, label: str) -> StrictInteger:
                          error_messages=_said(f"{label}（{key}）必须是整数"))
 
 
-class VillageSchema(_Entry):
+class VillageSchema(_EntrySchema):
     """A village entry: code, name, township, county, its counts and its settings (checked against
     the catalogue in use, ``engine.catalogue.village_settings``)."""
 
