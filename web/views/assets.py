@@ -9,13 +9,13 @@ from decimal import Decimal
 
 from flask import flash, redirect, render_template, request, url_for
 
-from engine.domain.errors import Conflict, Invalid
+from engine.domain.errors import Invalid
 from engine.records import assets as register
 from engine.records import ledger as books
 
 from .common import bp, engine, login_required, me, username
 from .exports import Sheet, csv_response, xlsx_response
-from .ledger import BOOKKEEPERS, village_code
+from .ledger import BOOKKEEPERS, submit, village_code
 
 FIELDS = ("entity", "category", "code", "name", "location", "quantity", "unit", "original_value", "book_value",
           "acquired_on", "status", "note")
@@ -47,18 +47,10 @@ def _filters() -> dict:
 @login_required
 def assets_page():
     code = village_code("您没有可查看资产资源台账的村")
-    form: dict = {}
-    errors: dict = {}
-    if request.method == "POST":
-        form = {k: request.form.get(k, "").strip() for k in FIELDS}
-        try:
-            asset = engine().add_asset(username(), code, {k: v for k, v in form.items() if v != ""})
-        except Invalid as exc:
-            errors = exc.fields
-            flash(exc.message, "error")
-        else:
-            flash(f"已登记资产资源“{asset['name']}”（编号{asset['id']}）。")
-            return redirect(url_for("web.assets_page", village=code))
+    form, errors, asset = submit(FIELDS, lambda data: engine().add_asset(username(), code, data))
+    if asset is not None:
+        flash(f"已登记资产资源“{asset['name']}”（编号{asset['id']}）。")
+        return redirect(url_for("web.assets_page", village=code))
     filters = _filters()
     try:
         data = engine().assets(username(), code, **filters)
@@ -74,20 +66,11 @@ def assets_page():
 @login_required
 def asset_page(asset_id: int):
     code = village_code("您没有可查看资产资源台账的村")
-    form: dict = {}
-    errors: dict = {}
-    if request.method == "POST":
-        form = {k: request.form.get(k, "").strip() for k in ("status", "reason")}
-        try:
-            engine().change_asset_status(username(), code, asset_id, {k: v for k, v in form.items() if v})
-        except Invalid as exc:
-            errors = exc.fields
-            flash(exc.message, "error")
-        except Conflict as exc:
-            flash(exc.message, "error")
-        else:
-            flash("状态已变更，已记入变更记录。")
-            return redirect(url_for("web.asset_page", asset_id=asset_id, village=code))
+    form, errors, changed = submit(("status", "reason"),
+                                   lambda data: engine().change_asset_status(username(), code, asset_id, data))
+    if changed is not None:
+        flash("状态已变更，已记入变更记录。")
+        return redirect(url_for("web.asset_page", asset_id=asset_id, village=code))
     asset = engine().asset(username(), code, asset_id)
     return render_template("asset.html", asset=asset, form=form, errors=errors, kinds=books.CONTRACT_KINDS,
                            **_context(code)), (422 if errors else 200)

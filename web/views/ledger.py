@@ -4,6 +4,8 @@ page only asks it (engine/services/ledger.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import flash, redirect, render_template, request, url_for
 
 from engine.domain.errors import Conflict, Forbidden, Invalid
@@ -27,25 +29,34 @@ def village_code(refusal: str) -> str:
     return code
 
 
+def submit(names: tuple[str, ...], call: Callable[[dict], dict]) -> tuple[dict, dict, dict | None]:
+    """A register's form: on POST its fields (stripped), the filled ones given to ``call``; a refusal
+    (422 with the fields' errors, or 409) is flashed. Returns ``(form, errors, what call returned)``,
+    the last None unless it was posted and taken."""
+    if request.method != "POST":
+        return {}, {}, None
+    form = {k: request.form.get(k, "").strip() for k in names}
+    try:
+        return form, {}, call({k: v for k, v in form.items() if v != ""})
+    except Invalid as exc:
+        flash(exc.message, "error")
+        return form, exc.fields, None
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return form, {}, None
+
+
+RECEIPT_FIELDS = ("received_on", "entity", "amount", "account", "summary", "counterparty", "voucher")
+
+
 @bp.route("/ledger", methods=["GET", "POST"])
 @login_required
 def ledger_page():
     code = village_code("您没有可查看账目的村")
-    form: dict = {}
-    errors: dict = {}
-    if request.method == "POST":
-        form = {k: request.form.get(k, "").strip() for k in ("received_on", "entity", "amount", "account", "summary",
-                                                              "counterparty", "voucher")}
-        try:
-            entry = engine().add_receipt(username(), code, {k: v for k, v in form.items() if v != ""})
-        except Invalid as exc:
-            errors = exc.fields
-            flash(exc.message, "error")
-        except Conflict as exc:
-            flash(exc.message, "error")
-        else:
-            flash(f"已登记收入 {entry['amount']} 元（分录{entry['id']}）。")
-            return redirect(url_for("web.ledger_page", village=code))
+    form, errors, entry = submit(RECEIPT_FIELDS, lambda data: engine().add_receipt(username(), code, data))
+    if entry is not None:
+        flash(f"已登记收入 {entry['amount']} 元（分录{entry['id']}）。")
+        return redirect(url_for("web.ledger_page", village=code))
     args = request.args
     try:
         data = engine().ledger(username(), code, entity=args.get("entity") or None, start=args.get("from") or None,
