@@ -10,6 +10,7 @@ from marshmallow import Schema, fields
 from ..auth import current_username, engine
 from ..evidence import read_upload
 from .common import BEARER, UPLOAD_DOC, In, blp, optional_username, rate_limit, raw_body
+from .schemas import FileOut
 
 LEAD_LIMITER = "cunwu_lead_limiter"
 
@@ -70,12 +71,8 @@ class LeadObjectionIn(In):
     text = fields.Raw(allow_none=True, metadata={"description": "对处理结果的异议（只能提一次）"})
 
 
-class LeadPhotoOut(Schema):
-    id = fields.Integer()
-    sha256 = fields.String()
-    name = fields.String()
-    size = fields.Integer()
-    content_type = fields.String()
+class LeadPhotoOut(FileOut):
+    pass
 
 
 class SupervisionIn(In):

@@ -1,5 +1,5 @@
-"""Schemas that more than one resource module answers with: a task, a case, an attachment, and
-the one-field reason body."""
+"""Schemas that more than one resource module answers with: a task, a case, a stored file, an
+attachment, and the one-field reason body."""
 
 from __future__ import annotations
 
@@ -59,12 +59,17 @@ class CaseOut(Schema):
     lead = fields.Dict()
 
 
-class AttachmentOut(Schema):
+class FileOut(Schema):
+    """A stored file as the API describes it (never its bytes)."""
+
     id = fields.Integer()
     sha256 = fields.String()
     name = fields.String()
     size = fields.Integer()
     content_type = fields.String()
+
+
+class AttachmentOut(FileOut):
     task = fields.String()
     case = fields.Integer()
     bound = fields.Boolean()
