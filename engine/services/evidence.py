@@ -279,9 +279,11 @@ class EvidenceMixin:
         # history lists the bound ones from the same rows (case_attachments, same transaction).
         # Nothing pending in the session changes which attachments the case has: no autoflush here, so
         # the step's row is written with the rest of the completion in one flush, not in two.
-        with session.no_autoflush:
-            every = list(session.scalars(_case_attachments_statement(), {"case_id": row.case_id}))
-        session.info.setdefault(CASE_ATTACHMENTS_KEY, {})[row.case_id] = every
+        every = session.info.get(CASE_ATTACHMENTS_KEY, {}).get(row.case_id)  # read with the task (task_with_siblings)
+        if every is None:
+            with session.no_autoflush:
+                every = list(session.scalars(_case_attachments_statement(), {"case_id": row.case_id}))
+            session.info.setdefault(CASE_ATTACHMENTS_KEY, {})[row.case_id] = every
         mine = [att for att in every if att.task_id == row.id]
         wanted = self.required_evidence(meta, row.name)
         if wanted and village is not None and (village.settings or {}).get("evidence") == "required" and not mine:
