@@ -42,6 +42,11 @@ _spiff_timer.datetime = _ClockedDatetime
 LOCAL_TZ = timezone(timedelta(hours=8), "北京时间")
 
 
+def iso(value: datetime | None) -> str | None:
+    """A moment as the engine's data and answers keep it: UTC, ISO 8601 (None stays None)."""
+    return value.astimezone(UTC).isoformat() if value else None
+
+
 def local_text(value: datetime) -> str:
     """``2026-03-09 16:00`` in Beijing time, for messages people read."""
     return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")

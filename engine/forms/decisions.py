@@ -3,7 +3,6 @@ disclosure, implementation, objection reply and the township's inspection."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +10,7 @@ from marshmallow import ValidationError, validate, validates_schema
 from sqlalchemy import func, select
 
 from ..domain import rules
-from ..domain.clock import LOCAL_TZ
+from ..domain.clock import LOCAL_TZ, iso
 from ..domain.errors import Conflict, Forbidden, Invalid
 from ..domain.matters import MATTERS
 from ..records import ledger, publicity
@@ -73,11 +72,6 @@ class ProposalForm(FormSchema):
         if values.get("withdraw") and ctx.rounds == 0 and ctx.task.name == "propose" and ctx.case.state == "":
             raise Invalid("新发起的事项不能直接撤回", {"withdraw": ["新发起的事项不能直接撤回"]})
         ctx.summary = "撤回事项" if values.get("withdraw") else f"提议：{values.get('title', '')}"
-
-
-def iso(value: datetime | None) -> str | None:
-    """A moment as the task data keeps it (UTC, ISO 8601), as ``engine.services.common.iso``."""
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 def post_on_record(ctx: CheckContext, posting: dict) -> None:

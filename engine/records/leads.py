@@ -22,13 +22,13 @@ id (``Engine.case_for`` answers 404), not on their desks (``engine/services/repo
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.authz import Actor
-from ..domain.clock import LOCAL_TZ
+from ..domain.clock import LOCAL_TZ, iso
 from ..domain.errors import Invalid
 from ..process import workdays
 from ..store.models import (
@@ -89,10 +89,6 @@ ACCOUNTABILITY_FIELDS = {"person": "被问责人", "position": "职务", "duty":
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud over the phone
 CODE_LENGTH = 12  # 32**12 = 2**60 codes
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 def new_code() -> str:

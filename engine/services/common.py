@@ -9,16 +9,13 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransactionOrigin
 
 from .. import forms
+from ..domain.clock import iso as iso  # the services import it from here
 from ..records import evidence
 from ..store.models import TaskRow
 
 MAX_ROUNDS = 30  # a step may be repeated at most this often in one case (keeps the task tree shallow)
 STATUS_ZH = {"running": "办理中", "completed": "已办结", "rejected": "未通过", "withdrawn": "已撤回",
              "on_hold": "已暂停"}
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 TASKS_KEY = "cunwu.case_tasks"
