@@ -168,6 +168,11 @@ def completed_rows(ctx: CheckContext, *, newest_first: bool, case_id: int | None
     return list(ctx.session.scalars(stmt.order_by(TaskRow.completed_at, TaskRow.created_at)))
 
 
+def first_round(ctx: CheckContext) -> bool:
+    """Is this the first time the current task is completed in the case?"""
+    return not completed_rows(ctx, newest_first=False, name=ctx.task.name)
+
+
 EARLIEST_DAY = date(1949, 10, 1)  # no village record of this engine's kinds predates the People's Republic
 OLDEST_AGE = 130  # years: the floor for a birth date
 

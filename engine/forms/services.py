@@ -35,6 +35,7 @@ from .base import (
     completed_rows,
     day,
     field_messages,
+    first_round,
     flag,
     line,
     register,
@@ -189,10 +190,6 @@ def latest_data(ctx: CheckContext, form: str) -> dict:
     return dict(rows[-1].data or {}) if rows else {}
 
 
-def _first_round(ctx: CheckContext) -> bool:
-    return not completed_rows(ctx, newest_first=False, name=ctx.task.name)
-
-
 def _village_cadres(ctx: CheckContext) -> dict[str, User]:
     """Active people holding a village role in this case's village, by username."""
     stmt = (select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
@@ -233,7 +230,7 @@ def no_open_duplicate(ctx: CheckContext, form: str, values: dict, what: str) -> 
 
 
 def _refuse_withdraw_on_first_round(ctx: CheckContext, values: dict) -> None:
-    if values.get("withdraw") and _first_round(ctx):
+    if values.get("withdraw") and first_round(ctx):
         raise Invalid("新受理的申请不能直接撤回", {"withdraw": ["新受理的申请不能直接撤回"]})
 
 

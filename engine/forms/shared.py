@@ -33,6 +33,7 @@ from .base import (
     FormSchema,
     StrictInteger,
     completed_rows,
+    first_round,
     local_today,
 )
 
@@ -110,11 +111,6 @@ def latest_row(ctx: CheckContext, *, name: str | None = None, form: str | None =
         if (name is None or row.name == name) and (form is None or row.form == form):
             return row
     return None
-
-
-def first_round(ctx: CheckContext) -> bool:
-    """Is this the first time the current task is completed in the case?"""
-    return not any(row.name == ctx.task.name for row in completed_rows(ctx, newest_first=True))
 
 
 def iso_day(value: Any) -> date | None:
