@@ -29,6 +29,8 @@ from .base import (
     day,
     describe,
     field_messages,
+    first_message,
+    first_round,
     flag,
     line,
     load,
@@ -46,7 +48,7 @@ from . import assets, leads, ledger, services, services_welfare, yishi  # noqa: 
 
 __all__ = [
     "EARLIEST_DAY", "FORMS", "OLDEST_AGE", "CheckContext", "FormSchema", "Money", "StrictInteger", "check_dates",
-    "choice", "completed_rows", "count", "day", "describe", "field_messages", "flag", "line", "load", "local_today", "money",
+    "choice", "completed_rows", "count", "day", "describe", "field_messages", "first_message", "first_round", "flag", "line", "load", "local_today", "money",
     "register", "schema", "text", "to_task_data",
     "assets", "decisions", "leads", "ledger", "members", "office", "party", "projects", "services",
     "services_welfare", "yishi",

@@ -127,7 +127,7 @@ class CheckContext:
 
     ``services`` is the engine (``engine.services.Engine``) lending the capabilities of the layer
     above that a form's hooks need and may not import (layers): the case's task rows as read once
-    per transaction (``case_tasks``, ``latest_done``), a meeting's vote counted (``meeting``), the
+    per transaction (``case_tasks``, ``latest_done``), the
     board (``prepare_posting``, ``finance_posting``, ``post_notice``, ``objection_for``,
     ``current_entry``), the record of a decision (``completions``, ``judged_record``,
     ``record_json``, ``notice_subject``), the books (``case_statement``) and the audit log
@@ -337,3 +337,29 @@ def describe(form: str) -> list[dict]:
             item["default"] = fld.load_default
         described.append(item)
     return described
+
+
+OTHER_LABELS = {"held_on": "会议日期", "attended": "实到人数", "approve": "赞成票数", "oppose": "反对票数",
+                "abstain": "弃权票数", "attended_households": "到会户代表数", "name": "姓名", "contact": "联系方式",
+                "text": "异议内容", "data": "表单数据", "_schema": "", "title": "事项标题"}
+
+
+def first_message(fields: dict, form: str | dict | None = None) -> str:
+    """Every bad field's first message, named by its Chinese label (never by its key). ``form``: the
+    form whose labels name the fields, or the labels themselves."""
+    labels = dict(OTHER_LABELS)
+    if isinstance(form, dict):
+        labels.update(form)
+    elif form in FORMS:
+        labels.update({f["name"]: f["label"] for f in describe(form)})
+    parts = []
+    for name, messages in fields.items():
+        if isinstance(messages, dict):
+            message = first_message(messages)
+        elif isinstance(messages, list) and messages:
+            message = str(messages[0])
+        else:
+            message = str(messages)
+        label = labels.get(name, f"“{name}”")
+        parts.append(f"{label}：{message}" if label else message)
+    return "；".join(parts) or "数据有误"

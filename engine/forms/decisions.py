@@ -14,7 +14,7 @@ from ..domain.clock import LOCAL_TZ, iso
 from ..domain.errors import Conflict, Forbidden, Invalid
 from ..domain.matters import MATTERS
 from ..records import ledger, publicity
-from ..store.models import BoardEntry, Objection, TaskRow, User
+from ..store.models import BoardEntry, Objection, TaskRow, User, Village
 from .base import (
     CheckContext,
     FormSchema,
@@ -23,6 +23,7 @@ from .base import (
     count,
     day,
     field_messages,
+    first_message,
     flag,
     line,
     local_today,
@@ -188,6 +189,36 @@ def no_self_review(ctx: CheckContext) -> None:
         raise Forbidden(f"不能审核本人提交的记录（“{reviewed.title}”由您办理）")
 
 
+def meeting_tally(village: Village, body: str, values: dict, vote_rule: str | None = None) -> tuple[dict, str]:
+    """A meeting's numbers checked and its vote counted (engine/domain/rules.py): the step's data and summary."""
+    if body not in rules.BODIES:
+        raise Invalid(f"会议类型“{body}”未知")
+    should = getattr(village, rules.BODY_MEMBERS[body])
+    errors = rules.tally_errors(body, should_attend=should, attended=values["attended"],
+                                approve=values["approve"], oppose=values["oppose"], abstain=values["abstain"],
+                                households=village.households,
+                                attended_households=values.get("attended_households"))
+    written_approve, written_oppose = values.get("written_approve") or 0, values.get("written_oppose") or 0
+    if (written_approve or written_oppose) and vote_rule != "party_admission":
+        message = "书面意见只在讨论接收（转正）预备党员的支部大会计入票数（《中国共产党发展党员工作细则》第二十一条），本会议不填"
+        errors["written_approve"] = [message]
+    elif values["attended"] <= should and written_approve + written_oppose > should - values["attended"]:
+        message = (f"书面意见赞成、反对合计（{written_approve + written_oppose}）不能超过未到会的有表决权党员人数"
+                   f"（应到{should}人，实到{values['attended']}人，未到{should - values['attended']}人）")
+        errors["written_approve"] = [message]
+    if errors:
+        raise Invalid("会议记录数字有误：" + first_message(errors), errors)
+    result = rules.evaluate_meeting(body, should_attend=should, attended=values["attended"],
+                                    approve=values["approve"], on=values["held_on"],
+                                    households=village.households,
+                                    attended_households=values.get("attended_households") or 0,
+                                    settings=village.settings, vote_rule=vote_rule,
+                                    written_approve=written_approve)
+    extra = {"outcome": result.outcome, "should_attend": should, "rules_version": result.rules_version,
+             "outcome_reason": result.reason}
+    return extra, result.reason
+
+
 def returned_record(ctx: CheckContext) -> TaskRow | None:
     """The earlier record of this meeting task when the supervisor's latest review of it returned it."""
     services, session, case = ctx.services, ctx.session, ctx.case
@@ -219,7 +250,7 @@ class MeetingForm(FormSchema):
                            help="因故不能到会的有表决权党员会前提交书面意见表示反对的人数")
 
     def effects(self, values: dict, ctx: CheckContext) -> None:
-        services, case, row = ctx.services, ctx.case, ctx.task
+        case, row = ctx.case, ctx.task
         correcting = returned_record(ctx)
         if correcting is not None and values["held_on"].isoformat() != correcting.data.get("held_on"):
             # D9: a supervisor's return corrects the record of the meeting that was held; it never
@@ -229,7 +260,7 @@ class MeetingForm(FormSchema):
         meeting_dates(ctx, values, correcting)
         if row.body == "representatives":
             statutory_needs_assembly(ctx)
-        extra, summary = services.meeting(case.village, row.body or "", values, ctx.properties.get("vote_rule"))
+        extra, summary = meeting_tally(case.village, row.body or "", values, ctx.properties.get("vote_rule"))
         ctx.extra.update(extra)
         ctx.summary = summary
         if correcting is not None:

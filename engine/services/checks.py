@@ -1,4 +1,4 @@
-"""What the forms' effects borrow from the services (``CheckContext.services``): a meeting's vote counted, and the notices a step prepares and posts on the board (the forms' own rules are in ``engine/forms/``).
+"""What the forms' effects borrow from the services (``CheckContext.services``): the notices a step prepares and posts on the board (the forms' own rules are in ``engine/forms/``).
 
 Mixed into :class:`engine.services.Engine`."""
 
@@ -9,46 +9,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import rules
 from ..domain.authz import Actor
 from ..domain.clock import local_text
-from ..domain.errors import Conflict, Invalid
+from ..domain.errors import Conflict
 from ..records import publicity
-from ..store.models import BoardEntry, Case, Objection, TaskRow, User, Village
-from .common import (
-    first_message,
-)
+from ..store.models import BoardEntry, Case, Objection, TaskRow, User
 
 
 class ChecksMixin:
-    def meeting(self, village: Village, body: str, values: dict, vote_rule: str | None = None) -> tuple[dict, str]:
-        if body not in rules.BODIES:
-            raise Invalid(f"会议类型“{body}”未知")
-        should = getattr(village, rules.BODY_MEMBERS[body])
-        errors = rules.tally_errors(body, should_attend=should, attended=values["attended"],
-                                    approve=values["approve"], oppose=values["oppose"], abstain=values["abstain"],
-                                    households=village.households,
-                                    attended_households=values.get("attended_households"))
-        written_approve, written_oppose = values.get("written_approve") or 0, values.get("written_oppose") or 0
-        if (written_approve or written_oppose) and vote_rule != "party_admission":
-            message = "书面意见只在讨论接收（转正）预备党员的支部大会计入票数（《中国共产党发展党员工作细则》第二十一条），本会议不填"
-            errors["written_approve"] = [message]
-        elif values["attended"] <= should and written_approve + written_oppose > should - values["attended"]:
-            message = (f"书面意见赞成、反对合计（{written_approve + written_oppose}）不能超过未到会的有表决权党员人数"
-                       f"（应到{should}人，实到{values['attended']}人，未到{should - values['attended']}人）")
-            errors["written_approve"] = [message]
-        if errors:
-            raise Invalid("会议记录数字有误：" + first_message(errors), errors)
-        result = rules.evaluate_meeting(body, should_attend=should, attended=values["attended"],
-                                        approve=values["approve"], on=values["held_on"],
-                                        households=village.households,
-                                        attended_households=values.get("attended_households") or 0,
-                                        settings=village.settings, vote_rule=vote_rule,
-                                        written_approve=written_approve)
-        extra = {"outcome": result.outcome, "should_attend": should, "rules_version": result.rules_version,
-                 "outcome_reason": result.reason}
-        return extra, result.reason
-
     def prepare_posting(self, session: Session, case: Case, kind: str, now: datetime,
                          label: str | None = None, own: tuple[TaskRow, dict, str] | None = None) -> dict:
         """The notice to post from the newest drafted disclosure; ``own``: (row, data, drafter's name)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransactionOrigin
 
-from .. import forms
 from ..domain.clock import iso as iso  # the services import it from here
+from ..forms.base import first_message as first_message  # the services import it from here
 from ..records import evidence
 from ..store.models import TaskRow
 
@@ -42,29 +42,3 @@ def by_id(session: Session, model, ident):
     if isinstance(ident, bool) or not isinstance(ident, int) or not 0 < ident < 2**63:
         return None
     return session.get(model, ident)
-
-
-OTHER_LABELS = {"held_on": "会议日期", "attended": "实到人数", "approve": "赞成票数", "oppose": "反对票数",
-                "abstain": "弃权票数", "attended_households": "到会户代表数", "name": "姓名", "contact": "联系方式",
-                "text": "异议内容", "data": "表单数据", "_schema": "", "title": "事项标题"}
-
-
-def first_message(fields: dict, form: str | dict | None = None) -> str:
-    """Every bad field's first message, named by its Chinese label (never by its key). ``form``: the
-    form whose labels name the fields, or the labels themselves."""
-    labels = dict(OTHER_LABELS)
-    if isinstance(form, dict):
-        labels.update(form)
-    elif form in forms.FORMS:
-        labels.update({f["name"]: f["label"] for f in forms.describe(form)})
-    parts = []
-    for name, messages in fields.items():
-        if isinstance(messages, dict):
-            message = first_message(messages)
-        elif isinstance(messages, list) and messages:
-            message = str(messages[0])
-        else:
-            message = str(messages)
-        label = labels.get(name, f"“{name}”")
-        parts.append(f"{label}：{message}" if label else message)
-    return "；".join(parts) or "数据有误"
