@@ -709,7 +709,7 @@ def fill_ledger(db, village_id: int, count: int, *, quarter_start, quarter_end, 
                      "amount": Decimal(cents) / 100, "entry_date": day, "account": rng.choice(accounts),
                      "summary": f"基准分录{i}", "counterparty": "", "voucher": "", "created_at": now,
                      "created_by_name": "基准"})
-    from engine.records.ledger import rebuild_months
+    from engine.records.ledger_months import rebuild_months
 
     table = LedgerEntry.__table__
     with db.begin() as conn:  # written in bulk, so the monthly sums are rebuilt (the app keeps them per entry)
@@ -722,12 +722,12 @@ def ledger(quick: bool) -> list[Figure]:
     """The ledger view (first page of 500, totals of the whole books) and the quarterly statement of
     one village with 10^3 and 10^5 entries (quick: 10^4), on SQLite and (if reachable) PostgreSQL:
     the 10^5 figure may be at most 1.5× the 10^3 one, as for the worklist."""
-    from engine.records import ledger as books
+    from engine.records import ledger_statement
 
     from .common import pg_available
 
     sizes = [10**3, 10**4] if quick else [10**3, 10**5]
-    quarter = books.quarter(2025, 4)  # the newest quarter closed on the bench clock (2026-03-02)
+    quarter = ledger_statement.quarter(2025, 4)  # the newest quarter closed on the bench clock (2026-03-02)
     backends = ["sqlite"] + (["postgresql"] if pg_available() else [])
     out: list[Figure] = []
     for backend in backends:

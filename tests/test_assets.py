@@ -454,7 +454,7 @@ def test_a_due_amount_is_told_once_then_once_more_when_overdue_and_a_receipt_cle
 
 
 def ledger_today(clock) -> str:
-    from engine.records.ledger import local_today
+    from engine.records.ledger_chart import local_today
 
     return local_today(clock()).isoformat()
 
@@ -620,10 +620,10 @@ def test_the_demo_has_a_register_and_a_fee_due(app):
     (contract,) = engine.contracts("zhou", "demo-001")
     assert contract["receivable"]["received"] == "3000.00" and contract["receivable"]["outstanding"] == "3000.00"
     assert any("应收3000.00元已到期" in n.title for n in _notices(app).get("sun", []))
-    from engine.records import assets, ledger
+    from engine.records import assets, ledger_entries
 
     with engine.sessions() as session:
-        assert assets.doctor(session) == [] and ledger.doctor(session) == []
+        assert assets.doctor(session) == [] and ledger_entries.doctor(session) == []
 
 
 def test_opening_a_receivable_notice_goes_to_the_contract(app, clock):

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
-from engine.records.ledger import parse_amount
+from engine.records.ledger_chart import parse_amount
 from engine.store.models import LedgerEntry, TaskRow
 from tests.conftest import ApiClient
 from tests.test_items_public import APPROVE, CLAIM, PAY, Item, _cosign

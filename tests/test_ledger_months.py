@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import select, text
 
-from engine.records import ledger
+from engine.records import ledger_entries, ledger_months
 from engine.store.models import LedgerEntry, LedgerMonth, Village
 
 
@@ -36,10 +36,10 @@ def _fill(app, n: int = 120, seed: int = 3) -> None:
                 session.add(entry)
                 session.flush()
             else:
-                entry = ledger.add_receipt(session, village, values, actor_id=None, actor_name="测试", now=now)
+                entry = ledger_entries.add_receipt(session, village, values, actor_id=None, actor_name="测试", now=now)
             written.append(entry)
         for entry in written[::9]:  # red-ink reversals, dated later than their entries
-            ledger.reverse(session, entry, reason="更正", on=entry.entry_date + timedelta(days=40), actor_id=None,
+            ledger_entries.reverse(session, entry, reason="更正", on=entry.entry_date + timedelta(days=40), actor_id=None,
                            actor_name="测试", now=now)
 
 
@@ -71,11 +71,11 @@ def test_sums_from_the_months_equal_the_entries(any_app):
         village = session.scalar(select(Village).where(Village.code == "demo-001"))
         for entity, start, end in FILTERS:
             totals, accounts, count = expected[(entity, start, end)]
-            assert ledger.totals(session, village, entity, start, end) == totals, (entity, start, end)
-            assert ledger.count(session, village, entity, start, end) == count, (entity, start, end)
+            assert ledger_months.totals(session, village, entity, start, end) == totals, (entity, start, end)
+            assert ledger_months.count(session, village, entity, start, end) == count, (entity, start, end)
             if entity:
-                assert ledger.by_account(session, village, entity, start, end) == accounts, (entity, start, end)
-        assert ledger.months_problems(session) == []
+                assert ledger_months.by_account(session, village, entity, start, end) == accounts, (entity, start, end)
+        assert ledger_months.months_problems(session) == []
 
 
 def test_rebuild_gives_the_rows_the_hook_kept(any_app):
@@ -89,7 +89,7 @@ def test_rebuild_gives_the_rows_the_hook_kept(any_app):
     kept = rows()
     assert kept and sum(r[-1] for r in kept) == 60 + len(range(0, 60, 9))
     with db.begin() as conn:
-        ledger.rebuild_months(conn)
+        ledger_months.rebuild_months(conn)
     assert rows() == kept
 
 
@@ -106,7 +106,7 @@ def test_doctor_finds_a_monthly_sum_that_no_longer_matches(app):
     problems = check(engine).problems
     assert any("账目月度汇总" in p and "分录合计" in p for p in problems), problems
     with db.begin() as conn:
-        ledger.rebuild_months(conn)
+        ledger_months.rebuild_months(conn)
         conn.execute(text("delete from ledger_month where month = (select max(month) from ledger_month)"))
     assert any("为0.00元0笔" in p for p in check(engine).problems)
 
@@ -134,4 +134,4 @@ def test_two_writers_of_the_same_month_add_up_on_postgresql(pg_app):
     view = engine.ledger("sun", "demo-001")
     assert view["count"] == 20 and view["totals"]["in"] == "2.00"
     with engine.sessions() as session:
-        assert ledger.months_problems(session) == []
+        assert ledger_months.months_problems(session) == []

@@ -2,7 +2,7 @@
 
 ``finance-disclosure`` is opened by ``cunwu timers run`` once per village when a quarter (or,
 where the village's setting says so, a month) has ended. The engine generates the statement
-from the ledger (``engine.records.ledger.statement``); the 村务监督委员会 reviews it as 民主理财 (R27:
+from the ledger (``engine.records.ledger_statement.statement``); the 村务监督委员会 reviews it as 民主理财 (R27:
 nothing is posted before it is reviewed): approve → posted on the board with the period in its
 title (``2026年第一季度财务公开``) and a notice period with objections (D7, D8); return → the
 报账员 answers the questions (and corrects the books with reversing entries), the statement is

@@ -49,8 +49,8 @@ def check_item_setting(key: str, value: Any) -> list[str] | None:
         from ..records.receivables import check_setting as grace
 
         return grace(value)
-    if key.startswith("ledger."):  # the village's books (engine/records/ledger.py)
-        from ..records.ledger import check_setting
+    if key.startswith("ledger."):  # the village's books (engine/records/ledger_chart.py)
+        from ..records.ledger_chart import check_setting
 
         return check_setting(key, value)
     if key in TEXT_SETTINGS:

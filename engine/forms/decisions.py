@@ -13,7 +13,7 @@ from ..domain import rules
 from ..domain.clock import LOCAL_TZ, iso
 from ..domain.errors import Conflict, Forbidden, Invalid
 from ..domain.matters import MATTERS
-from ..records import ledger, publicity
+from ..records import ledger_chart, publicity
 from ..store.models import BoardEntry, Objection, TaskRow, User, Village
 from .base import (
     CheckContext,
@@ -311,7 +311,7 @@ class ReviewForm(FormSchema):
 
 def finance_statement(ctx: CheckContext) -> dict:
     """The books as they stand now, beside a review of (or a reply on) a finance-disclosure statement."""
-    if ctx.case.definition.key == ledger.FINANCE_PROCESS:
+    if ctx.case.definition.key == ledger_chart.FINANCE_PROCESS:
         return {"statement": ctx.services.case_statement(ctx.session, ctx.case)}
     return {}
 

@@ -1,4 +1,4 @@
-"""Forms of the books' own process ``finance-disclosure`` (issue 13; engine/records/ledger.py)."""
+"""Forms of the books' own process ``finance-disclosure`` (issue 13; engine/records/ledger_*.py)."""
 
 from __future__ import annotations
 

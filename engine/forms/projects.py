@@ -15,7 +15,7 @@ from ..domain import rules
 from ..domain import settings as item_settings
 from ..domain.errors import Forbidden
 from ..domain.money import stored_amount
-from ..records import ledger
+from ..records import ledger_entries
 from ..store.models import Case, TaskRow, User
 from .base import (
     CheckContext,
@@ -238,7 +238,7 @@ class PaymentForm(ItemForm):
     def book(self, values: dict, ctx: CheckContext) -> dict:
         """R34: the money moves and is booked in one transaction; the step's out entry is its
         voucher in the village's books (CONTRACT "The ledger")."""
-        entry = ledger.record_payment(ctx.session, ctx.case, ctx.task, values, actor_id=ctx.actor.id,
+        entry = ledger_entries.record_payment(ctx.session, ctx.case, ctx.task, values, actor_id=ctx.actor.id,
                                       actor_name=ctx.actor.name, now=ctx.now)
         return {"ledger_entry": entry.id}
 

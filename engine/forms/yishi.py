@@ -20,7 +20,7 @@ messages people read name the text without an article. What the forms enforce:
 * the county's answer to the filing (``yishi_filing``) is recorded by the 乡镇 (办法第十条);
 * money is raised only after the plan was passed, approved and posted (no 预收) and never above
   the approved total; each collection is booked in the village's books in the same transaction as
-  income of the 村民委员会 on the account 一事一议资金 (``book``; engine/records/ledger.py), and labour is
+  income of the 村民委员会 on the account 一事一议资金 (``book``; engine/records/ledger_entries.py), and labour is
   recorded in 工日 on the case.
 """
 
@@ -32,8 +32,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from ..domain import settings as item_settings
+from ..domain.clock import LOCAL_TZ
 from ..domain.money import stored_amount
-from ..records import ledger
+from ..records import ledger_chart, ledger_entries, ledger_statement
 from ..store.models import Case, LedgerEntry, ProcessDefinition, TaskRow
 from .base import CheckContext, check_dates, choice, day, flag, line, money, register, text
 from .shared import (
@@ -63,7 +64,7 @@ def cap(ctx: CheckContext, name: str) -> Decimal:
 
 
 def _year_of(moment: datetime) -> int:
-    return moment.astimezone(ledger.LOCAL_TZ).year
+    return moment.astimezone(LOCAL_TZ).year
 
 
 def _other_plans_this_year(ctx: CheckContext) -> tuple[Decimal, int]:
@@ -123,7 +124,7 @@ class YishiPlanForm(ItemForm):
                                                   f"{days + earlier_days}个工日）" if earlier_days else "")
             raise refuse("labour_days", f"{asked}超过每个劳动力每年筹劳上限{yuan(days_cap)}个工日"
                                         "（《村民一事一议筹资筹劳管理办法》：筹资筹劳实行上限控制，上限按本省规定）")
-        money_total = (per_head * (values.get("payers") or 0)).quantize(ledger.CENT) if per_head > 0 else Decimal(0)
+        money_total = (per_head * (values.get("payers") or 0)).quantize(ledger_chart.CENT) if per_head > 0 else Decimal(0)
         if money_total > values["budget"]:
             raise refuse("money_per_head", f"筹资总额{yuan(money_total)}元（每人{yuan(per_head)}元×"
                                            f"{values['payers']}人）超过项目预算{yuan(values['budget'])}元")
@@ -171,7 +172,7 @@ def raised_so_far(ctx: CheckContext) -> Decimal:
     """Money of this case on the books (reversals count with their negative amounts)."""
     total = ctx.session.scalar(select(func.sum(LedgerEntry.amount)).where(
         LedgerEntry.case_id == ctx.case.id, LedgerEntry.direction == "in"))
-    return (total or Decimal(0)).quantize(ledger.CENT)
+    return (total or Decimal(0)).quantize(ledger_chart.CENT)
 
 
 def labour_so_far(ctx: CheckContext) -> int:
@@ -209,8 +210,8 @@ class YishiCollectionForm(ItemForm):
             if raised + amount > approved_money:
                 raise refuse("amount", f"累计筹资{yuan(raised + amount)}元（已收{yuan(raised)}元，本次{yuan(amount)}元）"
                                        f"超过方案批准的筹资总额{yuan(approved_money)}元，不得擅自提高标准")
-            if ledger.period_posted(ctx.session, ctx.village, values["collected_on"]):
-                period = ledger.period_of(ctx.village, values["collected_on"])
+            if ledger_statement.period_posted(ctx.session, ctx.village, values["collected_on"]):
+                period = ledger_statement.period_of(ctx.village, values["collected_on"])
                 raise refuse("collected_on", f"{period.title}的财务已公开，不能再登记该期间的收入；请按实际入账日期登记在本期")
         worked = labour_so_far(ctx)
         if days > 0:
@@ -228,17 +229,17 @@ class YishiCollectionForm(ItemForm):
             return {}
         project = latest(ctx, "project") or ctx.case.title
         payers = values.get("payers")
-        entry = ledger.add_receipt(ctx.session, ctx.village, {
-            "entity": ENTITY, "amount": amount.quantize(ledger.CENT), "received_on": values["collected_on"],
+        entry = ledger_entries.add_receipt(ctx.session, ctx.village, {
+            "entity": ENTITY, "amount": amount.quantize(ledger_chart.CENT), "received_on": values["collected_on"],
             "account": ACCOUNT, "summary": f"一事一议筹资：{project}",
             "counterparty": f"本村村民{payers}人" if payers else "本村村民", "voucher": values.get("voucher") or ""},
             actor_id=ctx.actor.id, actor_name=ctx.actor.name, now=ctx.now)
         entry.case_id = ctx.case.id
         ctx.session.flush()
         ctx.services.audit(ctx.session, action="ledger_receipt", actor=ctx.actor, case=ctx.case, task_id=ctx.task.id,
-                           summary=f"登记收入：{ledger.ENTITIES[entry.entity]} {entry.account} "
-                                   f"{ledger.money(entry.amount)}元（{entry.summary}）",
-                           data={"entry": entry.id, "amount": ledger.money(entry.amount), "entity": entry.entity})
+                           summary=f"登记收入：{ledger_chart.ENTITIES[entry.entity]} {entry.account} "
+                                   f"{ledger_chart.money(entry.amount)}元（{entry.summary}）",
+                           data={"entry": entry.id, "amount": ledger_chart.money(entry.amount), "entity": entry.entity})
         return {"ledger_entry": entry.id}
 
     def summary_of(self, values: dict, extra: dict) -> str:

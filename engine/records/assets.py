@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from ..domain.errors import Conflict, Invalid
 from ..domain.money import AmountError, parse_amount
 from ..store.models import Case, LedgerAsset, LedgerAssetEvent, LedgerContract, TaskRow, Village
-from . import ledger
+from . import contract_register, ledger_chart
 
 CATEGORIES: dict[str, str] = {"resource": "资源性资产", "operating": "经营性资产", "non_operating": "非经营性资产"}
 STATUSES: dict[str, str] = {"in_use": "在用", "leased": "出租", "contracted": "承包", "idle": "闲置",
@@ -81,7 +81,7 @@ def _money(data: dict, key: str, errors: dict) -> Decimal | None:
     except AmountError as exc:
         errors[key] = [f"{LABELS[key]}写法不对（{exc}）：请填写金额，如 120000、120,000.50 或 12万"]
         return None
-    if amount > ledger.MAX_AMOUNT:
+    if amount > ledger_chart.MAX_AMOUNT:
         errors[key] = [f"{LABELS[key]}过大"]
         return None
     return amount
@@ -98,7 +98,7 @@ def validate_asset(data: dict, today: date) -> dict:
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     entity = data.get("entity")
-    if not isinstance(entity, str) or entity not in ledger.ENTITIES:
+    if not isinstance(entity, str) or entity not in ledger_chart.ENTITIES:
         errors["entity"] = ["核算主体只能是 committee（村民委员会）或 cooperative（村集体经济组织）"]
     values["entity"] = entity
     category = data.get("category")
@@ -127,7 +127,7 @@ def validate_asset(data: dict, today: date) -> dict:
     values["acquired_on"] = None
     if raw not in (None, ""):
         try:
-            values["acquired_on"] = ledger.parse_date(raw, "acquired_on", "取得日期")
+            values["acquired_on"] = ledger_chart.parse_date(raw, "acquired_on", "取得日期")
             if values["acquired_on"] > today:
                 errors["acquired_on"] = [f"取得日期不能晚于今天（{today.isoformat()}）"]
         except Invalid as exc:
@@ -155,11 +155,11 @@ def validate_status(data: dict) -> dict:
 
 
 def _value(amount: Decimal | None) -> str | None:
-    return None if amount is None else ledger.money(amount)
+    return None if amount is None else ledger_chart.money(amount)
 
 
 def asset_json(a: LedgerAsset, contracts: list[int] | None = None) -> dict:
-    return {"id": a.id, "entity": a.entity, "entity_name": ledger.ENTITIES.get(a.entity, a.entity),
+    return {"id": a.id, "entity": a.entity, "entity_name": ledger_chart.ENTITIES.get(a.entity, a.entity),
             "category": a.category, "category_name": CATEGORIES.get(a.category, a.category), "code": a.code,
             "name": a.name, "location": a.location, "quantity": a.quantity, "unit": a.unit,
             "original_value": _value(a.original_value), "book_value": _value(a.book_value),
@@ -201,7 +201,7 @@ def query(village: Village, *, entity: str | None, category: str | None, status:
 
 def check_filters(entity, category, status) -> None:
     errors: dict[str, list[str]] = {}
-    if entity not in (None, "") and entity not in ledger.ENTITIES:
+    if entity not in (None, "") and entity not in ledger_chart.ENTITIES:
         errors["entity"] = ["核算主体只能是 committee（村民委员会）或 cooperative（村集体经济组织）"]
     if category not in (None, "") and category not in CATEGORIES:
         errors["category"] = ["资产类别只能是 " + "、".join(f"{k}（{v}）" for k, v in CATEGORIES.items())]
@@ -308,14 +308,14 @@ def _undo_contract_status(session: Session, asset_id: int, contract: LedgerContr
 
 
 def contract_kind_name(kind: str) -> str:
-    return {**ledger.CONTRACT_KINDS, "transfer": "转让"}.get(kind, kind)
+    return {**contract_register.CONTRACT_KINDS, "transfer": "转让"}.get(kind, kind)
 
 
 def totals(session: Session, village: Village, **filters) -> dict:
     """Count and value sums of the filtered register, in SQL, exact (NUMERIC / fen)."""
     row = session.execute(query(village, **filters, base=select(
         func.count(LedgerAsset.id), func.sum(LedgerAsset.original_value), func.sum(LedgerAsset.book_value)))).one()
-    return {"count": row[0] or 0, "original_value": ledger.money(row[1]), "book_value": ledger.money(row[2])}
+    return {"count": row[0] or 0, "original_value": ledger_chart.money(row[1]), "book_value": ledger_chart.money(row[2])}
 
 
 # ------------------------------------------------------------------------------ cunwu doctor
@@ -350,7 +350,7 @@ def doctor(session: Session) -> list[str]:
             problems.append(f"事项{case_id}“{row.title}”应有且只有一份合同台账记录，现有{len(rows)}份")
             continue
         contract, data = rows[0], row.data or {}
-        if contract.task_id != row.id or ledger.money(contract.amount) != ledger.money(
+        if contract.task_id != row.id or ledger_chart.money(contract.amount) != ledger_chart.money(
                 Decimal(str(data.get("period_amount", "0")))):
             problems.append(f"事项{case_id}的合同台账记录{contract.id}与“{row.title}”的记录不一致")
     for case_id, rows in written.items():

@@ -1,6 +1,6 @@
 """Receivable reminders of the contracts register (应收款到期提醒, 应收未收; issue 13, R40).
 
-Each period's amount of a contract falls due at the period's start (``engine.records.ledger.due_dates``).
+Each period's amount of a contract falls due at the period's start (``engine.records.contract_register.due_dates``).
 ``cunwu timers run`` (and ``cunwu worker``) tell the village's 报账员 and the township's agency
 (乡镇三资委托代理服务中心, 村财乡管: DOMAIN §4.2) twice per due date at most:
 
@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..store.models import LedgerContract, Notification, ReceivableNotice, Village
-from . import ledger, notices
+from . import contract_register, ledger_chart, notices
 
 KIND = "receivable"
 GRACE_DAYS = 30
@@ -52,8 +52,8 @@ def unpaid_dates(contract: LedgerContract, received: Decimal, today: date) -> li
     """``(period number, due date)`` of every period due by ``today`` that the receipts do not
     cover (receipts collect the oldest period first)."""
     out = []
-    for k, day in enumerate(ledger.due_dates(contract, today), start=1):
-        if received < (contract.amount * k).quantize(ledger.CENT):
+    for k, day in enumerate(contract_register.due_dates(contract, today), start=1):
+        if received < (contract.amount * k).quantize(ledger_chart.CENT):
             out.append((k, day))
     return out
 
@@ -68,15 +68,15 @@ def _title(village: Village, contract: LedgerContract, stage: str, dates: list[t
     first_k, first_day = dates[0]
     when = f"第{first_k}期（{first_day.isoformat()}）" if len(dates) == 1 else \
         f"第{first_k}至{dates[-1][0]}期（{first_day.isoformat()}起）"
-    amount = ledger.money(contract.amount * len(dates))
+    amount = ledger_chart.money(contract.amount * len(dates))
     if stage == "due":
         return f"{village.name}合同{contract.id}{subject}{when}应收{amount}元已到期，请及时收取"
-    return f"{village.name}合同{contract.id}{subject}{when}应收{amount}元逾期未收（应收未收合计{ledger.money(outstanding)}元）"
+    return f"{village.name}合同{contract.id}{subject}{when}应收{amount}元逾期未收（应收未收合计{ledger_chart.money(outstanding)}元）"
 
 
 def scan(sessions, now: datetime) -> int:
     """Tell every due date not yet told (see the module's docstring); returns the notices written."""
-    today = ledger.local_today(now)
+    today = ledger_chart.local_today(now)
     with sessions() as session:
         ids = list(session.scalars(select(LedgerContract.id).where(LedgerContract.starts_on <= today)
                                    .order_by(LedgerContract.id)))
@@ -100,14 +100,14 @@ def _tell(session: Session, contract_id: int, now: datetime, today: date) -> int
     if contract is None:  # another worker holds it (PostgreSQL): it tells
         return 0
     village = session.get(Village, contract.village_id)
-    received = ledger.received_by_contract(session, [contract.id]).get(contract.id, Decimal(0))
+    received = contract_register.received_by_contract(session, [contract.id]).get(contract.id, Decimal(0))
     unpaid = unpaid_dates(contract, received, today)
     if not unpaid:
         return 0
     done = {(d, s) for d, s in session.execute(select(ReceivableNotice.due_on, ReceivableNotice.stage)
                                                .where(ReceivableNotice.contract_id == contract.id))}
     grace = timedelta(days=grace_days(village))
-    owed = (contract.amount * len(ledger.due_dates(contract, today))).quantize(ledger.CENT)
+    owed = (contract.amount * len(contract_register.due_dates(contract, today))).quantize(ledger_chart.CENT)
     outstanding = max(owed - received, Decimal(0))
     people = notices.holders(session, village, {"accountant", "agency_accountant"})
     written = 0
@@ -126,8 +126,8 @@ def _tell(session: Session, contract_id: int, now: datetime, today: date) -> int
 
 def clear_if_paid(session: Session, contract: LedgerContract, village: Village, now: datetime) -> int:
     """A receipt against the contract: when nothing is left due today, its reminders are read."""
-    received = ledger.received_by_contract(session, [contract.id]).get(contract.id, Decimal(0))
-    if unpaid_dates(contract, received, ledger.local_today(now)):
+    received = contract_register.received_by_contract(session, [contract.id]).get(contract.id, Decimal(0))
+    if unpaid_dates(contract, received, ledger_chart.local_today(now)):
         return 0
     done = session.execute(update(Notification).where(
         Notification.kind == KIND, Notification.path == path(contract, village), Notification.read_at.is_(None))

@@ -5,10 +5,12 @@ write: the village's 报账员 and the township agency (as the ledger)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select
 
 from ..domain.errors import Invalid, NotFound
-from ..records import assets, ledger
+from ..records import assets, contract_register, ledger_chart
 from ..store.models import LedgerAsset, LedgerAssetEvent, LedgerContract
 
 
@@ -37,7 +39,7 @@ class AssetsMixin:
         with self.transaction() as session:
             actor, village = self.ledger_village(session, username, code, write=True)
             now = self.now()
-            values = assets.validate_asset(data, ledger.local_today(now))
+            values = assets.validate_asset(data, ledger_chart.local_today(now))
             if values["code"] and session.scalar(select(LedgerAsset.id).where(
                     LedgerAsset.village_id == village.id, LedgerAsset.code == values["code"])) is not None:
                 message = f"登记编号“{values['code']}”已被本村另一项资产资源使用"
@@ -86,11 +88,11 @@ class AssetsMixin:
     def _asset_detail(self, session, asset: LedgerAsset) -> dict:
         contracts = list(session.scalars(select(LedgerContract).where(LedgerContract.asset_id == asset.id)
                                          .order_by(LedgerContract.id)))
-        received = ledger.received_by_contract(session, [c.id for c in contracts])
-        today = ledger.local_today(self.now())
+        received = contract_register.received_by_contract(session, [c.id for c in contracts])
+        today = ledger_chart.local_today(self.now())
         history = session.scalars(select(LedgerAssetEvent).where(LedgerAssetEvent.asset_id == asset.id)
                                   .order_by(LedgerAssetEvent.id))
         return {**assets.asset_json(asset, [c.id for c in contracts]),
                 "history": [assets.event_json(e) for e in history],
-                "contract_rows": [ledger.contract_json(c, received.get(c.id, ledger.Decimal(0)), today)
+                "contract_rows": [contract_register.contract_json(c, received.get(c.id, Decimal(0)), today)
                                   for c in contracts]}

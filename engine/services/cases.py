@@ -14,7 +14,7 @@ from ..domain.authz import Actor
 from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
 from ..domain.roles import HOLD_ROLES, LEVEL_NAMES, ROLES, level_of
 from ..process import runtime
-from ..records import evidence, holds, leads, ledger, notices
+from ..records import evidence, holds, leads, ledger_chart, notices
 from ..store.models import AuditEvent, BoardEntry, Case, Objection, TaskRow, User, Village
 from .common import (
     STATUS_ZH,
@@ -43,7 +43,7 @@ _COMPLETED_TASKS = (select(_a.task_id).where(_a.case_id == bindparam("case_id"),
 class CasesMixin:
     # -- cases --------------------------------------------------------------------------
     def start_case(self, username: str, process: str, village_code: str, title: str, data: dict | None) -> dict:
-        if process == ledger.FINANCE_PROCESS and isinstance(village_code, str):  # generated from the ledger
+        if process == ledger_chart.FINANCE_PROCESS and isinstance(village_code, str):  # generated from the ledger
             return self.start_finance_disclosure(username, village_code, data if isinstance(data, dict) else {})
         if not isinstance(process, str) or not process:
             raise Invalid("请指定事项（process）", {"process": ["必填"]})

@@ -14,7 +14,7 @@ loaded and compared with what was projected from it in the same transaction:
 
 Then every stored attachment is hashed again: a file that changed or went missing is named
 (with its case and step), and the hashes the ``complete`` events recorded must still be those of
-the attachment rows. Then the books (``engine.records.ledger.doctor``): every paid payment has exactly
+the attachment rows. Then the books (``engine.records.ledger_entries.doctor``): every paid payment has exactly
 one entry of the same amount and entity, receipts are as recorded; the assets register
 (``engine.records.assets.doctor``): every status as its history says, one contract per asset-disposal
 case. Then every village's
@@ -32,7 +32,7 @@ from SpiffWorkflow import TaskState
 from sqlalchemy import select
 
 from ..process import runtime
-from ..records import assets, ledger
+from ..records import assets, ledger_entries
 from ..store.models import Attachment, AuditEvent, BoardEntry, Case, TaskRow
 
 OPEN_STATUSES = ("running", "on_hold")
@@ -80,7 +80,7 @@ def check(engine, batch: int = 200) -> Report:
                 report.problems.extend(check_case(engine, case, rows[case.id], events[case.id], entries[case.id]))
                 report.problems.extend(check_evidence(engine, case, files[case.id], events[case.id], report))
     with engine.sessions() as session:  # the books (三资): payments booked once, entries as recorded
-        report.problems.extend(ledger.doctor(session))
+        report.problems.extend(ledger_entries.doctor(session))
         report.problems.extend(assets.doctor(session))  # the assets register and disposal contracts
     for code, result in engine.verify_all_boards():
         report.villages += 1

@@ -428,7 +428,7 @@ class LedgerEntry(Base):
 
 class LedgerMonth(Base):
     """The books summed per village, entity, month, direction and account, kept in step with
-    ``ledger_entry`` in the transaction that inserts an entry (``engine.records.ledger``: an insert hook).
+    ``ledger_entry`` in the transaction that inserts an entry (``engine.records.ledger_months``: an insert hook).
     Totals, counts and statements read whole months here and only the partial months at the edges
     of a date filter from the entries, so they cost the same with 10^3 or 10^5 entries; ``cunwu
     doctor`` checks every row against the entries."""

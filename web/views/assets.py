@@ -11,7 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from engine.domain.errors import Invalid
 from engine.records import assets as register
-from engine.records import ledger as books
+from engine.records import contract_register, ledger_chart
 
 from .common import bp, engine, login_required, me, username
 from .exports import Sheet, csv_response, xlsx_response
@@ -36,7 +36,7 @@ def _context(code: str) -> dict:
     village = next((v for v in profile.get("villages") or [] if v["code"] == code), {"code": code, "name": code})
     return {"village": village, "villages": profile.get("villages") or [],
             "may_write": bool(set(profile.get("roles") or []) & set(BOOKKEEPERS)),
-            "entities": books.ENTITIES, "categories": register.CATEGORIES, "statuses": register.STATUSES}
+            "entities": ledger_chart.ENTITIES, "categories": register.CATEGORIES, "statuses": register.STATUSES}
 
 
 def _filters() -> dict:
@@ -72,7 +72,7 @@ def asset_page(asset_id: int):
         flash("状态已变更，已记入变更记录。")
         return redirect(url_for("web.asset_page", asset_id=asset_id, village=code))
     asset = engine().asset(username(), code, asset_id)
-    return render_template("asset.html", asset=asset, form=form, errors=errors, kinds=books.CONTRACT_KINDS,
+    return render_template("asset.html", asset=asset, form=form, errors=errors, kinds=contract_register.CONTRACT_KINDS,
                            **_context(code)), (422 if errors else 200)
 
 
@@ -92,7 +92,7 @@ def _export_rows(code: str) -> tuple[dict, list[str], list[list]]:
 def _disposition(data: dict, ext: str) -> str:
     from urllib.parse import quote
 
-    stamp = books.local_today(engine().now()).strftime("%Y%m%d")
+    stamp = ledger_chart.local_today(engine().now()).strftime("%Y%m%d")
     name = f"{data['village_name']}资产资源台账-{stamp}.{ext}"
     return f"attachment; filename=assets-{data['village']}-{stamp}.{ext}; filename*=UTF-8''{quote(name)}"
 
@@ -129,5 +129,5 @@ def contracts_page():
     """合同台账: each contract with what is due, received and 应收未收 today."""
     code = village_code("您没有可查看合同台账的村")
     rows = engine().contracts(username(), code)
-    outstanding = sum((books.Decimal(c["receivable"]["outstanding"]) for c in rows), books.Decimal("0.00"))
-    return render_template("contracts.html", rows=rows, outstanding=books.money(outstanding), **_context(code))
+    outstanding = sum((Decimal(c["receivable"]["outstanding"]) for c in rows), Decimal("0.00"))
+    return render_template("contracts.html", rows=rows, outstanding=ledger_chart.money(outstanding), **_context(code))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from flask import flash, redirect, render_template, request, url_for
 
 from engine.domain.errors import Conflict, Forbidden, Invalid
-from engine.records import ledger as books
+from engine.records import ledger_chart
 
 from .common import acting_village, bp, engine, login_required, me, username
 from .exports import Sheet, xlsx_response
@@ -72,7 +72,7 @@ def ledger_page():
     next_url = url_for("web.ledger_page", village=code, **{k: args[k] for k in ("entity", "from", "to") if args.get(k)},
                        offset=shown) if data["count"] > shown else None
     return render_template("ledger.html", data=data, village=village, villages=profile.get("villages") or [],
-                           entities=books.ENTITIES, accounts=[a for a, (kind, _) in books.CHART.items() if kind != "out"],
+                           entities=ledger_chart.ENTITIES, accounts=[a for a, (kind, _) in ledger_chart.CHART.items() if kind != "out"],
                            may_write=may_write, form=form, errors=errors, args=args, next_url=next_url), \
         (422 if errors else 200)
 

@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('village_id', 'entity', 'month', 'direction', 'account'),
     )
     op.create_index('ix_ledger_village_day', 'ledger_entry', ['village_id', 'entry_date', 'id'], unique=False)
-    from engine.records.ledger import rebuild_months
+    from engine.records.ledger_months import rebuild_months
 
     rebuild_months(op.get_bind())
 
