@@ -35,6 +35,7 @@ from .common import (
 )
 from .directory import DirectoryMixin
 from .evidence import EvidenceMixin
+from .lead_oversight import LeadOversightMixin
 from .leads import LeadsMixin
 from .ledger import LedgerMixin
 from .notifications import NotificationsMixin
@@ -57,7 +58,7 @@ _CASE_COLUMNS = {prop.key: prop.columns[0].name for prop in Case.__mapper__.colu
 
 
 class Engine(CasesMixin, TasksMixin, ChecksMixin, ChartsMixin, BoardMixin, TimersMixin, NotificationsMixin, DirectoryMixin,
-             EvidenceMixin, LeadsMixin, LedgerMixin, PeopleMixin, AssetsMixin):
+             EvidenceMixin, LeadsMixin, LeadOversightMixin, LedgerMixin, PeopleMixin, AssetsMixin):
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], catalog: Catalog,
                  files=None):
         self.sessions = sessions
