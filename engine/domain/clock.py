@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as _spiff_timer
 
@@ -66,3 +66,19 @@ def using(clock: Clock) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+def add_months(d: date, months: int) -> date:
+    """The same day ``months`` later (the last day of a shorter month)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    for dd in range(d.day, 27, -1):
+        try:
+            return date(year, month, dd)
+        except ValueError:
+            continue
+    return date(year, month, min(d.day, 28))
+
+
+def add_years(d: date, years: int) -> date:
+    return add_months(d, 12 * years)

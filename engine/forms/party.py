@@ -6,6 +6,7 @@ resolution and the rule-set version). Field tables: ``docs/forms.md``.
 
 from __future__ import annotations
 
+from ..domain.clock import add_months, add_years
 from .base import (
     CheckContext,
     FormSchema,
@@ -19,8 +20,6 @@ from .base import (
 )
 from .shared import (
     ItemForm,
-    add_months,
-    add_years,
     integer,
     iso_day,
     latest,

@@ -69,22 +69,6 @@ def case_ref(label: str, help: str) -> fields.Integer:
     )
 
 
-def add_months(d: date, months: int) -> date:
-    """The same day ``months`` later (the last day of a shorter month)."""
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    for dd in range(d.day, 27, -1):
-        try:
-            return date(year, month, dd)
-        except ValueError:
-            continue
-    return date(year, month, min(d.day, 28))
-
-
-def add_years(d: date, years: int) -> date:
-    return add_months(d, 12 * years)
-
-
 def start_of_day_utc(d: date) -> str:
     """Local midnight of ``d`` as the engine writes timestamps (aware ISO, UTC)."""
     return datetime.combine(d, time(0, 0), LOCAL_TZ).astimezone(UTC).isoformat()

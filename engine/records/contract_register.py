@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..domain.clock import add_months
 from ..domain.errors import Invalid
 from ..store.models import LedgerEntry
 from .ledger_chart import CENT, ENTITIES, LABELS, amount_and_entity, money, parse_date, text_field
@@ -20,23 +21,12 @@ from .ledger_chart import CENT, ENTITIES, LABELS, amount_and_entity, money, pars
 CONTRACT_KINDS = {"lease": "租赁", "contracting": "承包", "outsourcing": "发包", "transfer": "转让"}
 
 
-def _add_months(d: date, months: int) -> date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, mon = d.year + y, m + 1
-    for day in range(d.day, 27, -1):
-        try:
-            return date(year, mon, day)
-        except ValueError:
-            continue
-    return date(year, mon, min(d.day, 28))
-
-
 def due_dates(contract, until: date) -> list[date]:
     """The dates each period's amount falls due (the start of each period), up to ``until``."""
     out: list[date] = []
     k = 0
     while len(out) < 1200:
-        day = _add_months(contract.starts_on, k * contract.every_months)
+        day = add_months(contract.starts_on, k * contract.every_months)
         if day > until or day > contract.ends_on:
             break
         out.append(day)
