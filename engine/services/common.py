@@ -19,6 +19,9 @@ STATUS_ZH = {"running": "办理中", "completed": "已办结", "rejected": "未�
 
 
 TASKS_KEY = "cunwu.case_tasks"
+#: the cases read with their task rows (``Engine.task_with_siblings``), held for the transaction: the
+#: session's identity map keeps only weak references, and ``case_for`` finds them there
+CASES_KEY = "cunwu.cases"
 NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -33,6 +36,7 @@ def forget_case_tasks(session: Session, transaction) -> None:
     subtransaction is not an end.) Likewise the case's attachments read by ``_bind_attachments``."""
     if transaction.origin is not SessionTransactionOrigin.SUBTRANSACTION:
         session.info.pop(TASKS_KEY, None)
+        session.info.pop(CASES_KEY, None)
         session.info.pop(evidence.CASE_ATTACHMENTS_KEY, None)
 
 

@@ -30,6 +30,7 @@ from .cases import CasesMixin
 from .charts import ChartsMixin
 from .checks import ChecksMixin
 from .common import (
+    CASES_KEY,
     TASKS_KEY,
     done_order,
 )
@@ -45,10 +46,13 @@ from .timers import TimersMixin
 
 #: The task row and every other task row of its case, in one statement: built once with a bound
 #: parameter (no statement construction or cache-key walk on every completion).
-#: With each row its attachments (outer join): the case's attachments, which the completion binds and
-#: the answer lists, come in the same statement (one round trip less, issue 16).
+#: With each row its attachments (outer join) and its case (with the case's village and definition, the
+#: case's joined relationships): the case, and the attachments the completion binds and the answer
+#: lists, come in the same statement (two round trips less, issue 16; ``case_for`` then finds the case
+#: in the session's identity map).
 _TASK_WITH_SIBLINGS = (
-    select(TaskRow, Attachment)
+    select(TaskRow, Attachment, Case)
+    .join(Case, Case.id == TaskRow.case_id)
     .outerjoin(Attachment, and_(Attachment.task_id == TaskRow.id, Attachment.case_id == TaskRow.case_id))
     .where(TaskRow.case_id == select(TaskRow.case_id).where(TaskRow.id == bindparam("task_id")).scalar_subquery()))
 
@@ -154,13 +158,16 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, ChartsMixin, BoardMixin, Timer
         (what ``case_tasks`` then answers for that case in this transaction)."""
         rows: dict[str, TaskRow] = {}
         files: list = []
-        for task, attachment in session.execute(_TASK_WITH_SIBLINGS, {"task_id": task_id}):
+        cases = set()
+        for task, attachment, case in session.execute(_TASK_WITH_SIBLINGS, {"task_id": task_id}):
             rows.setdefault(task.id, task)
+            cases.add(case)
             if attachment is not None:
                 files.append(attachment)
         row = rows.get(task_id)
         if row is not None:
             session.info.setdefault(TASKS_KEY, {})[row.case_id] = list(rows.values())
+            session.info.setdefault(CASES_KEY, {})[row.case_id] = cases.pop()
             files.sort(key=lambda a: a.id)
             session.info.setdefault(CASE_ATTACHMENTS_KEY, {})[row.case_id] = files
         return row
