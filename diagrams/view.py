@@ -63,7 +63,7 @@ def step_limits(node: Node, meta: dict, on: date) -> list[str]:
 
 
 def evidence_of(node: Node, meta: dict) -> str:
-    """What the catalogue asks to be uploaded at this step (engine.records.evidence.required_evidence)."""
+    """What the catalogue asks to be uploaded at this step (engine.services.evidence.EvidenceMixin.required_evidence)."""
     wanted = meta.get("evidence") or {}
     return str(wanted.get(node.id) or "") if isinstance(wanted, dict) else ""
 
