@@ -16,6 +16,7 @@ from ..domain.roles import HOLD_ROLES, LEVEL_NAMES, ROLES, level_of
 from ..process import runtime
 from ..records import evidence, holds, leads, ledger_chart, notices
 from ..store.models import AuditEvent, BoardEntry, Case, Objection, TaskRow, User, Village
+from . import writes
 from .common import (
     STATUS_ZH,
     by_id,
@@ -242,7 +243,7 @@ class CasesMixin:
         rows = sorted((r for r in tasks if r.state in ("ready", "waiting")), key=lambda r: (r.created_at, r.id))
         out["tasks"] = [self.task_json(r, case.village, case, with_fields=False) for r in rows]
         # The columns the history shows, not AuditEvent objects (nothing here changes them).
-        session.flush()  # what autoflush would do: the events and entries this transaction added are listed
+        writes.flush(session)  # what autoflush would do: the events and entries this transaction added are listed
         rows = session.connection().execute(_HISTORY_AND_BOARD, {"case_id": case.id}).all()
         files = self.case_attachments(session, case.id)
         done = {r.id: r for r in tasks if r.state == "completed" and r.form is not None}

@@ -52,7 +52,8 @@ from .timers import TimersMixin
 #: in the session's identity map).
 _TASK_WITH_SIBLINGS = (
     select(TaskRow, Attachment, Case)
-    .join(Case, Case.id == TaskRow.case_id)
+    # The case (its stored state, definition and village) comes once, on the asked row's line only.
+    .outerjoin(Case, and_(Case.id == TaskRow.case_id, TaskRow.id == bindparam("task_id")))
     .outerjoin(Attachment, and_(Attachment.task_id == TaskRow.id, Attachment.case_id == TaskRow.case_id))
     .where(TaskRow.case_id == select(TaskRow.case_id).where(TaskRow.id == bindparam("task_id")).scalar_subquery()))
 
@@ -128,18 +129,21 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, ChartsMixin, BoardMixin, Timer
             cached[case.id] = rows
         return rows
 
-    def save_case(self, session: Session, case: Case) -> None:
-        """Write the case's changed columns now, in one Core UPDATE ... WHERE lock_version = <as
-        loaded> (the optimistic lock: StaleDataError, a 409, when someone else saved first), and
-        mark them saved on the object: the same statement the unit of work would issue, without its
-        bookkeeping on every completion (issue 16). A case not yet inserted, or one changed inside a
-        savepoint (whose rollback must expire it), is left to the unit of work."""
+    def save_case(self, session: Session, case: Case, **values) -> None:
+        """Write ``values`` and the case's other changed columns now, in one Core UPDATE ... WHERE
+        lock_version = <as loaded> (the optimistic lock: StaleDataError, a 409, when someone else
+        saved first), and mark them saved on the object: the same statement the unit of work would
+        issue, without its bookkeeping on every completion (issue 16). A case not yet inserted, or
+        one changed inside a savepoint (whose rollback must expire it), is left to the unit of work."""
         state = inspect(case)
         if not state.persistent or session.in_nested_transaction():
+            for key, value in values.items():
+                setattr(case, key, value)
             return
-        values = state.dict
-        changed = {key: values[key] for key, before in state.committed_state.items()
-                   if key in _CASE_COLUMNS and key in values and (before is NO_VALUE or before != values[key])}
+        current = state.dict
+        changed = {key: current[key] for key, before in state.committed_state.items()
+                   if key in _CASE_COLUMNS and key in current and (before is NO_VALUE or before != current[key])}
+        changed.update(values)
         if not changed:
             return
         table = Case.__table__
@@ -161,7 +165,8 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, ChartsMixin, BoardMixin, Timer
         cases = set()
         for task, attachment, case in session.execute(_TASK_WITH_SIBLINGS, {"task_id": task_id}):
             rows.setdefault(task.id, task)
-            cases.add(case)
+            if case is not None:
+                cases.add(case)
             if attachment is not None:
                 files.append(attachment)
         row = rows.get(task_id)

@@ -22,6 +22,7 @@ from ..domain.roles import ROLES, level_of
 from ..process import runtime
 from ..records import holds, leads, notices
 from ..store.models import Case, TaskRow, Village
+from . import writes
 from .common import (
     MAX_ROUNDS,
     STATUS_ZH,
@@ -159,10 +160,8 @@ class TasksMixin:
         except SpiffWorkflowException as exc:
             raise Invalid(f"流程无法继续：{exc}") from exc
 
-        row.state = "completed"
-        row.completed_at = now
-        row.completed_by = actor.id
-        row.data = {**stored, **extra}
+        writes.store(session, row, state="completed", completed_at=now, completed_by=actor.id,
+                     data={**stored, **extra})
         # Evidence uploaded to the task is bound to the record; its hashes go into the step's event.
         bound = self.bind_attachments(session, row, now, deployed.meta, case.village)
         booked = schema.book(values, ctx) or {}  # ledger and register entries, in this transaction
@@ -184,7 +183,7 @@ class TasksMixin:
             holds.lift(case)
             self.audit(session, action="release", actor=actor, case=case, summary=f"乡镇纪委核查后恢复办理：{summary}")
             notices.hold_changed(session, case, released=True, now=now)
-        session.flush()
+        writes.flush(session)
 
     # -- projection ---------------------------------------------------------------------
     def sync(self, session: Session, case: Case, wf, deployed: Deployed) -> None:
@@ -198,13 +197,13 @@ class TasksMixin:
             if row_id not in open_ids:
                 if row.state == "waiting":
                     done = runtime.is_completed(wf, row_id)
-                    row.state = "completed" if done else "cancelled"
-                    row.completed_at = now
+                    writes.store(session, row, state="completed" if done else "cancelled", completed_at=now)
                 else:
-                    row.state = "cancelled"
+                    writes.store(session, row, state="cancelled")
         for t in open_tasks:
             if t.id in existing:
-                existing[t.id].due_at = t.due_at if t.state == "waiting" else existing[t.id].due_at
+                if t.state == "waiting" and existing[t.id].due_at != t.due_at:
+                    writes.store(session, existing[t.id], due_at=t.due_at)
                 continue
             due = t.due_at if t.state == "waiting" else (now + timedelta(days=t.due_days) if t.due_days else None)
             added = TaskRow(id=t.id, case_id=case.id, village_id=case.village_id, name=t.name, title=t.title,
@@ -213,14 +212,12 @@ class TasksMixin:
             session.add(added)
             tasks.append(added)
         status = runtime.end_status(wf)
+        saved = {"state": runtime.dumps(wf), "next_timer_at": runtime.next_timer(wf), "updated_at": now}
         if status:
-            case.status = status
+            saved["status"] = status
             self.audit(session, action="end", actor=None, case=case, summary=f"事项{STATUS_ZH[status]}")
-        case.state = runtime.dumps(wf)
-        case.next_timer_at = runtime.next_timer(wf)
-        case.updated_at = now
-        self.save_case(session, case)
-        session.flush()
+        self.save_case(session, case, **saved)
+        writes.flush(session)
 
     def task_json(self, row: TaskRow, village: Village, case: Case, *, with_fields: bool,
                    session: Session | None = None) -> dict:

@@ -31,8 +31,10 @@ def make_engine(url: str, **kw) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            # Take the write lock at the start: one user action = one serialised transaction.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Take the write lock at the start: one user action = one serialised transaction. Said to
+            # the driver directly: a statement through SQLAlchemy costs its execution context on
+            # every request (issue 16).
+            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
 
         return engine
     engine = create_engine(url, **kw)

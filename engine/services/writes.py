@@ -1,0 +1,92 @@
+"""A task completion's rows written by Core statements instead of the unit of work (issue 16).
+
+A plain completion writes the task row it completed, the task rows the workflow opened, its audit
+event and the case. The unit of work writes them with the same statements, but spends more time on
+its bookkeeping (dependency sort, per-object history, fetching the audit events' keys back, and a
+second pass at commit) than the database spends on the statements. :func:`store` writes a changed
+row at once, :func:`flush` the new task rows and audit events; anything else pending (a board
+entry, a ledger entry, a deleted row) or a savepoint (whose rollback must expire what it wrote) goes
+to ``session.flush()`` unchanged.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, inspect, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..store.models import AuditEvent, TaskRow
+
+_NEW = (TaskRow, AuditEvent)
+
+
+def _columns(model) -> dict[str, tuple[str, object]]:
+    """attribute key → (column name, its scalar default or None)."""
+    out = {}
+    for prop in model.__mapper__.column_attrs:
+        column = prop.columns[0]
+        default = column.default.arg if column.default is not None and column.default.is_scalar else None
+        out[prop.key] = (column.name, default)
+    return out
+
+
+_TASK_COLUMNS = _columns(TaskRow)
+_AUDIT_COLUMNS = {k: v for k, v in _columns(AuditEvent).items() if k != "id"}
+
+
+def store(session: Session, obj, **values) -> None:
+    """Set ``values`` on the stored row ``obj`` (a task row) with one Core UPDATE by its key, now,
+    and on the object as loaded values: the session does not hold it as changed, so the commit
+    has nothing to flush for it. In a savepoint (whose rollback must expire the object) the
+    values are set the ordinary way and the unit of work writes them."""
+    if session.in_nested_transaction() or not inspect(obj).persistent:
+        for key, value in values.items():
+            setattr(obj, key, value)
+        return
+    table = type(obj).__table__
+    session.connection().execute(update(table).where(table.c.id == obj.id)
+                                 .values({_TASK_COLUMNS[k][0]: v for k, v in values.items()}))
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+
+
+def flush(session: Session) -> None:
+    """``session.flush()``, with new task rows and audit events (all a plain completion leaves
+    pending once its changed rows are stored) written by two Core statements."""
+    if not _written_directly(session):
+        session.flush()
+
+
+def _written_directly(session: Session) -> bool:
+    if session.in_nested_transaction() or session.deleted:
+        return False
+    new = list(session.new)
+    if any(type(obj) not in _NEW for obj in new) or any(session.is_modified(obj) for obj in session.dirty):
+        return False
+    if not new:
+        return True
+    connection = session.connection()
+    new.sort(key=lambda obj: inspect(obj).insert_order)
+    tasks = [obj for obj in new if type(obj) is TaskRow]
+    events = [obj for obj in new if type(obj) is AuditEvent]
+    if tasks:
+        connection.execute(insert(TaskRow.__table__), [_filled(obj, _TASK_COLUMNS) for obj in tasks])
+        for row in tasks:  # stored: the session holds them as loaded rows from now on
+            session.expunge(row)
+            make_transient_to_detached(row)
+            session.add(row)
+    if events:
+        connection.execute(insert(AuditEvent.__table__), [_filled(obj, _AUDIT_COLUMNS) for obj in events])
+        for event in events:  # nothing reads an audit event object back: the log is read by query
+            session.expunge(event)
+    return True
+
+
+def _filled(obj, columns: dict[str, tuple[str, object]]) -> dict:
+    """The row's column values, defaults set on the object too (so nothing is left to load)."""
+    values = {}
+    for key, (name, default) in columns.items():
+        if key not in obj.__dict__:
+            setattr(obj, key, default)
+        values[name] = getattr(obj, key)
+    return values
