@@ -96,3 +96,37 @@ def test_a_token_that_is_not_live_is_refused_before_anything_is_written(app):
     assert audit_count() == before
     with db.connect() as conn:
         assert conn.scalar(select(TaskRow.state).where(TaskRow.id == task["id"])) == "ready"
+
+
+def test_a_plain_completion_leaves_nothing_to_the_unit_of_work(app):
+    """issue 16: the completed row and the case are stored by Core UPDATEs and the new task rows and the
+    audit event by Core INSERTs (engine/services/writes.py), so neither an autoflush nor the commit
+    runs the unit of work for a plain step; what it wrote is all there."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from engine.store.models import AuditEvent, TaskRow
+
+    walk = Walk(lambda u: ApiClient(app, u))
+    walk.start()
+    assert walk.secretary.headers
+    task = walk.task("two_committees")
+    flushes: list[int] = []
+
+    def before_flush(session, context, instances):
+        flushes.append(len(session.new) + len(session.dirty))
+
+    event.listen(Session, "before_flush", before_flush)
+    try:
+        walk.meeting("two_committees", "two_committees")
+    finally:
+        event.remove(Session, "before_flush", before_flush)
+    assert flushes == []
+    with app.extensions["cunwu"].sessions() as s:
+        done = s.get(TaskRow, task["id"])
+        assert (done.state, done.completed_by is not None, done.data["approve"]) == ("completed", True, 6)
+        opened = s.scalars(select(TaskRow).where(TaskRow.case_id == walk.case["id"], TaskRow.state == "ready")).all()
+        assert [r.name for r in opened] == ["review_two_committees"]
+        assert opened[0].extra_roles == "" and opened[0].data is None
+        events = s.scalars(select(AuditEvent).where(AuditEvent.case_id == walk.case["id"]).order_by(AuditEvent.id)).all()
+        assert [e.action for e in events][-1] == "complete" and events[-1].task_id == task["id"]
