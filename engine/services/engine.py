@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, inspect, select, update
+from sqlalchemy import and_, bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
@@ -23,6 +23,7 @@ from ..domain.errors import Conflict, NotAuthenticated, NotFound
 from ..process import runtime
 from ..records.evidence import CASE_ATTACHMENTS_KEY
 from ..store.models import Attachment, AuditEvent, Case, ProcessDefinition, TaskRow, Village
+from . import writes
 from .accounts import Accounts, Bearer
 from .assets import AssetsMixin
 from .board import BoardMixin
@@ -146,11 +147,12 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, ChartsMixin, BoardMixin, Timer
         changed.update(values)
         if not changed:
             return
-        table = Case.__table__
         version = case.lock_version
+        columns = {_CASE_COLUMNS[k]: v for k, v in changed.items()}
         done = session.connection().execute(
-            update(table).where(table.c.id == case.id, table.c.lock_version == version)
-            .values(lock_version=version + 1, **{_CASE_COLUMNS[k]: v for k, v in changed.items()}))
+            writes.update_statement(Case.__table__, tuple(sorted(columns)), locked=True),
+            {"key": case.id, "version": version, "set_lock_version": version + 1,
+             **{f"set_{name}": v for name, v in columns.items()}})
         if done.rowcount != 1:
             raise StaleDataError(f"case {case.id}: lock version {version} is not the stored one")
         for key, value in changed.items():

@@ -11,7 +11,9 @@ to ``session.flush()`` unchanged.
 
 from __future__ import annotations
 
-from sqlalchemy import insert, inspect, update
+from functools import lru_cache
+
+from sqlalchemy import Table, bindparam, insert, inspect, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -32,6 +34,22 @@ def _columns(model) -> dict[str, tuple[str, object]]:
 
 _TASK_COLUMNS = _columns(TaskRow)
 _AUDIT_COLUMNS = {k: v for k, v in _columns(AuditEvent).items() if k != "id"}
+_INSERT_TASKS = insert(TaskRow.__table__)
+_INSERT_EVENTS = insert(AuditEvent.__table__)
+
+
+@lru_cache(maxsize=64)
+def update_statement(table: Table, columns: tuple[str, ...], locked: bool = False):
+    """``UPDATE table SET <columns> WHERE id = :key [AND lock_version = :version]``, built once per
+    set of columns: a statement built on every call costs its construction and cache-key walk each
+    time. Parameters: ``key``, ``version`` and ``set_<column>``; when ``locked`` the statement also
+    sets ``lock_version`` to ``version`` + 1 (``set_lock_version``)."""
+    stmt = update(table).where(table.c.id == bindparam("key"))
+    values = {name: bindparam(f"set_{name}") for name in columns}
+    if locked:
+        stmt = stmt.where(table.c.lock_version == bindparam("version"))
+        values["lock_version"] = bindparam("set_lock_version")
+    return stmt.values(values)
 
 
 def store(session: Session, obj, **values) -> None:
@@ -43,9 +61,9 @@ def store(session: Session, obj, **values) -> None:
         for key, value in values.items():
             setattr(obj, key, value)
         return
-    table = type(obj).__table__
-    session.connection().execute(update(table).where(table.c.id == obj.id)
-                                 .values({_TASK_COLUMNS[k][0]: v for k, v in values.items()}))
+    columns = {_TASK_COLUMNS[k][0]: v for k, v in values.items()}
+    session.connection().execute(update_statement(type(obj).__table__, tuple(sorted(columns))),
+                                 {"key": obj.id, **{f"set_{name}": v for name, v in columns.items()}})
     for key, value in values.items():
         set_committed_value(obj, key, value)
 
@@ -70,23 +88,29 @@ def _written_directly(session: Session) -> bool:
     tasks = [obj for obj in new if type(obj) is TaskRow]
     events = [obj for obj in new if type(obj) is AuditEvent]
     if tasks:
-        connection.execute(insert(TaskRow.__table__), [_filled(obj, _TASK_COLUMNS) for obj in tasks])
+        _insert(connection, _INSERT_TASKS, tasks, _TASK_COLUMNS)
         for row in tasks:  # stored: the session holds them as loaded rows from now on
             session.expunge(row)
             make_transient_to_detached(row)
             session.add(row)
     if events:
-        connection.execute(insert(AuditEvent.__table__), [_filled(obj, _AUDIT_COLUMNS) for obj in events])
+        _insert(connection, _INSERT_EVENTS, events, _AUDIT_COLUMNS)
         for event in events:  # nothing reads an audit event object back: the log is read by query
             session.expunge(event)
     return True
 
 
-def _filled(obj, columns: dict[str, tuple[str, object]]) -> dict:
-    """The row's column values, defaults set on the object too (so nothing is left to load)."""
-    values = {}
-    for key, (name, default) in columns.items():
-        if key not in obj.__dict__:
-            setattr(obj, key, default)
-        values[name] = getattr(obj, key)
-    return values
+def _insert(connection, statement, objects: list, columns: dict[str, tuple[str, object]]) -> None:
+    """INSERT ``objects`` with the columns set on each, as the unit of work would: a column never
+    set is left out (its default applies: SQL NULL, not the JSON ``null`` a None would be stored
+    as), and set on the object to what the row now holds. One executemany per set of columns."""
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for obj in objects:
+        present = obj.__dict__
+        values = {name: present[key] for key, (name, _) in columns.items() if key in present}
+        groups.setdefault(tuple(values), []).append(values)
+        for key, (_, default) in columns.items():
+            if key not in present:
+                setattr(obj, key, default)
+    for rows in groups.values():
+        connection.execute(statement, rows)
