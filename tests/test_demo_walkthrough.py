@@ -87,3 +87,18 @@ def test_the_demo_shows_its_date_and_resets(tmp_path, monkeypatch):
         reset_demo()
     assert not (tmp_path / "cunwu.sqlite3").exists() and not (tmp_path / "demo-clock.json").exists()
     assert not (tmp_path / "attachments").exists()
+
+
+@pytest.mark.parametrize("hour, minute", [(16, 30), (23, 59)])
+def test_demo_seed_works_in_the_beijing_small_hours(tmp_path, hour, minute):
+    """From 16:00 UTC on it is already the next day in Beijing: the seeded meetings are dated by the
+    Beijing day, never the day before the case began (`cunwu demo` failed at 00:05 北京时间)."""
+    from datetime import UTC, datetime
+
+    from tests.conftest import TestClock, _make_app
+    from web.demo_seed import seed
+
+    app = _make_app(f"sqlite:///{tmp_path / 'demo.sqlite3'}", TestClock(datetime(2026, 3, 2, hour, minute, tzinfo=UTC)))
+    engine = app.extensions["cunwu"]
+    assert seed(engine) == 3
+    assert sorted(c["status"] for c in engine.list_cases("zhang")) == ["completed", "running", "running"]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from engine.domain.clock import LOCAL_TZ
 from engine.services import Engine
 from engine.store.models import Case, Village
 
@@ -21,7 +22,8 @@ class _Clock:
 
 
 def _meeting(day: datetime, attended: int, approve: int, oppose: int, minutes: str) -> dict:
-    return {"held_on": day.date().isoformat(), "attended": attended, "approve": approve, "oppose": oppose,
+    # The day in Beijing: from 16:00 UTC on, the UTC date is the day before the case's start date.
+    return {"held_on": day.astimezone(LOCAL_TZ).date().isoformat(), "attended": attended, "approve": approve, "oppose": oppose,
             "abstain": attended - approve - oppose, "minutes": minutes}
 
 
@@ -109,7 +111,6 @@ def seed(engine: Engine) -> int:
 def _assets(past: Engine, clock: _Clock, now: datetime) -> None:
     """三资 (issue 13): the village's register, a fish pond contracted out whose second half-year's
     fee is due and not yet received (应收未收, told to the 报账员 and the township agency)."""
-    from engine.domain.clock import LOCAL_TZ
 
     today = now.astimezone(LOCAL_TZ).date()
     clock.value = now - timedelta(days=200)
