@@ -173,7 +173,7 @@ def stack(quick: bool) -> list[Figure]:
                 url, schema = fresh_schema()
             else:
                 url = f"sqlite:///{tempfile.mkdtemp(prefix='cunwu-bench-')}/bench.sqlite3"
-            stacks.append({"label": label, "schema": schema, "clock": Clock(), "url": url, "timings": [], "ids": []})
+            stacks.append({"label": label, "schema": schema, "clock": Clock(), "timings": [], "ids": []})
             stacks[-1]["app"] = make_app(url, stacks[-1]["clock"])
         bare: list[float] = []
         steps = None

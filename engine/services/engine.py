@@ -11,10 +11,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, inspect, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..catalogue.catalog import CATEGORIES, Catalog, Deployed
@@ -23,7 +22,6 @@ from ..domain.errors import Conflict, NotAuthenticated, NotFound
 from ..process import runtime
 from ..records.evidence import CASE_ATTACHMENTS_KEY
 from ..store.models import Attachment, AuditEvent, Case, ProcessDefinition, TaskRow, Village
-from . import writes
 from .accounts import Accounts, Bearer
 from .assets import AssetsMixin
 from .board import BoardMixin
@@ -57,10 +55,6 @@ _TASK_WITH_SIBLINGS = (
     .outerjoin(Case, and_(Case.id == TaskRow.case_id, TaskRow.id == bindparam("task_id")))
     .outerjoin(Attachment, and_(Attachment.task_id == TaskRow.id, Attachment.case_id == TaskRow.case_id))
     .where(TaskRow.case_id == select(TaskRow.case_id).where(TaskRow.id == bindparam("task_id")).scalar_subquery()))
-
-#: The case's column attributes (attribute key → column name) that ``save_case`` writes.
-_CASE_COLUMNS = {prop.key: prop.columns[0].name for prop in Case.__mapper__.column_attrs
-                 if prop.key not in ("id", "lock_version")}
 
 
 class Engine(CasesMixin, TasksMixin, ChecksMixin, ChartsMixin, BoardMixin, TimersMixin, NotificationsMixin, DirectoryMixin,
@@ -129,35 +123,6 @@ class Engine(CasesMixin, TasksMixin, ChecksMixin, ChartsMixin, BoardMixin, Timer
             rows = list(session.scalars(select(TaskRow).where(TaskRow.case_id == case.id)))
             cached[case.id] = rows
         return rows
-
-    def save_case(self, session: Session, case: Case, **values) -> None:
-        """Write ``values`` and the case's other changed columns now, in one Core UPDATE ... WHERE
-        lock_version = <as loaded> (the optimistic lock: StaleDataError, a 409, when someone else
-        saved first), and mark them saved on the object: the same statement the unit of work would
-        issue, without its bookkeeping on every completion (issue 16). A case not yet inserted, or
-        one changed inside a savepoint (whose rollback must expire it), is left to the unit of work."""
-        state = inspect(case)
-        if not state.persistent or session.in_nested_transaction():
-            for key, value in values.items():
-                setattr(case, key, value)
-            return
-        current = state.dict
-        changed = {key: current[key] for key, before in state.committed_state.items()
-                   if key in _CASE_COLUMNS and key in current and (before is NO_VALUE or before != current[key])}
-        changed.update(values)
-        if not changed:
-            return
-        version = case.lock_version
-        columns = {_CASE_COLUMNS[k]: v for k, v in changed.items()}
-        done = session.connection().execute(
-            writes.update_statement(Case.__table__, tuple(sorted(columns)), locked=True),
-            {"key": case.id, "version": version, "set_lock_version": version + 1,
-             **{f"set_{name}": v for name, v in columns.items()}})
-        if done.rowcount != 1:
-            raise StaleDataError(f"case {case.id}: lock version {version} is not the stored one")
-        for key, value in changed.items():
-            set_committed_value(case, key, value)
-        set_committed_value(case, "lock_version", version + 1)
 
     def task_with_siblings(self, session: Session, task_id: str) -> TaskRow | None:
         """The task row ``task_id``, read in one statement with every other task row of its case

@@ -216,7 +216,7 @@ class TasksMixin:
         if status:
             saved["status"] = status
             self.audit(session, action="end", actor=None, case=case, summary=f"事项{STATUS_ZH[status]}")
-        self.save_case(session, case, **saved)
+        writes.store(session, case, locked=True, **saved)  # the optimistic lock: a 409 if saved since
         writes.flush(session)
 
     def task_json(self, row: TaskRow, village: Village, case: Case, *, with_fields: bool,

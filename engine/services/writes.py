@@ -4,18 +4,19 @@ A plain completion writes the task row it completed, the task rows the workflow 
 event and the case. The unit of work writes them with the same statements, but spends more time on
 its bookkeeping (dependency sort, per-object history, fetching the audit events' keys back, and a
 second pass at commit) than the database spends on the statements. :func:`store` writes a changed
-row at once, :func:`flush` the new task rows and audit events; anything else pending (a board
+row (a task row; the case, with its lock version) at once, :func:`flush` the new task rows and audit events; anything else pending (a board
 entry, a ledger entry, a deleted row) or a savepoint (whose rollback must expire what it wrote) goes
 to ``session.flush()`` unchanged.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from sqlalchemy import Table, bindparam, insert, inspect, update
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..store.models import AuditEvent, TaskRow
 
@@ -52,20 +53,43 @@ def update_statement(table: Table, columns: tuple[str, ...], locked: bool = Fals
     return stmt.values(values)
 
 
-def store(session: Session, obj, **values) -> None:
-    """Set ``values`` on the stored row ``obj`` (a task row) with one Core UPDATE by its key, now,
-    and on the object as loaded values: the session does not hold it as changed, so the commit
-    has nothing to flush for it. In a savepoint (whose rollback must expire the object) the
-    values are set the ordinary way and the unit of work writes them."""
-    if session.in_nested_transaction() or not inspect(obj).persistent:
+@cache
+def _column_names(model) -> dict[str, str]:
+    """attribute key → column name of the columns ``store`` may set (not the key, not the lock)."""
+    return {prop.key: prop.columns[0].name for prop in model.__mapper__.column_attrs
+            if prop.key not in ("id", "lock_version")}
+
+
+def store(session: Session, obj, *, locked: bool = False, **values) -> None:
+    """Write ``values`` and the row's other changed columns to the stored row ``obj`` with one Core
+    UPDATE by its key, now, and set them on the object as loaded values: the session does not hold
+    it as changed, so the commit has nothing to flush for it. With ``locked`` (a case) the UPDATE
+    is conditional on the lock version as loaded and raises StaleDataError (a 409) when someone
+    else saved first; the version goes up by one. A row not yet inserted, or one changed inside a
+    savepoint (whose rollback must expire it), is set the ordinary way and left to the unit of work."""
+    state = inspect(obj)
+    if session.in_nested_transaction() or not state.persistent:
         for key, value in values.items():
             setattr(obj, key, value)
         return
-    columns = {_TASK_COLUMNS[k][0]: v for k, v in values.items()}
-    session.connection().execute(update_statement(type(obj).__table__, tuple(sorted(columns))),
-                                 {"key": obj.id, **{f"set_{name}": v for name, v in columns.items()}})
-    for key, value in values.items():
+    names = _column_names(type(obj))
+    current = state.dict
+    changed = {key: current[key] for key, before in state.committed_state.items()
+               if key in names and key in current and (before is NO_VALUE or before != current[key])}
+    changed.update(values)
+    if not changed:
+        return
+    columns = {names[k]: v for k, v in changed.items()}
+    params = {"key": obj.id, **{f"set_{name}": v for name, v in columns.items()}}
+    if locked:
+        params.update(version=obj.lock_version, set_lock_version=obj.lock_version + 1)
+    done = session.connection().execute(update_statement(type(obj).__table__, tuple(sorted(columns)), locked), params)
+    if locked and done.rowcount != 1:
+        raise StaleDataError(f"{type(obj).__tablename__} {obj.id}: lock version {obj.lock_version} is not the stored one")
+    for key, value in changed.items():
         set_committed_value(obj, key, value)
+    if locked:
+        set_committed_value(obj, "lock_version", params["set_lock_version"])
 
 
 def flush(session: Session) -> None:
