@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -14,22 +13,6 @@ from .layout import RenderError
 from .service import Diagrams, check_format, check_paper, check_variant
 
 
-def _service(engine) -> Diagrams:
-    try:
-        from flask import current_app, has_app_context
-
-        if has_app_context():
-            found = current_app.extensions.get("cunwu_diagrams")
-            if found is not None and found.engine is engine:
-                return found
-            return Diagrams(engine, public_url=current_app.config.get("CUNWU_PUBLIC_URL")
-                            or os.environ.get("CUNWU_PUBLIC_URL"),
-                            timezone=current_app.config.get("CUNWU_TIMEZONE") or "Asia/Shanghai")
-    except ImportError:  # pragma: no cover - flask is always installed with the app
-        pass
-    return Diagrams(engine, public_url=os.environ.get("CUNWU_PUBLIC_URL"))
-
-
 def output_name(key: str, fmt: str, paper: str, village: str | None = None, variant: str = "full") -> str:
     if fmt == "svg":
         return f"{key}.svg"
@@ -37,9 +20,10 @@ def output_name(key: str, fmt: str, paper: str, village: str | None = None, vari
     return f"{key}-{paper}{suffix}{('-' + village) if village else ''}.{fmt}"
 
 
-def render_posters(engine, keys, all_: bool, fmt: str, paper: str, out: Path, village: str | None = None,
+def render_posters(service: Diagrams, keys, all_: bool, fmt: str, paper: str, out: Path, village: str | None = None,
                    base_url: str | None = None, variant: str | None = None) -> int:
-    """Render the named items (or all with ``all_``) into ``out``; return the exit status.
+    """Render the named items (or all with ``all_``) into ``out`` with ``service`` (the app's, given
+    by the web layer's ``cunwu render``); return the exit status.
     ``variant="villager"``: the simplified villager posters (pdf or png)."""
     try:
         fmt, paper, variant = check_format(fmt), check_paper(paper), check_variant(variant)
@@ -49,7 +33,7 @@ def render_posters(engine, keys, all_: bool, fmt: str, paper: str, out: Path, vi
     if variant == "villager" and fmt == "svg":
         click.echo("村民版海报只有 pdf、png 格式，请加 --format pdf 或 --format png。", err=True)
         return 1
-    known = [p["key"] for p in engine.processes()]
+    known = [p["key"] for p in service.engine.processes()]
     if all_:
         wanted = list(dict.fromkeys([*known, *keys]))
     else:
@@ -62,7 +46,6 @@ def render_posters(engine, keys, all_: bool, fmt: str, paper: str, out: Path, vi
         names = "、".join(f"“{k}”" for k in bad)
         click.echo(f"没有这些事项：{names}。可用 cunwu processes list 查看全部事项。", err=True)
         return 1
-    service = _service(engine)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,6 @@ layer.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,19 +67,6 @@ class Diagrams:
         self.cache = RenderCache(cache_dir)
         self.public_url = (public_url or "").rstrip("/") or None
         self.tz = ZoneInfo(timezone)
-
-    @classmethod
-    def init_app(cls, app) -> Diagrams:
-        """Register on a Flask app: posters are kept under ``<instance>/diagram-cache`` (in tests
-        only when ``CUNWU_DIAGRAM_CACHE_DIR`` is given)."""
-        folder = app.config.get("CUNWU_DIAGRAM_CACHE_DIR")
-        if folder is None and not app.testing:
-            folder = Path(app.instance_path) / "diagram-cache"
-        service = cls(app.extensions["cunwu"], cache_dir=Path(folder) if folder else None,
-                      public_url=app.config.get("CUNWU_PUBLIC_URL") or os.environ.get("CUNWU_PUBLIC_URL"),
-                      timezone=app.config.get("CUNWU_TIMEZONE") or "Asia/Shanghai")
-        app.extensions["cunwu_diagrams"] = service
-        return service
 
     # -- helpers ----------------------------------------------------------------------------------
     def today(self) -> datetime:

@@ -238,3 +238,18 @@ def test_no_module_is_over_600_lines():
             for path in sorted((ROOT / folder).rglob("*.py")) if "migrations" not in path.parts
             if (lines := path.read_text(encoding="utf-8").count("\n")) > 600]
     assert long == []
+
+
+def test_the_diagrams_package_knows_no_flask():
+    """Issue 16: ``diagrams/`` is given what it needs (the engine, the public URL, the service) by the
+    web layer; it imports nothing of Flask or Werkzeug, not even inside a function."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "diagrams").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names
+                      if n.split(".")[0] in ("flask", "werkzeug", "web")]
+    assert found == []

@@ -52,7 +52,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import api, cli, errors, evidence, security, views
 
-    Diagrams.init_app(app)
+    # Posters are kept under <instance>/diagram-cache (in tests only when CUNWU_DIAGRAM_CACHE_DIR is given).
+    cache = app.config.get("CUNWU_DIAGRAM_CACHE_DIR")
+    if cache is None and not app.testing:
+        cache = Path(app.instance_path) / "diagram-cache"
+    app.extensions["cunwu_diagrams"] = Diagrams(
+        app.extensions["cunwu"], cache_dir=Path(cache) if cache else None,
+        public_url=app.config.get("CUNWU_PUBLIC_URL") or os.environ.get("CUNWU_PUBLIC_URL"),
+        timezone=app.config.get("CUNWU_TIMEZONE") or "Asia/Shanghai")
     errors.init_app(app)
     api.init_app(app)
     cli.init_app(app)

@@ -194,19 +194,16 @@ def processes_check():
 @with_appcontext
 def render_command(keys, all_, fmt, paper, out, village, variant):
     """生成流程图海报。"""
-    try:
-        from diagrams.cli import render_posters
-    except ImportError:
-        click.echo("流程图功能尚未提供。", err=True)
-        sys.exit(1)
     import os
+
+    from diagrams.cli import render_posters
 
     if not (current_app.config.get("CUNWU_PUBLIC_URL") or os.environ.get("CUNWU_PUBLIC_URL")):
         from diagrams.service import DEFAULT_PUBLIC_URL
 
         click.echo(f"注意：未设置 CUNWU_PUBLIC_URL，海报上的二维码指向 {DEFAULT_PUBLIC_URL}（本机），村民扫码打不开；"
                    "张贴前请设置为本县公开访问的网址后重新生成。", err=True)
-    sys.exit(render_posters(_engine(), keys, all_, fmt, paper, out, village=village, variant=variant))
+    sys.exit(render_posters(current_app.extensions["cunwu_diagrams"], keys, all_, fmt, paper, out, village=village, variant=variant))
 
 
 @click.group("timers")
