@@ -156,6 +156,76 @@ def _walk_cases(app, clock, transport, cases: int) -> tuple[list[float], list[in
     return timings, ids
 
 
+def _completion_statements(app, clock) -> list[list[tuple[str, object, bool]]]:
+    """The SQL of every task completion of one 四议两公开 case, as the driver received it
+    (statement, parameters, executemany), one list per completion."""
+    from .common import TestClientTransport
+
+    db = app.extensions["cunwu_db"]
+    captured: list[list[tuple[str, object, bool]]] = []
+    recording = [False]
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if recording[0]:
+            captured[-1].append((statement, parameters, executemany))
+
+    class Recording(TestClientTransport):
+        def request(self, method, path, body=None, token=None):
+            recording[0] = path.endswith("/complete")
+            if recording[0]:
+                captured.append([])
+            try:
+                return super().request(method, path, body, token)
+            finally:
+                recording[0] = False
+
+    event.listen(db, "before_cursor_execute", record)
+    try:
+        _walk_cases(app, clock, Recording(app), 1)
+    finally:
+        event.remove(db, "before_cursor_execute", record)
+    return captured
+
+
+def pg_statement_floor(app, clock, repeat: int) -> Figure:
+    """What PostgreSQL alone adds to a completion: the completion's own statements (same SQL, same
+    parameters, same order) sent with the bare driver (psycopg, no SQLAlchemy, no Flask), each
+    completion one transaction ending in COMMIT. Completions that post on the board are left out
+    (their entry numbers cannot be posted twice); new task rows get fresh ids."""
+    import uuid
+
+    import psycopg
+
+    db = app.extensions["cunwu_db"]
+    plain = [c for c in _completion_statements(app, clock) if not any(s.startswith("INSERT INTO board_entry") for s, _, _ in c)]
+    conn = psycopg.connect(db.url.set(drivername="postgresql").render_as_string(hide_password=False))
+    times: list[float] = []
+    try:
+        cur = conn.cursor()
+        for _ in range(repeat):
+            for statements in plain:
+                t0 = time.perf_counter()
+                for statement, params, many in statements:
+                    if statement.startswith("INSERT INTO task "):
+                        fresh = (lambda p: {**p, "id": str(uuid.uuid4())})  # noqa: E731
+                        params = [fresh(p) for p in params] if many else fresh(params)
+                    if many:
+                        cur.executemany(statement, params)
+                    else:
+                        cur.execute(statement, params)
+                        if cur.description is not None:
+                            cur.fetchall()
+                conn.commit()
+                times.append(time.perf_counter() - t0)
+    finally:
+        conn.close()
+    counts = sorted(len(c) for c in plain)
+    return Figure("stack.postgresql.statements_alone_median", _ms(median(times)), "ms",
+                  detail={"p95_ms": _ms(percentile(times, 0.95)), "n": len(times),
+                          "statements": counts[len(counts) // 2]},
+                  note="a completion's own SQL with the bare driver (psycopg), no SQLAlchemy/Flask: what PostgreSQL adds")
+
+
 def stack(quick: bool) -> list[Figure]:
     """The median completion through the whole stack on each backend, and its ratio to bare
     SpiffWorkflow doing the same steps. The three are measured in alternating rounds (a share of the
@@ -191,7 +261,10 @@ def stack(quick: bool) -> list[Figure]:
             bare += bare_spiff(steps, repeat // rounds)
         out: list[Figure] = []
         state_bytes = None
+        floor = None
         for st in stacks:
+            if st["label"] == "postgresql":
+                floor = pg_statement_floor(st["app"], st["clock"], 3 if quick else 20)
             with st["app"].extensions["cunwu_db"].connect() as conn:
                 status, state = conn.execute(text("select status, state from case_instance where id = :i"),
                                              {"i": st["ids"][0]}).one()
@@ -216,6 +289,8 @@ def stack(quick: bool) -> list[Figure]:
         ratio = fig.value / bare_median
         out.append(Figure(fig.name.replace("complete_median", "ratio_to_bare"), ratio, "×", "≤ 2", ratio <= 2.0,
                           detail={"p95_ratio": fig.detail["p95_ms"] / _ms(percentile(bare, 0.95))}))
+    if floor is not None:
+        out.append(floor)
     stored, raw = state_bytes
     out.append(Figure("state.bytes_at_end", stored / 1024, "KB", "≤ 12", stored <= 12 * 1024,
                       detail={"uncompressed_kb": raw / 1024},

@@ -102,6 +102,13 @@ def performance_rows(figures: dict) -> list[tuple[str, str, str, str]]:
                     else "同上，PostgreSQL")
             rows.append(_marked(fig, (what, f"{num(fig['value'])} ms（p95 {num(fig['detail']['p95_ms'])} ms）", "≤ 2 × 裸引擎",
                          verdict(ratio["met"], f"{num(ratio['value'])} ×"))))
+    alone, bare = _fig(figures, "stack.postgresql.statements_alone_median"), _fig(figures, "stack.bare_spiff.complete_median")
+    if alone and bare:
+        left = 2 * bare["value"] - alone["value"]
+        rows.append(_marked(alone, (f"其中 PostgreSQL 本身：一次办理的 {alone['detail']['statements']} 条 SQL（同样的语句和参数）"
+                                    "用裸驱动 psycopg 执行并提交，不经 SQLAlchemy、Flask，中位数",
+                     f"{num(alone['value'])} ms（p95 {num(alone['detail']['p95_ms'])} ms）", "—",
+                     f"2 × 裸引擎减去它，剩 {num(left)} ms 给 HTTP、Flask、SQLAlchemy、表单和 SpiffWorkflow")))
     state = _fig(figures, "state.bytes_at_end")
     if state:
         rows.append(_marked(state, ("四议两公开办结时的事项状态 `case_instance.state`",

@@ -63,3 +63,16 @@ def test_a_later_run_replaces_a_figure_and_a_missing_figure_is_no_row(tmp_path):
 def test_numbers_have_three_significant_digits_and_no_exponent():
     assert [report.num(v) for v in (3.3149, 14.84, 197.2, 19234.0, 0.7312, 0.0123, None)] == \
         ["3.31", "14.8", "197", "19234", "0.731", "0.0123", "—"]
+
+
+def test_the_postgresql_statements_alone_row_says_what_two_times_bare_leaves(tmp_path):
+    """The row that shows what PostgreSQL alone costs a completion (its statements through the bare
+    driver) and what 2 × the bare engine leaves for everything else: 2 × 3.00 − 3.62 = 2.38 ms."""
+    bare = {"name": "stack.bare_spiff.complete_median", "value": 3.0, "unit": "ms", "target": "", "met": None,
+            "detail": {"p95_ms": 5.0}, "note": ""}
+    alone = {"name": "stack.postgresql.statements_alone_median", "value": 3.62, "unit": "ms", "target": "",
+             "met": None, "detail": {"p95_ms": 5.48, "n": 30, "statements": 7}, "note": ""}
+    out = report.render("performance", [_result(tmp_path, "a.json", [bare, alone])])
+    assert "一次办理的 7 条 SQL" in out and "3.62 ms（p95 5.48 ms）" in out
+    assert "剩 2.38 ms 给 HTTP、Flask、SQLAlchemy、表单和 SpiffWorkflow" in out
+    assert "PostgreSQL 本身" not in report.render("performance", [_result(tmp_path, "b.json", [bare])])

@@ -30,7 +30,7 @@ def test_bench_quick_runs_and_writes_every_figure(tmp_path):
     from bench.common import pg_available
 
     if pg_available():
-        assert {"stack.postgresql.ratio_to_bare", "queries.worklist.10^5", "queries.board.10^5",
+        assert {"stack.postgresql.ratio_to_bare", "stack.postgresql.statements_alone_median", "queries.worklist.10^5", "queries.board.10^5",
                 "timers.find_1000_due_of_100000", "throughput.gunicorn_w1", "throughput.gunicorn_w2",
                 "throughput.gunicorn_w4"} <= names
         plans = next(f for f in result["figures"] if f["name"] == "queries.worklist.10^5")["detail"]
