@@ -168,6 +168,18 @@ def completed_rows(ctx: CheckContext, *, newest_first: bool, case_id: int | None
     return list(ctx.session.scalars(stmt.order_by(TaskRow.completed_at, TaskRow.created_at)))
 
 
+def latest_row(ctx: CheckContext, *, name: str | None = None, form: str | None = None) -> TaskRow | None:
+    """The newest completed task row of the case (of ``form`` / task ``name`` if given)."""
+    rows = completed_rows(ctx, newest_first=True, form=form, name=name)
+    return rows[0] if rows else None
+
+
+def latest_data(ctx: CheckContext, form: str) -> dict:
+    """A copy of what the newest completed ``form`` of the case recorded ({} if none)."""
+    row = latest_row(ctx, form=form)
+    return dict(row.data or {}) if row is not None else {}
+
+
 def first_round(ctx: CheckContext) -> bool:
     """Is this the first time the current task is completed in the case?"""
     return not completed_rows(ctx, newest_first=False, name=ctx.task.name)

@@ -32,11 +32,11 @@ from .base import (
     StrictInteger,
     check_dates,
     choice,
-    completed_rows,
     day,
     field_messages,
     first_round,
     flag,
+    latest_data,
     line,
     register,
     text,
@@ -183,11 +183,6 @@ def ratio_zh(ratio: tuple[int, int]) -> str:
     """``(2, 3)`` → 三分之二以上; ``(1, 1)`` → 全体 (as the law writes them)."""
     p, q = ratio
     return "全体" if p == q else f"{_number_zh(q)}分之{_number_zh(p)}以上"
-
-
-def latest_data(ctx: CheckContext, form: str) -> dict:
-    rows = completed_rows(ctx, newest_first=False, form=form)
-    return dict(rows[-1].data or {}) if rows else {}
 
 
 def _village_cadres(ctx: CheckContext) -> dict[str, User]:

@@ -90,13 +90,6 @@ def latest(ctx: CheckContext, key: str, case_id: int | None = None) -> Any:
     return None
 
 
-def latest_row(ctx: CheckContext, *, name: str | None = None, form: str | None = None) -> TaskRow | None:
-    for row in completed_rows(ctx, newest_first=True):
-        if (name is None or row.name == name) and (form is None or row.form == form):
-            return row
-    return None
-
-
 def iso_day(value: Any) -> date | None:
     if isinstance(value, date):
         return value
