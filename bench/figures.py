@@ -196,6 +196,9 @@ def pg_statement_floor(app, clock, repeat: int) -> Figure:
 
     import psycopg
 
+    def fresh(params: dict) -> dict:
+        return {**params, "id": str(uuid.uuid4())}
+
     db = app.extensions["cunwu_db"]
     plain = [c for c in _completion_statements(app, clock) if not any(s.startswith("INSERT INTO board_entry") for s, _, _ in c)]
     conn = psycopg.connect(db.url.set(drivername="postgresql").render_as_string(hide_password=False))
@@ -207,7 +210,6 @@ def pg_statement_floor(app, clock, repeat: int) -> Figure:
                 t0 = time.perf_counter()
                 for statement, params, many in statements:
                     if statement.startswith("INSERT INTO task "):
-                        fresh = (lambda p: {**p, "id": str(uuid.uuid4())})  # noqa: E731
                         params = [fresh(p) for p in params] if many else fresh(params)
                     if many:
                         cur.executemany(statement, params)

@@ -227,9 +227,13 @@ def is_completed(wf: BpmnWorkflow, task_id: str) -> bool:
     return task is not None and task.state == TaskState.COMPLETED
 
 
+def earliest_due(tasks: list[HumanTask]) -> datetime | None:
+    """When the next timer fires: the earliest due date among the waiting tasks of ``open_tasks``."""
+    return min((t.due_at for t in tasks if t.state == "waiting"), default=None)
+
+
 def next_timer(wf: BpmnWorkflow) -> datetime | None:
-    dues = [d for d in (_timer_due(t) for t in wf.get_tasks(state=TaskState.WAITING)) if d is not None]
-    return min(dues) if dues else None
+    return earliest_due(open_tasks(wf))
 
 
 def end_status(wf: BpmnWorkflow) -> str | None:

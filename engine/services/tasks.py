@@ -212,10 +212,7 @@ class TasksMixin:
             session.add(added)
             tasks.append(added)
         status = runtime.end_status(wf)
-        # The next timer is the earliest due date among the waiting tasks just listed (what
-        # runtime.next_timer finds by walking the task tree once more).
-        next_timer = min((t.due_at for t in open_tasks if t.state == "waiting"), default=None)
-        saved = {"state": runtime.dumps(wf), "next_timer_at": next_timer, "updated_at": now}
+        saved = {"state": runtime.dumps(wf), "next_timer_at": runtime.earliest_due(open_tasks), "updated_at": now}
         if status:
             saved["status"] = status
             self.audit(session, action="end", actor=None, case=case, summary=f"事项{STATUS_ZH[status]}")
